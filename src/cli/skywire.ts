@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// `skywire <command>`: one entry point for every Skywire component. Each command lives in its own
+// module (loaded only when used) and exports `main(argv)`, returning the process exit code.
+
+interface CommandModule {
+  main(argv: string[]): Promise<number | void>;
+}
+
+const COMMANDS: Record<string, { desc: string; load: () => Promise<CommandModule> }> = {
+  // Components add themselves here, one line each, e.g.
+  // keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
+};
+
+function usage(): string {
+  const width = Math.max(8, ...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.desc}`);
+  return [
+    'Usage: skywire <command> [options]',
+    '',
+    'Commands:',
+    ...(lines.length ? lines : ['  (none yet)']),
+    '',
+    'Run "skywire <command> --help" for the options of a command.',
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  const entry = COMMANDS[cmd];
+  if (!entry) {
+    console.error(`skywire: unknown command "${cmd}"\n\n${usage()}`);
+    return 2;
+  }
+  const mod = await entry.load();
+  return (await mod.main(rest)) ?? 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: Error) => {
+    console.error(`skywire: ${err.message}`);
+    process.exitCode = 1;
+  },
+);

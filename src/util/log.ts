@@ -1,0 +1,46 @@
+// Structured, quiet-by-default logging: one JSON object per line on stderr.
+// Level from LOG_LEVEL (error|warn|info|debug), default "warn" so normal runs print nothing but problems.
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+function envLevel(): LogLevel {
+  const v = (process.env.LOG_LEVEL ?? '').toLowerCase();
+  return v in ORDER ? (v as LogLevel) : 'warn';
+}
+
+export interface Logger {
+  error(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+  enabled(level: LogLevel): boolean;
+}
+
+let sink: (line: string) => void = (line) => process.stderr.write(line + '\n');
+
+/** Redirects every logger's output (tests capture logs this way). */
+export function setLogSink(fn: (line: string) => void): void {
+  sink = fn;
+}
+
+export function createLogger(component: string, base: Record<string, unknown> = {}): Logger {
+  const fixed = { component, ...base };
+  const emit = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (ORDER[level] > ORDER[envLevel()]) return;
+    const rec: Record<string, unknown> = { t: new Date().toISOString(), level, ...fixed, msg };
+    if (fields) {
+      for (const [k, v] of Object.entries(fields)) rec[k] = v instanceof Error ? v.message : v;
+    }
+    sink(JSON.stringify(rec));
+  };
+  return {
+    error: (m, f) => emit('error', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    info: (m, f) => emit('info', m, f),
+    debug: (m, f) => emit('debug', m, f),
+    child: (f) => createLogger(component, { ...base, ...f }),
+    enabled: (level) => ORDER[level] <= ORDER[envLevel()],
+  };
+}
