@@ -1,0 +1,326 @@
+// The BOLT #8 secure channel over any Duplex (a TCP socket, a relayed stream): the handshake, then a Duplex of
+// plaintext whose writes become encrypted messages of at most 65535 bytes. Backpressure holds both ways, and
+// after any failure (bad tag, truncated stream) the channel is destroyed without releasing another byte.
+import { Duplex } from 'node:stream';
+import { type KeyPair, isValidPublicKey, shortPk } from './keys.js';
+import {
+  ACT_ONE_BYTES,
+  ACT_THREE_BYTES,
+  ACT_TWO_BYTES,
+  Handshake,
+  HandshakeError,
+  type HandshakeErrorCode,
+  type HandshakeResult,
+} from './handshake.js';
+import { MAX_MESSAGE_BYTES, MessageDecoder, MessageEncryptor, MessageError } from './message-cipher.js';
+
+export { HandshakeError, type HandshakeErrorCode } from './handshake.js';
+export { MessageError, MAX_MESSAGE_BYTES } from './message-cipher.js';
+
+export const DEFAULT_PROLOGUE = 'skywire';
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+export interface SecureOptions {
+  localKey: KeyPair;
+  /** Mixed into the handshake hash; both sides must agree. 'skywire' by default ('lightning' for the vectors). */
+  prologue?: string;
+  /** The whole handshake must finish within this time (default 10 s), else it fails with code TIMEOUT. */
+  handshakeTimeoutMs?: number;
+}
+
+// Below this size, pieces of one message are copied together before encryption (one cipher call and one write
+// instead of many tiny ones); above it they are encrypted in place.
+const COALESCE_BYTES = 16 * 1024;
+
+export class SecureChannel extends Duplex {
+  readonly remotePublicKey: Buffer;
+  readonly localPublicKey: Buffer;
+  private readonly stream: Duplex;
+  private readonly encryptor: MessageEncryptor;
+  private readonly decoder: MessageDecoder;
+  private gotEof = false;
+  private drainWaiter: (() => void) | undefined;
+
+  /** Built by secureConnect / secureAccept once the handshake has succeeded. */
+  constructor(stream: Duplex, keys: HandshakeResult, localPublicKey: Buffer, leftover?: Buffer) {
+    super({ allowHalfOpen: stream.allowHalfOpen !== false });
+    this.stream = stream;
+    this.remotePublicKey = keys.remotePublicKey;
+    this.localPublicKey = localPublicKey;
+    this.encryptor = new MessageEncryptor(keys.sendKey, keys.chainingKey);
+    this.decoder = new MessageDecoder(keys.recvKey, keys.chainingKey);
+    stream.on('data', this.onData);
+    stream.on('end', this.onEnd);
+    stream.on('error', this.onError);
+    stream.on('close', this.onClose);
+    stream.on('drain', this.onDrain);
+    if (leftover && leftover.length) this.onData(leftover);
+    if (stream.readableEnded) this.onEnd();
+    if (stream.destroyed) process.nextTick(this.onClose);
+  }
+
+  /** The underlying stream (e.g. to read a socket's addresses). */
+  get transport(): Duplex {
+    return this.stream;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.destroyed) return;
+    let plain: Buffer[];
+    try {
+      plain = this.decoder.push(chunk);
+    } catch (err) {
+      this.destroy(err as Error);
+      return;
+    }
+    let more = true;
+    for (const p of plain) more = this.push(p) && more;
+    if (!more) this.stream.pause();
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.destroyed || this.gotEof) return;
+    this.gotEof = true;
+    if (this.decoder.midMessage) {
+      this.destroy(new MessageError('TRUNCATED', 'secure channel: connection closed in the middle of a message'));
+      return;
+    }
+    this.push(null);
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.destroy(err);
+  };
+
+  private readonly onClose = (): void => {
+    this.onDrain();
+    if (this.destroyed) return;
+    // After a clean EOF, let the reader drain what is buffered before closing; otherwise the peer is gone.
+    if (this.gotEof && !this.readableEnded) this.once('end', () => this.destroy());
+    else this.destroy();
+  };
+
+  private readonly onDrain = (): void => {
+    const w = this.drainWaiter;
+    this.drainWaiter = undefined;
+    w?.();
+  };
+
+  override _read(): void {
+    if (this.stream.isPaused()) this.stream.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.send([chunk], cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.send(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  private send(bufs: Buffer[], cb: (err?: Error | null) => void): void {
+    if (this.stream.destroyed || this.stream.writableEnded) {
+      cb(new Error('secure channel: connection closed'));
+      return;
+    }
+    const out: Buffer[] = [];
+    let group: Buffer[] = [];
+    let groupLen = 0;
+    const flush = () => {
+      if (group.length > 1 && groupLen <= COALESCE_BYTES) this.encryptor.encrypt(Buffer.concat(group, groupLen), out);
+      else this.encryptor.encrypt(group, out);
+      group = [];
+      groupLen = 0;
+    };
+    for (let b of bufs) {
+      while (b.length > 0) {
+        const room = MAX_MESSAGE_BYTES - groupLen;
+        if (b.length <= room) {
+          group.push(b);
+          groupLen += b.length;
+          b = b.subarray(b.length);
+        } else {
+          group.push(b.subarray(0, room));
+          groupLen += room;
+          b = b.subarray(room);
+        }
+        if (groupLen === MAX_MESSAGE_BYTES) flush();
+      }
+    }
+    if (groupLen > 0) flush();
+    if (out.length === 0) {
+      cb();
+      return;
+    }
+    let ok = true;
+    this.stream.cork();
+    for (const o of out) ok = this.stream.write(o);
+    this.stream.uncork();
+    if (ok) {
+      cb();
+      return;
+    }
+    this.drainWaiter = () => cb(this.stream.destroyed ? new Error('secure channel: connection closed') : null);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    // Finish only once the transport has flushed, so an auto-destroy after both ends cannot drop our last bytes.
+    if (this.stream.destroyed || this.stream.writableFinished) cb();
+    else this.stream.end(() => cb());
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.stream.off('data', this.onData);
+    this.stream.off('end', this.onEnd);
+    this.stream.off('close', this.onClose);
+    this.stream.off('drain', this.onDrain);
+    // onError stays attached: errors the stream may still report must not become uncaught exceptions.
+    this.stream.destroy();
+    this.onDrain();
+    cb(err);
+  }
+}
+
+/** Reads exact-size handshake acts from a stream; what arrives after the last act is handed to the channel. */
+class ActReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private want: { n: number; code: HandshakeErrorCode; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly stream: Duplex,
+    private readonly describeClose: (code: HandshakeErrorCode) => string,
+  ) {
+    stream.on('data', this.onData);
+    stream.on('end', this.onEnd);
+    stream.on('close', this.onEnd);
+    stream.on('error', this.onError);
+    if (stream.isPaused()) stream.resume();
+  }
+
+  read(n: number, code: HandshakeErrorCode): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      this.want = { n, code, resolve, reject };
+      this.check();
+    });
+  }
+
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.check();
+  }
+
+  /** Stops reading and returns the bytes received beyond the acts. Error listener stays (see SecureChannel). */
+  detach(): Buffer {
+    this.stream.pause();
+    this.stream.off('data', this.onData);
+    this.stream.off('end', this.onEnd);
+    this.stream.off('close', this.onEnd);
+    const rest = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    return rest;
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    this.check();
+  };
+
+  private readonly onEnd = (): void => {
+    this.failure ??= new Error('closed');
+    this.check();
+  };
+
+  private readonly onError = (err: Error): void => {
+    this.failure ??= new HandshakeError('CLOSED', `connection failed during the handshake: ${err.message}`);
+    this.check();
+  };
+
+  private check(): void {
+    const w = this.want;
+    if (!w) return;
+    if (this.buffered >= w.n) {
+      this.want = undefined;
+      const all = Buffer.concat(this.chunks, this.buffered);
+      const act = all.subarray(0, w.n);
+      this.chunks = all.length > w.n ? [all.subarray(w.n)] : [];
+      this.buffered -= w.n;
+      w.resolve(act);
+    } else if (this.failure) {
+      this.want = undefined;
+      const f = this.failure;
+      w.reject(f instanceof HandshakeError ? f : new HandshakeError(w.code, this.describeClose(w.code)));
+    }
+  }
+}
+
+async function runHandshake(
+  stream: Duplex,
+  o: SecureOptions,
+  label: string,
+  describeClose: (code: HandshakeErrorCode) => string,
+  steps: (reader: ActReader) => Promise<HandshakeResult>,
+): Promise<SecureChannel> {
+  const timeoutMs = o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const reader = new ActReader(stream, describeClose);
+  const timer = setTimeout(() => {
+    reader.fail(new HandshakeError('TIMEOUT', `the handshake did not complete within ${timeoutMs} ms`));
+  }, timeoutMs);
+  try {
+    const keys = await steps(reader);
+    const leftover = reader.detach();
+    return new SecureChannel(stream, keys, o.localKey.publicKey, leftover);
+  } catch (err) {
+    stream.destroy();
+    const e = err instanceof HandshakeError ? err : new HandshakeError('STATE', (err as Error).message);
+    e.message = `${label}: ${e.message}`;
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs the initiator side of the handshake over `stream` (a connected Duplex) to the owner of `remotePk`. */
+export async function secureConnect(stream: Duplex, remotePk: Buffer, o: SecureOptions): Promise<SecureChannel> {
+  if (!Buffer.isBuffer(remotePk) || !isValidPublicKey(remotePk)) {
+    stream.destroy();
+    throw new Error('secureConnect: the remote public key must be a 33-byte compressed secp256k1 point');
+  }
+  const hs = new Handshake('initiator', o.localKey, { remotePublicKey: remotePk, prologue: o.prologue ?? DEFAULT_PROLOGUE });
+  const who = shortPk(remotePk);
+  return runHandshake(
+    stream,
+    o,
+    `secure handshake with ${who} failed`,
+    () => `the peer closed the connection before act 2 (is ${who}... the right public key for this address, and the prologue the same?)`,
+    async (reader) => {
+      stream.write(hs.act1());
+      hs.readAct2(await reader.read(ACT_TWO_BYTES, 'ACT2_READ_FAILED'));
+      stream.write(hs.act3());
+      return hs.result();
+    },
+  );
+}
+
+/** Runs the responder side of the handshake; the channel's remotePublicKey is the initiator's, authenticated. */
+export async function secureAccept(stream: Duplex, o: SecureOptions): Promise<SecureChannel> {
+  const hs = new Handshake('responder', o.localKey, { prologue: o.prologue ?? DEFAULT_PROLOGUE });
+  return runHandshake(
+    stream,
+    o,
+    'secure handshake (responder) failed',
+    (code) => `the peer closed the connection before a complete act ${code === 'ACT1_READ_FAILED' ? 1 : 3}`,
+    async (reader) => {
+      hs.readAct1(await reader.read(ACT_ONE_BYTES, 'ACT1_READ_FAILED'));
+      stream.write(hs.act2());
+      hs.readAct3(await reader.read(ACT_THREE_BYTES, 'ACT3_READ_FAILED'));
+      return hs.result();
+    },
+  );
+}

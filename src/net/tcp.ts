@@ -1,0 +1,135 @@
+// Secure channels over TCP: dial a known public key at host:port, or listen and hand over each authenticated peer.
+import { type Server, type Socket, connect, createServer } from 'node:net';
+import { createLogger } from '../util/log.js';
+import { formatHostPort } from '../util/hostport.js';
+import { shortPk } from './keys.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, HandshakeError, type SecureChannel, type SecureOptions, secureAccept, secureConnect } from './secure.js';
+
+const log = createLogger('net');
+
+export interface ListenSecureOptions extends SecureOptions {
+  /** Default 127.0.0.1 (loopback); pass '0.0.0.0' or '::' to accept peers from other machines. */
+  host?: string;
+  /** Default 0 (an ephemeral port; read it back with address()). */
+  port?: number;
+  /** Connections still in the handshake beyond this number are dropped at once (default 256). */
+  maxPendingHandshakes?: number;
+}
+
+export interface SecureListener {
+  address(): { host: string; port: number };
+  /** Stops accepting and closes every connection accepted through this listener, established or not. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to host:port and runs the handshake as initiator; the returned channel's remotePublicKey is
+ * `remotePk`. The connect and the handshake together are bounded by handshakeTimeoutMs.
+ */
+export async function dialSecure(host: string, port: number, remotePk: Buffer, o: SecureOptions): Promise<SecureChannel> {
+  const addr = formatHostPort({ host, port });
+  const timeoutMs = o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+  const started = Date.now();
+  const sock = connect({ host, port });
+  sock.setNoDelay(true);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new HandshakeError('TIMEOUT', `connect did not complete within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const onError = (err: Error) => {
+        cleanup();
+        reject(err);
+      };
+      const onConnect = () => {
+        cleanup();
+        resolve();
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        sock.off('error', onError);
+        sock.off('connect', onConnect);
+      };
+      sock.once('error', onError);
+      sock.once('connect', onConnect);
+    });
+  } catch (err) {
+    sock.destroy();
+    const e = err as Error;
+    e.message = `cannot connect to ${addr}: ${e.message}`;
+    throw e;
+  }
+  try {
+    const remaining = Math.max(1, timeoutMs - (Date.now() - started));
+    return await secureConnect(sock, remotePk, { ...o, handshakeTimeoutMs: remaining });
+  } catch (err) {
+    sock.destroy();
+    const e = err as Error;
+    e.message = `${addr}: ${e.message}`;
+    throw e;
+  }
+}
+
+/**
+ * Listens for TCP connections, runs the responder handshake on each, and calls `onChannel` with every
+ * authenticated channel. Failed handshakes are logged at debug level and dropped.
+ */
+export async function listenSecure(o: ListenSecureOptions, onChannel: (ch: SecureChannel) => void): Promise<SecureListener> {
+  const host = o.host ?? '127.0.0.1';
+  const maxPending = o.maxPendingHandshakes ?? 256;
+  const sockets = new Set<Socket>();
+  let pending = 0;
+  let closed = false;
+  const server: Server = createServer({ noDelay: true }, (sock) => {
+    if (closed || pending >= maxPending) {
+      sock.destroy();
+      return;
+    }
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+    sock.setNoDelay(true);
+    pending++;
+    const remote = formatHostPort({ host: sock.remoteAddress ?? '?', port: sock.remotePort ?? 0 });
+    secureAccept(sock, o).then(
+      (ch) => {
+        pending--;
+        if (closed) {
+          ch.destroy();
+          return;
+        }
+        log.debug('peer authenticated', { remote, pk: shortPk(ch.remotePublicKey) });
+        try {
+          onChannel(ch);
+        } catch (err) {
+          log.error('channel handler failed', { remote, err: err as Error });
+          ch.destroy();
+        }
+      },
+      (err: Error) => {
+        pending--;
+        log.debug('handshake failed', { remote, err });
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen on ${formatHostPort({ host, port: o.port ?? 0 })}: ${err.message}`)));
+    server.listen({ host, port: o.port ?? 0 }, () => resolve());
+  });
+  server.on('error', (err) => log.error('listener error', { err }));
+  const bound = server.address();
+  const address = typeof bound === 'object' && bound ? { host: bound.address, port: bound.port } : { host, port: o.port ?? 0 };
+  return {
+    address: () => address,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (closed) {
+          resolve();
+          return;
+        }
+        closed = true;
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
