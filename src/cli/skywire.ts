@@ -9,6 +9,7 @@ interface CommandModule {
 const COMMANDS: Record<string, { desc: string; load: () => Promise<CommandModule> }> = {
   // Components add themselves here, one line each, e.g.
   // keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
+  keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
 };
 
 function usage(): string {
