@@ -1,6 +1,7 @@
 // The socks-client: a SOCKS5 server (RFC 1928, RFC 1929 username/password) for local programs. Each
 // CONNECT becomes one stream to a socks-server, opened by the injected `dial`; the exit's status is
 // passed back as the SOCKS5 reply. Bad input ends only that connection, with the proper reply or a close.
+import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
@@ -83,12 +84,14 @@ function finish(sock: Duplex, data: Buffer | null): void {
   setTimeout(() => sock.destroy(), 2000).unref();
 }
 
-export class SocksClient {
+/** Emits 'connection-closed' (count of open connections) whenever a local connection ends. */
+export class SocksClient extends EventEmitter {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private readonly log: Logger;
 
   constructor(private readonly o: SocksClientOptions) {
+    super();
     this.log = o.log ?? createLogger('socks-client');
   }
 
@@ -120,7 +123,10 @@ export class SocksClient {
 
   private accept(sock: Socket): void {
     this.sockets.add(sock);
-    sock.once('close', () => this.sockets.delete(sock));
+    sock.once('close', () => {
+      this.sockets.delete(sock);
+      this.emit('connection-closed', this.sockets.size);
+    });
     sock.on('error', () => {}); // a reset from the local program ends only its connection
     sock.setNoDelay(true);
     void this.serve(sock);
