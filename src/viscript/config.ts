@@ -1,0 +1,173 @@
+// config.yaml: the 2017 keys (apps.<name>.{daemon,desc,path,default_args,help}, settings.{verboseInput,
+// verifyParsingByPrinting,runHeadless}) plus optional extensions. Every error names the file, the line, the key
+// and the bad value, so a user can fix the file without guessing.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { z } from 'zod';
+import { parseHostPort } from '../util/hostport.js';
+
+export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+// YAML turns `8000` into a number; an argument or env value is always text for the child process.
+const text = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+
+const appSchema = z.strictObject({
+  daemon: z.boolean().default(false),
+  desc: z.string().default(''),
+  path: z.string().min(1, 'must not be empty'),
+  default_args: z.array(text).nullish().transform((v) => v ?? []),
+  help: z.string().default(''),
+  env: z.record(z.string(), text).nullish().transform((v) => v ?? {}),
+  cwd: z.string().min(1, 'must not be empty').optional(),
+  restart: z.enum(RESTART_POLICIES).default('never'),
+  autostart: z.boolean().default(false),
+});
+
+const settingsSchema = z.strictObject({
+  verboseInput: z.boolean().default(false),
+  verifyParsingByPrinting: z.boolean().default(false),
+  runHeadless: z.boolean().default(false),
+  allowUntokened: z.boolean().default(false),
+  signalAddress: z
+    .string()
+    .default('127.0.0.1:7999')
+    .refine((s) => {
+      try {
+        parseHostPort(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'is not HOST:PORT'),
+  shutdownGraceMs: z.number().int().min(0).max(600_000).default(3000),
+  logMaxBytes: z.number().int().min(1024).default(1024 * 1024),
+  logKeep: z.number().int().min(0).max(100).default(3),
+});
+
+const fileSchema = z.strictObject({
+  apps: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'app names may use letters, digits, "_", "." and "-"'), appSchema)
+    .nullish()
+    .transform((v) => v ?? {}),
+  settings: settingsSchema.nullish().transform((v) => v ?? settingsSchema.parse({})),
+});
+
+export type AppConfig = z.infer<typeof appSchema> & { name: string };
+export type Settings = z.infer<typeof settingsSchema>;
+
+export interface ViscriptConfig {
+  /** Absolute path of the config file (it may not exist: then there are no apps). */
+  file: string;
+  /** The directory relative paths in the file are resolved against. */
+  dir: string;
+  exists: boolean;
+  apps: Map<string, AppConfig>;
+  settings: Settings;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly line?: number,
+    readonly key?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function loadConfig(path: string): ViscriptConfig {
+  const file = resolve(path);
+  if (!existsSync(file)) return parseConfig('', file, false);
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`, file);
+  }
+  return parseConfig(source, file, true);
+}
+
+/** Parses and validates config text; `file` names it in errors and anchors relative paths. */
+export function parseConfig(source: string, file: string, exists = true): ViscriptConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const line = lineCounter.linePos(e.pos[0]).line;
+    const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError(`${file}:${line}: YAML syntax error: ${msg}`, file, line);
+  }
+  const raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw issueToError(issue, doc, lineCounter, file);
+  }
+  const apps = new Map<string, AppConfig>();
+  for (const [name, app] of Object.entries(parsed.data.apps)) apps.set(name, { ...app, name });
+  return { file, dir: dirname(file), exists, apps, settings: parsed.data.settings };
+}
+
+function issueToError(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter, file: string): ConfigError {
+  const parent = issue.path.map(String);
+  const unknownKey = issue.code === 'unrecognized_keys';
+  const path = unknownKey ? [...parent, issue.keys[0]] : parent;
+  const { node, found } = locate(doc, path, unknownKey);
+  const line = node?.range ? lc.linePos(node.range[0]).line : 1;
+  const key = path.join('.') || '(top level)';
+  let problem: string;
+  if (unknownKey) problem = `unknown key (known keys: ${knownKeys(parent).join(', ')})`;
+  else if (!found) problem = 'is required but missing';
+  else {
+    let why = issue.message;
+    if (issue.code === 'invalid_value' && 'values' in issue) why = `must be one of ${issue.values.map(String).join(', ')}`;
+    else if (issue.code === 'invalid_type') why = `must be ${article(issue.expected)}`;
+    problem = `${showValue(node)} ${why}`;
+  }
+  return new ConfigError(`${file}:${line}: ${key}: ${problem}`, file, line, key);
+}
+
+function article(expected: string): string {
+  if (expected === 'object' || expected === 'record') return 'a map of keys';
+  if (expected === 'array') return 'a list';
+  return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
+}
+
+function knownKeys(parent: string[]): string[] {
+  if (parent.length === 0) return Object.keys(fileSchema.shape);
+  if (parent[0] === 'settings') return Object.keys(settingsSchema.shape);
+  return Object.keys(appSchema.shape);
+}
+
+/**
+ * The YAML node for `path`: its value (or the key when `wantKey`), or when part of the path is missing the
+ * deepest map that exists, so the error still points at the right place.
+ */
+function locate(doc: Document, path: string[], wantKey: boolean): { node?: YamlNode; found: boolean } {
+  let node: unknown = doc.contents;
+  for (let i = 0; i < path.length; i++) {
+    if (!isMap(node)) return { node: node as YamlNode, found: false };
+    const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === path[i]);
+    if (!pair) return { node: node as YamlNode, found: false };
+    if (i === path.length - 1) {
+      const key = pair.key as YamlNode;
+      return { node: wantKey ? key : ((pair.value as YamlNode | null) ?? key), found: true };
+    }
+    node = pair.value;
+  }
+  return { node: node as YamlNode, found: true };
+}
+
+function showValue(node: YamlNode | undefined): string {
+  const v = node && isScalar(node) ? node.value : node ? (node as { toJSON(): unknown }).toJSON() : null;
+  if (node && !isScalar(node) && !Array.isArray(v) && typeof v === 'object' && v !== null) {
+    // A map where a scalar was expected: show the key it starts with rather than the whole map.
+    return 'a map';
+  }
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}

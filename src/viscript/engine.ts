@@ -1,0 +1,85 @@
+// The engine is what every shell session shares: the config, the supervisor of apps and the signal server.
+// One engine serves any number of sessions (the prompt, headless stdin, one-shot control connections and,
+// later, browser terminals), each with its own attach state.
+import { EventEmitter } from 'node:events';
+import { SignalServer } from '../signal/server.js';
+import { formatHostPort, parseHostPort } from '../util/hostport.js';
+import { createLogger } from '../util/log.js';
+import type { OutputLine, StreamName } from './app-output.js';
+import type { ViscriptConfig } from './config.js';
+import type { RestartTiming } from './restart-policy.js';
+import { Supervisor, type AppInfo } from './supervisor.js';
+
+export interface EngineOptions {
+  config: ViscriptConfig;
+  stateDir: string;
+  /** Overrides settings.signalAddress (port 0 = any free port). */
+  signalAddress?: string;
+  restartTiming?: RestartTiming;
+}
+
+/**
+ * Events: 'output' (id, stream, chunk, lines), 'state' (AppInfo), 'exit' (AppInfo), 'quit' (a session asked
+ * Viscript to stop).
+ */
+export class Engine extends EventEmitter {
+  readonly supervisor: Supervisor;
+  readonly signal: SignalServer;
+  private closed?: Promise<void>;
+  private readonly log = createLogger('viscript');
+
+  private constructor(
+    readonly config: ViscriptConfig,
+    readonly stateDir: string,
+    signal: SignalServer,
+    /** host:port where apps reach the signal server. */
+    readonly signalAddress: string,
+    restartTiming?: RestartTiming,
+  ) {
+    super();
+    this.signal = signal;
+    this.supervisor = new Supervisor({ config, stateDir, signal, signalAddress, restartTiming });
+  }
+
+  /** Listens for signal clients, then starts the apps marked `autostart`. */
+  static async create(o: EngineOptions): Promise<Engine> {
+    const { host, port } = parseHostPort(o.signalAddress ?? o.config.settings.signalAddress);
+    const server = new SignalServer({ host, port, allowUntokened: o.config.settings.allowUntokened });
+    let bound: { host: string; port: number };
+    try {
+      bound = await server.listen();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? 'the address is in use (another Viscript?)' : (err as Error).message;
+      throw new Error(`cannot listen for signal clients on ${formatHostPort({ host, port })}: ${why}`);
+    }
+    const engine = new Engine(o.config, o.stateDir, server, formatHostPort(bound), o.restartTiming);
+    server.on('register', (c: { id: number }) => engine.supervisor.markRegistered(c.id, true));
+    server.on('unregister', (c: { id: number }) => engine.supervisor.markRegistered(c.id, false));
+    server.on('protocolError', (e: unknown) => engine.log.warn('signal protocol error', { error: e }));
+    engine.supervisor.on('output', (id: number, stream: StreamName, chunk: string, lines: OutputLine[]) =>
+      engine.emit('output', id, stream, chunk, lines),
+    );
+    engine.supervisor.on('state', (info: AppInfo) => engine.emit('state', info));
+    engine.supervisor.on('exit', (info: AppInfo) => engine.emit('exit', info));
+    for (const app of o.config.apps.values()) {
+      if (!app.autostart) continue;
+      const info = await engine.supervisor.start(app.name);
+      if (info.state === 'failed') engine.log.warn('autostart failed', { app: app.name, error: info.error });
+    }
+    return engine;
+  }
+
+  requestQuit(): void {
+    this.emit('quit');
+  }
+
+  /** Stops every app, then the signal server. Safe to call more than once. */
+  close(graceMs?: number): Promise<void> {
+    this.closed ??= (async () => {
+      await this.supervisor.stopAll(graceMs);
+      await this.signal.close();
+    })();
+    return this.closed;
+  }
+}

@@ -1,0 +1,59 @@
+// Text rendering shared by every front end, so the prompt, headless mode and one-shot commands agree.
+import type { AppInfo } from './supervisor.js';
+import { quoteWord } from './tokenize.js';
+
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export function describeExit(info: Pick<AppInfo, 'exitCode' | 'exitSignal'>): string {
+  if (info.exitSignal) return `killed by ${info.exitSignal}`;
+  return `exited with code ${info.exitCode ?? '?'}`;
+}
+
+export function stateText(info: AppInfo): string {
+  switch (info.state) {
+    case 'exited':
+      return info.exitSignal ? `exited (${info.exitSignal})` : `exited (code ${info.exitCode ?? '?'})`;
+    case 'failed':
+      return `failed: ${info.error ?? 'could not start'}`;
+    case 'restarting':
+      return `restarting (${info.exitSignal ?? `code ${info.exitCode ?? '?'}`})`;
+    default:
+      return info.state;
+  }
+}
+
+export function uptimeMs(info: AppInfo, now = Date.now()): number | undefined {
+  if (info.startedAt === undefined) return undefined;
+  if (info.state === 'exited' || info.state === 'failed' || info.state === 'restarting') return undefined;
+  return now - info.startedAt;
+}
+
+export function commandLine(words: string[]): string {
+  return words.map(quoteWord).join(' ');
+}
+
+/** A plain text table: columns padded to their widest cell, the last column free. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,197 @@
+// One shell session: parses lines, runs commands against the shared engine one at a time (so results come
+// in order), and owns what is per user: which app it is attached to and which apps' output it follows.
+import type { OutputLine, StreamName } from './app-output.js';
+import { COMMANDS, commandWords, errorResult, fail, findCommand, type CommandResult, type SessionControl } from './commands.js';
+import type { Engine } from './engine.js';
+import { describeExit } from './format.js';
+import type { AppInfo } from './supervisor.js';
+import { ParseError, tokenize } from './tokenize.js';
+
+export type { CommandResult } from './commands.js';
+
+/** Ctrl+Z as a character: how a session without a terminal (headless stdin, a browser) detaches. */
+export const DETACH_CHAR = '\x1a';
+
+export interface AppOutput {
+  id: number;
+  stream: StreamName;
+  /** Raw text as the app wrote it (may end mid-line). */
+  chunk: string;
+  /** The lines it completed. */
+  lines: OutputLine[];
+}
+
+export interface AppEvent {
+  event: 'exit' | 'restarting' | 'registered';
+  app: AppInfo;
+  text: string;
+}
+
+export interface SessionSink {
+  result(r: CommandResult): void;
+  output(o: AppOutput): void;
+  event?(e: AppEvent): void;
+  /** Diagnostic lines asked for by settings.verboseInput / verifyParsingByPrinting. */
+  info?(text: string): void;
+  /** The session's attach state changed (prompts show it). */
+  attachChanged?(id: number | undefined): void;
+}
+
+export interface SessionOptions {
+  /** Whether the user can type into an attached app (prompt, browser) or only issue commands (one-shot). */
+  interactive: boolean;
+}
+
+export class ShellSession implements SessionControl {
+  readonly interactive: boolean;
+  private attached?: number;
+  private readonly following = new Set<number>();
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly onOutput = (id: number, stream: StreamName, chunk: string, lines: OutputLine[]) => {
+    if (id === this.attached || this.following.has(id)) this.sink.output({ id, stream, chunk, lines });
+  };
+  private readonly onState = (info: AppInfo) => {
+    if (info.state === 'registered') this.sink.event?.({ event: 'registered', app: info, text: `${info.id} (${info.name}) registered` });
+  };
+  private readonly onExit = (info: AppInfo) => {
+    const restarting = info.state === 'restarting';
+    const text = `${info.id} (${info.name}) ${describeExit(info)}${restarting ? '; restarting' : ''}`;
+    this.sink.event?.({ event: restarting ? 'restarting' : 'exit', app: info, text });
+    if (!restarting && info.id === this.attached) this.setAttached(undefined);
+  };
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly sink: SessionSink,
+    opts: SessionOptions = { interactive: true },
+  ) {
+    this.interactive = opts.interactive;
+    engine.on('output', this.onOutput);
+    engine.on('state', this.onState);
+    engine.on('exit', this.onExit);
+  }
+
+  get attachedId(): number | undefined {
+    return this.attached;
+  }
+
+  get isFollowing(): boolean {
+    return this.following.size > 0;
+  }
+
+  /** Queues a line; resolves with its result once it (and every line before it) ran. */
+  submit(line: string): Promise<CommandResult | undefined> {
+    const run = this.queue.then(() => this.runLine(line));
+    this.queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Stops attach and follow (Ctrl+Z). */
+  detach(): CommandResult {
+    const was = this.attached;
+    const followed = [...this.following];
+    this.following.clear();
+    this.setAttached(undefined);
+    if (was === undefined && !followed.length) return fail('detach', 'not attached to any app');
+    const what = was !== undefined ? `detached from ${was}` : `stopped following ${followed.join(', ')}`;
+    return { ok: true, command: 'detach', text: what, data: { id: was, followed } };
+  }
+
+  attach(id: number): void {
+    this.setAttached(id);
+  }
+
+  follow(id: number): void {
+    this.following.add(id);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.engine.off('output', this.onOutput);
+    this.engine.off('state', this.onState);
+    this.engine.off('exit', this.onExit);
+  }
+
+  /** Tab completion in readline's shape: [candidates, the word being completed]. */
+  complete(line: string): [string[], string] {
+    const m = /(\S*)$/.exec(line);
+    const word = m ? m[1] : '';
+    const before = line.slice(0, line.length - word.length).trim();
+    let candidates: string[];
+    if (this.attached !== undefined) candidates = [];
+    else if (!before) candidates = commandWords();
+    else {
+      const words = before.split(/\s+/);
+      const cmd = findCommand(words[0]);
+      const position = words.length; // 1 = first argument
+      const argWords = words.slice(1).filter((w) => w !== '-a');
+      if (!cmd || argWords.length > 0) candidates = [];
+      else if (cmd.arg === 'app') {
+        candidates = [...this.engine.config.apps.keys()];
+        if (cmd.name === 'help') candidates.push(...COMMANDS.map((c) => c.name));
+        if (cmd.name === 'start' && position === 1) candidates.push('-a');
+      } else if (cmd.arg === 'id') candidates = this.engine.supervisor.list().map((a) => String(a.id));
+      else candidates = [];
+    }
+    const hits = candidates.filter((c) => c.startsWith(word)).sort();
+    return [hits, word];
+  }
+
+  private setAttached(id: number | undefined): void {
+    if (this.attached === id) return;
+    this.attached = id;
+    this.sink.attachChanged?.(id);
+  }
+
+  private async runLine(line: string): Promise<CommandResult | undefined> {
+    if (this.closed) return undefined;
+    if (line.includes(DETACH_CHAR)) {
+      const r = this.detach();
+      this.sink.result(r);
+      return r;
+    }
+    if (this.attached !== undefined) {
+      // Attached: the line belongs to the app, not to the shell.
+      try {
+        this.engine.supervisor.write(this.attached, line + '\n');
+        return undefined;
+      } catch (err) {
+        this.setAttached(undefined);
+        const r = fail('attach', `${(err as Error).message}; detached`);
+        this.sink.result(r);
+        return r;
+      }
+    }
+    const settings = this.engine.config.settings;
+    if (settings.verboseInput) this.sink.info?.(`input: ${JSON.stringify(line)}`);
+    let result: CommandResult;
+    let words: string[];
+    try {
+      words = tokenize(line);
+    } catch (err) {
+      result = fail('', `cannot parse the line: ${(err as ParseError).message}`);
+      this.sink.result(result);
+      return result;
+    }
+    if (settings.verifyParsingByPrinting) this.sink.info?.(`parsed: ${JSON.stringify(words)}`);
+    if (!words.length) return undefined;
+    const [name, ...args] = words;
+    const cmd = findCommand(name);
+    if (!cmd) {
+      result = fail('', `unknown command "${name}" (type "help" for the list)`);
+    } else {
+      try {
+        result = await cmd.run({ engine: this.engine, session: this }, args);
+      } catch (err) {
+        result = errorResult(cmd.name, err);
+      }
+    }
+    this.sink.result(result);
+    return result;
+  }
+}

@@ -1,0 +1,434 @@
+// Starts apps as child processes, each in its own process group (so stopping it stops everything it
+// started), drains their output, restarts them by policy, and stops them: politely over signal first, then
+// SIGTERM, then SIGKILL. An instance keeps its id for the whole run, across restarts.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import pidtree from 'pidtree';
+import pidusage from 'pidusage';
+import { createLogger } from '../util/log.js';
+import type { SignalServer } from '../signal/server.js';
+import { LineBuffer, RotatingLog, type OutputLine, type StreamName } from './app-output.js';
+import type { AppConfig, ViscriptConfig } from './config.js';
+import { LaunchError, resolveLaunch, type Launch } from './launch.js';
+import { RestartPlanner, type RestartTiming } from './restart-policy.js';
+
+export type AppState = 'starting' | 'running' | 'registered' | 'stopping' | 'restarting' | 'exited' | 'failed';
+
+export type SignalPort = Pick<SignalServer, 'expect' | 'forget' | 'isRegistered' | 'shutdown'>;
+
+export interface AppInfo {
+  id: number;
+  name: string;
+  args: string[];
+  command: string[];
+  pid?: number;
+  state: AppState;
+  /** ms since the epoch of the current (or last) run's start. */
+  startedAt?: number;
+  exitedAt?: number;
+  exitCode?: number | null;
+  exitSignal?: string | null;
+  /** Why the app could not be started (ENOENT, EACCES...). */
+  error?: string;
+  restarts: number;
+  daemon: boolean;
+  logFile: string;
+}
+
+export interface StopOutcome {
+  /** How it ended: it left after the signal SHUTDOWN, after SIGTERM, after SIGKILL, or it was not running. */
+  via: 'signal' | 'SIGTERM' | 'SIGKILL' | 'not-running';
+  code: number | null;
+  signal: string | null;
+}
+
+export interface SupervisorOptions {
+  config: ViscriptConfig;
+  stateDir: string;
+  signal: SignalPort;
+  /** host:port the apps connect back to. */
+  signalAddress: string;
+  restartTiming?: RestartTiming;
+}
+
+class Instance {
+  child?: ChildProcess;
+  pid?: number;
+  state: AppState = 'starting';
+  startedAt?: number;
+  exitedAt?: number;
+  exitCode?: number | null;
+  exitSignal?: string | null;
+  error?: string;
+  restarts = 0;
+  stopRequested = false;
+  restartTimer?: NodeJS.Timeout;
+  exited?: Promise<void>;
+  readonly token = randomBytes(24).toString('base64url');
+  readonly buffer = new LineBuffer();
+  readonly planner: RestartPlanner;
+  /** Every process group this instance ever had, killed for good when Viscript stops. */
+  readonly groups = new Set<number>();
+
+  constructor(
+    readonly id: number,
+    readonly app: AppConfig,
+    readonly args: string[],
+    readonly launch: Launch | undefined,
+    readonly log: RotatingLog,
+    timing: RestartTiming | undefined,
+  ) {
+    this.planner = new RestartPlanner(app.restart, timing);
+  }
+
+  info(): AppInfo {
+    return {
+      id: this.id,
+      name: this.app.name,
+      args: this.args,
+      command: this.launch?.display ?? [this.app.path, ...this.args],
+      ...(this.pid !== undefined ? { pid: this.pid } : {}),
+      state: this.state,
+      ...(this.startedAt !== undefined ? { startedAt: this.startedAt } : {}),
+      ...(this.exitedAt !== undefined ? { exitedAt: this.exitedAt } : {}),
+      ...(this.exitCode !== undefined ? { exitCode: this.exitCode } : {}),
+      ...(this.exitSignal !== undefined ? { exitSignal: this.exitSignal } : {}),
+      ...(this.error !== undefined ? { error: this.error } : {}),
+      restarts: this.restarts,
+      daemon: this.app.daemon,
+      logFile: this.log.path,
+    };
+  }
+}
+
+export class UnknownAppError extends Error {}
+export class UnknownIdError extends Error {}
+
+/**
+ * Events: 'output' (id, stream, chunk: string, lines: OutputLine[]), 'state' (AppInfo),
+ * 'exit' (AppInfo) once per run.
+ */
+export class Supervisor extends EventEmitter {
+  private readonly instances = new Map<number, Instance>();
+  private nextId = 2; // 2017: ids start at 2 (1 is the signal client default) and are never reused
+  private closing = false;
+  private readonly log = createLogger('viscript.supervisor');
+
+  constructor(private readonly opts: SupervisorOptions) {
+    super();
+  }
+
+  get config(): ViscriptConfig {
+    return this.opts.config;
+  }
+
+  list(): AppInfo[] {
+    return [...this.instances.values()].map((i) => i.info());
+  }
+
+  get(id: number): AppInfo {
+    return this.instance(id).info();
+  }
+
+  has(id: number): boolean {
+    return this.instances.has(id);
+  }
+
+  tail(id: number, n: number): OutputLine[] {
+    return this.instance(id).buffer.tail(n);
+  }
+
+  /**
+   * Starts `name` with `args` (default_args when none) under a new id. Resolves once the process runs or
+   * failed to start; a failed start still takes its id and stays listed, with the reason.
+   */
+  async start(name: string, args?: string[]): Promise<AppInfo> {
+    if (this.closing) throw new Error('Viscript is stopping');
+    const app = this.opts.config.apps.get(name);
+    if (!app) throw new UnknownAppError(`unknown app "${name}" (see "apps")`);
+    const id = this.nextId++;
+    const useArgs = args && args.length ? args : app.default_args;
+    let launch: Launch | undefined;
+    let launchError: LaunchError | undefined;
+    try {
+      launch = resolveLaunch(app, this.opts.config.dir, useArgs);
+    } catch (err) {
+      if (!(err instanceof LaunchError)) throw err;
+      launchError = err;
+    }
+    const log = new RotatingLog(
+      join(this.opts.stateDir, 'logs', `${id}-${name}.log`),
+      this.opts.config.settings.logMaxBytes,
+      this.opts.config.settings.logKeep,
+    );
+    const inst = new Instance(id, app, useArgs, launch, log, this.opts.restartTiming);
+    this.instances.set(id, inst);
+    if (launchError) {
+      this.fail(inst, launchError.message);
+      return inst.info();
+    }
+    await this.spawnRun(inst);
+    return inst.info();
+  }
+
+  /** Stops an app: signal SHUTDOWN (if it is a client), then SIGTERM, then SIGKILL, each after `graceMs`. */
+  async stop(id: number, graceMs = this.opts.config.settings.shutdownGraceMs): Promise<StopOutcome> {
+    const inst = this.instance(id);
+    inst.stopRequested = true;
+    if (inst.restartTimer) {
+      clearTimeout(inst.restartTimer);
+      inst.restartTimer = undefined;
+      this.setState(inst, 'exited');
+    }
+    if (!this.alive(inst)) return { via: 'not-running', code: inst.exitCode ?? null, signal: inst.exitSignal ?? null };
+    this.setState(inst, 'stopping');
+    const exited = inst.exited!;
+    if (this.opts.signal.isRegistered(id)) {
+      // The answer may never come (the app exits first); only the exit counts.
+      this.opts.signal.shutdown(id).catch(() => undefined);
+      if (await settlesWithin(exited, graceMs)) return this.outcome(inst, 'signal');
+    }
+    this.killGroup(inst, 'SIGTERM');
+    if (await settlesWithin(exited, Math.max(graceMs, 500))) return this.outcome(inst, 'SIGTERM');
+    this.killGroup(inst, 'SIGKILL');
+    await exited;
+    return this.outcome(inst, 'SIGKILL');
+  }
+
+  /** SIGKILL to the app's process group, no questions asked. */
+  async kill(id: number): Promise<StopOutcome> {
+    const inst = this.instance(id);
+    inst.stopRequested = true;
+    if (inst.restartTimer) {
+      clearTimeout(inst.restartTimer);
+      inst.restartTimer = undefined;
+      this.setState(inst, 'exited');
+    }
+    if (!this.alive(inst)) return { via: 'not-running', code: inst.exitCode ?? null, signal: inst.exitSignal ?? null };
+    this.setState(inst, 'stopping');
+    this.killGroup(inst, 'SIGKILL');
+    await inst.exited;
+    return this.outcome(inst, 'SIGKILL');
+  }
+
+  /** Stops the app if it runs, then starts it again under the same id with the same arguments. */
+  async restart(id: number): Promise<AppInfo> {
+    const inst = this.instance(id);
+    if (!inst.launch) throw new Error(`app ${id} (${inst.app.name}) cannot run: ${inst.error ?? 'no command'}`);
+    await this.stop(id);
+    inst.stopRequested = false;
+    inst.restarts++;
+    await this.spawnRun(inst);
+    return inst.info();
+  }
+
+  /** Writes to the app's stdin (attach). */
+  write(id: number, data: string | Buffer): void {
+    const inst = this.instance(id);
+    if (!this.alive(inst) || !inst.child?.stdin || inst.child.stdin.destroyed) {
+      throw new Error(`app ${id} (${inst.app.name}) is not running`);
+    }
+    inst.child.stdin.write(data);
+  }
+
+  /** CPU % and resident memory of the app's whole process tree, as the OS reports them. */
+  async usage(id: number): Promise<{ cpu: number; rss: number; pids: number[] }> {
+    const inst = this.instance(id);
+    if (!this.alive(inst) || inst.pid === undefined) throw new Error(`app ${id} (${inst.app.name}) is not running`);
+    let pids: number[];
+    try {
+      pids = await pidtree(inst.pid, { root: true });
+    } catch {
+      pids = [inst.pid];
+    }
+    const stats = await pidusage(pids).catch(() => ({}) as Record<string, pidusage.Status>);
+    let cpu = 0;
+    let rss = 0;
+    const seen: number[] = [];
+    for (const s of Object.values(stats)) {
+      if (!s) continue;
+      cpu += s.cpu;
+      rss += s.memory;
+      seen.push(s.pid);
+    }
+    if (!seen.length) throw new Error(`app ${id} (${inst.app.name}) is not running`);
+    return { cpu, rss, pids: seen.sort((a, b) => a - b) };
+  }
+
+  markRegistered(id: number, registered: boolean): void {
+    const inst = this.instances.get(id);
+    if (!inst || !this.alive(inst) || inst.state === 'stopping') return;
+    this.setState(inst, registered ? 'registered' : 'running');
+  }
+
+  /** Stops every app (in parallel) and makes sure no process of theirs outlives Viscript. */
+  async stopAll(graceMs?: number): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.instances.keys()].map((id) => this.stop(id, graceMs).catch(() => undefined)));
+    for (const inst of this.instances.values()) {
+      for (const pgid of inst.groups) signalGroup(pgid, 'SIGKILL');
+      await inst.log.close();
+    }
+    pidusage.clear();
+  }
+
+  private instance(id: number): Instance {
+    const inst = this.instances.get(id);
+    if (!inst) throw new UnknownIdError(`no app with id ${id} (see "la")`);
+    return inst;
+  }
+
+  private alive(inst: Instance): boolean {
+    return inst.child !== undefined && inst.exitedAt === undefined;
+  }
+
+  private outcome(inst: Instance, via: StopOutcome['via']): StopOutcome {
+    return { via, code: inst.exitCode ?? null, signal: inst.exitSignal ?? null };
+  }
+
+  private setState(inst: Instance, state: AppState): void {
+    if (inst.state === state) return;
+    inst.state = state;
+    this.emit('state', inst.info());
+  }
+
+  private fail(inst: Instance, why: string): void {
+    inst.error = why;
+    inst.pid = undefined;
+    inst.exitedAt = Date.now();
+    this.opts.signal.forget(inst.id);
+    this.setState(inst, 'failed');
+    inst.log.write(`=== viscript: ${inst.app.name} (id ${inst.id}) could not start: ${why}\n`);
+  }
+
+  private killGroup(inst: Instance, sig: NodeJS.Signals): void {
+    if (inst.pid !== undefined) signalGroup(inst.pid, sig);
+  }
+
+  private async spawnRun(inst: Instance): Promise<void> {
+    const launch = inst.launch!;
+    const { app, id } = inst;
+    this.opts.signal.expect(id, inst.token);
+    inst.error = undefined;
+    inst.exitCode = undefined;
+    inst.exitSignal = undefined;
+    inst.exitedAt = undefined;
+    inst.stopRequested = false;
+    this.setState(inst, 'starting');
+    inst.log.write(`=== viscript: start ${app.name} (id ${id}) at ${new Date().toISOString()}: ${launch.display.join(' ')}\n`);
+    const child = spawn(launch.file, launch.argv, {
+      cwd: launch.cwd,
+      env: {
+        ...process.env,
+        ...app.env,
+        SIGNAL_CLIENT: 'true',
+        SIGNAL_SERVER_ADDRESS: this.opts.signalAddress,
+        SIGNAL_CLIENT_ID: String(id),
+        SIGNAL_TOKEN: inst.token,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true, // its own process group: the group is what gets stopped
+    });
+    inst.child = child;
+    inst.exited = new Promise<void>((resolve) => {
+      child.once('error', () => resolve()); // never spawned: there will be no 'exit'
+      child.once('exit', (code, signal) => {
+        // Output still in the pipes arrives before 'close'; wait for it briefly, not forever (a grandchild
+        // holding the pipe open must not keep the app "running").
+        const done = () => {
+          this.onExit(inst, child, code, signal);
+          resolve();
+        };
+        const t = setTimeout(done, 200);
+        child.once('close', () => {
+          clearTimeout(t);
+          done();
+        });
+      });
+    });
+    const started = await new Promise<Error | undefined>((resolve) => {
+      child.once('spawn', () => resolve(undefined));
+      child.once('error', (err) => resolve(err));
+    });
+    if (started) {
+      const code = (started as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT'
+          ? `${launch.file} not found (ENOENT)`
+          : code === 'EACCES'
+            ? `${launch.file} is not executable (EACCES)`
+            : `${started.message}`;
+      inst.child = undefined;
+      this.fail(inst, why);
+      return;
+    }
+    inst.pid = child.pid!;
+    inst.groups.add(child.pid!);
+    inst.startedAt = Date.now();
+    child.stdin!.on('error', () => undefined); // writing to an app that just exited is not our failure
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const readable = child[stream]!;
+      readable.setEncoding('utf8');
+      readable.on('data', (chunk: string) => this.onOutput(inst, stream, chunk));
+    }
+    if (inst.exitedAt !== undefined) return; // it already exited (fast apps)
+    this.setState(inst, this.opts.signal.isRegistered(id) ? 'registered' : 'running');
+    this.log.info('app started', { id, name: app.name, pid: child.pid });
+  }
+
+  private onOutput(inst: Instance, stream: StreamName, chunk: string): void {
+    inst.log.write(chunk);
+    const lines = inst.buffer.push(stream, chunk);
+    this.emit('output', inst.id, stream, chunk, lines);
+  }
+
+  private onExit(inst: Instance, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (inst.child !== child || inst.exitedAt !== undefined) return;
+    const lines = inst.buffer.flush();
+    if (lines.length) this.emit('output', inst.id, lines[0].stream, '', lines);
+    inst.exitCode = code;
+    inst.exitSignal = signal;
+    inst.exitedAt = Date.now();
+    const uptimeMs = inst.exitedAt - (inst.startedAt ?? inst.exitedAt);
+    inst.log.write(`=== viscript: ${inst.app.name} (id ${inst.id}) exited with ${signal ?? `code ${code}`}\n`);
+    const delay = inst.stopRequested || this.closing ? undefined : inst.planner.afterExit({ code, signal, uptimeMs });
+    if (delay === undefined) {
+      this.opts.signal.forget(inst.id);
+      this.setState(inst, 'exited');
+      this.emit('exit', inst.info());
+      return;
+    }
+    this.setState(inst, 'restarting');
+    this.emit('exit', inst.info());
+    inst.restartTimer = setTimeout(() => {
+      inst.restartTimer = undefined;
+      if (this.closing || inst.stopRequested) return;
+      inst.restarts++;
+      this.spawnRun(inst).catch((err: Error) => this.fail(inst, err.message));
+    }, delay);
+  }
+}
+
+function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    // ESRCH: the group is already gone
+  }
+}
+
+/** True when `p` settles within `ms`. */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
