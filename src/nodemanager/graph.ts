@@ -1,0 +1,219 @@
+// The manager's view of the mesh: online nodes and the transports they report, with latency.
+// Paths are chosen by fewest hops, ties broken by total latency (a layered BFS with a latency DP,
+// O(V+E)); a `minHops` above the shortest path falls back to a bounded search for a longer simple path.
+
+export class NoPathError extends Error {
+  constructor(
+    readonly code: 'no_route' | 'min_hops',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface PathQuery {
+  from: string;
+  to: string;
+  minHops?: number;
+  maxHops?: number;
+  /** Nodes the path must not pass through (besides its ends), e.g. ones just reported dead. */
+  avoid?: Set<string>;
+}
+
+const DFS_BUDGET = 200_000;
+
+export class Graph {
+  /** Adjacency with latency in ms; symmetric. */
+  private readonly adj = new Map<string, Map<string, number>>();
+  /** What each node reported, so a new report replaces its old one. */
+  private readonly reports = new Map<string, Map<string, number>>();
+
+  addNode(pk: string): void {
+    if (!this.adj.has(pk)) this.adj.set(pk, new Map());
+  }
+
+  hasNode(pk: string): boolean {
+    return this.adj.has(pk);
+  }
+
+  removeNode(pk: string): string[] {
+    const peers = [...(this.adj.get(pk)?.keys() ?? [])];
+    for (const p of peers) this.adj.get(p)?.delete(pk);
+    this.adj.delete(pk);
+    this.reports.delete(pk);
+    for (const r of this.reports.values()) r.delete(pk);
+    return peers;
+  }
+
+  /**
+   * Replaces the transports reported by `pk`. A transport one side no longer reports is removed for
+   * both sides (it is one connection). Returns the peers whose edge disappeared.
+   */
+  setTransports(pk: string, list: Array<{ pk: string; latencyMs?: number }>): string[] {
+    this.addNode(pk);
+    const old = this.reports.get(pk) ?? new Map<string, number>();
+    const next = new Map<string, number>();
+    for (const t of list) if (t.pk !== pk) next.set(t.pk, Math.max(0, Number(t.latencyMs) || 0));
+    this.reports.set(pk, next);
+    const lost: string[] = [];
+    for (const peer of old.keys()) {
+      if (!next.has(peer)) {
+        this.reports.get(peer)?.delete(pk);
+        this.adj.get(pk)?.delete(peer);
+        this.adj.get(peer)?.delete(pk);
+        lost.push(peer);
+      }
+    }
+    for (const [peer, lat] of next) {
+      if (!this.adj.has(peer)) continue; // the peer is not (yet) registered; its own report adds it
+      const theirs = this.reports.get(peer)?.get(pk);
+      const l = theirs === undefined ? lat : (lat + theirs) / 2;
+      this.adj.get(pk)!.set(peer, l);
+      this.adj.get(peer)!.set(pk, l);
+    }
+    // Edges other nodes reported towards pk before it registered.
+    for (const [other, rep] of this.reports) {
+      if (other !== pk && rep.has(pk) && !this.adj.get(pk)!.has(other) && this.adj.has(other)) {
+        this.adj.get(pk)!.set(other, rep.get(pk)!);
+        this.adj.get(other)!.set(pk, rep.get(pk)!);
+      }
+    }
+    return lost;
+  }
+
+  /** Adds an undirected edge directly (for generated graphs and tests). */
+  addEdge(a: string, b: string, latencyMs = 0): void {
+    this.addNode(a);
+    this.addNode(b);
+    this.adj.get(a)!.set(b, latencyMs);
+    this.adj.get(b)!.set(a, latencyMs);
+  }
+
+  hasEdge(a: string, b: string): boolean {
+    return this.adj.get(a)?.has(b) ?? false;
+  }
+
+  latency(a: string, b: string): number | undefined {
+    return this.adj.get(a)?.get(b);
+  }
+
+  nodes(): string[] {
+    return [...this.adj.keys()];
+  }
+
+  edges(): Array<{ a: string; b: string; latencyMs: number }> {
+    const out: Array<{ a: string; b: string; latencyMs: number }> = [];
+    for (const [a, m] of this.adj) for (const [b, l] of m) if (a < b) out.push({ a, b, latencyMs: l });
+    return out;
+  }
+
+  get nodeCount(): number {
+    return this.adj.size;
+  }
+
+  /** The path as a list of node keys from `from` to `to` (hops = length - 1). Throws NoPathError. */
+  findPath(q: PathQuery): string[] {
+    const minHops = Math.max(1, q.minHops ?? 1);
+    const maxHops = q.maxHops ?? Infinity;
+    if (minHops > maxHops) throw new NoPathError('min_hops', `min hops ${minHops} is above max hops ${maxHops}`);
+    if (!this.adj.has(q.from)) throw new NoPathError('no_route', `node ${q.from.slice(0, 8)} is not in the graph`);
+    if (!this.adj.has(q.to)) throw new NoPathError('no_route', `node ${q.to.slice(0, 8)} is not in the graph`);
+    if (q.from === q.to) throw new NoPathError('no_route', 'source and destination are the same node');
+    const avoid = q.avoid;
+
+    // Layered BFS from `from`; within the shortest-path DAG keep the lowest total latency.
+    const dist = new Map<string, number>([[q.from, 0]]);
+    const lat = new Map<string, number>([[q.from, 0]]);
+    const parent = new Map<string, string>();
+    let layer = [q.from];
+    let depth = 0;
+    while (layer.length && !dist.has(q.to) && depth < maxHops) {
+      const next: string[] = [];
+      for (const u of layer) {
+        const lu = lat.get(u)!;
+        for (const [v, w] of this.adj.get(u)!) {
+          if (avoid?.has(v) && v !== q.to) continue;
+          const d = dist.get(v);
+          if (d === undefined) {
+            dist.set(v, depth + 1);
+            lat.set(v, lu + w);
+            parent.set(v, u);
+            next.push(v);
+          } else if (d === depth + 1 && lu + w < lat.get(v)!) {
+            lat.set(v, lu + w);
+            parent.set(v, u);
+          }
+        }
+      }
+      layer = next;
+      depth++;
+    }
+    const shortest = dist.get(q.to);
+    if (shortest === undefined) {
+      throw new NoPathError(
+        'no_route',
+        maxHops === Infinity
+          ? `no path from ${q.from.slice(0, 8)} to ${q.to.slice(0, 8)}`
+          : `no path from ${q.from.slice(0, 8)} to ${q.to.slice(0, 8)} within ${maxHops} hops`,
+      );
+    }
+    if (shortest >= minHops) {
+      const path = [q.to];
+      while (path[path.length - 1] !== q.from) path.push(parent.get(path[path.length - 1])!);
+      return path.reverse();
+    }
+    const longer = this.longerPath(q.from, q.to, minHops, Math.min(maxHops, this.adj.size - 1), avoid);
+    if (!longer) {
+      throw new NoPathError(
+        'min_hops',
+        `no path from ${q.from.slice(0, 8)} to ${q.to.slice(0, 8)} with at least ${minHops} hops`,
+      );
+    }
+    return longer;
+  }
+
+  /** A simple path with between min and max hops (fewest first), by pruned depth-first search. */
+  private longerPath(from: string, to: string, minHops: number, maxHops: number, avoid?: Set<string>): string[] | null {
+    // Distance to `to`, for pruning branches that cannot arrive in time.
+    const toDist = new Map<string, number>([[to, 0]]);
+    let layer = [to];
+    for (let d = 1; layer.length && d <= maxHops; d++) {
+      const next: string[] = [];
+      for (const u of layer) {
+        for (const v of this.adj.get(u)!.keys()) {
+          if (!toDist.has(v) && !(avoid?.has(v) && v !== from)) {
+            toDist.set(v, d);
+            next.push(v);
+          }
+        }
+      }
+      layer = next;
+    }
+    let budget = DFS_BUDGET;
+    for (let hops = minHops; hops <= maxHops; hops++) {
+      const path = [from];
+      const onPath = new Set([from]);
+      const dfs = (u: string): boolean => {
+        if (--budget < 0) return false;
+        const left = hops - (path.length - 1);
+        if (left === 0) return u === to;
+        const nbrs = [...this.adj.get(u)!].sort((x, y) => x[1] - y[1]);
+        for (const [v] of nbrs) {
+          if (onPath.has(v) || (avoid?.has(v) && v !== to)) continue;
+          if (v === to && left !== 1) continue;
+          const dv = toDist.get(v);
+          if (dv === undefined || dv > left - 1) continue;
+          path.push(v);
+          onPath.add(v);
+          if (dfs(v)) return true;
+          path.pop();
+          onPath.delete(v);
+        }
+        return false;
+      };
+      if (dfs(from)) return path;
+      if (budget < 0) return null;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Graph, NoPathError } from '../../src/nodemanager/graph.js';
+
+function chain(n: number): Graph {
+  const g = new Graph();
+  for (let i = 0; i + 1 < n; i++) g.addEdge(`n${i}`, `n${i + 1}`, 1);
+  return g;
+}
+
+test('fewest hops wins, ties are broken by latency', () => {
+  const g = new Graph();
+  // Diamond a-b-d / a-c-d, plus a long cheap detour a-x-y-d.
+  g.addEdge('a', 'b', 5);
+  g.addEdge('b', 'd', 5);
+  g.addEdge('a', 'c', 1);
+  g.addEdge('c', 'd', 2);
+  g.addEdge('a', 'x', 0);
+  g.addEdge('x', 'y', 0);
+  g.addEdge('y', 'd', 0);
+  assert.deepEqual(g.findPath({ from: 'a', to: 'd' }), ['a', 'c', 'd']);
+  g.addEdge('c', 'd', 20);
+  assert.deepEqual(g.findPath({ from: 'a', to: 'd' }), ['a', 'b', 'd']);
+  assert.deepEqual(g.findPath({ from: 'a', to: 'd', minHops: 3 }), ['a', 'x', 'y', 'd']);
+  assert.deepEqual(g.findPath({ from: 'a', to: 'd', avoid: new Set(['b']) }), ['a', 'c', 'd']);
+});
+
+test('hop limits and unreachable nodes give clear errors', () => {
+  const g = chain(5);
+  assert.equal(g.findPath({ from: 'n0', to: 'n4' }).length, 5);
+  assert.throws(() => g.findPath({ from: 'n0', to: 'n4', maxHops: 3 }), /within 3 hops/);
+  assert.throws(
+    () => g.findPath({ from: 'n0', to: 'n4', minHops: 6 }),
+    (e: unknown) => e instanceof NoPathError && e.code === 'min_hops' && /at least 6 hops/.test(e.message),
+  );
+  g.addNode('lonely');
+  assert.throws(() => g.findPath({ from: 'n0', to: 'lonely' }), /no path/);
+  assert.throws(() => g.findPath({ from: 'n0', to: 'ghost' }), /not in the graph/);
+});
+
+test('a transport one side stops reporting disappears for both sides', () => {
+  const g = new Graph();
+  g.addNode('a');
+  g.addNode('b');
+  g.setTransports('a', [{ pk: 'b', latencyMs: 2 }]);
+  g.setTransports('b', [{ pk: 'a', latencyMs: 4 }]);
+  assert.equal(g.latency('a', 'b'), 3);
+  assert.deepEqual(g.setTransports('a', []), ['b']);
+  assert.equal(g.hasEdge('b', 'a'), false);
+  // A node that registers after its peer reported the edge still gets it.
+  g.setTransports('a', [{ pk: 'c', latencyMs: 1 }]);
+  assert.equal(g.hasEdge('a', 'c'), false);
+  g.setTransports('c', []);
+  assert.equal(g.hasEdge('a', 'c'), true);
+  g.removeNode('c');
+  assert.equal(g.hasEdge('a', 'c'), false);
+});
+
+test('route computation on 10,000 nodes and 50,000 transports takes well under 10 ms', () => {
+  const g = new Graph();
+  const n = 10_000;
+  let seed = 1;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  for (let i = 1; i < n; i++) g.addEdge(`k${i}`, `k${Math.floor(rnd() * i)}`, rnd() * 10);
+  for (let e = n - 1; e < 50_000; e++) g.addEdge(`k${Math.floor(rnd() * n)}`, `k${Math.floor(rnd() * n)}`, rnd() * 10);
+  const times: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = performance.now();
+    g.findPath({ from: `k${Math.floor(rnd() * n)}`, to: `k${Math.floor(rnd() * n)}` });
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  assert.ok(times[25] < 10, `median ${times[25].toFixed(2)} ms`);
+});
