@@ -1,0 +1,378 @@
+// One client connection to one messenger: dials, registers (HELLO with the announced entry), keeps the
+// connection alive, and reconnects with capped backoff. Requests and streams on a connection that drops fail
+// at once with 'disconnected' instead of hanging.
+import type { KeyPair } from '../net/keys.js';
+import { pkToHex, shortPk } from '../net/keys.js';
+import type { SecureChannel } from '../net/secure.js';
+import { dialSecure } from '../net/tcp.js';
+import { FrameDecoder } from '../net/framing.js';
+import { Backoff } from '../util/backoff.js';
+import { createLogger } from '../util/log.js';
+import { MessengerError } from './errors.js';
+import {
+  MAX_BODY,
+  OP,
+  PK_BYTES,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  T,
+  checkFrame,
+  codeName,
+  codeNumber,
+  encodeClose,
+  encodeData,
+  encodeGoaway,
+  encodeOpen,
+  encodePing,
+  encodeReq,
+  encodeReset,
+  encodeSidU32,
+  jsonBuf,
+  parseJson,
+} from './protocol.js';
+import { RelayStream, type StreamLink } from './stream.js';
+import type { Announce } from './types.js';
+import { FrameWriter } from './writer.js';
+
+const log = createLogger('messenger-client');
+
+export interface LinkOptions {
+  localKey: KeyPair;
+  requestTimeoutMs: number;
+  openTimeoutMs: number;
+  keepaliveMs: number;
+  window: number;
+  reconnect: { initialMs: number; maxMs: number };
+}
+
+/** What a link reports to the client that owns it. */
+export interface LinkOwner {
+  announced(): Announce;
+  onUp(link: Link): void;
+  onDown(link: Link): void;
+  onDatagram(from: string, data: Buffer): void;
+  /** The handler for inbound streams on `port`, if the client listens there. */
+  listener(port: number): ((s: RelayStream, from: string) => void) | undefined;
+}
+
+interface Pending {
+  resolve: (b: Buffer) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface Opening {
+  stream: RelayStream;
+  resolve: (s: RelayStream) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class Link implements StreamLink {
+  readonly pkHex: string;
+  ready = false;
+  private ch?: SecureChannel;
+  private writer?: FrameWriter;
+  private stopped = false;
+  private wake?: () => void;
+  private readonly backoff: Backoff;
+  private readonly requests = new Map<number, Pending>();
+  private readonly streams = new Map<number, RelayStream>();
+  private readonly opening = new Map<number, Opening>();
+  private nextReq = 1;
+  private nextSid = 1; // clients open odd stream ids
+  private running?: Promise<void>;
+
+  constructor(
+    readonly addr: { pk: Buffer; host: string; port: number },
+    private readonly o: LinkOptions,
+    private readonly owner: LinkOwner,
+  ) {
+    this.pkHex = pkToHex(addr.pk);
+    this.backoff = new Backoff({ initialMs: o.reconnect.initialMs, maxMs: o.reconnect.maxMs });
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    if (this.ch && !this.ch.destroyed) {
+      this.writer?.send(encodeGoaway(codeNumber('shutdown'), 'client closing'));
+      this.writer?.end();
+      this.ch.destroy();
+    }
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const ch = await dialSecure(this.addr.host, this.addr.port, this.addr.pk, {
+          localKey: this.o.localKey,
+          handshakeTimeoutMs: 10_000,
+        });
+        if (this.stopped) {
+          ch.destroy();
+          break;
+        }
+        await this.attach(ch);
+      } catch (err) {
+        log.debug('messenger connection failed', { messenger: shortPk(this.pkHex), err });
+      }
+      if (this.stopped) break;
+      const delay = this.backoff.next();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  /** Runs one connection until it closes. */
+  private attach(ch: SecureChannel): Promise<void> {
+    return new Promise((resolve) => {
+      this.ch = ch;
+      const writer = new FrameWriter(ch);
+      this.writer = writer;
+      const decoder = new FrameDecoder({ lengthBytes: 2, headerBytes: 1, maxLength: MAX_BODY });
+      let lastRx = Date.now();
+      const keepalive = setInterval(() => {
+        if (Date.now() - lastRx > this.o.keepaliveMs * 3) {
+          log.warn('messenger silent, reconnecting', { messenger: shortPk(this.pkHex) });
+          ch.destroy();
+          return;
+        }
+        writer.send(encodePing(T.PING, Buffer.alloc(8)));
+      }, this.o.keepaliveMs);
+      keepalive.unref();
+
+      ch.on('data', (chunk: Buffer) => {
+        lastRx = Date.now();
+        try {
+          for (const f of decoder.push(chunk)) this.onFrame(f);
+        } catch (err) {
+          log.warn('messenger broke the protocol, reconnecting', { messenger: shortPk(this.pkHex), err });
+          ch.destroy();
+        }
+      });
+      ch.on('end', () => ch.end());
+      ch.on('error', (err) => log.debug('messenger connection error', { messenger: shortPk(this.pkHex), err }));
+      ch.on('close', () => {
+        clearInterval(keepalive);
+        this.down();
+        resolve();
+      });
+
+      const a = this.owner.announced();
+      this.request(OP.HELLO, jsonBuf({ version: PROTOCOL_VERSION, ...a })).then(
+        () => {
+          if (ch.destroyed) return;
+          this.ready = true;
+          this.backoff.reset();
+          log.info('registered with messenger', { messenger: shortPk(this.pkHex) });
+          this.owner.onUp(this);
+        },
+        (err) => {
+          log.warn('messenger refused registration', { messenger: shortPk(this.pkHex), err });
+          ch.destroy();
+        },
+      );
+    });
+  }
+
+  private down(): void {
+    const wasReady = this.ready;
+    this.ready = false;
+    this.ch = undefined;
+    this.writer = undefined;
+    const err = () =>
+      new MessengerError(this.stopped ? 'closed' : 'disconnected', `connection to messenger ${shortPk(this.pkHex)} lost`);
+    for (const p of this.requests.values()) {
+      clearTimeout(p.timer);
+      p.reject(err());
+    }
+    this.requests.clear();
+    for (const o of this.opening.values()) {
+      clearTimeout(o.timer);
+      o.reject(err());
+    }
+    this.opening.clear();
+    for (const s of [...this.streams.values()]) s.onLinkDown(err());
+    this.streams.clear();
+    if (wasReady) this.owner.onDown(this);
+  }
+
+  private send(frame: Buffer): void {
+    this.writer?.send(frame);
+  }
+
+  // ---- requests ------------------------------------------------------------------------------------------
+
+  /** Sends a request; resolves with the response payload, or rejects with the messenger's error code. */
+  request(op: number, payload: Buffer): Promise<Buffer> {
+    if (!this.writer) return Promise.reject(new MessengerError('not_connected', `not connected to messenger ${shortPk(this.pkHex)}`));
+    const req = this.nextReq;
+    this.nextReq = this.nextReq >= 0xffffffff ? 1 : this.nextReq + 1;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(req);
+        reject(new MessengerError('timeout', `messenger ${shortPk(this.pkHex)} did not answer in ${this.o.requestTimeoutMs} ms`));
+      }, this.o.requestTimeoutMs);
+      this.requests.set(req, { resolve, reject, timer });
+      this.send(encodeReq(req, op, payload));
+    });
+  }
+
+  async requestJson(op: number, payload: Buffer): Promise<unknown> {
+    return parseJson(await this.request(op, payload));
+  }
+
+  // ---- streams -------------------------------------------------------------------------------------------
+
+  open(pk: Buffer, port: number): Promise<RelayStream> {
+    if (!this.writer) return Promise.reject(new MessengerError('not_connected', `not connected to messenger ${shortPk(this.pkHex)}`));
+    const sid = this.nextSid;
+    this.nextSid = this.nextSid >= 0xfffffff0 ? 1 : this.nextSid + 2;
+    const stream = new RelayStream(this, sid, pkToHex(pk), port, this.o.window);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.opening.delete(sid);
+        this.sendReset(sid, 'reset');
+        reject(new MessengerError('timeout', `open to ${shortPk(pk)}:${port} got no answer in ${this.o.openTimeoutMs} ms`));
+      }, this.o.openTimeoutMs);
+      this.opening.set(sid, { stream, resolve, reject, timer });
+      this.send(encodeOpen(sid, this.o.window, port, pk));
+    });
+  }
+
+  sendData(sid: number, payload: Buffer): void {
+    this.send(encodeData(sid, payload));
+  }
+  sendWindow(sid: number, inc: number): void {
+    this.send(encodeSidU32(T.WINDOW, sid, inc));
+  }
+  sendClose(sid: number): void {
+    this.send(encodeClose(sid));
+  }
+  sendReset(sid: number, code: 'reset' | 'refused'): void {
+    this.send(encodeReset(sid, codeNumber(code)));
+  }
+  forget(sid: number): void {
+    this.streams.delete(sid);
+  }
+
+  // ---- frames from the messenger -------------------------------------------------------------------------
+
+  private onFrame(f: Buffer): void {
+    checkFrame(f);
+    switch (f[0]) {
+      case T.RES: {
+        const req = f.readUInt32BE(3);
+        const p = this.requests.get(req);
+        if (!p) return;
+        this.requests.delete(req);
+        clearTimeout(p.timer);
+        const code = f[7];
+        if (code === 0) p.resolve(f.subarray(8));
+        else p.reject(new MessengerError(codeName(code), f.subarray(8).toString('utf8') || codeName(code)));
+        return;
+      }
+      case T.DGRAM:
+        return this.owner.onDatagram(pkToHex(f.subarray(3, 3 + PK_BYTES)), f.subarray(3 + PK_BYTES));
+      case T.PING:
+        return this.send(encodePing(T.PONG, f.subarray(3)));
+      case T.PONG:
+        return;
+      case T.GOAWAY: {
+        const code = codeName(f[3]);
+        log.warn('messenger closed the connection', { messenger: shortPk(this.pkHex), code, reason: f.subarray(4).toString('utf8') });
+        this.ch?.end();
+        return;
+      }
+      case T.OPEN:
+        return this.onOpen(f);
+      case T.ACCEPT: {
+        const sid = f.readUInt32BE(3);
+        const o = this.opening.get(sid);
+        if (!o) return;
+        this.opening.delete(sid);
+        clearTimeout(o.timer);
+        this.streams.set(sid, o.stream);
+        o.stream.grantSend(f.readUInt32BE(7));
+        o.resolve(o.stream);
+        return;
+      }
+      case T.DATA:
+        return this.streams.get(f.readUInt32BE(3))?.onData(f.subarray(7));
+      case T.WINDOW:
+        return this.streams.get(f.readUInt32BE(3))?.grantSend(f.readUInt32BE(7));
+      case T.CLOSE:
+        return this.streams.get(f.readUInt32BE(3))?.onRemoteClose();
+      case T.RESET: {
+        const sid = f.readUInt32BE(3);
+        const code = codeName(f[7]);
+        const o = this.opening.get(sid);
+        if (o) {
+          this.opening.delete(sid);
+          clearTimeout(o.timer);
+          o.reject(new MessengerError(code, resetMessage(code, o.stream)));
+          return;
+        }
+        const s = this.streams.get(sid);
+        if (s) {
+          this.streams.delete(sid);
+          s.onReset(new MessengerError(code, resetMessage(code, s)));
+        }
+        return;
+      }
+      default:
+        throw new ProtocolError(`frame type 0x${f[0].toString(16)} is not sent by messengers`);
+    }
+  }
+
+  private onOpen(f: Buffer): void {
+    const sid = f.readUInt32BE(3);
+    const window = f.readUInt32BE(7);
+    const port = f.readUInt16BE(11);
+    const from = pkToHex(f.subarray(13, 13 + PK_BYTES));
+    if (sid === 0 || sid % 2 === 1 || this.streams.has(sid)) throw new ProtocolError(`bad inbound stream id ${sid}`);
+    const handler = this.owner.listener(port);
+    if (!handler) {
+      this.sendReset(sid, 'refused');
+      return;
+    }
+    const s = new RelayStream(this, sid, from, port, this.o.window);
+    this.streams.set(sid, s);
+    s.grantSend(window);
+    this.send(encodeSidU32(T.ACCEPT, sid, this.o.window));
+    try {
+      handler(s, from);
+    } catch (err) {
+      log.warn('stream handler threw', { port, err });
+      s.destroy();
+    }
+  }
+}
+
+function resetMessage(code: string, s: RelayStream): string {
+  const where = `${shortPk(s.remotePk)}:${s.port}`;
+  switch (code) {
+    case 'offline':
+      return `${shortPk(s.remotePk)} is not connected to this messenger`;
+    case 'refused':
+      return `nothing listens on ${where}`;
+    case 'peer_gone':
+      return `stream to ${where}: the far end's connection to the messenger dropped`;
+    case 'limit':
+      return `stream to ${where}: too many streams`;
+    default:
+      return `stream to ${where} reset (${code})`;
+  }
+}

@@ -1,0 +1,440 @@
+// The messenger server: clients connect over BOLT #8 and are known by the key they proved in act three.
+// It keeps an entry per key, answers lookup/query, relays datagrams, and relays streams between two clients
+// with per-stream credit: DATA is forwarded at once and only within the window the receiver granted, so the
+// server never holds more than one window per stream direction and one slow reader holds back only its stream.
+import { EventEmitter } from 'node:events';
+import type { KeyPair } from '../net/keys.js';
+import { pkToHex, shortPk } from '../net/keys.js';
+import type { SecureChannel } from '../net/secure.js';
+import { listenSecure } from '../net/tcp.js';
+import { FrameDecoder } from '../net/framing.js';
+import { createLogger } from '../util/log.js';
+import {
+  CODES,
+  FRAME_HEADER_BYTES,
+  MAX_BODY,
+  MAX_DATA_PAYLOAD,
+  OP,
+  PK_BYTES,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  T,
+  checkFrame,
+  codeNumber,
+  encodeClose,
+  encodeDgram,
+  encodeGoaway,
+  encodeOpen,
+  encodePing,
+  encodeReset,
+  encodeRes,
+  encodeSidU32,
+  jsonBuf,
+  parseJson,
+  type WireCode,
+} from './protocol.js';
+import { Registry } from './registry.js';
+import { TokenBucket } from './ratelimit.js';
+import { announceSchema, describeZodError, helloSchema, querySchema } from './types.js';
+import { FrameWriter } from './writer.js';
+
+const log = createLogger('messenger');
+
+export interface MessengerLimits {
+  /** Largest datagram payload in bytes. */
+  maxDatagram: number;
+  /** Datagrams per second per connection (token bucket rate) and the burst it may save up. */
+  datagramRate: number;
+  datagramBurst: number;
+  /** Requests (lookup, query, announce...) per second per connection and burst. */
+  requestRate: number;
+  requestBurst: number;
+  /** Streams (open or opening) per connection. */
+  maxStreamsPerConn: number;
+  /** Largest credit a receiver may grant on one stream direction: the most the server holds per direction. */
+  maxWindow: number;
+  /** Registered keys, online or in their grace period. */
+  maxEntries: number;
+  /** Bytes waiting to be written to one connection above which datagrams to it are refused ('congested')
+   *  and its own requests are paused until it reads. */
+  congestedBytes: number;
+}
+
+export const DEFAULT_LIMITS: MessengerLimits = {
+  maxDatagram: 60 * 1024,
+  datagramRate: 200,
+  datagramBurst: 400,
+  requestRate: 1000,
+  requestBurst: 2000,
+  maxStreamsPerConn: 256,
+  maxWindow: 1024 * 1024,
+  maxEntries: 100_000,
+  congestedBytes: 1024 * 1024,
+};
+
+export interface MessengerServerOptions {
+  key: KeyPair;
+  host?: string;
+  port?: number;
+  /** How long an entry outlives its connection, for reconnects (default 10 s). */
+  graceMs?: number;
+  /** A connection silent this long is closed; clients ping every 15 s (default 60 s). */
+  idleTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  limits?: Partial<MessengerLimits>;
+}
+
+/** One direction-end of a relayed stream: the stream as seen on one connection. */
+interface Half {
+  conn: Conn;
+  sid: number;
+  peer: Half;
+  /** Bytes this end may still send: the credit the other end has granted. */
+  credit: number;
+  accepted: boolean;
+  /** This end sent CLOSE (no more DATA from it). */
+  closed: boolean;
+}
+
+class Conn {
+  readonly pkHex: string;
+  readonly streams = new Map<number, Half>();
+  readonly writer: FrameWriter;
+  readonly decoder = new FrameDecoder({ lengthBytes: 2, headerBytes: 1, maxLength: MAX_BODY });
+  readonly datagrams: TokenBucket;
+  readonly requests: TokenBucket;
+  nextSid = 2; // the server opens even stream ids, clients odd ones
+  registered = false;
+  gone = false;
+  lastRx = Date.now();
+
+  constructor(
+    readonly ch: SecureChannel,
+    limits: MessengerLimits,
+  ) {
+    this.pkHex = pkToHex(ch.remotePublicKey);
+    this.writer = new FrameWriter(ch);
+    this.datagrams = new TokenBucket(limits.datagramRate, limits.datagramBurst);
+    this.requests = new TokenBucket(limits.requestRate, limits.requestBurst);
+  }
+
+  get pk(): Buffer {
+    return this.ch.remotePublicKey;
+  }
+}
+
+export class MessengerServer extends EventEmitter {
+  readonly limits: MessengerLimits;
+  private readonly registry: Registry;
+  /** The live connection of each online key. */
+  private readonly conns = new Map<string, Conn>();
+  private readonly all = new Set<Conn>();
+  private listener?: Awaited<ReturnType<typeof listenSecure>>;
+  private idleTimer?: NodeJS.Timeout;
+  private closing = false;
+
+  constructor(private readonly o: MessengerServerOptions) {
+    super();
+    this.limits = { ...DEFAULT_LIMITS, ...o.limits };
+    this.registry = new Registry(o.graceMs ?? 10_000, this.limits.maxEntries, (pk) => this.emit('unregister', pk));
+  }
+
+  get publicKey(): Buffer {
+    return this.o.key.publicKey;
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    this.listener = await listenSecure(
+      {
+        localKey: this.o.key,
+        host: this.o.host ?? '127.0.0.1',
+        port: this.o.port ?? 0,
+        handshakeTimeoutMs: this.o.handshakeTimeoutMs,
+      },
+      (ch) => this.accept(ch),
+    );
+    const idle = this.o.idleTimeoutMs ?? 60_000;
+    this.idleTimer = setInterval(() => this.reapIdle(idle), Math.min(idle, 5000));
+    this.idleTimer.unref();
+    return this.listener.address();
+  }
+
+  address(): { host: string; port: number } {
+    if (!this.listener) throw new Error('messenger is not listening');
+    return this.listener.address();
+  }
+
+  stats(): { connections: number; entries: number; streams: number } {
+    let streams = 0;
+    for (const c of this.all) streams += c.streams.size;
+    return { connections: this.all.size, entries: this.registry.size, streams };
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    for (const c of [...this.all]) this.drop(c, 'shutdown', 'messenger is shutting down');
+    await this.listener?.close();
+    this.registry.clear();
+  }
+
+  // ---- connections ---------------------------------------------------------------------------------------
+
+  private accept(ch: SecureChannel): void {
+    if (this.closing) {
+      ch.destroy();
+      return;
+    }
+    const c = new Conn(ch, this.limits);
+    this.all.add(c);
+    ch.on('data', (chunk: Buffer) => this.onChunk(c, chunk));
+    ch.on('error', (err) => log.debug('connection error', { pk: shortPk(c.pkHex), err }));
+    ch.on('close', () => this.gone(c));
+    ch.on('end', () => ch.end());
+    if (!this.registry.canAdd(c.pkHex)) {
+      this.drop(c, 'limit', 'messenger is full');
+      return;
+    }
+    const old = this.conns.get(c.pkHex);
+    if (old) this.drop(old, 'replaced', 'the same key connected again');
+    this.conns.set(c.pkHex, c);
+    c.registered = true;
+    this.registry.online(c.pkHex);
+    log.info('client connected', { pk: shortPk(c.pkHex) });
+    this.emit('register', c.pkHex);
+  }
+
+  /** Tells the peer why (GOAWAY), then closes; its streams' far ends get RESET peer_gone. */
+  private drop(c: Conn, code: WireCode, reason: string): void {
+    if (c.gone) return;
+    if (code === 'protocol_error') {
+      log.warn('closing connection: protocol error', { pk: shortPk(c.pkHex), reason });
+      this.emit('protocolError', { pk: c.pkHex, reason });
+    }
+    c.writer.send(encodeGoaway(codeNumber(code), reason));
+    c.writer.end();
+    this.gone(c);
+    // Give the GOAWAY a moment to leave, but never keep a misbehaving peer around.
+    const t = setTimeout(() => c.ch.destroy(), 1000);
+    t.unref();
+  }
+
+  private gone(c: Conn): void {
+    if (c.gone) return;
+    c.gone = true;
+    this.all.delete(c);
+    for (const h of c.streams.values()) {
+      if (h.peer.conn.streams.get(h.peer.sid) === h.peer) {
+        h.peer.conn.streams.delete(h.peer.sid);
+        h.peer.conn.writer.send(encodeReset(h.peer.sid, codeNumber('peer_gone')));
+      }
+    }
+    c.streams.clear();
+    if (c.registered && this.conns.get(c.pkHex) === c) {
+      this.conns.delete(c.pkHex);
+      this.registry.offline(c.pkHex);
+      log.info('client disconnected', { pk: shortPk(c.pkHex) });
+    }
+  }
+
+  private reapIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const c of this.all) {
+      if (now - c.lastRx > idleMs) this.drop(c, 'timeout', `silent for ${idleMs} ms`);
+    }
+  }
+
+  private onChunk(c: Conn, chunk: Buffer): void {
+    if (c.gone) return;
+    c.lastRx = Date.now();
+    this.registry.touch(c.pkHex, c.lastRx);
+    try {
+      for (const f of c.decoder.push(chunk)) {
+        if (c.gone) return;
+        this.onFrame(c, f);
+      }
+    } catch (err) {
+      this.drop(c, 'protocol_error', (err as Error).message);
+      return;
+    }
+    // A client that does not read its answers is paused, not buffered for.
+    if (!c.gone && c.writer.pending > this.limits.congestedBytes && !c.ch.isPaused()) {
+      c.ch.pause();
+      c.ch.once('drain', () => c.ch.resume());
+    }
+  }
+
+  private onFrame(c: Conn, f: Buffer): void {
+    checkFrame(f);
+    switch (f[0]) {
+      case T.REQ:
+        return this.onRequest(c, f.readUInt32BE(3), f[7], f.subarray(8));
+      case T.PING:
+        return c.writer.send(encodePing(T.PONG, f.subarray(3)));
+      case T.PONG:
+        return;
+      case T.GOAWAY:
+        c.ch.end();
+        return;
+      case T.OPEN:
+        return this.onOpen(c, f);
+      case T.ACCEPT:
+        return this.onAccept(c, f.readUInt32BE(3), f.readUInt32BE(7));
+      case T.DATA:
+        return this.onData(c, f);
+      case T.WINDOW:
+        return this.onWindow(c, f.readUInt32BE(3), f.readUInt32BE(7));
+      case T.CLOSE:
+        return this.onClose(c, f.readUInt32BE(3));
+      case T.RESET:
+        return this.onReset(c, f.readUInt32BE(3), f[7]);
+      default:
+        throw new ProtocolError(`frame type 0x${f[0].toString(16)} is not sent by clients`);
+    }
+  }
+
+  // ---- requests ------------------------------------------------------------------------------------------
+
+  private reply(c: Conn, req: number, value: unknown): void {
+    c.writer.send(encodeRes(req, 0, jsonBuf(value)));
+  }
+
+  private fail(c: Conn, req: number, code: WireCode, message: string): void {
+    c.writer.send(encodeRes(req, codeNumber(code), Buffer.from(message, 'utf8')));
+  }
+
+  private onRequest(c: Conn, req: number, op: number, payload: Buffer): void {
+    if (op === OP.SEND) return this.onSend(c, req, payload);
+    if (!c.requests.take()) return this.fail(c, req, 'rate_limited', 'too many requests');
+    switch (op) {
+      case OP.HELLO: {
+        const r = helloSchema.safeParse(parseJson(payload));
+        if (!r.success) return this.fail(c, req, 'bad_request', describeZodError(r.error));
+        this.registry.announce(c.pkHex, r.data);
+        return this.reply(c, req, {
+          version: PROTOCOL_VERSION,
+          limits: {
+            maxDatagram: this.limits.maxDatagram,
+            maxStreams: this.limits.maxStreamsPerConn,
+            maxWindow: this.limits.maxWindow,
+            maxData: MAX_DATA_PAYLOAD,
+          },
+        });
+      }
+      case OP.ANNOUNCE: {
+        const r = announceSchema.safeParse(parseJson(payload));
+        if (!r.success) return this.fail(c, req, 'bad_request', describeZodError(r.error));
+        this.registry.announce(c.pkHex, r.data);
+        return this.reply(c, req, null);
+      }
+      case OP.LOOKUP:
+        if (payload.length !== PK_BYTES) return this.fail(c, req, 'bad_request', 'lookup takes a 33-byte key');
+        return this.reply(c, req, this.registry.lookup(pkToHex(payload)));
+      case OP.QUERY: {
+        const r = querySchema.safeParse(parseJson(payload));
+        if (!r.success) return this.fail(c, req, 'bad_request', describeZodError(r.error));
+        return this.reply(c, req, this.registry.query(r.data));
+      }
+      default:
+        return this.fail(c, req, 'unsupported', `unknown op ${op}`);
+    }
+  }
+
+  private onSend(c: Conn, req: number, payload: Buffer): void {
+    if (payload.length < PK_BYTES) return this.fail(c, req, 'bad_request', 'send takes a 33-byte key and data');
+    const data = payload.subarray(PK_BYTES);
+    if (data.length > this.limits.maxDatagram) {
+      return this.fail(c, req, 'too_large', `datagram of ${data.length} bytes exceeds ${this.limits.maxDatagram}`);
+    }
+    if (!c.datagrams.take()) return this.fail(c, req, 'rate_limited', 'too many datagrams');
+    const to = this.conns.get(pkToHex(payload.subarray(0, PK_BYTES)));
+    if (!to) return this.fail(c, req, 'offline', 'recipient is not connected');
+    if (to.writer.pending > this.limits.congestedBytes) return this.fail(c, req, 'congested', 'recipient is not reading');
+    to.writer.send(encodeDgram(c.pk, data));
+    this.reply(c, req, null);
+  }
+
+  // ---- streams -------------------------------------------------------------------------------------------
+
+  private onOpen(c: Conn, f: Buffer): void {
+    const sid = f.readUInt32BE(3);
+    const window = f.readUInt32BE(7);
+    const port = f.readUInt16BE(11);
+    const targetPk = f.subarray(13, 13 + PK_BYTES);
+    if (sid === 0 || sid % 2 === 0) throw new ProtocolError(`client stream ids are odd, got ${sid}`);
+    if (c.streams.has(sid)) throw new ProtocolError(`stream ${sid} is already open`);
+    if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
+    const refuse = (code: WireCode) => c.writer.send(encodeReset(sid, codeNumber(code)));
+    if (c.streams.size >= this.limits.maxStreamsPerConn) return refuse('limit');
+    const to = this.conns.get(pkToHex(targetPk));
+    if (!to) return refuse('offline');
+    if (to.streams.size >= this.limits.maxStreamsPerConn) return refuse('limit');
+    const tsid = to.nextSid;
+    to.nextSid += 2;
+    if (to.nextSid > 0xfffffff0) to.nextSid = 2; // wraps after 2^31 streams; old ids are long gone by then
+    const a: Half = { conn: c, sid, credit: 0, accepted: true, closed: false } as Half;
+    const b: Half = { conn: to, sid: tsid, credit: window, accepted: false, closed: false } as Half;
+    a.peer = b;
+    b.peer = a;
+    c.streams.set(sid, a);
+    to.streams.set(tsid, b);
+    to.writer.send(encodeOpen(tsid, window, port, c.pk));
+  }
+
+  private onAccept(c: Conn, sid: number, window: number): void {
+    const h = c.streams.get(sid);
+    if (!h) return; // raced with a RESET
+    if (h.accepted) throw new ProtocolError(`stream ${sid} accepted twice`);
+    if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
+    h.accepted = true;
+    h.peer.credit = window;
+    h.peer.conn.writer.send(encodeSidU32(T.ACCEPT, h.peer.sid, window));
+  }
+
+  private onData(c: Conn, f: Buffer): void {
+    const sid = f.readUInt32BE(3);
+    const h = c.streams.get(sid);
+    if (!h) return; // raced with a RESET: bounded by the window the sender had
+    const n = f.length - FRAME_HEADER_BYTES - 4;
+    if (!h.accepted || h.closed) throw new ProtocolError(`DATA on stream ${sid} that is not open for sending`);
+    if (n > h.credit) throw new ProtocolError(`stream ${sid}: ${n} bytes sent with only ${h.credit} of credit`);
+    h.credit -= n;
+    // Same frame, the peer's stream id written in place: no copy on the relay path.
+    f.writeUInt32BE(h.peer.sid, 3);
+    h.peer.conn.writer.send(f);
+  }
+
+  private onWindow(c: Conn, sid: number, inc: number): void {
+    const h = c.streams.get(sid);
+    if (!h) return;
+    if (!h.accepted) throw new ProtocolError(`WINDOW on stream ${sid} before ACCEPT`);
+    h.peer.credit += inc;
+    if (h.peer.credit > this.limits.maxWindow) throw new ProtocolError(`stream ${sid}: window grows past ${this.limits.maxWindow}`);
+    h.peer.conn.writer.send(encodeSidU32(T.WINDOW, h.peer.sid, inc));
+  }
+
+  private onClose(c: Conn, sid: number): void {
+    const h = c.streams.get(sid);
+    if (!h) return;
+    if (!h.accepted) throw new ProtocolError(`CLOSE on stream ${sid} before ACCEPT`);
+    if (h.closed) return;
+    h.closed = true;
+    h.peer.conn.writer.send(encodeClose(h.peer.sid));
+    if (h.peer.closed) {
+      c.streams.delete(sid);
+      h.peer.conn.streams.delete(h.peer.sid);
+    }
+  }
+
+  private onReset(c: Conn, sid: number, code: number): void {
+    const h = c.streams.get(sid);
+    if (!h) return;
+    c.streams.delete(sid);
+    if (h.peer.conn.streams.get(h.peer.sid) === h.peer) {
+      h.peer.conn.streams.delete(h.peer.sid);
+      const known = code < CODES.length ? code : codeNumber('reset');
+      h.peer.conn.writer.send(encodeReset(h.peer.sid, known));
+    }
+  }
+}

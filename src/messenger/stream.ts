@@ -1,0 +1,138 @@
+// A relayed stream as the application sees it: a Node Duplex with backpressure. Writes go out only within the
+// credit the far end granted; received bytes are held (at most one window) until the application reads them,
+// and credit is given back as it does, so a slow reader slows only its own stream.
+import { Duplex } from 'node:stream';
+import { MessengerError } from './errors.js';
+import { MAX_DATA_PAYLOAD } from './protocol.js';
+
+/** What a stream needs from the connection it lives on. */
+export interface StreamLink {
+  sendData(sid: number, payload: Buffer): void;
+  sendWindow(sid: number, inc: number): void;
+  sendClose(sid: number): void;
+  sendReset(sid: number, code: 'reset'): void;
+  forget(sid: number): void;
+}
+
+export class RelayStream extends Duplex {
+  /** Bytes we may still send (granted by the far end). */
+  private credit = 0;
+  /** Bytes the far end may still send us before we grant more. */
+  private recvAllowed: number;
+  private unacked = 0;
+  private readonly queue: Buffer[] = [];
+  private wantRead = false;
+  private remoteEnded = false;
+  private localEnded = false;
+  private resetByPeer = false;
+  private pending?: { chunk: Buffer; off: number; cb: (err?: Error | null) => void };
+
+  constructor(
+    private readonly link: StreamLink,
+    readonly sid: number,
+    /** Public key (hex) of the far end. */
+    readonly remotePk: string,
+    readonly port: number,
+    private readonly window: number,
+  ) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
+    this.recvAllowed = window;
+  }
+
+  /** The far end's initial window (from OPEN or ACCEPT). */
+  grantSend(n: number): void {
+    this.credit += n;
+    this.pump();
+  }
+
+  onData(payload: Buffer): void {
+    if (this.destroyed) return;
+    if (payload.length > this.recvAllowed || this.remoteEnded) {
+      this.link.sendReset(this.sid, 'reset');
+      this.fail(new MessengerError('protocol_error', `stream ${this.sid}: peer sent beyond its window`));
+      return;
+    }
+    this.recvAllowed -= payload.length;
+    if (this.wantRead && this.queue.length === 0) this.deliver(payload);
+    else this.queue.push(payload);
+  }
+
+  onRemoteClose(): void {
+    this.remoteEnded = true;
+    if (this.wantRead && this.queue.length === 0) this.push(null);
+  }
+
+  onReset(err: MessengerError): void {
+    this.resetByPeer = true;
+    this.fail(err);
+  }
+
+  /** The connection under the stream is gone. */
+  onLinkDown(err: MessengerError): void {
+    this.resetByPeer = true;
+    this.fail(err);
+  }
+
+  private fail(err: Error): void {
+    if (!this.destroyed) this.destroy(err);
+  }
+
+  // Readable side --------------------------------------------------------------------------------------------
+
+  private deliver(b: Buffer): void {
+    this.unacked += b.length;
+    if (!this.push(b)) this.wantRead = false;
+    // Credit goes back in quarters of the window: few WINDOW frames, and never a stall (see docs/messenger.md).
+    if (this.unacked >= this.window / 4) {
+      this.recvAllowed += this.unacked;
+      this.link.sendWindow(this.sid, this.unacked);
+      this.unacked = 0;
+    }
+  }
+
+  override _read(): void {
+    this.wantRead = true;
+    while (this.wantRead && this.queue.length > 0) this.deliver(this.queue.shift()!);
+    if (this.queue.length === 0 && this.remoteEnded && this.wantRead) this.push(null);
+  }
+
+  // Writable side --------------------------------------------------------------------------------------------
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.pending = { chunk, off: 0, cb };
+    this.pump();
+  }
+
+  private pump(): void {
+    const p = this.pending;
+    if (!p || this.destroyed) return;
+    while (this.credit > 0 && p.off < p.chunk.length) {
+      const n = Math.min(this.credit, MAX_DATA_PAYLOAD, p.chunk.length - p.off);
+      this.link.sendData(this.sid, p.chunk.subarray(p.off, p.off + n));
+      p.off += n;
+      this.credit -= n;
+    }
+    if (p.off >= p.chunk.length) {
+      this.pending = undefined;
+      p.cb();
+    }
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.localEnded = true;
+    this.link.sendClose(this.sid);
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const clean = this.localEnded && this.remoteEnded && this.queue.length === 0;
+    if (!clean && !this.resetByPeer) this.link.sendReset(this.sid, 'reset');
+    this.link.forget(this.sid);
+    const p = this.pending;
+    this.pending = undefined;
+    // Node then fails the caller's write with ERR_STREAM_DESTROYED.
+    if (p) p.cb();
+    cb(err);
+  }
+}
+
