@@ -19,11 +19,9 @@ export const MAX_TEXT_BYTES = 8 * 1024;
 export const MAX_NICKNAME = 64;
 
 /** What the chat needs from a messenger client (MessengerClient fits as it is). */
-export interface ChatTransport {
+// Events used: 'datagram' (from: string, data: Buffer), 'connected', 'disconnected'.
+export interface ChatTransport extends Pick<EventEmitter, 'on' | 'off'> {
   send(pk: string, data: Buffer): Promise<void>;
-  on(event: 'datagram', fn: (from: string, data: Buffer) => void): unknown;
-  on(event: 'connected' | 'disconnected', fn: (...args: unknown[]) => void): unknown;
-  off(event: string, fn: (...args: never[]) => void): unknown;
 }
 
 export interface ChatKeyPair {

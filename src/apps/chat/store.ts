@@ -39,7 +39,7 @@ export class ChatStore {
       await this.db.open();
     } catch (err) {
       const cause = (err as { cause?: Error }).cause;
-      throw new Error(`cannot open chat history in ${this.db.location}: ${cause?.message ?? (err as Error).message}`);
+      throw new Error(`cannot open chat history in ${this.db.location}: ${cause?.message ?? (err as Error).message}`, { cause: err });
     }
     // Time-based sequence, so messages also keep their order across restarts.
     this.seq = Date.now() * 1000;

@@ -1,0 +1,68 @@
+// `skywire chat`: Sky-Messenger, a chat by public key over the messenger, with a browser UI.
+import { dirname, join, resolve } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { loadOrCreateKeyFile, shortPk } from '../net/keys.js';
+import { MessengerClient, parseMessengerAddress } from '../messenger/index.js';
+import { startSignalClientFromEnv } from '../signal/index.js';
+import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
+import { parseHostPort } from '../util/hostport.js';
+import { createLogger } from '../util/log.js';
+import { ChatStore } from '../apps/chat/store.js';
+import { ChatApp } from '../apps/chat/app.js';
+import { startChatWeb } from '../apps/chat/web.js';
+
+const log = createLogger('chat');
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('skywire chat')
+    .description('Sky-Messenger: chat by public key, end-to-end encrypted, through a messenger; UI in the browser')
+    .requiredOption('--key <file>', 'key pair file (created if missing)')
+    .requiredOption('--messenger <PK@HOST:PORT...>', 'messenger(s) to register with')
+    .option('--web <HOST:PORT>', 'where to serve the browser UI (loopback by default)', '127.0.0.1:0')
+    .option('--data <dir>', 'history directory (default: chat-<pk prefix> beside the key file)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  const opts = program.opts<{ key: string; messenger: string[]; web: string; data?: string }>();
+  const messengers = opts.messenger.map((m) => parseMessengerAddress(m));
+  const web = parseHostPort(opts.web, '127.0.0.1');
+  const key = loadOrCreateKeyFile(resolve(opts.key));
+  const dataDir = resolve(opts.data ?? join(dirname(resolve(opts.key)), `chat-${shortPk(key.publicKey)}`));
+
+  installSignalHandlers();
+  startSignalClientFromEnv();
+
+  const store = new ChatStore(dataDir);
+  await store.open();
+  onShutdown(() => store.close());
+
+  const messenger = new MessengerClient({ localKey: key, messengers });
+  const app = new ChatApp({ key, transport: messenger, store });
+  onShutdown(() => app.close());
+  onShutdown(() => messenger.close());
+
+  const gui = await startChatWeb({ host: web.host, port: web.port, app });
+  onShutdown(() => gui.close());
+
+  process.stdout.write(`chat: you are ${key.publicKey.toString('hex')}\n`);
+  process.stdout.write(`chat: history in ${dataDir}\n`);
+  process.stdout.write(`chat: open ${gui.url}\n`);
+
+  await app.start(false);
+  // The UI and history work while the messenger is unreachable; messages wait in the outbox.
+  messenger.start().then(
+    () => {
+      app.online = true;
+      app.emit('online', true);
+      process.stdout.write('chat: connected to the messenger\n');
+      return app.announceOnline();
+    },
+    (err: Error) => log.warn('messenger not reachable yet', { err }),
+  );
+  return 0; // the servers keep the process alive until shutdown() exits it
+}
