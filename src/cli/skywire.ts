@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { desc: string; load: () => Promise<CommandModule
   // Components add themselves here, one line each, e.g.
   // keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
   keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
+  services: { desc: 'list services announced in the messenger (e.g. socks)', load: () => import('./skywire-services.js') },
   chat: { desc: 'Sky-Messenger: chat by public key, in the browser', load: () => import('./skywire-chat.js') },
 };
 
