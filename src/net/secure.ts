@@ -26,6 +26,8 @@ export interface SecureOptions {
   prologue?: string;
   /** The whole handshake must finish within this time (default 10 s), else it fails with code TIMEOUT. */
   handshakeTimeoutMs?: number;
+  /** Only for the BOLT #8 test vectors, which fix the ephemeral key. Never set it otherwise. */
+  ephemeralKeyForTests?: KeyPair;
 }
 
 // Below this size, pieces of one message are copied together before encryption (one cipher call and one write
@@ -292,7 +294,11 @@ export async function secureConnect(stream: Duplex, remotePk: Buffer, o: SecureO
     stream.destroy();
     throw new Error('secureConnect: the remote public key must be a 33-byte compressed secp256k1 point');
   }
-  const hs = new Handshake('initiator', o.localKey, { remotePublicKey: remotePk, prologue: o.prologue ?? DEFAULT_PROLOGUE });
+  const hs = new Handshake('initiator', o.localKey, {
+    remotePublicKey: remotePk,
+    prologue: o.prologue ?? DEFAULT_PROLOGUE,
+    ephemeral: o.ephemeralKeyForTests,
+  });
   const who = shortPk(remotePk);
   return runHandshake(
     stream,
@@ -310,7 +316,7 @@ export async function secureConnect(stream: Duplex, remotePk: Buffer, o: SecureO
 
 /** Runs the responder side of the handshake; the channel's remotePublicKey is the initiator's, authenticated. */
 export async function secureAccept(stream: Duplex, o: SecureOptions): Promise<SecureChannel> {
-  const hs = new Handshake('responder', o.localKey, { prologue: o.prologue ?? DEFAULT_PROLOGUE });
+  const hs = new Handshake('responder', o.localKey, { prologue: o.prologue ?? DEFAULT_PROLOGUE, ephemeral: o.ephemeralKeyForTests });
   return runHandshake(
     stream,
     o,
