@@ -81,11 +81,15 @@ export class SignalClient extends EventEmitter {
     clearTimeout(this.retryTimer);
     const socket = this.conn?.socket;
     if (socket && !socket.destroyed) {
+      // Held (ref'd) until closed, so a caller awaiting stop() is not left with an exited event loop.
+      socket.ref();
       await new Promise<void>((resolve) => {
-        socket.once('close', () => resolve());
+        const timer = setTimeout(() => socket.destroy(), 1000); // a server slow to finish the close is not waited for
+        socket.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
         socket.end();
-        // A server that does not finish the close in time is not waited for.
-        setTimeout(() => socket.destroy(), 1000).unref();
       });
     }
   }
