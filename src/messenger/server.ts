@@ -136,7 +136,10 @@ export class MessengerServer extends EventEmitter {
   constructor(private readonly o: MessengerServerOptions) {
     super();
     this.limits = { ...DEFAULT_LIMITS, ...o.limits };
-    this.registry = new Registry(o.graceMs ?? 10_000, this.limits.maxEntries, (pk) => this.emit('unregister', pk));
+    this.registry = new Registry(o.graceMs ?? 10_000, this.limits.maxEntries, (pk) => {
+      log.info('entry expired', { pk: shortPk(pk) });
+      this.emit('unregister', pk);
+    });
   }
 
   get publicKey(): Buffer {

@@ -1,0 +1,107 @@
+// `skywire messenger --listen HOST:PORT --key FILE`: runs a messenger (discovery, datagrams and relayed streams
+// by public key). The key file is loaded, or created (mode 0600) if missing; the address clients need,
+// PK@HOST:PORT, is printed on start. A signal client when Viscript starts it; SIGINT/SIGTERM close cleanly.
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { loadOrCreateKeyFile, pkToHex } from '../net/keys.js';
+import { formatMessengerAddress } from '../messenger/address.js';
+import { DEFAULT_LIMITS, MessengerServer } from '../messenger/server.js';
+import { startSignalClientFromEnv } from '../signal/index.js';
+import { parseHostPort } from '../util/hostport.js';
+import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
+
+export const DEFAULT_MESSENGER_LISTEN = '127.0.0.1:8100';
+
+function int(name: string, min: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return Number(v);
+  };
+}
+
+function hostPort(v: string): { host: string; port: number } {
+  return parseHostPort(v, '127.0.0.1');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const L = DEFAULT_LIMITS;
+  const program = new Command('skywire messenger')
+    .description('run a messenger: clients find each other by public key, exchange datagrams and relayed streams')
+    .option('-l, --listen <host:port>', 'where to listen (port 0 = any free port)', DEFAULT_MESSENGER_LISTEN)
+    .option('-k, --key <file>', 'key pair file (created with mode 0600 if missing)', 'messenger-key.json')
+    .option('--grace <ms>', 'how long an entry outlives its connection, for reconnects', int('--grace', 0), 10_000)
+    .option('--idle-timeout <ms>', 'close connections silent this long', int('--idle-timeout', 1000), 60_000)
+    .option('--max-entries <n>', 'registered keys at most', int('--max-entries', 1), L.maxEntries)
+    .option('--max-streams <n>', 'relayed streams per connection at most', int('--max-streams', 1), L.maxStreamsPerConn)
+    .option('--max-datagram <bytes>', 'largest datagram', int('--max-datagram', 1), L.maxDatagram)
+    .option('--datagram-rate <n>', 'datagrams per second per connection (burst: twice that)', int('--datagram-rate', 1), L.datagramRate)
+    .option('--json', 'print {"publicKey","address"} as one JSON line on start', false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire messenger: ${s}` : s) });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    throw err;
+  }
+  const o = program.opts<{
+    listen: string;
+    key: string;
+    grace: number;
+    idleTimeout: number;
+    maxEntries: number;
+    maxStreams: number;
+    maxDatagram: number;
+    datagramRate: number;
+    json: boolean;
+  }>();
+  let listen;
+  try {
+    listen = hostPort(o.listen);
+  } catch (err) {
+    console.error(`skywire messenger: --listen: ${(err as Error).message}`);
+    return 2;
+  }
+  if (o.maxDatagram > DEFAULT_LIMITS.maxDatagram) {
+    console.error(`skywire messenger: --max-datagram must be at most ${DEFAULT_LIMITS.maxDatagram}`);
+    return 2;
+  }
+  let key;
+  try {
+    key = loadOrCreateKeyFile(o.key);
+  } catch (err) {
+    console.error(`skywire messenger: ${(err as Error).message}`);
+    return 1;
+  }
+  installSignalHandlers();
+  const server = new MessengerServer({
+    key,
+    host: listen.host,
+    port: listen.port,
+    graceMs: o.grace,
+    idleTimeoutMs: o.idleTimeout,
+    limits: {
+      maxEntries: o.maxEntries,
+      maxStreamsPerConn: o.maxStreams,
+      maxDatagram: o.maxDatagram,
+      datagramRate: o.datagramRate,
+      datagramBurst: o.datagramRate * 2,
+    },
+  });
+  let addr;
+  try {
+    addr = await server.listen();
+  } catch (err) {
+    console.error(`skywire messenger: cannot listen on ${listen.host}:${listen.port}: ${(err as Error).message}`);
+    return 1;
+  }
+  onShutdown(() => server.close());
+  const signal = startSignalClientFromEnv();
+  if (signal) onShutdown(() => signal.stop());
+  const address = formatMessengerAddress({ pk: key.publicKey, ...addr });
+  if (o.json) console.log(JSON.stringify({ publicKey: pkToHex(key.publicKey), address }));
+  else {
+    console.log(`messenger public key: ${pkToHex(key.publicKey)}`);
+    console.log(`messenger listening on ${address}`);
+  }
+  return 0;
+}
