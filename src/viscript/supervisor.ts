@@ -274,6 +274,11 @@ export class Supervisor extends EventEmitter {
     pidusage.clear();
   }
 
+  /** Last resort when Viscript exits without stopAll(): SIGKILL every process group it ever started. */
+  killAllNow(): void {
+    for (const inst of this.instances.values()) for (const pgid of inst.groups) signalGroup(pgid, 'SIGKILL');
+  }
+
   private instance(id: number): Instance {
     const inst = this.instances.get(id);
     if (!inst) throw new UnknownIdError(`no app with id ${id} (see "la")`);

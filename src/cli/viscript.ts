@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+// `viscript`: the launcher. Loads config.yaml, serves signal clients, runs the shell as an interactive prompt
+// or headless on stdin, and answers one-shot `viscript -c "<command>"` calls through its control socket.
+import { realpathSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
+import { ConfigError, loadConfig } from '../viscript/config.js';
+import { ControlServer, isRunning, readControlInfo, sendControlCommand, type ControlMessage } from '../viscript/control.js';
+import { Engine } from '../viscript/engine.js';
+import { runHeadless } from '../viscript/headless.js';
+import { runPrompt } from '../viscript/prompt.js';
+
+interface Options {
+  config: string;
+  stateDir?: string;
+  headless?: boolean;
+  json?: boolean;
+  exitOnEof?: boolean;
+  command?: string;
+  signalAddress?: string;
+}
+
+function program(): Command {
+  return new Command('viscript')
+    .description('Application launcher and signal server: start, watch and stop the apps of config.yaml')
+    .option('--config <path>', 'the config file (a missing file means no apps)', 'config.yaml')
+    .option('--state-dir <dir>', 'logs, history and the control socket file (default: .viscript beside the config)')
+    .option('--headless', 'read commands from stdin instead of an interactive prompt (also when stdin is not a terminal)')
+    .option('--json', 'headless and -c: print one JSON object per line')
+    .option('--exit-on-eof', 'headless: stop every app and exit when stdin ends (default: keep running)')
+    .option('-c, --command <line>', 'run one command in the Viscript already running with this state dir, then exit')
+    .option('--signal-address <host:port>', 'where to listen for signal clients (overrides settings.signalAddress; port 0 = any)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  viscript --config examples/config.yaml\n  viscript --config examples/config.yaml -c "la"\n' +
+        '  printf "s ticker\\nla\\n" | viscript --headless --json --config examples/config.yaml\n' +
+        '\nType "help" at the prompt for the commands.',
+    )
+    .showHelpAfterError('(run "viscript --help" for the options)');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const cmd = program();
+  cmd.parse(argv, { from: 'user' });
+  const opts = cmd.opts<Options>();
+  const configPath = resolve(opts.config);
+  const stateDir = resolve(opts.stateDir ?? join(dirname(configPath), '.viscript'));
+
+  if (opts.command !== undefined) return oneShot(stateDir, opts.command, opts.json === true);
+
+  let config;
+  try {
+    config = loadConfig(configPath);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`viscript: invalid config: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const other = await isRunning(stateDir);
+  if (other) {
+    process.stderr.write(`viscript: a Viscript (pid ${other.pid}) already runs with state dir ${stateDir}; use -c "<command>" to talk to it\n`);
+    return 1;
+  }
+  const engine = await Engine.create({ config, stateDir, signalAddress: opts.signalAddress });
+  const control = await ControlServer.start(engine, stateDir);
+  installSignalHandlers();
+  // Within the 5 s every shutdown hook gets: the signal SHUTDOWN, then SIGTERM, then SIGKILL.
+  const grace = Math.min(config.settings.shutdownGraceMs, 1500);
+  onShutdown(async () => {
+    await control.close();
+    await engine.close(grace);
+  });
+  process.on('exit', () => engine.supervisor.killAllNow());
+  engine.on('quit', () => void shutdown(0));
+
+  const headless = opts.headless === true || config.settings.runHeadless || !process.stdin.isTTY;
+  const notes = [
+    config.exists ? `${config.apps.size} app(s) in ${config.file}` : `no config file at ${config.file}: starting with no apps`,
+    `signal server on ${engine.signalAddress}`,
+    `control file ${control.file}`,
+  ];
+  if (headless) {
+    const { sink } = runHeadless(engine, {
+      json: opts.json === true,
+      exitOnEof: opts.exitOnEof === true,
+      input: process.stdin,
+      output: process.stdout,
+    });
+    if (opts.json) {
+      process.stdout.write(
+        JSON.stringify({
+          type: 'ready',
+          pid: process.pid,
+          signalAddress: engine.signalAddress,
+          controlFile: control.file,
+          stateDir,
+          config: config.file,
+          configExists: config.exists,
+          apps: [...config.apps.keys()],
+        }) + '\n',
+      );
+    } else sink.info?.(notes.join('; '));
+  } else {
+    process.stdout.write(`Viscript: ${notes.join('; ')}. Type "help" for commands.\n`);
+    runPrompt(engine, { historyFile: join(stateDir, 'history') });
+  }
+  return 0;
+}
+
+async function oneShot(stateDir: string, line: string, json: boolean): Promise<number> {
+  try {
+    const info = readControlInfo(stateDir);
+    const ok = await sendControlCommand(info, line, (m: ControlMessage) => {
+      if (json) return void process.stdout.write(JSON.stringify(m) + '\n');
+      if (m.type === 'result') {
+        if (m.ok) {
+          if (m.text) process.stdout.write(m.text + '\n');
+        } else process.stderr.write(`viscript: ${m.text}\n`);
+      } else if (m.type === 'output') process.stdout.write(`${m.text ?? ''}\n`);
+      else if (m.text) process.stdout.write(`[viscript] ${m.text}\n`);
+    });
+    return ok ? 0 : 1;
+  } catch (err) {
+    process.stderr.write(`viscript: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+function isEntryPoint(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? '') === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      if (code !== 0) process.exit(code);
+    },
+    (err: Error) => {
+      process.stderr.write(`viscript: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
+}
