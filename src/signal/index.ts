@@ -7,3 +7,5 @@ export type { SignalServerOptions, SignalClientInfo, ProtocolErrorInfo } from '.
 export { SignalClient, resourceUsage } from './client.js';
 export type { SignalClientOptions } from './client.js';
 export { startSignalClientFromEnv, signalOptionsFromEnv, signalClientEnabled, DEFAULT_SIGNAL_ADDRESS } from './env.js';
+// What a client program needs next to the client: its shutdown hooks run on SHUTDOWN and on SIGINT/SIGTERM.
+export { onShutdown, shutdown, installSignalHandlers } from '../util/lifecycle.js';

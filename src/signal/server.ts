@@ -93,7 +93,7 @@ export class SignalServer extends EventEmitter {
   }
 
   listen(): Promise<{ host: string; port: number }> {
-    if (this.server) throw new Error('signal server: listen() called twice');
+    if (this.server) return Promise.reject(new Error('signal server: listen() called twice'));
     const server = createServer((socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
