@@ -1,0 +1,259 @@
+// Minimal Linux TUN access for Node (N-API, plain C). Opens /dev/net/tun with TUNSETIFF
+// (IFF_TUN | IFF_NO_PI, so each read is exactly one IP packet), and reads packets on Node's own
+// event loop through a uv_poll watcher: no threads, no blocking reads. Writes are one write(2) per packet.
+//
+// JS API:
+//   open(name: string) -> { fd: number, name: string }         // name may be "" to let the kernel pick
+//   startReader(fd: number, mtu: number, cb: (packets: Buffer[]) => void) -> reader (external)
+//   stopReader(reader) -> undefined                            // stops polling; safe to call twice
+//   write(fd: number, packet: Buffer) -> boolean               // false when the kernel queue is full (dropped)
+//   close(fd: number) -> undefined
+//   raiseAmbientNetAdmin() -> boolean                         // pass CAP_NET_ADMIN on to `ip`/`nft` children
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define MAX_BATCH 64
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value code, text, error;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  const char *name = err == EPERM ? "EPERM" : err == EACCES ? "EACCES" : err == ENOENT ? "ENOENT"
+                   : err == EBUSY ? "EBUSY" : err == EAGAIN ? "EAGAIN" : err == EINVAL ? "EINVAL" : "ERR_TUN";
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_error(env, code, text, &error);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static int get_int(napi_env env, napi_value v, int32_t *out) {
+  return napi_get_value_int32(env, v, out) == napi_ok;
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[64] = {0};
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "open(name): name must be a string");
+    return NULL;
+  }
+  if (len >= IFNAMSIZ) {
+    napi_throw_range_error(env, NULL, "open(name): an interface name has at most 15 characters");
+    return NULL;
+  }
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open /dev/net/tun", errno);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  memcpy(ifr.ifr_name, name, len);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "TUNSETIFF", err);
+  }
+  napi_value obj, jfd, jname;
+  napi_create_object(env, &obj);
+  napi_create_int32(env, fd, &jfd);
+  napi_create_string_utf8(env, ifr.ifr_name, NAPI_AUTO_LENGTH, &jname);
+  napi_set_named_property(env, obj, "fd", jfd);
+  napi_set_named_property(env, obj, "name", jname);
+  return obj;
+}
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref cb;
+  int fd;
+  int mtu;
+  int active;
+} reader_t;
+
+static void on_poll_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+static void stop_reader(reader_t *r) {
+  if (!r->active) return;
+  r->active = 0;
+  uv_poll_stop(&r->poll);
+  napi_delete_reference(r->env, r->cb);
+  uv_close((uv_handle_t *)&r->poll, on_poll_closed);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  reader_t *r = handle->data;
+  (void)events;
+  if (!r->active || status < 0) return;
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value arr;
+  napi_create_array(env, &arr);
+  uint32_t n = 0;
+  // Read several packets per wake-up so a busy tunnel costs one JS call per batch, not per packet.
+  // The buffer has room for more than the MTU, so an oversized packet is seen (and dropped by JS) whole.
+  size_t cap = (size_t)r->mtu + 256;
+  char *buf = malloc(cap);
+  while (buf && n < MAX_BATCH) {
+    ssize_t got = read(r->fd, buf, cap);
+    if (got <= 0) break;
+    napi_value b;
+    void *data;
+    napi_create_buffer_copy(env, (size_t)got, buf, &data, &b);
+    napi_set_element(env, arr, n++, b);
+  }
+  free(buf);
+  if (n > 0) {
+    napi_value cb, global, result;
+    napi_get_reference_value(env, r->cb, &cb);
+    napi_get_global(env, &global);
+    napi_make_callback(env, NULL, global, cb, 1, &arr, &result);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void finalize_reader(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  (void)hint;
+  // The reader frees itself when its poll handle closes (stopReader); nothing to do here.
+}
+
+static napi_value js_start_reader(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd, mtu;
+  napi_valuetype t;
+  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &mtu) ||
+      napi_typeof(env, argv[2], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "startReader(fd, mtu, callback)");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  reader_t *r = calloc(1, sizeof *r);
+  r->env = env;
+  r->fd = fd;
+  r->mtu = mtu > 0 ? mtu : 1500;
+  r->poll.data = r;
+  if (uv_poll_init(loop, &r->poll, fd) != 0) {
+    free(r);
+    return throw_errno(env, "uv_poll_init", EINVAL);
+  }
+  napi_create_reference(env, argv[2], 1, &r->cb);
+  r->active = 1;
+  uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  napi_value ext;
+  napi_create_external(env, r, finalize_reader, NULL, &ext);
+  return ext;
+}
+
+static napi_value js_stop_reader(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok || !data) {
+    napi_throw_type_error(env, NULL, "stopReader(reader)");
+    return NULL;
+  }
+  stop_reader((reader_t *)data);
+  return NULL;
+}
+
+static napi_value js_write(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  void *data;
+  size_t len;
+  if (argc < 2 || !get_int(env, argv[0], &fd) || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "write(fd, buffer)");
+    return NULL;
+  }
+  ssize_t n = write(fd, data, len);
+  napi_value ok;
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+      napi_get_boolean(env, false, &ok);
+      return ok;
+    }
+    // EINVAL/EIO for a packet the kernel rejects (malformed): report as not written.
+    if (errno == EINVAL || errno == EIO || errno == EFAULT) {
+      napi_get_boolean(env, false, &ok);
+      return ok;
+    }
+    return throw_errno(env, "write tun", errno);
+  }
+  napi_get_boolean(env, true, &ok);
+  return ok;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  if (argc < 1 || !get_int(env, argv[0], &fd)) {
+    napi_throw_type_error(env, NULL, "close(fd)");
+    return NULL;
+  }
+  close(fd);
+  return NULL;
+}
+
+// With `setcap cap_net_admin+ep node`, node holds CAP_NET_ADMIN but the `ip`/`nft` programs it runs would not
+// (file capabilities are not inherited across exec). Raising it as an ambient capability passes it on to them.
+// Returns true when the capability is now ambient (or we are root), false when we do not hold it at all.
+static napi_value js_raise_ambient(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  int ok = 0;
+  if (syscall(SYS_capget, &hdr, data) == 0 && (data[0].permitted & (1u << CAP_NET_ADMIN))) {
+    data[0].inheritable |= 1u << CAP_NET_ADMIN;
+    if (syscall(SYS_capset, &hdr, data) == 0 &&
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0) == 0) ok = 1;
+    if (getuid() == 0) ok = 1;
+  }
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+      {"startReader", NULL, js_start_reader, NULL, NULL, NULL, napi_default, NULL},
+      {"stopReader", NULL, js_stop_reader, NULL, NULL, NULL, napi_default, NULL},
+      {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
+      {"raiseAmbientNetAdmin", NULL, js_raise_ambient, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,64 @@
+// Parsing and checking of the VPN apps' command-line values, each failing with a one-line error.
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+export const DEFAULT_SUBNET = '10.99.0.0/24';
+/** Fits a 1500-byte Internet path with room for outer headers, so traffic leaving the exit is not fragmented. */
+export const DEFAULT_MTU = 1400;
+
+const PK_RE = /^(02|03)[0-9a-f]{64}$/;
+
+export function parsePk(text: string, what = 'key'): string {
+  const pk = text.trim().toLowerCase();
+  if (!PK_RE.test(pk)) throw new Error(`${what} "${text}" is not a public key (66 hex characters starting with 02 or 03)`);
+  return pk;
+}
+
+/** Keys from --allow values (comma or space separated) and --allow-file files (one per line, # comments). */
+export function parseAllowList(values: string[], files: string[]): Set<string> {
+  const out = new Set<string>();
+  for (const v of values) for (const k of v.split(/[\s,]+/).filter(Boolean)) out.add(parsePk(k, '--allow'));
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch (err) {
+      throw new Error(`cannot read allow file ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    text.split('\n').forEach((line, i) => {
+      const k = line.replace(/#.*/, '').trim();
+      if (k) {
+        try {
+          out.add(parsePk(k));
+        } catch (err) {
+          throw new Error(`${f}:${i + 1}: ${(err as Error).message}`);
+        }
+      }
+    });
+  }
+  return out;
+}
+
+export function parseMtu(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 576 || n > 65000) throw new Error(`--mtu "${text}" must be a whole number from 576 to 65000`);
+  return n;
+}
+
+export function parseDevice(text: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(text)) throw new Error(`device name "${text}" must be 1-15 letters, digits, "_", "-" or "."`);
+  return text;
+}
+
+export function parseIpv4(text: string, what: string): string {
+  if (!net.isIPv4(text)) throw new Error(`${what} "${text}" is not an IPv4 address`);
+  return text;
+}
+
+export function parseHops(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new Error(`--hops "${text}" must be a whole number from 1 to 16`);
+  return n;
+}
+
+export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

@@ -1,0 +1,94 @@
+// The VPN's messages on its mesh stream: frames of `type u8 | length u16 (big-endian) | body`.
+// A session starts with HELLO (client) answered by ASSIGN or ERROR (server); then both sides send PACKET
+// frames, each exactly one IP packet, and KEEPALIVE frames so a dead route is noticed while idle.
+import { FrameDecoder } from '../../net/framing.js';
+
+export const VPN_SERVICE = 'vpn';
+/** The app port a vpn-server listens on at its node (44, as in Skywire's later releases). */
+export const VPN_PORT = 44;
+export const PROTOCOL_VERSION = 1;
+
+export const enum FrameType {
+  Hello = 0x01,
+  Assign = 0x02,
+  Error = 0x03,
+  Packet = 0x10,
+  Keepalive = 0x11,
+}
+
+export interface Hello {
+  v: number;
+  /** Largest IP packet the client can take. */
+  mtu: number;
+  /** The client's key, claimed; used only on an unauthenticated direct transport (tests). */
+  pk?: string;
+}
+
+export interface Assign {
+  address: string;
+  prefixLen: number;
+  gateway: string;
+  mtu: number;
+}
+
+export type VpnErrorCode = 'not_allowed' | 'pool_exhausted' | 'bad_hello' | 'version' | 'shutting_down';
+
+export interface VpnErrorBody {
+  code: VpnErrorCode;
+  message: string;
+}
+
+export const HEADER_BYTES = 3;
+export const MAX_BODY = 0xffff;
+
+export function encodeFrame(type: FrameType, body: Buffer = Buffer.alloc(0)): Buffer {
+  if (body.length > MAX_BODY) throw new Error(`frame body of ${body.length} bytes exceeds ${MAX_BODY}`);
+  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+  out[0] = type;
+  out.writeUInt16BE(body.length, 1);
+  body.copy(out, HEADER_BYTES);
+  return out;
+}
+
+export const encodeJson = (type: FrameType, value: object): Buffer => encodeFrame(type, Buffer.from(JSON.stringify(value)));
+
+/** Several packets as one buffer, so a batch read from the TUN device costs one socket write. */
+export function encodePackets(packets: Buffer[]): Buffer {
+  let size = 0;
+  for (const p of packets) size += HEADER_BYTES + p.length;
+  const out = Buffer.allocUnsafe(size);
+  let off = 0;
+  for (const p of packets) {
+    out[off] = FrameType.Packet;
+    out.writeUInt16BE(p.length, off + 1);
+    p.copy(out, off + HEADER_BYTES);
+    off += HEADER_BYTES + p.length;
+  }
+  return out;
+}
+
+export interface Frame {
+  type: number;
+  body: Buffer;
+}
+
+export function createFrameReader(): { push(chunk: Buffer): Frame[] } {
+  const dec = new FrameDecoder({ lengthBytes: 2, headerBytes: 1, maxLength: MAX_BODY });
+  return {
+    push(chunk: Buffer): Frame[] {
+      return dec.push(chunk).map((f) => ({ type: f[0], body: f.subarray(HEADER_BYTES) }));
+    },
+  };
+}
+
+/** Parses a JSON frame body; throws a one-line error naming the frame when it is not an object. */
+export function parseJsonBody<T>(body: Buffer, what: string): T {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new Error(`malformed ${what} frame: not JSON`);
+  }
+  if (typeof v !== 'object' || v === null) throw new Error(`malformed ${what} frame: not an object`);
+  return v as T;
+}

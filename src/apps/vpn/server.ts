@@ -1,0 +1,294 @@
+// vpn-server: one TUN device for all clients; each allowed client key gets an address from the subnet.
+// Packets from a client go into the TUN device (the kernel forwards and NATs them to the server's network);
+// packets the kernel routes back into the TUN device go to the client owning the destination address.
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../../util/log.js';
+import { Counters, worthLogging } from './counters.js';
+import {
+  type Cidr,
+  buildFragNeeded,
+  checkIpv4,
+  dontFragment,
+  dstOf,
+  formatCidr,
+  intToIp,
+  isIcmpError,
+  srcOf,
+} from './ipv4.js';
+import {
+  type Frame,
+  type Hello,
+  FrameType,
+  PROTOCOL_VERSION,
+  VPN_SERVICE,
+  type VpnErrorCode,
+  createFrameReader,
+  encodeFrame,
+  encodeJson,
+  encodePackets,
+  parseJsonBody,
+} from './protocol.js';
+import { AddressPool, PoolExhaustedError } from './pool.js';
+import { TunDevice } from './tun.js';
+import { type Firewall, NetJournal, addNat, configureLink, detectFirewall, setSysctl } from './netconfig.js';
+import type { MeshTransport, RemoteInfo } from './transport.js';
+
+export interface VpnServerOptions {
+  transport: MeshTransport;
+  /** Client keys (hex, lower case) allowed to use the server. */
+  allow: Set<string>;
+  subnet: Cidr;
+  device: string;
+  mtu: number;
+  firewall: 'auto' | Firewall;
+  stateDir: string;
+  log: Logger;
+  helloTimeoutMs?: number;
+  keepaliveMs?: number;
+}
+
+/** Bytes queued towards one client beyond which packets are dropped (as a router would), not buffered. */
+const MAX_QUEUED = 512 * 1024;
+
+interface Session {
+  pk: string;
+  addr: number;
+  mtu: number;
+  sock: Duplex;
+  counters: Counters;
+  lastHeard: number;
+}
+
+export class VpnServer {
+  readonly counters = new Counters();
+  private tun: TunDevice | undefined;
+  private journal: NetJournal;
+  private pool: AddressPool;
+  private readonly byAddr = new Map<number, Session>();
+  private readonly byPk = new Map<string, Session>();
+  private readonly socks = new Set<Duplex>();
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly o: VpnServerOptions) {
+    this.pool = new AddressPool(o.subnet);
+    this.journal = new NetJournal(o.stateDir, 'vpn-server', o.device, o.log);
+  }
+
+  get gateway(): string {
+    return this.pool.gatewayIp;
+  }
+
+  async start(): Promise<void> {
+    const { o } = this;
+    await this.journal.recover();
+    const fw = await detectFirewall(o.firewall);
+    this.tun = TunDevice.open(o.device);
+    await configureLink(this.journal, o.device, `${this.pool.gatewayIp}/${o.subnet.prefixLen}`, o.mtu);
+    await setSysctl(this.journal, '/proc/sys/net/ipv4/ip_forward', '1');
+    await addNat(this.journal, fw, o.device, formatCidr(o.subnet));
+    this.tun.onPackets(o.mtu, (packets) => this.fromTun(packets));
+    await o.transport.listen((sock, remote) => this.accept(sock, remote));
+    const keepaliveMs = o.keepaliveMs ?? 5000;
+    this.keepaliveTimer = setInterval(() => this.keepalive(keepaliveMs), keepaliveMs);
+    this.keepaliveTimer.unref();
+    try {
+      await o.transport.announce({ name: VPN_SERVICE, attrs: { v: String(PROTOCOL_VERSION) } });
+    } catch (err) {
+      o.log.warn('could not announce the vpn service; clients can still connect by key', { err: err as Error });
+    }
+    o.log.info('vpn-server up', { device: o.device, subnet: formatCidr(o.subnet), firewall: fw, allowed: o.allow.size });
+  }
+
+  /** Closes every session, the TUN device, and undoes every network change. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    for (const s of this.socks) s.destroy();
+    await this.o.transport.close().catch(() => {});
+    this.tun?.close();
+    await this.journal.undoAll();
+    this.o.log.info('vpn-server stopped', this.counters.snapshot());
+  }
+
+  sessions(): Array<{ pk: string; address: string }> {
+    return [...this.byPk.values()].map((s) => ({ pk: s.pk, address: intToIp(s.addr) }));
+  }
+
+  private accept(sock: Duplex, remote: RemoteInfo): void {
+    if (this.stopped) {
+      sock.destroy();
+      return;
+    }
+    this.socks.add(sock);
+    const reader = createFrameReader();
+    let session: Session | undefined;
+    const helloTimer = setTimeout(() => {
+      this.o.log.warn('client sent no HELLO in time; closing', { remotePort: remote.port });
+      sock.destroy();
+    }, this.o.helloTimeoutMs ?? 10_000);
+    sock.on('data', (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = reader.push(chunk);
+      } catch (err) {
+        this.o.log.warn('closing a client stream with a malformed frame', { err: err as Error });
+        sock.destroy();
+        return;
+      }
+      for (const f of frames) {
+        if (session) {
+          session.lastHeard = Date.now();
+          if (f.type === FrameType.Packet) this.fromClient(session, f.body);
+        } else if (f.type === FrameType.Hello) {
+          clearTimeout(helloTimer);
+          session = this.hello(sock, remote, f.body);
+          if (!session) return;
+        } else {
+          sock.destroy();
+          return;
+        }
+      }
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      clearTimeout(helloTimer);
+      this.socks.delete(sock);
+      if (session) this.endSession(session, 'stream closed');
+    });
+  }
+
+  private refuse(sock: Duplex, code: VpnErrorCode, message: string): undefined {
+    sock.end(encodeJson(FrameType.Error, { code, message }));
+    return undefined;
+  }
+
+  private hello(sock: Duplex, remote: RemoteInfo, body: Buffer): Session | undefined {
+    let hello: Hello;
+    try {
+      hello = parseJsonBody<Hello>(body, 'HELLO');
+    } catch (err) {
+      return this.refuse(sock, 'bad_hello', (err as Error).message);
+    }
+    if (hello.v !== PROTOCOL_VERSION) {
+      return this.refuse(sock, 'version', `protocol version ${hello.v} is not supported (this server speaks ${PROTOCOL_VERSION})`);
+    }
+    const pk = (this.o.transport.authenticated ? remote.pk : String(hello.pk ?? '')).toLowerCase();
+    const short = pk.slice(0, 8) || '(none)';
+    if (!this.o.allow.has(pk)) {
+      this.o.log.warn('refused a client whose key is not on the allowlist', { pk: short });
+      return this.refuse(sock, 'not_allowed', `key ${short}… is not on this server's allowlist`);
+    }
+    // A key that reconnects (e.g. after its route died) replaces its old session and keeps its address.
+    const old = this.byPk.get(pk);
+    if (old) this.endSession(old, 'replaced by a new connection');
+    let addr: number;
+    try {
+      addr = this.pool.take(pk);
+    } catch (err) {
+      if (!(err instanceof PoolExhaustedError)) throw err;
+      this.o.log.error('address pool exhausted; refusing a client', { pk: short, subnet: formatCidr(this.o.subnet) });
+      return this.refuse(sock, 'pool_exhausted', `the server has no free address: ${err.message}`);
+    }
+    const mtu = Math.max(576, Math.min(this.o.mtu, Number(hello.mtu) || this.o.mtu));
+    const s: Session = { pk, addr, mtu, sock, counters: new Counters(), lastHeard: Date.now() };
+    this.byAddr.set(addr, s);
+    this.byPk.set(pk, s);
+    sock.write(
+      encodeJson(FrameType.Assign, { address: intToIp(addr), prefixLen: this.o.subnet.prefixLen, gateway: this.pool.gatewayIp, mtu }),
+    );
+    this.o.log.info('client connected', { pk: short, address: intToIp(addr), mtu });
+    return s;
+  }
+
+  private endSession(s: Session, why: string): void {
+    if (this.byPk.get(s.pk) !== s) return;
+    this.byPk.delete(s.pk);
+    this.byAddr.delete(s.addr);
+    this.pool.release(s.addr);
+    s.sock.destroy();
+    this.o.log.info('client disconnected', { pk: s.pk.slice(0, 8), address: intToIp(s.addr), why, ...s.counters.snapshot() });
+  }
+
+  /** A packet from a client: only whole IPv4 packets from the client's own address reach the TUN device. */
+  private fromClient(s: Session, pkt: Buffer): void {
+    const problem = checkIpv4(pkt);
+    if (problem) {
+      this.dropFromClient(s, problem, 'malformed packet from client dropped');
+      return;
+    }
+    if (srcOf(pkt) !== s.addr) {
+      this.dropFromClient(s, 'spoofed_source', 'packet from client with a source that is not its address dropped', {
+        source: intToIp(srcOf(pkt)),
+        address: intToIp(s.addr),
+      });
+      return;
+    }
+    s.counters.packetsIn++;
+    s.counters.bytesIn += pkt.length;
+    this.counters.packetsIn++;
+    this.counters.bytesIn += pkt.length;
+    if (!this.tun?.write(pkt)) this.counters.drop('tun_write');
+  }
+
+  private dropFromClient(s: Session, reason: string, msg: string, extra: Record<string, unknown> = {}): void {
+    s.counters.drop(reason);
+    const n = this.counters.drop(reason);
+    if (worthLogging(n)) this.o.log.warn(msg, { pk: s.pk.slice(0, 8), reason, count: n, ...extra });
+  }
+
+  /** Packets the kernel routed into the TUN device, grouped by client so each gets one write. */
+  private fromTun(packets: Buffer[]): void {
+    const out = new Map<Session, Buffer[]>();
+    for (const pkt of packets) {
+      if (checkIpv4(pkt)) {
+        this.counters.drop('tun_not_ipv4');
+        continue;
+      }
+      const s = this.byAddr.get(dstOf(pkt));
+      if (!s) {
+        this.counters.drop('no_session');
+        continue;
+      }
+      if (pkt.length > s.mtu) {
+        this.tooBig(pkt, s.mtu);
+        continue;
+      }
+      let list = out.get(s);
+      if (!list) out.set(s, (list = []));
+      list.push(pkt);
+    }
+    for (const [s, list] of out) {
+      if (s.sock.writableLength > MAX_QUEUED) {
+        s.counters.drop('congestion');
+        this.counters.drop('congestion');
+        continue;
+      }
+      for (const p of list) {
+        s.counters.packetsOut++;
+        s.counters.bytesOut += p.length;
+        this.counters.packetsOut++;
+        this.counters.bytesOut += p.length;
+      }
+      s.sock.write(encodePackets(list));
+    }
+  }
+
+  /** Too big for the client's MTU: tell the sender (ICMP frag needed) when it asked not to fragment. */
+  private tooBig(pkt: Buffer, mtu: number): void {
+    this.counters.drop('too_big');
+    if (dontFragment(pkt) && !isIcmpError(pkt)) this.tun?.write(buildFragNeeded(pkt, this.pool.gateway, mtu));
+  }
+
+  private keepalive(intervalMs: number): void {
+    const now = Date.now();
+    for (const s of this.byPk.values()) {
+      if (now - s.lastHeard > intervalMs * 3) {
+        this.endSession(s, `silent for ${Math.round((now - s.lastHeard) / 1000)} s`);
+        continue;
+      }
+      s.sock.write(encodeFrame(FrameType.Keepalive));
+    }
+  }
+}

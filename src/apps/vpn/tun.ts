@@ -1,0 +1,101 @@
+// A Linux TUN device through the small native addon in native/tun (see docs/vpn.md for why an addon).
+// Each read is one IP packet (IFF_NO_PI); packets arrive in batches on Node's own event loop.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface TunAddon {
+  open(name: string): { fd: number; name: string };
+  startReader(fd: number, mtu: number, cb: (packets: Buffer[]) => void): object;
+  stopReader(reader: object): void;
+  write(fd: number, packet: Buffer): boolean;
+  close(fd: number): void;
+  raiseAmbientNetAdmin(): boolean;
+}
+
+const ADDON_PATH = join('native', 'tun', 'build', 'Release', 'skywire_tun.node');
+let addon: TunAddon | undefined;
+
+/** Finds the addon by walking up from this module, so it loads from dist/, .build/<x>/ or any outDir. */
+export function findAddon(): string | undefined {
+  if (process.env.SKYWIRE_TUN_ADDON) return process.env.SKYWIRE_TUN_ADDON;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const p = join(dir, ADDON_PATH);
+    if (existsSync(p)) return p;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+export function loadTunAddon(): TunAddon {
+  if (addon) return addon;
+  if (process.platform !== 'linux') {
+    throw new Error(`the VPN is not supported on ${process.platform} yet (Linux only for now)`);
+  }
+  const path = findAddon();
+  if (!path) {
+    throw new Error(`the TUN addon is not built (${ADDON_PATH} not found): run "npm run build" first`);
+  }
+  addon = createRequire(import.meta.url)(path) as TunAddon;
+  return addon;
+}
+
+export class TunDevice {
+  private reader: object | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly lib: TunAddon,
+    readonly fd: number,
+    readonly name: string,
+  ) {}
+
+  /** Creates (or attaches to) the TUN interface `name`. It vanishes when the process closes it or dies. */
+  static open(name: string): TunDevice {
+    const lib = loadTunAddon();
+    try {
+      const { fd, name: actual } = lib.open(name);
+      return new TunDevice(lib, fd, actual);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'EPERM' || e.code === 'EACCES') {
+        throw new Error(`cannot create TUN device "${name}": permission denied (CAP_NET_ADMIN is needed)`);
+      }
+      if (e.code === 'ENOENT') throw new Error('cannot create a TUN device: /dev/net/tun does not exist (modprobe tun)');
+      if (e.code === 'EBUSY') throw new Error(`TUN device "${name}" is already in use by another process`);
+      throw new Error(`cannot create TUN device "${name}": ${e.message}`);
+    }
+  }
+
+  /** Starts delivering packets read from the device; `maxPacket` sizes the read buffer. */
+  onPackets(maxPacket: number, cb: (packets: Buffer[]) => void): void {
+    if (this.reader || this.closed) return;
+    this.reader = this.lib.startReader(this.fd, maxPacket, (packets) => {
+      try {
+        cb(packets);
+      } catch (err) {
+        // An exception must not escape into native code; report it on the next tick like any other.
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    });
+  }
+
+  /** Writes one packet; false when the kernel dropped it (queue full or packet rejected). */
+  write(packet: Buffer): boolean {
+    if (this.closed) return false;
+    return this.lib.write(this.fd, packet);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reader) this.lib.stopReader(this.reader);
+    this.reader = undefined;
+    this.lib.close(this.fd);
+  }
+}

@@ -1,0 +1,96 @@
+// `skywire vpn-client <server-key|auto>`: brings up a TUN device with the address the vpn-server gives,
+// and routes all traffic (or only --subnet ones) through it. Linux only; needs CAP_NET_ADMIN.
+import { Command, CommanderError } from 'commander';
+import { createLogger } from '../util/log.js';
+import { installSignalHandlers, isShuttingDown, onShutdown, shutdown } from '../util/lifecycle.js';
+import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
+import { VpnClient, VpnRefusedError } from '../apps/vpn/client.js';
+import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
+import { defaultStateDir } from '../apps/vpn/netconfig.js';
+import { DEFAULT_MTU, collect, parseDevice, parseHops, parseIpv4, parseMtu, parsePk } from '../apps/vpn/options.js';
+import { VPN_PORT } from '../apps/vpn/protocol.js';
+import { type MeshTransport, connectNode, directDialer } from '../apps/vpn/transport.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('skywire vpn-client')
+    .description('VPN client: routes traffic through a vpn-server reached over the mesh (Linux, CAP_NET_ADMIN)')
+    .argument('<server>', 'the vpn-server\'s public key, or "auto" for any node announcing the vpn service')
+    .option('--hops <n>', 'route length in hops')
+    .option('--subnet <cidr>', 'route only this subnet through the VPN (repeatable); default: everything', collect, [])
+    .option('--exclude <ip>', 'keep this IPv4 address outside a full tunnel, e.g. your transports\' peers (repeatable)', collect, [])
+    .option('--dev <name>', 'TUN device name', 'cvpn0')
+    .option('--mtu <bytes>', 'largest packet in the tunnel (the server may lower it)', String(DEFAULT_MTU))
+    .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
+    .option('--api <host:port>', 'the node\'s app API (default: $SKYWIRE_APP_API)')
+    .option('--token <token>', 'the node\'s app API token (default: $SKYWIRE_APP_TOKEN)')
+    .option('--port <n>', 'the vpn-server\'s app port', String(VPN_PORT))
+    .option('--direct <host:port>', 'testing only: reach the server over plain TCP instead of the mesh')
+    .option('--id <key>', 'with --direct: the public key to present (not authenticated)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    return err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : 2;
+  }
+  const opts = program.opts<{
+    hops?: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
+    api?: string; token?: string; port: string; direct?: string; id?: string;
+  }>();
+  const serverArg = program.args[0];
+  let cfg;
+  try {
+    if (opts.direct && !opts.id) throw new Error('--direct needs --id <key> (the key the server checks against its allowlist)');
+    cfg = {
+      server: serverArg === 'auto' ? 'auto' : parsePk(serverArg, 'server key'),
+      hops: opts.hops ? parseHops(opts.hops) : undefined,
+      subnets: opts.subnet.length ? opts.subnet.map(parseCidr) : undefined,
+      exclude: opts.exclude.map((ip) => parseIpv4(ip, '--exclude')),
+      device: parseDevice(opts.dev),
+      mtu: parseMtu(opts.mtu),
+      id: opts.id ? parsePk(opts.id, '--id') : '',
+    };
+  } catch (err) {
+    console.error(`vpn-client: ${(err as Error).message}`);
+    return 2;
+  }
+  const problem = vpnPreconditionProblem('vpn-client');
+  if (problem) {
+    console.error(problem);
+    return 1;
+  }
+  const log = createLogger('vpn-client');
+  let transport: MeshTransport;
+  try {
+    transport = opts.direct
+      ? directDialer(opts.direct, cfg.id)
+      : await connectNode({ api: opts.api, token: opts.token, name: 'vpn-client' });
+  } catch (err) {
+    console.error(`vpn-client: ${(err as Error).message}`);
+    return 1;
+  }
+  const routing = cfg.subnets ? `routing ${cfg.subnets.map(formatCidr).join(', ')}` : 'routing all traffic';
+  const client = new VpnClient({
+    ...cfg,
+    transport,
+    port: Number(opts.port),
+    stateDir: opts.stateDir,
+    log,
+    onUp: (a) =>
+      console.log(`vpn-client: up on ${a.device}, address ${a.address}/${a.prefixLen}, gateway ${a.gateway}, mtu ${a.mtu}, ${routing}`),
+  });
+  installSignalHandlers();
+  onShutdown(() => console.log('vpn-client: stopped, network changes undone'));
+  onShutdown(() => client.stop());
+  try {
+    await client.run();
+  } catch (err) {
+    if (isShuttingDown()) await shutdown(0);
+    if (!(err instanceof VpnRefusedError)) throw err;
+    console.error(`vpn-client: ${err.message}`);
+    await client.stop();
+    return 1;
+  }
+  await shutdown(0);
+  return 0;
+}

@@ -1,0 +1,82 @@
+// `skywire vpn-server`: gives allowed client keys an address in a private subnet and forwards (NATs)
+// their traffic to this machine's network. Linux only; needs CAP_NET_ADMIN.
+import { Command, CommanderError } from 'commander';
+import { createLogger } from '../util/log.js';
+import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
+import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
+import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
+import { defaultStateDir } from '../apps/vpn/netconfig.js';
+import { DEFAULT_MTU, DEFAULT_SUBNET, collect, parseAllowList, parseDevice, parseMtu } from '../apps/vpn/options.js';
+import { VPN_PORT } from '../apps/vpn/protocol.js';
+import { VpnServer } from '../apps/vpn/server.js';
+import { type MeshTransport, connectNode, directListener } from '../apps/vpn/transport.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('skywire vpn-server')
+    .description('VPN exit: forwards the traffic of allowed client keys to this machine\'s network (Linux, CAP_NET_ADMIN)')
+    .option('--allow <keys>', 'client public key(s) allowed to connect (repeatable, comma separated)', collect, [])
+    .option('--allow-file <path>', 'file with one allowed client key per line (repeatable)', collect, [])
+    .option('--subnet <cidr>', 'private subnet for the clients; the server takes its first address', DEFAULT_SUBNET)
+    .option('--dev <name>', 'TUN device name', 'svpn0')
+    .option('--mtu <bytes>', 'largest packet in the tunnel', String(DEFAULT_MTU))
+    .option('--firewall <kind>', 'NAT with auto | nft | iptables', 'auto')
+    .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
+    .option('--api <host:port>', 'the node\'s app API (default: $SKYWIRE_APP_API)')
+    .option('--token <token>', 'the node\'s app API token (default: $SKYWIRE_APP_TOKEN)')
+    .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
+    .option('--direct-listen <host:port>', 'testing only: accept clients over plain TCP (keys NOT authenticated)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    return err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : 2;
+  }
+  const opts = program.opts<{
+    allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; firewall: string; stateDir: string;
+    api?: string; token?: string; port: string; directListen?: string;
+  }>();
+  let cfg;
+  try {
+    if (!['auto', 'nft', 'iptables'].includes(opts.firewall)) throw new Error(`--firewall "${opts.firewall}" must be auto, nft or iptables`);
+    const allow = parseAllowList(opts.allow, opts.allowFile);
+    if (!allow.size) throw new Error('no client is allowed: give --allow <key> or --allow-file <path>');
+    cfg = { allow, subnet: parseCidr(opts.subnet), device: parseDevice(opts.dev), mtu: parseMtu(opts.mtu), firewall: opts.firewall as 'auto' };
+  } catch (err) {
+    console.error(`vpn-server: ${(err as Error).message}`);
+    return 2;
+  }
+  const problem = vpnPreconditionProblem('vpn-server');
+  if (problem) {
+    console.error(problem);
+    return 1;
+  }
+  const log = createLogger('vpn-server');
+  let transport: MeshTransport;
+  try {
+    transport = opts.directListen
+      ? directListener(opts.directListen)
+      : await connectNode({ api: opts.api, token: opts.token, name: 'vpn-server', port: Number(opts.port) });
+  } catch (err) {
+    console.error(`vpn-server: ${(err as Error).message}`);
+    return 1;
+  }
+  const server = new VpnServer({ ...cfg, transport, stateDir: opts.stateDir, log });
+  installSignalHandlers();
+  onShutdown(() => console.log('vpn-server: stopped, network changes undone'));
+  onShutdown(() => server.stop());
+  try {
+    await server.start();
+  } catch (err) {
+    console.error(`vpn-server: ${(err as Error).message}`);
+    await server.stop();
+    return 1;
+  }
+  console.log(
+    `vpn-server: up on ${cfg.device}, gateway ${server.gateway}, clients from ${formatCidr(cfg.subnet)}, ` +
+      `${cfg.allow.size} allowed key(s)${opts.directListen ? `, direct TCP on ${opts.directListen}` : ''}`,
+  );
+  await new Promise<never>(() => {}); // runs until a signal or SHUTDOWN runs the shutdown hooks
+  await shutdown(0);
+  return 0;
+}
