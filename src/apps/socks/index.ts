@@ -5,3 +5,12 @@ export { SocksExit, repForError, type SocksExitOptions } from './exit.js';
 export { ExitPicker, NoExitError, type ExitCandidate, type MeshDialer } from './exit-picker.js';
 export * from './header.js';
 export { splice } from './splice.js';
+export {
+  startSocksServerApp,
+  startSocksClientApp,
+  SOCKS_SERVICE,
+  DEFAULT_MESH_PORT,
+  type MeshApp,
+  type SocksServerAppOptions,
+  type SocksClientAppOptions,
+} from './apps.js';

@@ -1,0 +1,190 @@
+// SOCKS throughput and concurrency, all on loopback:
+//  1. a large download direct, through our socks-client -> exit (one child process, a loopback TCP
+//     stream standing in for the mesh), and through microsocks (C, direct exit; apt-get installed if
+//     missing, else skipped);
+//  2. 1000 concurrent SOCKS connections each fetching a small page: completion time and the proxy
+//     process's peak memory.
+// Figures and ratios are against the direct baseline measured in the same run.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import pidusage from 'pidusage';
+import { SocksClient as SocksLib } from 'socks';
+
+const DOWNLOAD_BYTES = 512 * 1024 * 1024;
+const CONCURRENT = 1000;
+const ROUNDS = 3;
+
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+async function listenLocal(server: { listen: (p: number, h: string) => unknown; address: () => unknown }) {
+  server.listen(0, '127.0.0.1');
+  await once(server as never, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+// A TCP source that streams DOWNLOAD_BYTES to whoever connects, then ends.
+const chunk = Buffer.alloc(1024 * 1024, 0x5a);
+const source = createServer((s) => {
+  let left = DOWNLOAD_BYTES;
+  const pump = () => {
+    while (left > 0) {
+      left -= chunk.length;
+      if (!s.write(chunk)) return;
+    }
+    s.end();
+  };
+  s.on('drain', pump);
+  s.on('error', () => {});
+  pump();
+});
+const sourcePort = await listenLocal(source);
+
+const page = createHttpServer((_, res) => res.end('hello, world\n'));
+page.maxConnections = 10_000;
+const pagePort = await listenLocal(page);
+
+async function viaSocks(proxyPort: number | undefined, port: number): Promise<Socket> {
+  if (proxyPort === undefined) {
+    const s = connect({ host: '127.0.0.1', port });
+    await once(s, 'connect');
+    return s;
+  }
+  const { socket } = await SocksLib.createConnection({
+    proxy: { host: '127.0.0.1', port: proxyPort, type: 5 },
+    command: 'connect',
+    destination: { host: '127.0.0.1', port },
+    timeout: 60_000,
+  });
+  return socket;
+}
+
+async function download(proxyPort?: number): Promise<number> {
+  const started = process.hrtime.bigint();
+  const s = await viaSocks(proxyPort, sourcePort);
+  let got = 0;
+  s.on('data', (c: Buffer) => (got += c.length));
+  await once(s, 'end');
+  s.destroy();
+  if (got !== DOWNLOAD_BYTES) throw new Error(`download got ${got} of ${DOWNLOAD_BYTES} bytes`);
+  const secs = Number(process.hrtime.bigint() - started) / 1e9;
+  return DOWNLOAD_BYTES / secs / 1e6; // MB/s
+}
+
+async function fetchPage(proxyPort?: number): Promise<void> {
+  const s = await viaSocks(proxyPort, pagePort);
+  const chunks: Buffer[] = [];
+  s.on('data', (c: Buffer) => chunks.push(c));
+  s.write('GET / HTTP/1.0\r\n\r\n'); // no half-close: microsocks ends the whole connection on it
+  await once(s, 'end');
+  s.destroy();
+  if (!Buffer.concat(chunks).toString().endsWith('hello, world\n')) throw new Error('bad page');
+}
+
+async function concurrent(proxyPort: number | undefined, pid: number | undefined) {
+  let peak = 0;
+  const sample = async () => {
+    if (pid) peak = Math.max(peak, (await pidusage(pid)).memory);
+  };
+  await sample();
+  const timer = setInterval(() => void sample().catch(() => {}), 50);
+  const started = Date.now();
+  const results = await Promise.allSettled(Array.from({ length: CONCURRENT }, () => fetchPage(proxyPort)));
+  const ms = Date.now() - started;
+  clearInterval(timer);
+  await sample();
+  const failed = results.filter((r) => r.status === 'rejected').length;
+  return { ms, peakMb: peak / 1e6, failed };
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const s = connect({ host: '127.0.0.1', port });
+    const ok = await new Promise<boolean>((r) => {
+      s.once('connect', () => r(true));
+      s.once('error', () => r(false));
+    });
+    s.destroy();
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50)); // a bench polling a C program's port, not a test
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+async function startRig(): Promise<{ port: number; pid: number }> {
+  const rig = spawn(process.execPath, [fileURLToPath(new URL('./rig-process.js', import.meta.url))], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(rig);
+  const [line] = (await once(rig.stdout!, 'data')) as [Buffer];
+  return { port: Number(line.toString().trim()), pid: rig.pid! };
+}
+
+function microsocksPath(): string | undefined {
+  const has = () => spawnSync('sh', ['-c', 'command -v microsocks'], { encoding: 'utf8' }).stdout.trim() || undefined;
+  const found = has();
+  if (found) return found;
+  console.log('microsocks not found: trying "apt-get install -y microsocks"...');
+  const r = spawnSync('apt-get', ['install', '-y', '-q', 'microsocks'], { stdio: 'ignore', timeout: 120_000 });
+  if (r.status !== 0) return undefined;
+  return has();
+}
+
+async function startMicrosocks(bin: string): Promise<{ port: number; pid: number }> {
+  const probe = createServer();
+  const port = await listenLocal(probe);
+  probe.close();
+  const p = spawn(bin, ['-i', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  children.push(p);
+  await waitForPort(port);
+  return { port, pid: p.pid! };
+}
+
+const best = async (f: () => Promise<number>) => {
+  let b = 0;
+  for (let i = 0; i < ROUNDS; i++) b = Math.max(b, await f());
+  return b;
+};
+const fmt = (n: number, d = 0) => n.toFixed(d);
+
+console.log(`download: ${DOWNLOAD_BYTES / 1024 / 1024} MiB, best of ${ROUNDS}; concurrency: ${CONCURRENT} connections`);
+const rig = await startRig();
+const msBin = microsocksPath();
+const micro = msBin ? await startMicrosocks(msBin) : undefined;
+if (!micro) console.log('microsocks: not available (apt-get install microsocks failed), its rows are skipped');
+
+const direct = await best(() => download());
+const ours = await best(() => download(rig.port));
+console.log(`\nlarge download`);
+console.log(`  direct                         ${fmt(direct)} MB/s`);
+console.log(`  socks-client -> exit (ours)    ${fmt(ours)} MB/s   ${fmt(ours / direct, 2)}x of direct`);
+if (micro) {
+  const ms = await best(() => download(micro.port));
+  console.log(`  microsocks                     ${fmt(ms)} MB/s   ${fmt(ms / direct, 2)}x of direct`);
+  console.log(`  ours / microsocks              ${fmt(ours / ms, 2)}x`);
+}
+
+console.log(`\n${CONCURRENT} concurrent connections fetching a small page`);
+const d = await concurrent(undefined, undefined);
+console.log(`  direct                         ${d.ms} ms${d.failed ? `, ${d.failed} failed` : ''}`);
+const o = await concurrent(rig.port, rig.pid);
+console.log(
+  `  socks-client -> exit (ours)    ${o.ms} ms (${fmt(o.ms / d.ms, 1)}x direct), peak RSS ${fmt(o.peakMb)} MB` +
+    ` (client+exit in one process)${o.failed ? `, ${o.failed} failed` : ''}`,
+);
+if (micro) {
+  const m = await concurrent(micro.port, micro.pid);
+  console.log(
+    `  microsocks                     ${m.ms} ms (${fmt(m.ms / d.ms, 1)}x direct), peak RSS ${fmt(m.peakMb)} MB${m.failed ? `, ${m.failed} failed` : ''}`,
+  );
+  console.log(`  ours / microsocks              time ${fmt(o.ms / m.ms, 2)}x, memory ${fmt(o.peakMb / m.peakMb, 1)}x`);
+}
+
+for (const c of children) c.kill('SIGKILL');
+source.close();
+page.closeAllConnections();
+page.close();
+process.exit(0);
