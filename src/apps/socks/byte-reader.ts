@@ -30,6 +30,7 @@ export class ByteReader {
     stream.on('end', this.onEnd);
     stream.on('close', this.onEnd);
     stream.on('error', this.onError);
+    stream.resume(); // a stream handed over explicitly paused (e.g. after unshift) would never flow
   }
 
   /** Resolves with exactly `n` bytes. One read at a time. */
