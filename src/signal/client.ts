@@ -89,7 +89,8 @@ export class SignalClient extends EventEmitter {
           clearTimeout(timer);
           resolve();
         });
-        socket.end();
+        if (socket.connecting) socket.destroy();
+        else socket.end();
       });
     }
   }

@@ -166,8 +166,9 @@ export class SignalServer extends EventEmitter {
 
   private request(id: number, op: number): Promise<unknown> {
     const name = OP_NAMES[op];
+    if (this.closed) return Promise.reject(new SignalError('closed', 'the signal server is closed'));
     const c = this.byId.get(id);
-    if (!c || this.closed) return Promise.reject(new SignalError('not_registered', `no signal client with id ${id}`));
+    if (!c) return Promise.reject(new SignalError('not_registered', `no signal client with id ${id}`));
     if (c.pending.has(op)) {
       return Promise.reject(new SignalError('busy', `a ${name} request to client ${id} is already in progress`));
     }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
-import { signalOptionsFromEnv, SignalClient } from '../../src/signal/index.js';
+import { signalOptionsFromEnv, SignalClient, SignalServer } from '../../src/signal/index.js';
 import { nextEvent } from './helpers.js';
 
 test('SIGNAL_CLIENT is on unless unset, empty or "false"; the other variables have 2017 defaults', () => {
@@ -35,4 +35,23 @@ test('a client whose server goes silent reconnects after its idle timeout', asyn
   const twice = nextEvent(silent, 'connection', () => ++n === 2);
   c.start();
   await twice;
+});
+
+test('stop() while the client is still connecting settles at once and never registers', async (t) => {
+  const server = new SignalServer({ port: 0, allowUntokened: true });
+  const { port } = await server.listen();
+  t.after(() => server.close());
+  let registered = false;
+  server.on('register', (i: { id: number }) => (registered ||= i.id === 5));
+  const c = new SignalClient({ address: `127.0.0.1:${port}`, id: 5, onShutdown: () => {} });
+  c.start();
+  await c.stop();
+  // A second client registering proves the server has processed everything sent before it.
+  const other = new SignalClient({ address: `127.0.0.1:${port}`, id: 6, onShutdown: () => {} });
+  t.after(() => other.stop());
+  const reg = nextEvent<{ id: number }>(server, 'register', (i) => i.id === 6);
+  other.start();
+  await reg;
+  assert.equal(registered, false);
+  assert.equal(server.isRegistered(5), false);
 });
