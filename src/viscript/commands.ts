@@ -61,6 +61,7 @@ function noMoreArgs(args: string[], from: number, usage: string): void {
 
 function stopText(info: AppInfo, o: StopOutcome): string {
   if (o.via === 'not-running') return `${label(info)} is not running (${stateText(info)})`;
+  if (o.via === 'restart-cancelled') return `${label(info)} stopped: its pending restart was cancelled (it ${describeExit(info)})`;
   const how = o.via === 'signal' ? 'after the signal SHUTDOWN' : `after ${o.via} to its process group`;
   return `${label(info)} stopped: ${describeExit({ exitCode: o.code, exitSignal: o.signal })} ${how}`;
 }
@@ -118,7 +119,7 @@ export const COMMANDS: CommandSpec[] = [
       const data = apps.map((a) => ({ name: a.name, desc: a.desc, daemon: a.daemon, path: a.path, defaultArgs: a.default_args }));
       if (!apps.length) {
         const why = ctx.engine.config.exists ? 'it declares no apps' : 'it does not exist';
-        return ok('apps', `no apps: ${ctx.engine.config.file} ${why}`, data);
+        return ok('apps', `no apps: ${ctx.engine.config.file}: ${why}`, data);
       }
       const rows = apps.map((a) => [a.name, a.daemon ? 'daemon' : '', a.desc]);
       return ok('apps', table(['APP', 'KIND', 'DESCRIPTION'], rows), data);

@@ -63,7 +63,11 @@ export class ControlServer {
     } catch {
       // already gone
     }
-    for (const s of this.sockets) s.destroy();
+    // Let answers already written (e.g. to `quit`) reach their clients, but do not wait on followers.
+    for (const s of this.sockets) {
+      s.end();
+      setTimeout(() => s.destroy(), 500).unref();
+    }
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 

@@ -70,8 +70,9 @@ export class Engine extends EventEmitter {
     return engine;
   }
 
+  /** Asks the front end to stop Viscript, after the asking command's result has been written. */
   requestQuit(): void {
-    this.emit('quit');
+    setImmediate(() => this.emit('quit'));
   }
 
   /** Stops every app, then the signal server. Safe to call more than once. */

@@ -39,7 +39,7 @@ export interface AppInfo {
 
 export interface StopOutcome {
   /** How it ended: it left after the signal SHUTDOWN, after SIGTERM, after SIGKILL, or it was not running. */
-  via: 'signal' | 'SIGTERM' | 'SIGKILL' | 'not-running';
+  via: 'signal' | 'SIGTERM' | 'SIGKILL' | 'not-running' | 'restart-cancelled';
   code: number | null;
   signal: string | null;
 }
@@ -177,12 +177,8 @@ export class Supervisor extends EventEmitter {
   async stop(id: number, graceMs = this.opts.config.settings.shutdownGraceMs): Promise<StopOutcome> {
     const inst = this.instance(id);
     inst.stopRequested = true;
-    if (inst.restartTimer) {
-      clearTimeout(inst.restartTimer);
-      inst.restartTimer = undefined;
-      this.setState(inst, 'exited');
-    }
-    if (!this.alive(inst)) return { via: 'not-running', code: inst.exitCode ?? null, signal: inst.exitSignal ?? null };
+    if (this.cancelRestart(inst)) return this.outcome(inst, 'restart-cancelled');
+    if (!this.alive(inst)) return this.outcome(inst, 'not-running');
     this.setState(inst, 'stopping');
     const exited = inst.exited!;
     if (this.opts.signal.isRegistered(id)) {
@@ -201,12 +197,8 @@ export class Supervisor extends EventEmitter {
   async kill(id: number): Promise<StopOutcome> {
     const inst = this.instance(id);
     inst.stopRequested = true;
-    if (inst.restartTimer) {
-      clearTimeout(inst.restartTimer);
-      inst.restartTimer = undefined;
-      this.setState(inst, 'exited');
-    }
-    if (!this.alive(inst)) return { via: 'not-running', code: inst.exitCode ?? null, signal: inst.exitSignal ?? null };
+    if (this.cancelRestart(inst)) return this.outcome(inst, 'restart-cancelled');
+    if (!this.alive(inst)) return this.outcome(inst, 'not-running');
     this.setState(inst, 'stopping');
     this.killGroup(inst, 'SIGKILL');
     await inst.exited;
@@ -287,6 +279,16 @@ export class Supervisor extends EventEmitter {
 
   private alive(inst: Instance): boolean {
     return inst.child !== undefined && inst.exitedAt === undefined;
+  }
+
+  /** A stop while the app waits to be restarted just cancels the restart. */
+  private cancelRestart(inst: Instance): boolean {
+    if (!inst.restartTimer) return false;
+    clearTimeout(inst.restartTimer);
+    inst.restartTimer = undefined;
+    this.opts.signal.forget(inst.id);
+    this.setState(inst, 'exited');
+    return true;
   }
 
   private outcome(inst: Instance, via: StopOutcome['via']): StopOutcome {
