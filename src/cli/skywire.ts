@@ -11,6 +11,8 @@ const COMMANDS: Record<string, { desc: string; load: () => Promise<CommandModule
   // keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
   keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
   services: { desc: 'list services announced in the messenger (e.g. socks)', load: () => import('./skywire-services.js') },
+  'socks-server': { desc: 'SOCKS exit over the mesh (announced as service "socks")', load: () => import('./skywire-socks-server.js') },
+  'socks-client': { desc: 'local SOCKS5 proxy whose connections leave the mesh at a socks-server', load: () => import('./skywire-socks-client.js') },
   chat: { desc: 'Sky-Messenger: chat by public key, in the browser', load: () => import('./skywire-chat.js') },
 };
 
