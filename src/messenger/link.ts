@@ -204,7 +204,8 @@ export class Link implements StreamLink {
       o.reject(err());
     }
     this.opening.clear();
-    for (const s of [...this.streams.values()]) s.onLinkDown(err());
+    // Closing the client ends its streams quietly; a lost connection is an error their users must hear.
+    for (const s of [...this.streams.values()]) s.onLinkDown(this.stopped ? undefined : err());
     this.streams.clear();
     if (wasReady) this.owner.onDown(this);
   }

@@ -68,9 +68,9 @@ export class RelayStream extends Duplex {
   }
 
   /** The connection under the stream is gone. */
-  onLinkDown(err: MessengerError): void {
+  onLinkDown(err: MessengerError | undefined): void {
     this.resetByPeer = true;
-    this.fail(err);
+    if (!this.destroyed) this.destroy(err);
   }
 
   private fail(err: Error): void {
