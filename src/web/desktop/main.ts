@@ -1,0 +1,224 @@
+// The Viscript desktop: terminal windows (each a shell session on the server), a taskbar with a start
+// menu, and a panel of running apps with live CPU and memory. Window commands (nt, lt, foc, ct, defocus,
+// mt) are handled here, since windows live in the browser; every other line goes to the window's session.
+import '@xterm/xterm/css/xterm.css';
+import { connect } from '../common/ws';
+import { $, h } from '../common/dom';
+import { sparkline } from './sparkline';
+import { TermWindow } from './window';
+
+interface AppRow { id: number; name: string; state: string; pid?: number; cpu?: number; rss?: number; restarts: number }
+interface AppDef { name: string; desc: string; daemon: boolean }
+
+const desk = $('#desk');
+const windows = new Map<string, TermWindow>();
+let focused: string | undefined;
+let z = 10;
+let count = 0;
+let appDefs: AppDef[] = [];
+const samples = new Map<number, { cpu: number[]; rss: number[] }>();
+const SAMPLES = 60;
+
+const newId = () => Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, '0')).join('');
+
+function focus(id: string | undefined) {
+  focused = id;
+  for (const [wid, w] of windows) {
+    w.setFocused(wid === id);
+    if (wid === id) w.el.style.zIndex = String(++z);
+  }
+  renderTaskbar();
+}
+
+function newTerm(initial?: string): TermWindow {
+  const id = newId();
+  count++;
+  const n = windows.size;
+  const w = new TermWindow(id, `Terminal ${count}`, desk, { x: 30 + 36 * (n % 8), y: 20 + 30 * (n % 8), w: 640, h: 360 }, {
+    line: (text) => runLine(w, text),
+    detach: () => link.send({ type: 'detach', term: id }),
+    clear: () => {
+      w.term.clear();
+      w.editor.reset();
+    },
+    focus: () => focused !== id && focus(id),
+    close: () => closeTerm(id),
+  });
+  windows.set(id, w);
+  link.send({ type: 'open', term: id });
+  w.editor.print(`Viscript terminal ${id} — type "help" for commands, Ctrl+Z detaches\n`);
+  focus(id);
+  if (initial) {
+    w.editor.print(`${w.editor.prompt}${initial}\n`);
+    link.send({ type: 'line', term: id, text: initial });
+  }
+  return w;
+}
+
+function closeTerm(id: string): string | undefined {
+  if (!windows.has(id)) return `no terminal ${id}`;
+  if (windows.size === 1) return 'cannot close the last terminal';
+  windows.get(id)!.dispose();
+  windows.delete(id);
+  link.send({ type: 'close', term: id });
+  if (focused === id) focus([...windows.keys()].pop());
+  else renderTaskbar();
+  return undefined;
+}
+
+function byPrefix(prefix: string | undefined): TermWindow | string {
+  if (!prefix) return 'missing terminal id (see "lt")';
+  const hits = [...windows.values()].filter((w) => w.id.startsWith(prefix.toLowerCase()));
+  if (!hits.length) return `no terminal with id ${prefix} (see "lt")`;
+  if (hits.length > 1) return `"${prefix}" matches ${hits.length} terminals: type more of the id`;
+  return hits[0];
+}
+
+/** Window commands run here; anything else goes to this window's shell session. */
+function runLine(w: TermWindow, text: string) {
+  const words = text.trim().split(/\s+/);
+  const say = (s: string) => w.editor.print(s + '\n');
+  if (w.attached === null) {
+    switch (words[0]) {
+      case 'new_term':
+      case 'nt':
+        newTerm();
+        return;
+      case 'list_terms':
+      case 'lt':
+        say([...windows.values()].map((t) => {
+          const r = t.rect;
+          return `${t.id === focused ? '*' : ' '} ${t.id}  ${t.title.padEnd(12)} at ${r.x},${r.y} size ${t.term.cols}x${t.term.rows}${t.attached !== null ? `  attached to ${t.attached}` : ''}`;
+        }).join('\n'));
+        return;
+      case 'focus':
+      case 'foc': {
+        const t = byPrefix(words[1]);
+        if (typeof t === 'string') say(`error: ${t}`);
+        else focus(t.id);
+        return;
+      }
+      case 'close_term':
+      case 'ct': {
+        const t = byPrefix(words[1]);
+        const err = typeof t === 'string' ? t : closeTerm(t.id);
+        if (err) say(`error: ${err}`);
+        return;
+      }
+      case 'defocus':
+        focus(undefined);
+        return;
+      case 'move_term':
+      case 'mt': {
+        const [x, y] = [Number(words[1]), Number(words[2])];
+        if (!/^\d+$/.test(words[1] ?? '') || !/^\d+$/.test(words[2] ?? '')) say('error: usage: move_term X Y (pixels from the top left)');
+        else w.place(x, y);
+        return;
+      }
+    }
+  }
+  link.send({ type: 'line', term: w.id, text });
+}
+
+function renderTaskbar() {
+  $('#tasks').replaceChildren(...[...windows.values()].map((w) => {
+    const b = h('button', { class: w.id === focused ? 'task active' : 'task', 'data-term': w.id }, w.title);
+    b.onclick = () => focus(w.id);
+    return b;
+  }));
+}
+
+function renderMenu() {
+  const items: Array<[string, () => void]> = appDefs.map((a) => [`Start ${a.name}`, () => startApp(a.name)]);
+  items.push(['New Terminal', () => void newTerm()], ['Defocus', () => focus(undefined)]);
+  $('#menu').replaceChildren(...items.map(([label, fn]) => {
+    const b = h('button', { class: 'item' }, label);
+    b.onclick = () => {
+      $('#menu').hidden = true;
+      fn();
+    };
+    return b;
+  }));
+}
+
+/** Starts an app in the focused terminal (or a new one), so its id shows where the user looks. */
+function startApp(name: string) {
+  const w = (focused && windows.get(focused)) || newTerm();
+  if (w.attached !== null) link.send({ type: 'detach', term: w.id });
+  w.editor.print(`${w.editor.prompt}start ${name}\n`);
+  link.send({ type: 'line', term: w.id, text: `start ${name}` });
+}
+
+const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+
+function renderApps(rows: AppRow[]) {
+  for (const r of rows) {
+    const s = samples.get(r.id) ?? { cpu: [], rss: [] };
+    if (r.cpu !== undefined) s.cpu.push(r.cpu);
+    if (r.rss !== undefined) s.rss.push(r.rss / 1048576);
+    if (s.cpu.length > SAMPLES) s.cpu.shift();
+    if (s.rss.length > SAMPLES) s.rss.shift();
+    samples.set(r.id, s);
+  }
+  const list = rows.slice().reverse().map((r) => {
+    const s = samples.get(r.id)!;
+    const live = r.cpu !== undefined;
+    const row = h('li', { class: `app ${r.state}`, 'data-app-id': r.id, title: 'click for its logs' },
+      h('div', { class: 'head' }, h('span', { class: 'id' }, String(r.id)), h('span', { class: 'name' }, r.name),
+        h('span', { class: `state ${r.state}`, 'data-testid': 'state' }, r.state)),
+      h('div', { class: 'metrics' },
+        h('span', { class: 'metric' }, 'CPU ', h('b', {}, live ? `${r.cpu!.toFixed(1)}%` : '–')), sparkline(s.cpu, 90, 22, 5),
+        h('span', { class: 'metric' }, 'MEM ', h('b', {}, live ? mb(r.rss!) : '–')), sparkline(s.rss, 90, 22, 1)));
+    row.onclick = () => newTerm(`logs ${r.id} -n 200 -f`);
+    return row;
+  });
+  $('#apps').replaceChildren(...(list.length ? list : [h('li', { class: 'empty' }, 'no apps started yet')]));
+}
+
+const link = connect((msg) => {
+  const w = typeof msg.term === 'string' ? windows.get(msg.term) : undefined;
+  switch (msg.type) {
+    case 'init':
+      appDefs = msg.apps as AppDef[];
+      renderMenu();
+      // After a reconnect the server has new sessions: reopen one per window.
+      for (const id of windows.keys()) link.send({ type: 'open', term: id });
+      if (!windows.size) newTerm();
+      break;
+    case 'result':
+      if (!w) break;
+      if (msg.clear) {
+        w.term.clear();
+        w.editor.reset();
+      } else if (msg.text) w.editor.print((msg.ok ? String(msg.text) : `error: ${String(msg.text)}`) + '\n');
+      break;
+    case 'output':
+      w?.editor.print(String(msg.text));
+      break;
+    case 'event':
+    case 'info':
+      w?.editor.print(`[viscript] ${String(msg.text)}\n`);
+      break;
+    case 'attach':
+      if (!w) break;
+      w.attached = typeof msg.id === 'number' ? msg.id : null;
+      w.setTitle(w.attached !== null ? `attached to ${w.attached} (Ctrl+Z detaches)` : '');
+      w.editor.setPrompt(w.attached !== null ? '' : 'viscript> ');
+      break;
+    case 'apps':
+      renderApps(msg.apps as AppRow[]);
+      break;
+    case 'error':
+      (w ?? (focused ? windows.get(focused) : undefined))?.editor.print(`error: ${String(msg.message)}\n`);
+      break;
+  }
+}, (open) => {
+  $('#conn').textContent = open ? '' : 'reconnecting…';
+});
+
+$('#start').addEventListener('click', (ev) => {
+  ev.stopPropagation();
+  $('#menu').hidden = !$('#menu').hidden;
+});
+document.addEventListener('click', () => ($('#menu').hidden = true));
+window.addEventListener('resize', () => windows.forEach((w) => w.refit()));

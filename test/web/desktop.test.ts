@@ -1,0 +1,168 @@
+// The Viscript desktop in a real browser over a real engine: terminals, start menu, apps panel, window moves.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { artifacts, browserSkipReason, CHROMIUM, CHROMIUM_ARGS, compiled, startProc } from './helpers.js';
+
+const skip = browserSkipReason('desktop/index.html');
+
+// The DOM as seen from functions that run in the page (this file is compiled without the DOM lib).
+interface Doc {
+  querySelector(sel: string): { textContent: string | null; getAttribute(n: string): string | null } | null;
+  querySelectorAll(sel: string): { length: number };
+}
+
+/** Waits until the visible text of terminal `term` matches `re`. */
+async function waitScreen(page: Page, term: string, re: RegExp, timeout = 15_000): Promise<void> {
+  try {
+    await page.waitForFunction(
+      ([sel, src, flags]) => new RegExp(src, flags).test((globalThis as unknown as { document: Doc }).document.querySelector(sel)?.textContent ?? ''),
+      [`.window[data-term="${term}"] .xterm-rows`, re.source, re.flags] as const,
+      { timeout, polling: 100 },
+    );
+  } catch (err) {
+    const text = await page.locator(`.window[data-term="${term}"] .xterm-rows`).innerText().catch(() => '');
+    throw new Error(`terminal ${term} never showed ${re}; screen:\n${text}`, { cause: err });
+  }
+}
+
+async function typeLine(page: Page, term: string, line: string): Promise<void> {
+  await page.click(`#tasks button[data-term="${term}"]`); // focus it through the taskbar: windows overlap
+  await page.keyboard.type(line);
+  await page.keyboard.press('Enter');
+}
+
+const focusedTerm = async (page: Page) => (await page.locator('.window.focused').getAttribute('data-term'))!;
+
+test('the desktop runs Viscript shells in browser terminals, with a start menu and an apps panel', { skip, timeout: 90_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'desktop-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, [
+    'apps:',
+    '  ticker:',
+    '    desc: ticks and echoes <b>stdin</b>',
+    `    path: ${JSON.stringify(compiled('test/web/fixtures/ticker.js'))}`,
+    '    default_args: ["300"]',
+    '',
+  ].join('\n'));
+  const proc = startProc(t, [compiled('test/web/fixtures/desktop.js'), config, join(dir, 'state')]);
+  const [, url] = await proc.waitFor(/DESKTOP (\S+)/);
+
+  const bare = new URL(url);
+  bare.search = '';
+  assert.equal((await fetch(bare)).status, 401, 'no token, no page');
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  const shot = (step: string) => page.screenshot({ path: join(artifacts, `desktop-${step}.png`) });
+
+  // Step 1: opened with the token, one terminal with a prompt.
+  await page.goto(url);
+  await page.locator('.window').first().waitFor();
+  const first = await focusedTerm(page);
+  await waitScreen(page, first, /viscript> /);
+  await shot('1-open');
+
+  // Step 2: a second terminal from the start menu.
+  await page.click('[data-testid=start]');
+  await page.click('#menu .item:text("New Terminal")');
+  assert.equal(await page.locator('.window').count(), 2);
+  const second = await focusedTerm(page);
+  assert.notEqual(second, first);
+  await waitScreen(page, second, /viscript> /);
+  await shot('2-second-terminal');
+
+  // Step 3: start an app from the menu; it shows in the panel with CPU and memory.
+  await page.click('[data-testid=start]');
+  await page.click('#menu .item:text("Start ticker")');
+  await waitScreen(page, second, /started ticker with id 2/);
+  const row = page.locator('#apps li[data-app-id="2"]');
+  await row.locator('.state.registered').waitFor({ timeout: 15_000 });
+  await page.waitForFunction(() => /MB/.test((globalThis as unknown as { document: Doc }).document.querySelector('#apps li[data-app-id="2"]')?.textContent ?? ''));
+  await page.waitForFunction(() => ((globalThis as unknown as { document: Doc }).document.querySelector('#apps li[data-app-id="2"] polyline')?.getAttribute('points') ?? '').split(' ').length >= 2);
+  await shot('3-app-in-panel');
+
+  // Step 4: la, ping, ru in the first terminal.
+  await typeLine(page, first, 'la');
+  await waitScreen(page, first, /ticker/);
+  await typeLine(page, first, 'ping 2');
+  await waitScreen(page, first, /pong from .* in [\d.]+ ms/);
+  await typeLine(page, first, 'ru 2');
+  await waitScreen(page, first, /cpu [\d.]+%\s+rss/);
+  await shot('4-la-ping-ru');
+
+  // Step 5: attach (live output, typed lines to stdin), Ctrl+Z detaches.
+  await typeLine(page, first, 'attach 2');
+  await page.locator(`.window[data-term="${first}"] .title:has-text("attached to 2")`).waitFor();
+  await waitScreen(page, first, /tick \d+/);
+  await typeLine(page, first, 'hello from the browser');
+  await waitScreen(page, first, /echo: hello from the browser/);
+  await shot('5-attached');
+  await page.keyboard.press('Control+z');
+  await waitScreen(page, first, /detached from 2/);
+  await page.locator(`.window[data-term="${first}"] .title:has-text("attached")`).waitFor({ state: 'detached' });
+  await shot('5-detached');
+
+  // Step 6: move by the title bar, resize from a corner, and never below 16x4 cells.
+  const win = page.locator(`.window[data-term="${first}"]`);
+  const before = (await win.boundingBox())!;
+  await page.mouse.move(before.x + 60, before.y + 12);
+  await page.mouse.down();
+  await page.mouse.move(before.x + 260, before.y + 112, { steps: 5 });
+  await page.mouse.up();
+  const moved = (await win.boundingBox())!;
+  assert.ok(Math.abs(moved.x - before.x - 200) <= 2 && Math.abs(moved.y - before.y - 100) <= 2, `moved to ${JSON.stringify(moved)}`);
+  const size = async () => [Number(await win.getAttribute('data-cols')), Number(await win.getAttribute('data-rows'))];
+  const [colsBefore, rowsBefore] = await size();
+  await page.mouse.move(moved.x + moved.width - 2, moved.y + moved.height - 2);
+  await page.mouse.down();
+  await page.mouse.move(moved.x + moved.width + 150, moved.y + moved.height + 120, { steps: 5 });
+  await page.mouse.up();
+  const bigger = (await win.boundingBox())!;
+  assert.ok(bigger.width > moved.width + 100 && bigger.height > moved.height + 100, `resized to ${JSON.stringify(bigger)}`);
+  const [colsAfter, rowsAfter] = await size();
+  assert.ok(colsAfter > colsBefore && rowsAfter > rowsBefore, `terminal went from ${colsBefore}x${rowsBefore} to ${colsAfter}x${rowsAfter}`);
+  await shot('6-moved-resized');
+  await page.mouse.move(bigger.x + bigger.width - 2, bigger.y + bigger.height - 2);
+  await page.mouse.down();
+  await page.mouse.move(bigger.x + 20, bigger.y + 20, { steps: 5 });
+  await page.mouse.up();
+  const [minCols, minRows] = await size();
+  assert.ok(minCols >= 16 && minRows >= 4, `smallest terminal is ${minCols}x${minRows}`);
+  assert.ok(minCols < colsBefore, `shrunk to ${minCols}x${minRows}`);
+  await shot('6-smallest');
+  const small = (await win.boundingBox())!;
+  await page.mouse.move(small.x + small.width - 2, small.y + small.height - 2);
+  await page.mouse.down();
+  await page.mouse.move(small.x + 700, small.y + 400, { steps: 5 });
+  await page.mouse.up();
+
+  // Step 7: window commands: mt moves, ct closes another, never the last one; sd stops the app.
+  await typeLine(page, first, 'mt 40 30');
+  const placed = (await win.boundingBox())!;
+  const desk = (await page.locator('#desk').boundingBox())!;
+  assert.deepEqual([Math.round(placed.x - desk.x), Math.round(placed.y - desk.y)], [40, 30]);
+  await typeLine(page, first, `ct ${second.slice(0, 4)}`);
+  await page.locator(`.window[data-term="${second}"]`).waitFor({ state: 'detached' });
+  await typeLine(page, first, `ct ${first.slice(0, 4)}`);
+  await waitScreen(page, first, /cannot close the last terminal/);
+  await typeLine(page, first, 'sd 2');
+  await waitScreen(page, first, /stopped/);
+  await row.locator('.state.exited').waitFor();
+  await shot('7-window-commands-sd');
+
+  // Step 8: clicking an app in the panel opens its logs.
+  await row.click();
+  await page.waitForFunction(() => (globalThis as unknown as { document: Doc }).document.querySelectorAll('.window').length === 2);
+  const logs = await focusedTerm(page);
+  await waitScreen(page, logs, /tick \d+/);
+  await shot('8-logs');
+
+  await browser.close();
+  await proc.kill();
+});
