@@ -1,0 +1,81 @@
+// `skywire node-manager --key FILE --messenger PK@HOST:PORT [--listen HOST:PORT]`: runs a node manager, which
+// keeps the graph of nodes and transports and sets up, tears down and repairs routes.
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { loadOrCreateKeyFile } from '../net/keys.js';
+import { parseMessengerAddress } from '../messenger/address.js';
+import { NodeManager } from '../nodemanager/manager.js';
+import { startSignalClientFromEnv } from '../signal/index.js';
+import { formatHostPort, parseHostPort } from '../util/hostport.js';
+import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('skywire node-manager')
+    .description('run a node manager: route graph, route setup, teardown and repair')
+    .requiredOption('-k, --key <file>', 'key pair file (created with mode 0600 if missing)')
+    .requiredOption(
+      '-m, --messenger <pk@host:port>',
+      'messenger to register with (repeatable)',
+      (v: string, prev: Array<ReturnType<typeof parseMessengerAddress>> = []) => {
+        try {
+          return [...prev, parseMessengerAddress(v)];
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+    )
+    .option(
+      '-l, --listen <host:port>',
+      'where nodes connect (announced in the messenger)',
+      (v: string) => {
+        try {
+          return parseHostPort(v, '127.0.0.1');
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+      { host: '127.0.0.1', port: 0 },
+    )
+    .option('--announce <host:port>', 'address to announce (default: the listen address)')
+    .option('--json', 'print {"pk","listen"} as one JSON line on start', false)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire node-manager: ${s}` : s) });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    throw err;
+  }
+  const o = program.opts<{
+    key: string;
+    messenger: Array<{ pk: Buffer; host: string; port: number }>;
+    listen: { host: string; port: number };
+    announce?: string;
+    json: boolean;
+  }>();
+  let key;
+  try {
+    key = loadOrCreateKeyFile(o.key);
+  } catch (err) {
+    console.error(`skywire node-manager: ${(err as Error).message}`);
+    return 1;
+  }
+  installSignalHandlers();
+  const mgr = new NodeManager({ localKey: key, messengers: o.messenger, listen: o.listen, announceAddress: o.announce });
+  onShutdown(() => mgr.close());
+  try {
+    await mgr.start();
+  } catch (err) {
+    console.error(`skywire node-manager: ${(err as Error).message}`);
+    await mgr.close().catch(() => {});
+    return 1;
+  }
+  const signal = startSignalClientFromEnv();
+  if (signal) onShutdown(() => signal.stop());
+  const listen = formatHostPort(mgr.listenAddress!);
+  if (o.json) console.log(JSON.stringify({ pk: mgr.pkHex, listen }));
+  else {
+    console.log(`node manager public key: ${mgr.pkHex}`);
+    console.log(`node manager listening on ${listen}`);
+  }
+  return 0;
+}

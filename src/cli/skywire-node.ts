@@ -1,0 +1,278 @@
+// `skywire node ...`: runs a mesh node, or talks to a running one through its local API
+// (`skywire node status`, `skywire node transports add|rm|ls`).
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
+import { loadOrCreateKeyFile, parsePublicKey, pkToHex, shortPk } from '../net/keys.js';
+import { parseMessengerAddress } from '../messenger/address.js';
+import { Node } from '../node/node.js';
+import { apiRequest, resolveApi } from '../node/sdk/client.js';
+import { startSignalClientFromEnv } from '../signal/index.js';
+import { formatHostPort, parseHostPort } from '../util/hostport.js';
+import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
+
+function hostPort(v: string): { host: string; port: number } {
+  try {
+    return parseHostPort(v, '127.0.0.1');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function pk(v: string): string {
+  try {
+    return pkToHex(parsePublicKey(v));
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function messenger(v: string): { pk: Buffer; host: string; port: number } {
+  try {
+    return parseMessengerAddress(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+const collect =
+  <T>(parse: (v: string) => T) =>
+  (v: string, prev: T[] = []): T[] => [...prev, parse(v)];
+
+function int(name: string, min: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return Number(v);
+  };
+}
+
+function parse(program: Command, argv: string[]): number | undefined {
+  program.exitOverride().configureOutput({
+    writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `${program.name()}: ${s}` : s),
+  });
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    throw err;
+  }
+  return undefined;
+}
+
+/** The API file a node with this key file writes by default. */
+export function defaultApiFile(keyFile: string): string {
+  return `${keyFile.replace(/\.json$/, '')}.api.json`;
+}
+
+function apiOf(o: { apiFile?: string; key?: string }): { api: string; token: string } {
+  return resolveApi({ apiFile: o.apiFile ?? (o.key ? defaultApiFile(o.key) : undefined) });
+}
+
+async function runNode(argv: string[]): Promise<number> {
+  const program = new Command('skywire node')
+    .description('run a mesh node: transports to peers, routing, and the local app API')
+    .requiredOption('-k, --key <file>', 'key pair file (created with mode 0600 if missing)')
+    .requiredOption('-m, --messenger <pk@host:port>', 'messenger to register with (repeatable)', collect(messenger))
+    .option('--manager <pk>', 'public key of a trusted node manager (repeatable)', collect(pk), [])
+    .option('-l, --listen <host:port>', 'where to accept direct transports', hostPort, hostPort('127.0.0.1:0'))
+    .option('--no-listen', 'accept relayed transports only')
+    .option('--announce <host:port>', 'address to announce for direct transports (default: the listen address)')
+    .option('--api <host:port>', 'local app API address (loopback)', hostPort, hostPort('127.0.0.1:0'))
+    .option('--api-file <file>', 'where to write {"api","token","pk"} for apps and the CLI (mode 0600; default <key>.api.json)')
+    .option('--connect <pk>', 'keep a transport to this node (repeatable)', collect(pk), [])
+    .option('--auto-connect', 'keep transports to the nodes the messenger knows', false)
+    .option('--route-idle <ms>', 'idle expiry of routing rules', int('--route-idle', 100), 30_000)
+    .option('--relay-only', 'dial peers through the messenger relay even when they announce an address', false)
+    .option('--json', 'print {"pk","api","apiFile","listen"} as one JSON line on start', false);
+  const code = parse(program, argv);
+  if (code !== undefined) return code;
+  const o = program.opts<{
+    key: string;
+    messenger: Array<{ pk: Buffer; host: string; port: number }>;
+    manager: string[];
+    listen: { host: string; port: number } | false;
+    announce?: string;
+    api: { host: string; port: number };
+    apiFile?: string;
+    connect: string[];
+    autoConnect: boolean;
+    routeIdle: number;
+    relayOnly: boolean;
+    json: boolean;
+  }>();
+  if (!o.manager.length) console.error('skywire node: warning: no --manager given; this node can forward nothing and dial nobody');
+  let key;
+  try {
+    key = loadOrCreateKeyFile(o.key);
+  } catch (err) {
+    console.error(`skywire node: ${(err as Error).message}`);
+    return 1;
+  }
+  installSignalHandlers();
+  const node = new Node({
+    localKey: key,
+    messengers: o.messenger,
+    managers: o.manager,
+    listen: o.listen === false ? null : o.listen,
+    announceAddress: o.announce,
+    api: o.api,
+    connect: o.connect,
+    autoConnect: o.autoConnect,
+    routeIdleMs: o.routeIdle,
+    relayOnly: o.relayOnly,
+  });
+  onShutdown(() => node.close());
+  try {
+    await node.start();
+  } catch (err) {
+    console.error(`skywire node: ${(err as Error).message}`);
+    await node.close().catch(() => {});
+    return 1;
+  }
+  const apiFile = o.apiFile ?? defaultApiFile(o.key);
+  const api = formatHostPort(node.apiAddress!);
+  writeFileSync(apiFile, JSON.stringify({ api, token: node.api.token, pk: node.pkHex }) + '\n', { mode: 0o600 });
+  chmodSync(apiFile, 0o600);
+  onShutdown(() => rmSync(apiFile, { force: true }));
+  const signal = startSignalClientFromEnv();
+  if (signal) onShutdown(() => signal.stop());
+  const listen = node.listenAddress ? formatHostPort(node.listenAddress) : null;
+  if (o.json) console.log(JSON.stringify({ pk: node.pkHex, api, apiFile, listen }));
+  else {
+    console.log(`node public key: ${node.pkHex}`);
+    console.log(`transports: ${listen ?? 'relayed only'}; app API: ${api} (token in ${apiFile})`);
+  }
+  return 0;
+}
+
+function fmtBytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i ? n.toFixed(1) : n} ${u[i]}`;
+}
+
+interface TransportRow {
+  pk: string;
+  kind: string;
+  latencyMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+}
+
+function printTransports(list: TransportRow[]): void {
+  if (!list.length) {
+    console.log('no transports');
+    return;
+  }
+  console.log('PEER                                                                KIND     LATENCY    IN          OUT');
+  for (const t of list) {
+    console.log(
+      `${t.pk.padEnd(68)}${t.kind.padEnd(9)}${(t.latencyMs.toFixed(2) + ' ms').padEnd(11)}${fmtBytes(t.bytesIn).padEnd(12)}${fmtBytes(t.bytesOut)}`,
+    );
+  }
+}
+
+async function runStatus(argv: string[]): Promise<number> {
+  const program = new Command('skywire node status')
+    .description('show a running node: transports, routing rules with bytes per hop, streams, apps')
+    .option('--api-file <file>', 'the node API file (default from --key, or SKYWIRE_APP_API_FILE)')
+    .option('-k, --key <file>', 'the key file of the node (its API file is <key>.api.json)')
+    .option('--json', 'print the status as JSON', false);
+  const code = parse(program, argv);
+  if (code !== undefined) return code;
+  const o = program.opts<{ apiFile?: string; key?: string; json: boolean }>();
+  const { api, token } = apiOf(o);
+  const { sock, reply } = await apiRequest(api, { op: 'status', token });
+  sock.destroy();
+  const s = reply.status as {
+    pk: string;
+    listen: string | null;
+    managers: string[];
+    transports: TransportRow[];
+    rules: Array<{ id: number; kind: string; route: string; nextPk?: string; nextRouteId?: number; bytesIn: number; bytesOut: number }>;
+    streams: Array<{ route: string; remotePk: string; remotePort: number; localPort: number; initiator: boolean }>;
+    apps: Array<{ name: string; port: number }>;
+    dropped: Record<string, number>;
+  };
+  if (o.json) {
+    console.log(JSON.stringify(s, null, 2));
+    return 0;
+  }
+  console.log(`node ${s.pk}`);
+  console.log(`listen: ${s.listen ?? 'relayed only'}; managers: ${s.managers.map(shortPk).join(', ') || 'none connected'}`);
+  console.log(`apps: ${s.apps.map((a) => `${a.name}:${a.port}`).join(', ') || 'none'}`);
+  console.log('');
+  printTransports(s.transports);
+  console.log('');
+  if (!s.rules.length) console.log('no routing rules');
+  else {
+    console.log('ROUTE ID    KIND          ROUTE             NEXT HOP          IN          OUT');
+    for (const r of s.rules) {
+      const next = r.nextPk ? `${shortPk(r.nextPk)}:${r.nextRouteId}` : '-';
+      console.log(
+        `${String(r.id).padEnd(12)}${r.kind.padEnd(14)}${r.route.padEnd(18)}${next.padEnd(18)}${fmtBytes(r.bytesIn).padEnd(12)}${fmtBytes(r.bytesOut)}`,
+      );
+    }
+  }
+  if (s.streams.length) {
+    console.log('');
+    for (const st of s.streams) {
+      console.log(`stream ${st.route}: port ${st.localPort} ${st.initiator ? '->' : '<-'} ${shortPk(st.remotePk)}:${st.remotePort}`);
+    }
+  }
+  console.log('');
+  console.log(`dropped: ${Object.entries(s.dropped).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  return 0;
+}
+
+async function runTransports(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  if (!action || !['add', 'rm', 'ls'].includes(action)) {
+    console.error('usage: skywire node transports add|rm|ls [PK] [--api-file FILE | --key FILE] [--json]');
+    return 2;
+  }
+  const program = new Command(`skywire node transports ${action}`)
+    .option('--api-file <file>', 'the node API file (default from --key, or SKYWIRE_APP_API_FILE)')
+    .option('-k, --key <file>', 'the key file of the node (its API file is <key>.api.json)')
+    .option('--json', 'print JSON', false)
+    .argument(action === 'ls' ? '[pk]' : '<pk>', 'public key of the peer node');
+  const code = parse(program, rest);
+  if (code !== undefined) return code;
+  const o = program.opts<{ apiFile?: string; key?: string; json: boolean }>();
+  const peer = program.args[0];
+  if (action !== 'ls') {
+    try {
+      parsePublicKey(peer);
+    } catch (err) {
+      console.error(`skywire node transports: ${(err as Error).message}`);
+      return 2;
+    }
+  }
+  const { api, token } = apiOf(o);
+  const { sock, reply } = await apiRequest(api, { op: 'transports', token, action, pk: peer });
+  sock.destroy();
+  const list = reply.transports as TransportRow[];
+  if (o.json) console.log(JSON.stringify(list));
+  else {
+    if (action === 'add') console.log(`transport to ${shortPk(peer)} is up`);
+    if (action === 'rm') console.log(`transport to ${shortPk(peer)} removed`);
+    printTransports(list);
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    if (argv[0] === 'status') return await runStatus(argv.slice(1));
+    if (argv[0] === 'transports') return await runTransports(argv.slice(1));
+    return await runNode(argv);
+  } catch (err) {
+    console.error(`skywire node: ${(err as Error).message}`);
+    return 1;
+  }
+}

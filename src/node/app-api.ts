@@ -1,0 +1,280 @@
+// The node's local app API: a loopback TCP server protected by a token. An app keeps one control connection
+// (register name and port, announce, query, incoming-stream events) and opens one more connection per stream
+// (dial or accept), which then carries the stream's raw bytes, so app code stays ordinary socket code.
+import { createServer, type Server, type Socket } from 'node:net';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { createLogger } from '../util/log.js';
+import { readJsonLine, writeJsonLine, ECHO_PORT } from './sdk/protocol.js';
+
+const log = createLogger('node.api');
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface AppApiHost {
+  readonly pkHex: string;
+  dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex>;
+  announce(services: Array<{ name: string; port: number; attrs?: Record<string, string> }>): Promise<void>;
+  query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>>;
+  status(): Record<string, unknown>;
+  transportsCmd(action: string, pk?: string): Promise<unknown>;
+}
+
+interface AppSession {
+  id: string;
+  name: string;
+  port: number;
+  control: Socket;
+  services: Array<{ name: string; port: number; attrs?: Record<string, string> }>;
+}
+
+const FIRST_AUTO_PORT = 49152;
+const ACCEPT_TIMEOUT_MS = 10_000;
+
+/** Joins an app socket and a stream both ways; an abrupt end on either side resets the other. */
+export function joinStreams(sock: Socket, stream: Duplex): void {
+  sock.pipe(stream);
+  stream.pipe(sock);
+  stream.on('error', (err: Error) => {
+    log.debug('stream error', { err });
+    if (!sock.destroyed) sock.resetAndDestroy();
+  });
+  stream.on('close', () => {
+    if (!sock.destroyed && !sock.writableFinished) sock.resetAndDestroy();
+  });
+  sock.on('error', () => stream.destroy());
+  sock.on('close', () => {
+    if (!stream.destroyed && !(stream.writableFinished && stream.readableEnded)) stream.destroy();
+  });
+}
+
+export class AppApiServer {
+  readonly token: string;
+  private server: Server | undefined;
+  private readonly sessions = new Map<string, AppSession>();
+  private readonly byPort = new Map<number, AppSession>();
+  private readonly pendingAccepts = new Map<string, { stream: Duplex; session: AppSession; timer: NodeJS.Timeout }>();
+  private nextId = 1;
+
+  constructor(
+    private readonly host: AppApiHost,
+    token?: string,
+  ) {
+    this.token = token ?? randomBytes(24).toString('hex');
+  }
+
+  async listen(host = '127.0.0.1', port = 0): Promise<{ host: string; port: number }> {
+    this.server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onConnection(s));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', (e) => reject(new Error(`app API cannot listen on ${host}:${port}: ${e.message}`)));
+      this.server!.listen({ host, port }, resolve);
+    });
+    const a = this.server.address() as { address: string; port: number };
+    return { host: a.address, port: a.port };
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.values()) s.control.destroy();
+    for (const p of this.pendingAccepts.values()) p.stream.destroy();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  isListening(port: number): boolean {
+    return port === ECHO_PORT || this.byPort.has(port);
+  }
+
+  apps(): Array<{ name: string; port: number }> {
+    return [...this.sessions.values()].map((s) => ({ name: s.name, port: s.port }));
+  }
+
+  /** Hands an incoming stream to the app registered on `port`; it connects back to take it. */
+  incoming(port: number, remote: { pk: string; port: number }, stream: Duplex): void {
+    const session = this.byPort.get(port);
+    if (!session) {
+      stream.destroy(new ApiError('refused', `nothing listens on port ${port}`));
+      return;
+    }
+    const id = `s${this.nextId++}`;
+    const timer = setTimeout(() => {
+      this.pendingAccepts.delete(id);
+      stream.destroy(new ApiError('timeout', `app "${session.name}" did not take the stream within ${ACCEPT_TIMEOUT_MS} ms`));
+    }, ACCEPT_TIMEOUT_MS);
+    this.pendingAccepts.set(id, { stream, session, timer });
+    stream.once('close', () => {
+      const p = this.pendingAccepts.get(id);
+      if (p) {
+        clearTimeout(p.timer);
+        this.pendingAccepts.delete(id);
+      }
+    });
+    writeJsonLine(session.control, { ev: 'incoming', id, remote });
+  }
+
+  private checkToken(t: unknown): boolean {
+    if (typeof t !== 'string') return false;
+    const a = Buffer.from(t);
+    const b = Buffer.from(this.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  }
+
+  private async onConnection(sock: Socket): Promise<void> {
+    sock.on('error', () => {});
+    let req: Record<string, unknown>;
+    try {
+      req = await readJsonLine(sock);
+    } catch (err) {
+      this.fail(sock, 'bad_request', (err as Error).message);
+      return;
+    }
+    if (!this.checkToken(req.token)) {
+      this.fail(sock, 'unauthorized', 'wrong or missing app API token');
+      return;
+    }
+    try {
+      switch (req.op) {
+        case 'hello':
+          return this.onHello(sock, req);
+        case 'dial':
+          return await this.onDial(sock, req);
+        case 'accept':
+          return this.onAccept(sock, req);
+        case 'status':
+          writeJsonLine(sock, { ok: true, status: this.host.status() });
+          sock.end();
+          return;
+        case 'transports':
+          writeJsonLine(sock, {
+            ok: true,
+            transports: await this.host.transportsCmd(String(req.action ?? 'ls'), req.pk as string | undefined),
+          });
+          sock.end();
+          return;
+        default:
+          this.fail(sock, 'bad_request', `unknown op ${JSON.stringify(req.op)}`);
+      }
+    } catch (err) {
+      const e = err as ApiError;
+      this.fail(sock, e.code ?? 'error', e.message);
+    }
+  }
+
+  private fail(sock: Socket, code: string, error: string): void {
+    writeJsonLine(sock, { ok: false, code, error });
+    sock.end();
+  }
+
+  private onHello(sock: Socket, req: Record<string, unknown>): void {
+    const name = typeof req.name === 'string' && req.name ? req.name.slice(0, 64) : 'app';
+    let port: number;
+    if (req.port === undefined || req.port === null || req.port === 0) {
+      port = FIRST_AUTO_PORT;
+      while (this.byPort.has(port)) port++;
+    } else {
+      port = Number(req.port);
+      if (!Number.isInteger(port) || port < 2 || port > 65535) {
+        return this.fail(sock, 'bad_port', `port ${JSON.stringify(req.port)} must be an integer 2-65535`);
+      }
+      const other = this.byPort.get(port);
+      if (other) return this.fail(sock, 'port_taken', `port ${port} is already taken by app "${other.name}"`);
+    }
+    const s: AppSession = { id: randomBytes(12).toString('hex'), name, port, control: sock, services: [] };
+    this.sessions.set(s.id, s);
+    this.byPort.set(port, s);
+    log.info('app registered', { name, port });
+    writeJsonLine(sock, { ok: true, pk: this.host.pkHex, port, session: s.id });
+    sock.setEncoding('utf8');
+    let buf = '';
+    sock.on('data', (d: string) => {
+      buf += d;
+      if (buf.length > 1 << 20) sock.destroy();
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        void this.onControl(s, line);
+      }
+    });
+    sock.on('end', () => sock.end());
+    sock.on('close', () => {
+      this.sessions.delete(s.id);
+      if (this.byPort.get(port) === s) this.byPort.delete(port);
+      if (s.services.length) void this.host.announce(this.allServices()).catch(() => {});
+      log.info('app left', { name, port });
+    });
+    sock.resume();
+  }
+
+  private allServices(): Array<{ name: string; port: number; attrs?: Record<string, string> }> {
+    return [...this.sessions.values()].flatMap((x) => x.services);
+  }
+
+  private async onControl(s: AppSession, line: string): Promise<void> {
+    let req: Record<string, unknown>;
+    try {
+      req = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      writeJsonLine(s.control, { ok: false, code: 'bad_request', error: 'not a JSON line' });
+      return;
+    }
+    const reply = (r: Record<string, unknown>) => writeJsonLine(s.control, { req: req.req, ...r });
+    try {
+      if (req.op === 'announce') {
+        const svc = req.service as { name?: unknown; attrs?: Record<string, string> } | undefined;
+        if (!svc || typeof svc.name !== 'string' || !svc.name) throw new ApiError('bad_request', 'announce needs service.name');
+        s.services = s.services.filter((x) => x.name !== svc.name);
+        s.services.push({ name: svc.name, port: s.port, ...(svc.attrs ? { attrs: svc.attrs } : {}) });
+        await this.host.announce(this.allServices());
+        reply({ ok: true });
+      } else if (req.op === 'query') {
+        if (typeof req.service !== 'string') throw new ApiError('bad_request', 'query needs a service name');
+        reply({ ok: true, results: await this.host.query(req.service) });
+      } else {
+        throw new ApiError('bad_request', `unknown op ${JSON.stringify(req.op)}`);
+      }
+    } catch (err) {
+      const e = err as ApiError;
+      reply({ ok: false, code: e.code ?? 'error', error: e.message });
+    }
+  }
+
+  private session(req: Record<string, unknown>): AppSession {
+    const s = this.sessions.get(String(req.session ?? ''));
+    if (!s) throw new ApiError('not_registered', 'register the app (name and port) before dialing or accepting');
+    return s;
+  }
+
+  private async onDial(sock: Socket, req: Record<string, unknown>): Promise<void> {
+    const s = this.session(req);
+    const pk = String(req.pk ?? '');
+    const port = Number(req.port);
+    if (!/^[0-9a-fA-F]{66}$/.test(pk)) throw new ApiError('bad_request', `"${pk}" is not a public key (66 hex characters)`);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ApiError('bad_request', `port ${String(req.port)} is out of range 1-65535`);
+    const hops = (v: unknown) => (v === undefined || v === null ? undefined : Number(v));
+    const stream = await this.host.dial(s.port, pk.toLowerCase(), port, { minHops: hops(req.minHops), maxHops: hops(req.maxHops) });
+    if (sock.destroyed) {
+      stream.destroy();
+      return;
+    }
+    writeJsonLine(sock, { ok: true, remote: { pk: pk.toLowerCase(), port } });
+    joinStreams(sock, stream);
+    sock.resume();
+  }
+
+  private onAccept(sock: Socket, req: Record<string, unknown>): void {
+    const s = this.session(req);
+    const p = this.pendingAccepts.get(String(req.id ?? ''));
+    if (!p || p.session !== s) throw new ApiError('unknown_stream', `no incoming stream ${JSON.stringify(req.id)} for this app`);
+    clearTimeout(p.timer);
+    this.pendingAccepts.delete(String(req.id));
+    writeJsonLine(sock, { ok: true });
+    joinStreams(sock, p.stream);
+    sock.resume();
+  }
+}

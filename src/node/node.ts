@@ -1,0 +1,608 @@
+// The node: transports to neighbour nodes, the routing table and forwarding, control links to trusted node
+// managers, the ends of routes (each wrapped in an end-to-end secure channel) and the local app API.
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { type KeyPair, pkToHex, shortPk } from '../net/keys.js';
+import { secureAccept, secureConnect, type SecureChannel } from '../net/secure.js';
+import { dialSecure, listenSecure, type SecureListener } from '../net/tcp.js';
+import { MessengerClient } from '../messenger/client.js';
+import { createLogger, type Logger } from '../util/log.js';
+import { Backoff } from '../util/backoff.js';
+import { formatHostPort, parseHostPort } from '../util/hostport.js';
+import { PacketType, type Packet } from './packet.js';
+import { RoutingTable, type Rule } from './routing-table.js';
+import { Transport, type TransportOptions } from './transport.js';
+import { RouteEnd, RouteEndError, type RouteEndInfo } from './route-end.js';
+import { ControlLink, ControlError, type ControlMessage } from './control-link.js';
+import { AppApiServer, ApiError } from './app-api.js';
+import { ECHO_PORT } from './sdk/protocol.js';
+
+/** Ports on the messenger: relayed transports between nodes, and control links to a node manager. */
+export const TRANSPORT_PORT = 5;
+export const MANAGER_PORT = 6;
+/** First byte a dialer sends on a channel to a node's listener. */
+const KIND_TRANSPORT = 0x54; // 'T'
+const KIND_CONTROL = 0x43; // 'C'
+export const NODE_SERVICE = 'skywire-node';
+
+export interface NodeOptions {
+  localKey: KeyPair;
+  messengers: Array<{ pk: Buffer; host: string; port: number }>;
+  /** Public keys (hex) of the node managers whose rules this node accepts. */
+  managers: string[];
+  /** Where to accept direct transports; null = relayed only. Default 127.0.0.1:0. */
+  listen?: { host: string; port: number } | null;
+  /** Address announced for direct transports, when it differs from the listen address. */
+  announceAddress?: string;
+  api?: { host: string; port: number };
+  apiToken?: string;
+  /** Peers to keep a transport to. */
+  connect?: string[];
+  /** Keep transports to every node the messenger knows (up to autoConnectMax). */
+  autoConnect?: boolean;
+  autoConnectMax?: number;
+  /** Idle expiry of routing rules (default 30 s); ends send keepalives at a third of it. */
+  routeIdleMs?: number;
+  transport?: TransportOptions;
+  /** Direct transports only via relay (for tests of relayed transports). */
+  relayOnly?: boolean;
+}
+
+export class Node extends EventEmitter {
+  readonly pkHex: string;
+  readonly messenger: MessengerClient;
+  readonly table: RoutingTable;
+  readonly api: AppApiServer;
+  private readonly log: Logger;
+  private readonly transportsByPk = new Map<string, Transport>();
+  private readonly ends = new Map<string, RouteEnd>();
+  private readonly managerLinks = new Map<string, ControlLink>();
+  private readonly trusted: Set<string>;
+  private readonly wanted = new Set<string>();
+  private readonly dialing = new Map<string, Promise<Transport>>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
+  private readonly backoffs = new Map<string, Backoff>();
+  private listener: SecureListener | undefined;
+  private apiAddr: { host: string; port: number } | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+  private stopRelay: (() => void) | undefined;
+  private services: Array<{ name: string; port: number; attrs?: Record<string, string> }> = [];
+  droppedNoTransport = 0;
+  rejectedControl = 0;
+
+  constructor(private readonly o: NodeOptions) {
+    super();
+    this.pkHex = pkToHex(o.localKey.publicKey);
+    this.log = createLogger('node', { pk: shortPk(this.pkHex) });
+    this.trusted = new Set(o.managers.map((m) => m.toLowerCase()));
+    this.messenger = new MessengerClient({ localKey: o.localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
+    this.table = new RoutingTable({ idleMs: o.routeIdleMs ?? 30_000 });
+    this.api = new AppApiServer(this, o.apiToken);
+  }
+
+  get apiAddress(): { host: string; port: number } | undefined {
+    return this.apiAddr;
+  }
+
+  get listenAddress(): { host: string; port: number } | undefined {
+    return this.listener?.address();
+  }
+
+  async start(): Promise<void> {
+    this.messenger.on('error', (err: Error) => this.log.warn('messenger', { err }));
+    await this.messenger.start();
+    this.stopRelay = this.messenger.listen(TRANSPORT_PORT, (s, from) => this.acceptRelayed(s, from));
+    if (this.o.listen !== null) {
+      const l = this.o.listen ?? { host: '127.0.0.1', port: 0 };
+      this.listener = await listenSecure({ localKey: this.o.localKey, host: l.host, port: l.port }, (ch) => this.onInbound(ch, 'direct'));
+    }
+    await this.announceEntry();
+    this.apiAddr = await this.api.listen(this.o.api?.host ?? '127.0.0.1', this.o.api?.port ?? 0);
+    for (const m of this.trusted) void this.managerLoop(m);
+    for (const pk of this.o.connect ?? []) this.want(pk.toLowerCase());
+    const idle = this.table.idleMs;
+    this.timers.push(setInterval(() => this.sweep(), Math.max(50, Math.min(idle / 3, 5000))));
+    this.timers.push(setInterval(() => this.reportTransports(), 5000));
+    if (this.o.autoConnect) {
+      void this.autoConnect();
+      this.timers.push(setInterval(() => void this.autoConnect(), 10_000));
+    }
+    for (const t of this.timers) t.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    for (const t of this.retryTimers.values()) clearTimeout(t);
+    for (const e of this.ends.values()) e.destroy(new RouteEndError('closed', 'node is shutting down'));
+    for (const l of this.managerLinks.values()) l.close('node is shutting down');
+    for (const t of this.transportsByPk.values()) t.close('node is shutting down');
+    this.stopRelay?.();
+    await this.api.close();
+    await this.listener?.close();
+    await this.messenger.close();
+  }
+
+  // ---- transports ----
+
+  transportTo(pk: string): Transport | undefined {
+    return this.transportsByPk.get(pk);
+  }
+
+  transports(): Transport[] {
+    return [...this.transportsByPk.values()];
+  }
+
+  /** Keeps a transport to `pk`, reconnecting when it drops. */
+  want(pk: string): void {
+    if (pk === this.pkHex || this.closed) return;
+    this.wanted.add(pk);
+    if (!this.transportsByPk.has(pk)) void this.connectTo(pk).catch(() => this.scheduleRetry(pk));
+  }
+
+  unwant(pk: string): void {
+    this.wanted.delete(pk);
+    clearTimeout(this.retryTimers.get(pk));
+    this.retryTimers.delete(pk);
+    this.transportsByPk.get(pk)?.close('removed by the operator');
+  }
+
+  private scheduleRetry(pk: string): void {
+    if (this.closed || !this.wanted.has(pk) || this.retryTimers.has(pk)) return;
+    let b = this.backoffs.get(pk);
+    if (!b) this.backoffs.set(pk, (b = new Backoff({ initialMs: 200, maxMs: 5000 })));
+    const t = setTimeout(() => {
+      this.retryTimers.delete(pk);
+      if (this.transportsByPk.has(pk) || !this.wanted.has(pk)) return;
+      this.connectTo(pk).catch(() => this.scheduleRetry(pk));
+    }, b.next());
+    t.unref();
+    this.retryTimers.set(pk, t);
+  }
+
+  /** Sets up a transport to `pk`: direct TCP to an announced address, else relayed by the messenger. */
+  connectTo(pk: string): Promise<Transport> {
+    const existing = this.transportsByPk.get(pk);
+    if (existing && !existing.isClosed) return Promise.resolve(existing);
+    let p = this.dialing.get(pk);
+    if (p) return p;
+    p = this.dialTransport(pk).finally(() => this.dialing.delete(pk));
+    this.dialing.set(pk, p);
+    return p;
+  }
+
+  private async dialTransport(pk: string): Promise<Transport> {
+    const pkBuf = Buffer.from(pk, 'hex');
+    const entry = await this.messenger.lookup(pk);
+    if (!entry) throw new ApiError('offline', `node ${shortPk(pk)} is not registered with the messenger`);
+    const errors: string[] = [];
+    if (!this.o.relayOnly) {
+      for (const a of entry.addresses) {
+        try {
+          const { host, port } = parseHostPort(a);
+          const ch = await dialSecure(host, port, pkBuf, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 });
+          ch.write(Buffer.from([KIND_TRANSPORT]));
+          return this.addTransport(ch, pk, 'direct', true);
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+      }
+    }
+    try {
+      const s = await this.messenger.open(pk, TRANSPORT_PORT);
+      const ch = await secureConnect(s, pkBuf, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 });
+      ch.write(Buffer.from([KIND_TRANSPORT]));
+      return this.addTransport(ch, pk, 'relayed', true);
+    } catch (err) {
+      errors.push((err as Error).message);
+      throw new ApiError('unreachable', `cannot reach ${shortPk(pk)}: ${errors.join('; ')}`);
+    }
+  }
+
+  private acceptRelayed(s: Duplex, from: string): void {
+    secureAccept(s, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 }).then(
+      (ch) => {
+        if (pkToHex(ch.remotePublicKey) !== from) {
+          this.log.warn('relayed peer key differs from the messenger sender', { from: shortPk(from) });
+          ch.destroy();
+          return;
+        }
+        this.onInbound(ch, 'relayed');
+      },
+      (err: Error) => this.log.debug('relayed handshake failed', { err }),
+    );
+  }
+
+  private onInbound(ch: SecureChannel, kind: 'direct' | 'relayed'): void {
+    const pk = pkToHex(ch.remotePublicKey);
+    const timer = setTimeout(() => ch.destroy(), 5000);
+    ch.on('error', () => {});
+    ch.once('data', (first: Buffer) => {
+      clearTimeout(timer);
+      ch.pause();
+      if (first.length > 1) ch.unshift(first.subarray(1));
+      if (first[0] === KIND_TRANSPORT) {
+        this.addTransport(ch, pk, kind, false);
+      } else if (first[0] === KIND_CONTROL) {
+        if (!this.trusted.has(pk)) {
+          this.rejectedControl++;
+          this.log.warn('rejected control channel from an untrusted manager key', { manager: shortPk(pk) });
+          ch.destroy();
+          return;
+        }
+        this.attachManager(pk, ch);
+      } else {
+        this.log.debug('unknown channel kind', { peer: shortPk(pk), kind: first[0] });
+        ch.destroy();
+      }
+    });
+  }
+
+  private addTransport(ch: Duplex, pk: string, kind: 'direct' | 'relayed', initiator: boolean): Transport {
+    const t = new Transport(ch, pk, kind, initiator, this.o.transport);
+    const old = this.transportsByPk.get(pk);
+    if (old && !old.isClosed) {
+      // Both sides dialed at once: keep the transport dialed by the smaller key, on both sides alike.
+      const initOf = (x: Transport) => (x.initiator ? this.pkHex : x.pk);
+      const keepNew = initOf(t) <= initOf(old);
+      const loser = keepNew ? old : t;
+      if (!keepNew) {
+        t.close('duplicate transport');
+        return old;
+      }
+      this.transportsByPk.set(pk, t);
+      loser.close('duplicate transport');
+    } else {
+      this.transportsByPk.set(pk, t);
+    }
+    t.on('packet', (p: Packet) => this.onPacket(p, t));
+    t.on('close', (reason: string) => this.onTransportClosed(t, reason));
+    ch.resume();
+    this.backoffs.get(pk)?.reset();
+    this.log.info('transport up', { peer: shortPk(pk), kind, initiator });
+    this.reportTransports();
+    this.emit('transport', t);
+    return t;
+  }
+
+  private onTransportClosed(t: Transport, reason: string): void {
+    if (this.transportsByPk.get(t.pk) !== t) return;
+    this.transportsByPk.delete(t.pk);
+    this.log.info('transport down', { peer: shortPk(t.pk), reason });
+    for (const e of this.ends.values()) {
+      if (e.info.outPk === t.pk) e.destroy(new RouteEndError('broken', `route broken: transport to ${shortPk(t.pk)} lost (${reason})`));
+    }
+    for (const r of this.table.list()) if (r.kind === 'intermediary' && r.nextPk === t.pk) this.table.delete(r.id);
+    this.reportTransports();
+    this.scheduleRetry(t.pk);
+  }
+
+  private async autoConnect(): Promise<void> {
+    try {
+      const { entries } = await this.messenger.query({ service: NODE_SERVICE, limit: 100 });
+      let n = this.transportsByPk.size;
+      for (const e of entries) {
+        if (n >= (this.o.autoConnectMax ?? 16)) break;
+        if (e.pk !== this.pkHex && !this.transportsByPk.has(e.pk)) {
+          n++;
+          this.want(e.pk);
+        }
+      }
+    } catch (err) {
+      this.log.debug('auto-connect query failed', { err });
+    }
+  }
+
+  // ---- forwarding ----
+
+  private onPacket(p: Packet, from: Transport): void {
+    const rule = this.table.lookup(p.routeId);
+    if (!rule) return;
+    const now = Date.now();
+    rule.lastActivity = now;
+    rule.bytesIn += p.payload.length;
+    rule.packetsIn++;
+    if (rule.kind === 'intermediary') {
+      const next = this.transportsByPk.get(rule.nextPk!);
+      if (!next) {
+        this.droppedNoTransport++;
+        return;
+      }
+      const ok = next.send(p.type, rule.nextRouteId!, p.payload);
+      rule.bytesOut += p.payload.length;
+      rule.packetsOut++;
+      if (p.type === PacketType.CLOSE || p.type === PacketType.ERROR) this.table.delete(rule.id);
+      if (!ok) this.holdUntilDrained(from, next);
+    } else if (rule.kind === 'consume') {
+      const end = this.ends.get(rule.routeKey);
+      if (end) end.deliver(p, from);
+    }
+  }
+
+  /** Backpressure: stop reading `from` while `to` cannot take more. */
+  private holdUntilDrained(from: Transport, to: Transport): void {
+    const key = `hold:${to.pk}`;
+    const anyFrom = from as Transport & { holds?: Set<string> };
+    anyFrom.holds ??= new Set();
+    if (anyFrom.holds.has(key)) return;
+    anyFrom.holds.add(key);
+    from.pauseReading(key);
+    const release = () => {
+      to.off('drain', release);
+      to.off('close', release);
+      anyFrom.holds!.delete(key);
+      from.resumeReading(key);
+    };
+    to.on('drain', release);
+    to.on('close', release);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    const third = this.table.idleMs / 3;
+    for (const e of this.ends.values()) {
+      if (now - e.lastSent >= third) {
+        e.keepalive();
+        if (e.outRule) e.outRule.lastActivity = now;
+      }
+    }
+    for (const r of this.table.expire(now)) {
+      if (r.kind === 'consume' || r.kind === 'forward') {
+        this.ends.get(r.routeKey)?.destroy(new RouteEndError('expired', `route expired after ${r.idleMs} ms without traffic`));
+      }
+    }
+  }
+
+  // ---- managers ----
+
+  private async managerLoop(mpk: string): Promise<void> {
+    const backoff = new Backoff({ initialMs: 200, maxMs: 5000 });
+    while (!this.closed) {
+      try {
+        const ch = await this.dialManager(mpk);
+        backoff.reset();
+        const link = this.attachManager(mpk, ch);
+        await new Promise((r) => link.once('close', r));
+      } catch (err) {
+        this.log.debug('manager connect failed', { manager: shortPk(mpk), err });
+      }
+      if (this.closed) return;
+      await new Promise((r) => setTimeout(r, backoff.next()).unref());
+    }
+  }
+
+  private async dialManager(mpk: string): Promise<SecureChannel> {
+    const pkBuf = Buffer.from(mpk, 'hex');
+    const entry = await this.messenger.lookup(mpk);
+    if (!entry) throw new Error(`manager ${shortPk(mpk)} is not registered with the messenger`);
+    for (const a of entry.addresses) {
+      try {
+        const { host, port } = parseHostPort(a);
+        return await dialSecure(host, port, pkBuf, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 });
+      } catch (err) {
+        this.log.debug('manager address failed', { address: a, err });
+      }
+    }
+    const s = await this.messenger.open(mpk, MANAGER_PORT);
+    return secureConnect(s, pkBuf, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 });
+  }
+
+  private attachManager(mpk: string, ch: Duplex): ControlLink {
+    const link = new ControlLink(ch, (m) => this.onManagerRequest(mpk, m));
+    this.managerLinks.get(mpk)?.close('replaced');
+    this.managerLinks.set(mpk, link);
+    link.on('close', (reason: string) => {
+      if (this.managerLinks.get(mpk) === link) this.managerLinks.delete(mpk);
+      this.log.info('manager link down', { manager: shortPk(mpk), reason });
+    });
+    link.send({ t: 'hello', transports: this.transportReport() });
+    this.log.info('manager link up', { manager: shortPk(mpk) });
+    this.emit('manager', mpk);
+    return link;
+  }
+
+  connectedManagers(): string[] {
+    return [...this.managerLinks.keys()];
+  }
+
+  private transportReport(): Array<{ pk: string; latencyMs: number }> {
+    return this.transports().map((t) => ({ pk: t.pk, latencyMs: t.latencyMs }));
+  }
+
+  private reportTransports(): void {
+    const list = this.transportReport();
+    for (const l of this.managerLinks.values()) l.send({ t: 'transports', list });
+  }
+
+  private onManagerRequest(mpk: string, m: ControlMessage): Record<string, unknown> | void {
+    switch (m.t) {
+      case 'reserve': {
+        const port = m.port as number | undefined;
+        if (port !== undefined && !this.api.isListening(port)) {
+          throw new ControlError('refused', `nothing listens on port ${port} at ${shortPk(this.pkHex)}`);
+        }
+        const count = Number(m.count);
+        if (!Number.isInteger(count) || count < 1 || count > 64) throw new ControlError('bad_request', 'bad count');
+        return { ids: this.table.reserve(count, String(m.routeKey ?? '')) };
+      }
+      case 'install':
+        this.install(String(m.routeKey), m.rules as InstallRule[]);
+        return;
+      case 'remove':
+        this.removeRoute(String(m.routeKey), String(m.reason ?? 'route removed by the node manager'));
+        return;
+      default:
+        this.log.debug('unknown manager message', { manager: shortPk(mpk), t: m.t });
+        if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${m.t}`);
+    }
+  }
+
+  private install(routeKey: string, rules: InstallRule[]): void {
+    if (!Array.isArray(rules)) throw new ControlError('bad_request', 'rules must be a list');
+    for (const r of rules) {
+      if (r.kind === 'intermediary') {
+        this.table.install({ id: r.routeId, kind: 'intermediary', routeKey, nextPk: r.nextPk, nextRouteId: r.nextRouteId });
+      } else if (r.kind === 'consume' && r.end) {
+        const inRule = this.table.install({ id: r.routeId, kind: 'consume', routeKey });
+        const info: RouteEndInfo = { ...r.end, routeKey, inRouteId: r.routeId };
+        const outRule = this.table.install({ kind: 'forward', routeKey, nextPk: info.outPk, nextRouteId: info.outRouteId });
+        const end = new RouteEnd(this, info);
+        end.inRule = inRule;
+        end.outRule = outRule;
+        this.ends.set(routeKey, end);
+        end.on('error', () => {});
+        end.once('close', () => this.onEndClosed(end));
+        if (!info.initiator) this.acceptRoute(end);
+      } else {
+        throw new ControlError('bad_request', `bad rule ${JSON.stringify(r).slice(0, 100)}`);
+      }
+    }
+  }
+
+  private removeRoute(routeKey: string, reason: string): void {
+    for (const r of this.table.byRouteKey(routeKey)) this.table.delete(r.id);
+    this.ends.get(routeKey)?.destroy(new RouteEndError('broken', reason));
+  }
+
+  private onEndClosed(end: RouteEnd): void {
+    const key = end.info.routeKey;
+    if (this.ends.get(key) === end) this.ends.delete(key);
+    if (end.inRule) this.table.delete(end.inRule.id);
+    if (end.outRule) this.table.delete(end.outRule.id);
+    for (const l of this.managerLinks.values()) l.send({ t: 'closed', routeKey: key });
+  }
+
+  /** The destination end of a new route: authenticate the dialer end to end, then hand the stream over. */
+  private acceptRoute(end: RouteEnd): void {
+    const { remotePk, remotePort, localPort } = end.info;
+    secureAccept(end, { localKey: this.o.localKey, handshakeTimeoutMs: 10_000 }).then(
+      (ch) => {
+        end.handshaking = false;
+        if (pkToHex(ch.remotePublicKey) !== remotePk) {
+          this.log.warn('end-to-end key differs from the one the manager announced', { route: end.info.routeKey });
+          ch.destroy();
+          return;
+        }
+        ch.on('error', () => {});
+        if (localPort === ECHO_PORT) ch.pipe(ch);
+        else this.api.incoming(localPort, { pk: remotePk, port: remotePort }, ch);
+      },
+      (err: Error) => {
+        this.log.debug('end-to-end handshake failed', { err });
+        end.destroy(err);
+      },
+    );
+  }
+
+  // ---- AppApiHost ----
+
+  async dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex> {
+    if (pk === this.pkHex) throw new ApiError('bad_request', 'cannot dial this node itself');
+    const link = [...this.managerLinks.values()][0];
+    if (!link) throw new ApiError('no_manager', 'this node is not connected to any node manager');
+    let routeKey: string;
+    try {
+      const r = await link.request({ t: 'dial', to: pk, port, fromPort, minHops: o.minHops, maxHops: o.maxHops }, 10_000);
+      routeKey = String(r.routeKey);
+    } catch (err) {
+      const e = err as ControlError;
+      throw new ApiError(e.code ?? 'error', e.message);
+    }
+    const end = this.ends.get(routeKey);
+    if (!end) throw new ApiError('error', 'the node manager answered but did not install the route here');
+    try {
+      const ch = await secureConnect(end, Buffer.from(pk, 'hex'), { localKey: this.o.localKey, handshakeTimeoutMs: 10_000 });
+      end.handshaking = false;
+      ch.on('error', () => {});
+      return ch;
+    } catch (err) {
+      end.destroy();
+      throw new ApiError('timeout', `end-to-end handshake with ${shortPk(pk)} failed: ${(err as Error).message}`);
+    }
+  }
+
+  async announce(services: Array<{ name: string; port: number; attrs?: Record<string, string> }>): Promise<void> {
+    this.services = services;
+    await this.announceEntry();
+  }
+
+  private async announceEntry(): Promise<void> {
+    const addr = this.o.announceAddress ?? (this.listener ? formatHostPort(this.listener.address()) : undefined);
+    await this.messenger.announce({
+      addresses: addr ? [addr] : [],
+      services: [{ name: NODE_SERVICE, port: 0 }, ...this.services],
+    });
+  }
+
+  async query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>> {
+    const { entries } = await this.messenger.query({ service, limit: 100 });
+    return entries.flatMap((e) =>
+      e.services.filter((s) => s.name === service).map((s) => ({ pk: e.pk, port: s.port, ...(s.attrs ? { attrs: s.attrs } : {}) })),
+    );
+  }
+
+  status(): Record<string, unknown> {
+    const rule = (r: Rule) => ({
+      id: r.id,
+      kind: r.kind,
+      route: r.routeKey,
+      ...(r.nextPk ? { nextPk: r.nextPk, nextRouteId: r.nextRouteId } : {}),
+      bytesIn: r.bytesIn,
+      bytesOut: r.bytesOut,
+      packetsIn: r.packetsIn,
+      packetsOut: r.packetsOut,
+      idleMs: Date.now() - r.lastActivity,
+    });
+    return {
+      pk: this.pkHex,
+      listen: this.listener ? formatHostPort(this.listener.address()) : null,
+      managers: this.connectedManagers(),
+      transports: this.transports().map((t) => t.info()),
+      rules: this.table.list().filter((r) => r.kind !== 'reserved').map(rule),
+      streams: [...this.ends.values()].map((e) => ({
+        route: e.info.routeKey,
+        remotePk: e.info.remotePk,
+        remotePort: e.info.remotePort,
+        localPort: e.info.localPort,
+        initiator: e.info.initiator,
+      })),
+      apps: this.api.apps(),
+      dropped: {
+        unknownRoute: this.table.unknownRoute,
+        noTransport: this.droppedNoTransport,
+        malformed: this.transports().reduce((n, t) => n + t.decoder.stats.malformed, 0),
+        rejectedControl: this.rejectedControl,
+      },
+    };
+  }
+
+  async transportsCmd(action: string, pk?: string): Promise<unknown> {
+    if (action !== 'ls') {
+      if (!pk || !/^[0-9a-fA-F]{66}$/.test(pk)) throw new ApiError('bad_request', `"${pk ?? ''}" is not a public key (66 hex characters)`);
+      pk = pk.toLowerCase();
+    }
+    if (action === 'add') {
+      this.wanted.add(pk!);
+      await this.connectTo(pk!).catch((err: Error) => {
+        this.scheduleRetry(pk!);
+        throw new ApiError((err as ApiError).code ?? 'unreachable', err.message);
+      });
+    } else if (action === 'rm') {
+      if (!this.transportsByPk.has(pk!) && !this.wanted.has(pk!)) throw new ApiError('not_found', `no transport to ${shortPk(pk!)}`);
+      this.unwant(pk!);
+    } else if (action !== 'ls') {
+      throw new ApiError('bad_request', `unknown transports action "${action}" (add, rm or ls)`);
+    }
+    return this.transports().map((t) => t.info());
+  }
+}
+
+interface InstallRule {
+  routeId: number;
+  kind: 'intermediary' | 'consume';
+  nextPk?: string;
+  nextRouteId?: number;
+  end?: Omit<RouteEndInfo, 'routeKey' | 'inRouteId'>;
+}

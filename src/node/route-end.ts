@@ -1,0 +1,178 @@
+// One end of a route, as a Duplex: writes become DATA packets towards the first hop, packets arriving on the
+// consume rule become readable bytes. CLOSE is a half-close (the other direction keeps going); ERROR
+// destroys the stream with the far end's reason. The end-to-end secure channel runs on top of this Duplex.
+import { Duplex } from 'node:stream';
+import { MAX_PAYLOAD, PacketType, type Packet } from './packet.js';
+import type { Transport } from './transport.js';
+import type { Rule } from './routing-table.js';
+
+export interface RouteEndInfo {
+  routeKey: string;
+  /** Route id of our consume rule (packets for us arrive with it). */
+  inRouteId: number;
+  /** First hop of our outbound path and the route id it expects. */
+  outPk: string;
+  outRouteId: number;
+  remotePk: string;
+  remotePort: number;
+  localPort: number;
+  initiator: boolean;
+}
+
+export interface RouteEndHost {
+  transportTo(pk: string): Transport | undefined;
+}
+
+export class RouteEndError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class RouteEnd extends Duplex {
+  private pausedTransport: Transport | undefined;
+  private remoteEnded = false;
+  private localEnded = false;
+  /** Rules used for metering: the consume rule (in) and the local forward rule (out). */
+  inRule: Rule | undefined;
+  outRule: Rule | undefined;
+  lastSent = Date.now();
+  handshaking = true;
+
+  constructor(
+    private readonly host: RouteEndHost,
+    readonly info: RouteEndInfo,
+  ) {
+    super({ allowHalfOpen: true, highWaterMark: 256 * 1024 });
+  }
+
+  /** A packet that arrived on our consume rule. */
+  deliver(p: Packet, from: Transport): void {
+    if (this.destroyed) return;
+    switch (p.type) {
+      case PacketType.DATA:
+      case PacketType.HANDSHAKE:
+        if (this.remoteEnded) return;
+        if (!this.push(p.payload) && !this.pausedTransport) {
+          // Backpressure: stop reading that transport until our reader catches up.
+          this.pausedTransport = from;
+          from.pauseReading(this);
+        }
+        return;
+      case PacketType.CLOSE:
+        if (!this.remoteEnded) {
+          this.remoteEnded = true;
+          this.push(null);
+        }
+        return;
+      case PacketType.ERROR:
+        this.destroy(new RouteEndError('remote_error', p.payload.toString('utf8').slice(0, 300) || 'route closed with an error'));
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Refreshes the rules along the outbound path. */
+  keepalive(): void {
+    if (this.localEnded) return;
+    this.host.transportTo(this.info.outPk)?.send(PacketType.KEEPALIVE, this.info.outRouteId);
+    this.lastSent = Date.now();
+  }
+
+  get bothEnded(): boolean {
+    return this.localEnded && this.remoteEnded;
+  }
+
+  override _read(): void {
+    const t = this.pausedTransport;
+    if (t) {
+      this.pausedTransport = undefined;
+      t.resumeReading(this);
+    }
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.sendData([chunk], cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this.sendData(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  private sendData(bufs: Buffer[], cb: (err?: Error | null) => void): void {
+    const t = this.host.transportTo(this.info.outPk);
+    if (!t) {
+      cb(new RouteEndError('broken', `route broken: no transport to next hop ${this.info.outPk.slice(0, 8)}`));
+      return;
+    }
+    const type = this.handshaking ? PacketType.HANDSHAKE : PacketType.DATA;
+    let ok = true;
+    let bytes = 0;
+    let packets = 0;
+    // Pack the pieces into packets of at most MAX_PAYLOAD bytes.
+    let group: Buffer[] = [];
+    let groupLen = 0;
+    const flush = () => {
+      if (!groupLen) return;
+      ok = t.send(type, this.info.outRouteId, group.length === 1 ? group[0] : Buffer.concat(group, groupLen)) && ok;
+      bytes += groupLen;
+      packets++;
+      group = [];
+      groupLen = 0;
+    };
+    for (let b of bufs) {
+      while (b.length) {
+        const room = MAX_PAYLOAD - groupLen;
+        const piece = b.length <= room ? b : b.subarray(0, room);
+        group.push(piece);
+        groupLen += piece.length;
+        b = b.subarray(piece.length);
+        if (groupLen === MAX_PAYLOAD) flush();
+      }
+    }
+    flush();
+    this.lastSent = Date.now();
+    if (this.outRule) {
+      this.outRule.bytesOut += bytes;
+      this.outRule.packetsOut += packets;
+      this.outRule.lastActivity = this.lastSent;
+    }
+    if (ok) {
+      cb();
+      return;
+    }
+    const done = () => {
+      t.off('drain', done);
+      t.off('close', done);
+      cb(t.isClosed ? new RouteEndError('broken', `route broken: transport to ${this.info.outPk.slice(0, 8)} closed`) : null);
+    };
+    t.on('drain', done);
+    t.on('close', done);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.localEnded = true;
+    this.host.transportTo(this.info.outPk)?.send(PacketType.CLOSE, this.info.outRouteId);
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const t = this.host.transportTo(this.info.outPk);
+    if (!this.localEnded && t) {
+      // Tell the far end why, unless it was the far end that failed.
+      const reason = err ? (err instanceof RouteEndError && err.code === 'remote_error' ? null : err.message) : 'stream reset';
+      if (reason !== null) t.send(PacketType.ERROR, this.info.outRouteId, Buffer.from(reason.slice(0, 300), 'utf8'));
+      else t.send(PacketType.CLOSE, this.info.outRouteId);
+    }
+    this.localEnded = true;
+    this._read();
+    cb(err);
+  }
+}

@@ -1,0 +1,163 @@
+// A transport: a secure channel to a neighbour node (direct TCP or relayed by a messenger) carrying packets.
+// It measures latency with PING/PONG on route id 0, notices a silent peer within `deadAfterMs`, meters bytes
+// and packets both ways, and lets the forwarder pause reading (backpressure) while an outbound queue is full.
+import { EventEmitter } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { encodePacket, PacketDecoder, PacketType, type Packet, type PacketTypeValue, HEADER_BYTES } from './packet.js';
+
+export interface TransportOptions {
+  /** PING interval (default 1 s). */
+  pingIntervalMs?: number;
+  /** A peer silent this long while we are reading is declared dead (default 4 s). */
+  deadAfterMs?: number;
+}
+
+export interface TransportInfo {
+  pk: string;
+  kind: 'direct' | 'relayed';
+  initiator: boolean;
+  latencyMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  packetsIn: number;
+  packetsOut: number;
+  malformed: number;
+  upSince: number;
+}
+
+// Debug tap (SKYWIRE_PACKET_TAP=FILE): appends every packet payload this node receives on a transport, i.e.
+// exactly what a node in the middle of a route can see after the transport is decrypted.
+let tap: WriteStream | undefined;
+function tapStream(): WriteStream | undefined {
+  const file = process.env.SKYWIRE_PACKET_TAP;
+  if (!file) return undefined;
+  tap ??= createWriteStream(file, { flags: 'a', mode: 0o600 });
+  return tap;
+}
+
+export class Transport extends EventEmitter {
+  readonly decoder = new PacketDecoder();
+  latencyMs = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  packetsIn = 0;
+  packetsOut = 0;
+  readonly upSince = Date.now();
+  private lastHeard = Date.now();
+  private readonly pausers = new Set<unknown>();
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+  private readonly tap = tapStream();
+
+  constructor(
+    readonly channel: Duplex,
+    readonly pk: string,
+    readonly kind: 'direct' | 'relayed',
+    readonly initiator: boolean,
+    o: TransportOptions = {},
+  ) {
+    super();
+    const pingMs = o.pingIntervalMs ?? 1000;
+    const deadMs = o.deadAfterMs ?? 4000;
+    channel.on('data', (chunk: Buffer) => this.onData(chunk));
+    channel.on('drain', () => this.emit('drain'));
+    channel.on('error', (err: Error) => this.close(err.message));
+    channel.on('end', () => this.close('peer closed the transport'));
+    channel.on('close', () => this.close('transport closed'));
+    this.timer = setInterval(() => {
+      if (this.pausers.size === 0 && Date.now() - this.lastHeard > deadMs) {
+        this.close(`peer silent for ${deadMs} ms`);
+        return;
+      }
+      const ts = Buffer.allocUnsafe(8);
+      ts.writeDoubleBE(performance.now());
+      this.send(PacketType.PING, 0, ts);
+    }, pingMs);
+    this.timer.unref();
+    this.send(PacketType.PING, 0, Buffer.alloc(8));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Writes one packet; false means the outbound buffer is full (wait for 'drain'). */
+  send(type: PacketTypeValue, routeId: number, payload?: Buffer): boolean {
+    if (this.closed) return false;
+    const buf = encodePacket(type, routeId, payload);
+    this.bytesOut += buf.length;
+    this.packetsOut++;
+    return this.channel.write(buf);
+  }
+
+  get writable(): boolean {
+    return !this.closed && !this.channel.writableNeedDrain;
+  }
+
+  /** Stops reading until every pauser has resumed (backpressure from a full outbound queue). */
+  pauseReading(by: unknown): void {
+    this.pausers.add(by);
+    this.channel.pause();
+  }
+
+  resumeReading(by: unknown): void {
+    if (!this.pausers.delete(by)) return;
+    if (this.pausers.size === 0 && !this.closed) {
+      this.lastHeard = Date.now();
+      this.channel.resume();
+    }
+  }
+
+  info(): TransportInfo {
+    return {
+      pk: this.pk,
+      kind: this.kind,
+      initiator: this.initiator,
+      latencyMs: Math.round(this.latencyMs * 1000) / 1000,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      packetsIn: this.packetsIn,
+      packetsOut: this.packetsOut,
+      malformed: this.decoder.stats.malformed,
+      upSince: this.upSince,
+    };
+  }
+
+  close(reason = 'closed'): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.decoder.end();
+    this.channel.destroy();
+    this.emit('close', reason);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.lastHeard = Date.now();
+    this.bytesIn += chunk.length;
+    for (const p of this.decoder.push(chunk)) {
+      this.packetsIn++;
+      if (p.routeId === 0) this.onTransportPacket(p);
+      else {
+        this.tap?.write(p.payload);
+        this.emit('packet', p);
+      }
+      if (this.closed) return;
+    }
+  }
+
+  private onTransportPacket(p: Packet): void {
+    if (p.type === PacketType.PING) this.send(PacketType.PONG, 0, p.payload);
+    else if (p.type === PacketType.PONG && p.payload.length === 8) {
+      const sent = p.payload.readDoubleBE(0);
+      if (sent > 0) {
+        const rtt = performance.now() - sent;
+        // Smoothed, so one slow sample does not flip route choices.
+        this.latencyMs = this.latencyMs === 0 ? rtt : this.latencyMs * 0.8 + rtt * 0.2;
+      }
+    }
+  }
+}
+
+export const PACKET_OVERHEAD = HEADER_BYTES;

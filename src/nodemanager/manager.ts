@@ -1,0 +1,258 @@
+// The node manager: nodes keep a control link to it and report their transports; it keeps the graph, computes
+// forward and reverse paths for route requests, reserves route ids on every hop, installs the rules (each node
+// acknowledges), and tells both ends. When a node or a transport disappears, every live route through it is
+// removed and both ends get a clear error: packets in flight on the dead hop are lost, and the end-to-end
+// secure channel cannot skip missing bytes, so a silent re-route would corrupt the stream. New dials take
+// another path at once, since the graph no longer has the dead hop.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { type KeyPair, pkToHex, shortPk } from '../net/keys.js';
+import { secureAccept } from '../net/secure.js';
+import { listenSecure, type SecureListener } from '../net/tcp.js';
+import { MessengerClient } from '../messenger/client.js';
+import { createLogger } from '../util/log.js';
+import { formatHostPort } from '../util/hostport.js';
+import { Graph, NoPathError } from './graph.js';
+import { ControlLink, ControlError, type ControlMessage } from './control-link.js';
+
+/** Port on the messenger where the manager accepts relayed control links (same as the node's MANAGER_PORT). */
+export const MANAGER_PORT = 6;
+export const MANAGER_SERVICE = 'skywire-manager';
+
+export interface ManagerOptions {
+  localKey: KeyPair;
+  messengers: Array<{ pk: Buffer; host: string; port: number }>;
+  listen?: { host: string; port: number };
+  announceAddress?: string;
+  /** Per-node step of route setup (reserve, install), default 5 s. */
+  setupTimeoutMs?: number;
+  /** Hop limit when a request gives none (default 16). */
+  defaultMaxHops?: number;
+}
+
+interface RouteRecord {
+  key: string;
+  from: string;
+  to: string;
+  port: number;
+  fwd: string[];
+  rev: string[];
+  createdAt: number;
+}
+
+const log = createLogger('nodemanager');
+
+export class NodeManager extends EventEmitter {
+  readonly pkHex: string;
+  readonly graph = new Graph();
+  readonly messenger: MessengerClient;
+  private readonly links = new Map<string, ControlLink>();
+  private readonly routes = new Map<string, RouteRecord>();
+  private listener: SecureListener | undefined;
+  private stopRelay: (() => void) | undefined;
+  routesSetUp = 0;
+  routesFailed = 0;
+  routesBroken = 0;
+
+  constructor(private readonly o: ManagerOptions) {
+    super();
+    this.pkHex = pkToHex(o.localKey.publicKey);
+    this.messenger = new MessengerClient({ localKey: o.localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
+  }
+
+  get listenAddress(): { host: string; port: number } | undefined {
+    return this.listener?.address();
+  }
+
+  async start(): Promise<void> {
+    await this.messenger.start();
+    const l = this.o.listen ?? { host: '127.0.0.1', port: 0 };
+    this.listener = await listenSecure({ localKey: this.o.localKey, host: l.host, port: l.port }, (ch) => this.attach(ch));
+    this.stopRelay = this.messenger.listen(MANAGER_PORT, (s: Duplex) => {
+      secureAccept(s, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 }).then(
+        (ch) => this.attach(ch),
+        (err: Error) => log.debug('relayed handshake failed', { err }),
+      );
+    });
+    await this.messenger.announce({
+      addresses: [this.o.announceAddress ?? formatHostPort(this.listener.address())],
+      services: [{ name: MANAGER_SERVICE, port: MANAGER_PORT }],
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const l of this.links.values()) l.close('node manager is shutting down');
+    this.stopRelay?.();
+    await this.listener?.close();
+    await this.messenger.close();
+  }
+
+  nodes(): string[] {
+    return [...this.links.keys()];
+  }
+
+  liveRoutes(): RouteRecord[] {
+    return [...this.routes.values()];
+  }
+
+  private attach(ch: Duplex & { remotePublicKey: Buffer }): void {
+    const pk = pkToHex(ch.remotePublicKey);
+    ch.on('error', () => {});
+    const link = new ControlLink(ch, (m) => this.onMessage(pk, m));
+    this.links.get(pk)?.close('replaced by a new link');
+    this.links.set(pk, link);
+    this.graph.addNode(pk);
+    log.info('node up', { node: shortPk(pk) });
+    link.on('close', (reason: string) => {
+      if (this.links.get(pk) !== link) return;
+      this.links.delete(pk);
+      this.graph.removeNode(pk);
+      log.info('node down', { node: shortPk(pk), reason });
+      this.breakRoutes((r) => r.fwd.includes(pk) || r.rev.includes(pk), `route broken: node ${shortPk(pk)} went offline`);
+      this.emit('nodeDown', pk);
+    });
+    this.emit('nodeUp', pk);
+  }
+
+  private onMessage(pk: string, m: ControlMessage): Promise<Record<string, unknown>> | void {
+    switch (m.t) {
+      case 'hello':
+      case 'transports': {
+        const list = (m.t === 'hello' ? m.transports : m.list) as Array<{ pk: string; latencyMs?: number }>;
+        if (!Array.isArray(list)) return;
+        const lost = this.graph.setTransports(
+          pk,
+          list.filter((t) => typeof t?.pk === 'string'),
+        );
+        for (const peer of lost) {
+          this.breakRoutes(
+            (r) => usesEdge(r.fwd, pk, peer) || usesEdge(r.rev, pk, peer),
+            `route broken: transport ${shortPk(pk)}-${shortPk(peer)} lost`,
+          );
+        }
+        this.emit('transports', pk);
+        return;
+      }
+      case 'dial':
+        return this.setupRoute(pk, m);
+      case 'closed':
+        this.routes.delete(String(m.routeKey));
+        return;
+      default:
+        if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${m.t}`);
+    }
+  }
+
+  private breakRoutes(match: (r: RouteRecord) => boolean, reason: string): void {
+    for (const r of [...this.routes.values()]) {
+      if (!match(r)) continue;
+      this.routes.delete(r.key);
+      this.routesBroken++;
+      log.info('route broken', { route: r.key, reason });
+      for (const n of new Set([...r.fwd, ...r.rev])) this.links.get(n)?.send({ t: 'remove', routeKey: r.key, reason });
+    }
+  }
+
+  /** Computes, reserves and installs a route; answers the dialer with its key. */
+  private async setupRoute(from: string, m: ControlMessage): Promise<Record<string, unknown>> {
+    const to = String(m.to ?? '').toLowerCase();
+    const port = Number(m.port);
+    const fromPort = Number(m.fromPort);
+    const int = (v: unknown, name: string) => {
+      if (v === undefined || v === null) return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 64) throw new ControlError('bad_request', `${name} must be an integer 1-64`);
+      return n;
+    };
+    const minHops = int(m.minHops, 'min hops');
+    const maxHops = int(m.maxHops, 'max hops') ?? this.o.defaultMaxHops ?? 16;
+    if (!this.links.has(to)) throw new ControlError('offline', `node ${shortPk(to)} is offline (not connected to the node manager)`);
+    let fwd: string[];
+    let rev: string[];
+    try {
+      fwd = this.graph.findPath({ from, to, minHops, maxHops });
+      rev = this.graph.findPath({ from: to, to: from, minHops, maxHops });
+    } catch (err) {
+      this.routesFailed++;
+      if (err instanceof NoPathError) throw new ControlError(err.code, err.message);
+      throw err;
+    }
+    const key = randomBytes(8).toString('hex');
+    const involved = new Set([...fwd, ...rev]);
+    const timeout = this.o.setupTimeoutMs ?? 5000;
+    try {
+      // 1. Reserve the route ids each hop will receive packets with.
+      const need = new Map<string, number>();
+      for (const n of [...fwd.slice(1), ...rev.slice(1)]) need.set(n, (need.get(n) ?? 0) + 1);
+      const granted = new Map<string, number[]>();
+      await Promise.all(
+        [...need].map(async ([n, count]) => {
+          const link = this.links.get(n);
+          if (!link) throw new ControlError('offline', `node ${shortPk(n)} on the path went offline`);
+          const r = await link.request({ t: 'reserve', routeKey: key, count, ...(n === to ? { port } : {}) }, timeout);
+          granted.set(n, (r.ids as number[]).slice());
+        }),
+      );
+      const take = (n: string) => granted.get(n)!.shift()!;
+      const fwdIds = fwd.map((n, i) => (i === 0 ? 0 : take(n)));
+      const revIds = rev.map((n, i) => (i === 0 ? 0 : take(n)));
+      // 2. Install the rules on every hop, both ends included.
+      const rules = new Map<string, Array<Record<string, unknown>>>();
+      const add = (n: string, r: Record<string, unknown>) => rules.set(n, [...(rules.get(n) ?? []), r]);
+      const chain = (path: string[], ids: number[]) => {
+        for (let i = 1; i < path.length - 1; i++) {
+          add(path[i], { routeId: ids[i], kind: 'intermediary', nextPk: path[i + 1], nextRouteId: ids[i + 1] });
+        }
+      };
+      chain(fwd, fwdIds);
+      chain(rev, revIds);
+      add(to, {
+        routeId: fwdIds[fwd.length - 1],
+        kind: 'consume',
+        end: { outPk: rev[1], outRouteId: revIds[1], remotePk: from, remotePort: fromPort, localPort: port, initiator: false },
+      });
+      add(from, {
+        routeId: revIds[rev.length - 1],
+        kind: 'consume',
+        end: { outPk: fwd[1], outRouteId: fwdIds[1], remotePk: to, remotePort: port, localPort: fromPort, initiator: true },
+      });
+      await Promise.all(
+        [...rules].map(([n, list]) => {
+          const link = this.links.get(n);
+          if (!link) throw new ControlError('offline', `node ${shortPk(n)} on the path went offline`);
+          return link.request({ t: 'install', routeKey: key, rules: list }, timeout);
+        }),
+      );
+    } catch (err) {
+      this.routesFailed++;
+      for (const n of involved) this.links.get(n)?.send({ t: 'remove', routeKey: key, reason: 'route setup failed' });
+      const e = err as ControlError;
+      throw new ControlError(e.code ?? 'error', e.message);
+    }
+    this.routes.set(key, { key, from, to, port, fwd, rev, createdAt: Date.now() });
+    this.routesSetUp++;
+    log.info('route set up', { route: key, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
+    return { routeKey: key, fwd, rev };
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      pk: this.pkHex,
+      listen: this.listener ? formatHostPort(this.listener.address()) : null,
+      nodes: this.nodes(),
+      transports: this.graph.edges(),
+      routes: this.liveRoutes(),
+      routesSetUp: this.routesSetUp,
+      routesFailed: this.routesFailed,
+      routesBroken: this.routesBroken,
+    };
+  }
+}
+
+function usesEdge(path: string[], a: string, b: string): boolean {
+  for (let i = 0; i + 1 < path.length; i++) {
+    if ((path[i] === a && path[i + 1] === b) || (path[i] === b && path[i + 1] === a)) return true;
+  }
+  return false;
+}
