@@ -2,8 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lab, labSkipReason, sweepStale } from './lab.js';
+import { findAddon } from '../../src/apps/vpn/tun.js';
 
-const skip = await labSkipReason({ tools: ['ping', 'tc'] });
+// Without the netem qdisc the lab shapes links with a relay over TUN devices, which needs the TUN addon.
+const skip =
+  (await labSkipReason({ tun: true, tools: ['ping', 'tc'] })) ??
+  (findAddon() ? false : 'the TUN addon is not built (native/tun): run "npm run build"');
 
 test('hosts in namespaces reach each other over a link, netem adds delay, cleanup removes everything', { skip }, async (t) => {
   const lab = await Lab.create();

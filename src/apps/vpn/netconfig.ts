@@ -176,7 +176,7 @@ export async function setSysctl(j: NetJournal, path: string, value: string): Pro
     try {
       writeFileSync(path, value);
     } catch (err) {
-      throw new Error(`cannot set ${path} to ${value} (${(err as NodeJS.ErrnoException).code}): run as root, or set it beforehand`);
+      throw new Error(`cannot set ${path} to ${value} (${(err as NodeJS.ErrnoException).code}): run as root, or set it beforehand`, { cause: err });
     }
   });
 }

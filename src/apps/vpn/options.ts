@@ -23,7 +23,7 @@ export function parseAllowList(values: string[], files: string[]): Set<string> {
     try {
       text = readFileSync(f, 'utf8');
     } catch (err) {
-      throw new Error(`cannot read allow file ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(`cannot read allow file ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
     }
     text.split('\n').forEach((line, i) => {
       const k = line.replace(/#.*/, '').trim();
@@ -31,7 +31,7 @@ export function parseAllowList(values: string[], files: string[]): Set<string> {
         try {
           out.add(parsePk(k));
         } catch (err) {
-          throw new Error(`${f}:${i + 1}: ${(err as Error).message}`);
+          throw new Error(`${f}:${i + 1}: ${(err as Error).message}`, { cause: err });
         }
       }
     });

@@ -275,10 +275,14 @@ export class VpnServer {
     }
   }
 
-  /** Too big for the client's MTU: tell the sender (ICMP frag needed) when it asked not to fragment. */
+  /**
+   * Too big for the client's MTU: tell the sender (ICMP frag needed) when it asked not to fragment.
+   * The reply comes from the client's address, i.e. from beyond the TUN device: a source that is one of
+   * this host's own addresses (the gateway) would be dropped by the kernel as a martian.
+   */
   private tooBig(pkt: Buffer, mtu: number): void {
     this.counters.drop('too_big');
-    if (dontFragment(pkt) && !isIcmpError(pkt)) this.tun?.write(buildFragNeeded(pkt, this.pool.gateway, mtu));
+    if (dontFragment(pkt) && !isIcmpError(pkt)) this.tun?.write(buildFragNeeded(pkt, dstOf(pkt), mtu));
   }
 
   private keepalive(intervalMs: number): void {

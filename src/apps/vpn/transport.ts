@@ -71,7 +71,7 @@ export async function connectNode(o: { api?: string; token?: string; name: strin
   try {
     sdk = (await import(sdkUrl)) as typeof sdk;
   } catch (err) {
-    throw new Error(`the node app SDK is not available in this build: ${(err as Error).message}`);
+    throw new Error(`the node app SDK is not available in this build: ${(err as Error).message}`, { cause: err });
   }
   const app = await sdk.AppClient.connect({ api, token, name: o.name, port: o.port });
   return fromMeshApp(app);

@@ -62,11 +62,11 @@ export class TunDevice {
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EPERM' || e.code === 'EACCES') {
-        throw new Error(`cannot create TUN device "${name}": permission denied (CAP_NET_ADMIN is needed)`);
+        throw new Error(`cannot create TUN device "${name}": permission denied (CAP_NET_ADMIN is needed)`, { cause: err });
       }
-      if (e.code === 'ENOENT') throw new Error('cannot create a TUN device: /dev/net/tun does not exist (modprobe tun)');
-      if (e.code === 'EBUSY') throw new Error(`TUN device "${name}" is already in use by another process`);
-      throw new Error(`cannot create TUN device "${name}": ${e.message}`);
+      if (e.code === 'ENOENT') throw new Error('cannot create a TUN device: /dev/net/tun does not exist (modprobe tun)', { cause: err });
+      if (e.code === 'EBUSY') throw new Error(`TUN device "${name}" is already in use by another process`, { cause: err });
+      throw new Error(`cannot create TUN device "${name}": ${e.message}`, { cause: err });
     }
   }
 

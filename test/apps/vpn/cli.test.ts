@@ -1,0 +1,56 @@
+// The VPN commands' user-facing errors: bad input, no CAP_NET_ADMIN, refusal to start with nobody allowed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { hasNetAdmin } from '../../../src/apps/vpn/caps.js';
+import { CLI, newPk } from './topology.js';
+
+function runCli(args: string[], wrap: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  const [cmd, ...pre] = wrap.length ? wrap : [process.execPath];
+  const full = wrap.length ? [...pre, process.execPath, CLI, ...args] : [CLI, ...args];
+  return new Promise((resolve) => {
+    execFile(cmd, full, { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('bad arguments get a one-line error and exit code 2', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['vpn-server', '--allow', 'nope'], /--allow "nope" is not a public key/],
+    [['vpn-server'], /no client is allowed: give --allow <key> or --allow-file <path>/],
+    [['vpn-server', '--allow', newPk(), '--subnet', '10.0.0.1/8'], /has host bits set/],
+    [['vpn-server', '--allow', newPk(), '--mtu', '99'], /--mtu "99" must be a whole number from 576 to 65000/],
+    [['vpn-client', 'zz'], /server key "zz" is not a public key/],
+    [['vpn-client', 'auto', '--direct', '127.0.0.1:1'], /--direct needs --id <key>/],
+    [['vpn-client', 'auto', '--dev', 'a-very-long-device-name'], /device name .* must be 1-15/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  }
+});
+
+// As root, drop CAP_NET_ADMIN from the bounding set for the child; as a normal user it is missing anyway.
+const isRoot = process.getuid?.() === 0;
+const dropCap = isRoot ? ['setpriv', '--bounding-set', '-net_admin', '--inh-caps', '-all'] : [];
+const capSkip =
+  process.platform !== 'linux'
+    ? 'Linux only'
+    : isRoot && !existsSync('/usr/bin/setpriv')
+      ? 'setpriv (util-linux) is needed to drop the capability'
+      : !isRoot && hasNetAdmin()
+        ? 'this process holds CAP_NET_ADMIN'
+        : false;
+
+test('without CAP_NET_ADMIN both apps exit at once saying how to grant it', { skip: capSkip }, async () => {
+  for (const args of [['vpn-server', '--allow', newPk()], ['vpn-client', newPk(), '--subnet', '10.1.0.0/16']]) {
+    const r = await runCli(args, dropCap);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /needs the CAP_NET_ADMIN capability/);
+    assert.match(r.stderr, /Run it as root, or grant it to node once with: sudo setcap cap_net_admin\+ep/);
+  }
+});

@@ -1,0 +1,55 @@
+// A hand-driven VPN client for tests: sends HELLO with a claimed key, prints the server's answer
+// ("assign {...}" or "error {...}"), then with --bad sends packets the server must drop: a truncated one,
+// one with a broken header checksum, and one with a forged source. Stays connected until killed.
+import net from 'node:net';
+import { FrameType, createFrameReader, encodeFrame, encodeJson } from '../../../src/apps/vpn/protocol.js';
+import { checksum, ipToInt } from '../../../src/apps/vpn/ipv4.js';
+
+const [target, pk, mode] = process.argv.slice(2);
+const [host, port] = target.split(':');
+
+function udpPacket(src: string, dst: string): Buffer {
+  const p = Buffer.alloc(28);
+  p[0] = 0x45;
+  p.writeUInt16BE(p.length, 2);
+  p[8] = 64;
+  p[9] = 17;
+  p.writeUInt32BE(ipToInt(src), 12);
+  p.writeUInt32BE(ipToInt(dst), 16);
+  p.writeUInt16BE(checksum(p, 0, 20), 10);
+  p.writeUInt16BE(9, 20);
+  p.writeUInt16BE(9, 22);
+  p.writeUInt16BE(8, 24);
+  return p;
+}
+
+const sock = net.connect({ host, port: Number(port) });
+const reader = createFrameReader();
+sock.on('connect', () => sock.write(encodeJson(FrameType.Hello, { v: 1, mtu: 1400, pk })));
+sock.on('data', (chunk) => {
+  for (const f of reader.push(chunk)) {
+    if (f.type === FrameType.Assign) {
+      const a = JSON.parse(f.body.toString()) as { address: string };
+      console.log(`assign ${f.body.toString()}`);
+      if (mode === '--bad') {
+        const good = udpPacket(a.address, '192.168.77.2');
+        const badSum = Buffer.from(good);
+        badSum[10] ^= 0xff;
+        sock.write(encodeFrame(FrameType.Packet, good.subarray(0, 12)));
+        sock.write(encodeFrame(FrameType.Packet, badSum));
+        sock.write(encodeFrame(FrameType.Packet, udpPacket('10.99.0.200', '192.168.77.2')));
+        console.log('sent bad packets');
+      }
+    } else if (f.type === FrameType.Error) {
+      console.log(`error ${f.body.toString()}`);
+    }
+  }
+});
+sock.on('close', () => {
+  console.log('closed');
+  process.exit(0);
+});
+sock.on('error', (err) => {
+  console.log(`socket error ${err.message}`);
+  process.exit(1);
+});

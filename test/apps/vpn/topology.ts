@@ -1,0 +1,98 @@
+// The VPN test network: A (vpn-client) -- C (vpn-server) -- B (web server on a private network).
+// A and B have no route to each other; only C's vpn-server can carry A's traffic to B.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Host, Lab, type LabProcess, type Netem } from '../../netns/lab.js';
+
+export const CLI = fileURLToPath(new URL('../../../src/cli/skywire.js', import.meta.url));
+const WEB = fileURLToPath(new URL('./web-server.js', import.meta.url));
+
+export const C_ON_A_LINK = '10.201.0.1';
+export const A_ADDR = '10.201.0.2';
+export const B_ADDR = '192.168.77.2';
+export const C_ON_B_LINK = '192.168.77.1';
+export const VPN_PORT = 7044;
+export const HELLO_URL = `http://${B_ADDR}:8080/hello`;
+export const BLOB_URL = `http://${B_ADDR}:8080/blob`;
+
+export const newPk = (): string => '02' + randomBytes(32).toString('hex');
+
+export interface VpnLab {
+  lab: Lab;
+  a: Host;
+  b: Host;
+  c: Host;
+  web: LabProcess;
+  blobSha: string;
+  stateA: string;
+  stateC: string;
+  cleanup(): Promise<void>;
+}
+
+export async function buildVpnLab(o: { netemAC?: Netem; blobBytes?: number } = {}): Promise<VpnLab> {
+  const lab = await Lab.create();
+  const stateA = mkdtempSync(join(tmpdir(), 'vpn-state-a-'));
+  const stateC = mkdtempSync(join(tmpdir(), 'vpn-state-c-'));
+  const cleanup = async () => {
+    await lab.cleanup();
+    rmSync(stateA, { recursive: true, force: true });
+    rmSync(stateC, { recursive: true, force: true });
+  };
+  try {
+    const a = await lab.host('a');
+    const b = await lab.host('b');
+    const c = await lab.host('c');
+    // netem on C's side: the download direction (C -> A) carries the delay and the loss.
+    await lab.link(a, c, { a: `${A_ADDR}/24`, b: `${C_ON_A_LINK}/24`, netem: o.netemAC, netemOn: 'b' });
+    await lab.link(c, b, { a: `${C_ON_B_LINK}/24`, b: `${B_ADDR}/24` });
+    const web = b.spawn(process.execPath, [WEB, B_ADDR, '8080', String(o.blobBytes ?? 0)], { label: 'web server' });
+    const m = await web.waitFor(/^ready \d+ ([0-9a-f]{64})$/m);
+    return { lab, a, b, c, web, blobSha: m[1], stateA, stateC, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+export function startServer(l: VpnLab, allow: string[], extra: string[] = []): LabProcess {
+  return l.c.spawn(
+    process.execPath,
+    [CLI, 'vpn-server', '--direct-listen', `${C_ON_A_LINK}:${VPN_PORT}`, '--allow', allow.join(','), '--state-dir', l.stateC, ...extra],
+    { label: 'vpn-server' },
+  );
+}
+
+export function startClient(l: VpnLab, id: string, extra: string[] = []): LabProcess {
+  return l.a.spawn(
+    process.execPath,
+    [CLI, 'vpn-client', newPk(), '--direct', `${C_ON_A_LINK}:${VPN_PORT}`, '--id', id, '--state-dir', l.stateA, ...extra],
+    { label: 'vpn-client' },
+  );
+}
+
+/** curl from A; resolves with curl's exit code and body (a short timeout: failures here are expected). */
+export async function curlFromA(l: VpnLab, url = HELLO_URL, extra: string[] = []): Promise<{ code: number; body: string }> {
+  const r = await l.a.exec('curl', ['-sS', '--max-time', '3', ...extra, url]);
+  return { code: r.code, body: r.stdout };
+}
+
+export async function pingFromA(l: VpnLab, ip = B_ADDR): Promise<boolean> {
+  return (await l.a.exec('ping', ['-c', '1', '-W', '2', ip])).code === 0;
+}
+
+/** Everything in a host's network configuration the VPN could leave behind. */
+export async function netSnapshot(h: Host): Promise<string> {
+  const [links, addrs, routes, rules, forward] = await Promise.all([
+    h.run('ip', ['-o', 'link', 'show']),
+    h.run('ip', ['-4', '-o', 'addr', 'show']),
+    h.run('ip', ['-4', 'route', 'show', 'table', 'all']),
+    h.run('nft', ['list', 'ruleset']),
+    h.run('cat', ['/proc/sys/net/ipv4/ip_forward']),
+  ]);
+  // Link state and carrier flags change on their own; the names are what the VPN could leave behind.
+  const names = links.split('\n').map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter(Boolean).join(' ');
+  return [names, addrs, routes, rules, forward].join('\n---\n').replace(/\s+/g, ' ');
+}
