@@ -42,6 +42,10 @@ export class SecureChannel extends Duplex {
   private readonly decoder: MessageDecoder;
   private gotEof = false;
   private drainWaiter: (() => void) | undefined;
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  private flushScheduled = false;
+  private needDrain = false;
 
   /** Built by secureConnect / secureAccept once the handshake has succeeded. */
   constructor(stream: Duplex, keys: HandshakeResult, localPublicKey: Buffer, leftover?: Buffer) {
@@ -103,6 +107,7 @@ export class SecureChannel extends Duplex {
   };
 
   private readonly onDrain = (): void => {
+    this.needDrain = false;
     const w = this.drainWaiter;
     this.drainWaiter = undefined;
     w?.();
@@ -128,47 +133,64 @@ export class SecureChannel extends Duplex {
       cb(new Error('secure channel: connection closed'));
       return;
     }
+    for (const b of bufs) {
+      if (b.length === 0) continue;
+      this.pending.push(b);
+      this.pendingLen += b.length;
+    }
+    // Full messages go out now; a small tail waits until the end of this tick so that several small writes
+    // (a header, then a body) share one message instead of paying 34 bytes and two cipher calls each.
+    if (this.pendingLen >= MAX_MESSAGE_BYTES) this.flush();
+    else if (this.pendingLen > 0 && !this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushSoon);
+    }
+    if (!this.needDrain) cb();
+    else this.drainWaiter = () => cb(this.stream.destroyed ? new Error('secure channel: connection closed') : null);
+  }
+
+  private readonly flushSoon = (): void => {
+    this.flushScheduled = false;
+    if (this.pendingLen > 0) this.flush();
+  };
+
+  /** Encrypts everything pending into messages of at most 65535 bytes and writes them in one corked batch. */
+  private flush(): void {
+    const bufs = this.pending;
+    this.pending = [];
+    this.pendingLen = 0;
+    if (this.stream.destroyed || this.stream.writableEnded) return;
     const out: Buffer[] = [];
     let group: Buffer[] = [];
     let groupLen = 0;
-    const flush = () => {
-      if (group.length > 1 && groupLen <= COALESCE_BYTES) this.encryptor.encrypt(Buffer.concat(group, groupLen), out);
-      else this.encryptor.encrypt(group, out);
+    const seal = () => {
+      // Many small pieces: one copy beats one cipher call (and one iovec) per piece.
+      if (group.length > 1 && (groupLen <= COALESCE_BYTES || groupLen / group.length < 4096)) {
+        this.encryptor.encrypt(Buffer.concat(group, groupLen), out);
+      } else this.encryptor.encrypt(group, out);
       group = [];
       groupLen = 0;
     };
     for (let b of bufs) {
       while (b.length > 0) {
         const room = MAX_MESSAGE_BYTES - groupLen;
-        if (b.length <= room) {
-          group.push(b);
-          groupLen += b.length;
-          b = b.subarray(b.length);
-        } else {
-          group.push(b.subarray(0, room));
-          groupLen += room;
-          b = b.subarray(room);
-        }
-        if (groupLen === MAX_MESSAGE_BYTES) flush();
+        const take = Math.min(room, b.length);
+        group.push(take === b.length ? b : b.subarray(0, take));
+        groupLen += take;
+        b = b.subarray(take);
+        if (groupLen === MAX_MESSAGE_BYTES) seal();
       }
     }
-    if (groupLen > 0) flush();
-    if (out.length === 0) {
-      cb();
-      return;
-    }
+    if (groupLen > 0) seal();
     let ok = true;
     this.stream.cork();
     for (const o of out) ok = this.stream.write(o);
     this.stream.uncork();
-    if (ok) {
-      cb();
-      return;
-    }
-    this.drainWaiter = () => cb(this.stream.destroyed ? new Error('secure channel: connection closed') : null);
+    if (!ok) this.needDrain = true;
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    if (this.pendingLen > 0) this.flush();
     // Finish only once the transport has flushed, so an auto-destroy after both ends cannot drop our last bytes.
     if (this.stream.destroyed || this.stream.writableFinished) cb();
     else this.stream.end(() => cb());
