@@ -86,3 +86,71 @@ export class Cluster {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+import { AppClient, AppApiError, apiRequest } from '../../src/node/sdk/index.js';
+import type { Socket } from 'node:net';
+
+/** Polls `check` until it returns true (state that has no event to wait on, e.g. another process's view). */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+}
+
+export async function status(apiFile: string): Promise<Record<string, unknown> & { transports: Array<{ pk: string }> }> {
+  const { readFileSync } = await import('node:fs');
+  const { api, token } = JSON.parse(readFileSync(apiFile, 'utf8')) as { api: string; token: string };
+  const { sock, reply } = await apiRequest(api, { op: 'status', token });
+  sock.destroy();
+  return reply.status as Record<string, unknown> & { transports: Array<{ pk: string }> };
+}
+
+/** Waits until the node has transports to all of `peers`. */
+export async function waitTransports(node: { apiFile: string }, peers: string[], timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    `transports to ${peers.length} peers`,
+    async () => {
+      const s = await status(node.apiFile);
+      const have = new Set(s.transports.map((t) => t.pk));
+      return peers.every((p) => have.has(p));
+    },
+    timeoutMs,
+  );
+}
+
+/** Dials, retrying while the manager has not yet heard of the transports the route needs. */
+export async function dialRetry(app: AppClient, pk: string, port: number, o: { minHops?: number; maxHops?: number } = {}, timeoutMs = 5000): Promise<Socket> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await app.dial(pk, port, o);
+    } catch (err) {
+      const code = (err as AppApiError).code;
+      if (Date.now() > end || !['no_route', 'offline', 'no_manager', 'min_hops'].includes(code)) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** An app that echoes every stream back. */
+export async function echoApp(apiFile: string, port = 7): Promise<AppClient> {
+  const app = await AppClient.connect({ apiFile, name: 'echo', port });
+  app.listen((sock) => {
+    sock.on('error', () => {});
+    sock.pipe(sock);
+  });
+  return app;
+}
+
+/** Writes `data`, half-closes, and resolves with everything read until the far end closes. */
+export function roundTrip(sock: Socket, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('end', () => resolve(Buffer.concat(chunks)));
+    sock.on('error', reject);
+    sock.end(data);
+  });
+}

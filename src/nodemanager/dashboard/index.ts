@@ -1,0 +1,79 @@
+// The dashboard of a running node manager: `startManagerDashboard(manager, { host, port })`.
+import type { GuiServer } from '../../util/gui-server.js';
+import type { NodeManager } from '../manager.js';
+import type { NetworkSnapshot, NodeView, RouteView, RuleView, TransportView } from './model.js';
+import { startDashboard } from './server.js';
+
+export { startDashboard, type DashboardOptions } from './server.js';
+export type { NetworkSnapshot, HistoryEvent } from './model.js';
+
+/** Traffic counters of one node, when the manager has them (nodes report them with their transports). */
+export interface NodeStats {
+  transports?: Array<{ pk: string; latencyMs?: number; bytesIn?: number; bytesOut?: number; kind?: string }>;
+  rules?: RuleView[];
+}
+
+export interface ManagerDashboardOptions {
+  host?: string;
+  port?: number;
+  token?: string;
+  intervalMs?: number;
+  /** Per-node traffic counters, if the manager keeps what nodes report. */
+  nodeStats?: (pk: string) => NodeStats | undefined;
+}
+
+type ManagerLike = Pick<NodeManager, 'status' | 'messenger' | 'on' | 'off'>;
+
+/** Builds the dashboard's view from the manager's own state and the messenger's directory. */
+export function managerSnapshot(manager: ManagerLike, nodeStats?: (pk: string) => NodeStats | undefined) {
+  return async (): Promise<NetworkSnapshot> => {
+    const s = manager.status() as {
+      pk: string;
+      listen: string | null;
+      nodes: string[];
+      transports: Array<{ a: string; b: string; latencyMs: number }>;
+      routes: RouteView[];
+      routesSetUp: number;
+      routesFailed: number;
+      routesBroken: number;
+    };
+    const byNode = new Map<string, TransportView[]>(s.nodes.map((pk) => [pk, []]));
+    for (const e of s.transports) {
+      byNode.get(e.a)?.push({ peer: e.b, latencyMs: e.latencyMs });
+      byNode.get(e.b)?.push({ peer: e.a, latencyMs: e.latencyMs });
+    }
+    const nodes: NodeView[] = s.nodes.map((pk) => {
+      const stats = nodeStats?.(pk);
+      const counters = new Map((stats?.transports ?? []).map((t) => [t.pk, t]));
+      const transports = (byNode.get(pk) ?? []).map((t) => {
+        const c = counters.get(t.peer);
+        return c ? { ...t, bytesIn: c.bytesIn, bytesOut: c.bytesOut, kind: c.kind } : t;
+      });
+      return { pk, online: true, transports, ...(stats?.rules ? { rules: stats.rules } : {}) };
+    });
+    const services: NetworkSnapshot['services'] = [];
+    try {
+      const { entries } = await manager.messenger.query({ limit: 500 });
+      for (const e of entries) for (const sv of e.services) services.push({ pk: e.pk, name: sv.name, port: sv.port, ...(sv.attrs ? { attrs: sv.attrs } : {}) });
+    } catch {
+      // the messenger is unreachable right now: show the rest
+    }
+    return {
+      manager: { pk: s.pk, listen: s.listen, routesSetUp: s.routesSetUp, routesFailed: s.routesFailed, routesBroken: s.routesBroken },
+      nodes,
+      routes: s.routes,
+      services,
+    };
+  };
+}
+
+export function startManagerDashboard(manager: ManagerLike, o: ManagerDashboardOptions = {}): Promise<GuiServer> {
+  return startDashboard({
+    host: o.host,
+    port: o.port,
+    token: o.token,
+    intervalMs: o.intervalMs,
+    snapshot: managerSnapshot(manager, o.nodeStats),
+    events: manager,
+  });
+}

@@ -1,0 +1,147 @@
+// What the network dashboard shows, and the bookkeeping between two looks at the network: traffic rates
+// (bytes per second from successive counters) and the history of routes (set up, broken, repaired).
+
+export interface TransportView {
+  peer: string;
+  latencyMs?: number;
+  bytesIn?: number;
+  bytesOut?: number;
+  kind?: string;
+  /** Filled by the dashboard: bytes per second since the previous snapshot. */
+  rateIn?: number;
+  rateOut?: number;
+}
+
+export interface RuleView {
+  id: number | string;
+  kind: string;
+  route?: string;
+  nextPk?: string;
+  bytesIn?: number;
+  bytesOut?: number;
+  rateIn?: number;
+  rateOut?: number;
+}
+
+export interface NodeView {
+  pk: string;
+  online: boolean;
+  transports: TransportView[];
+  rules?: RuleView[];
+}
+
+export interface RouteView {
+  key: string;
+  from: string;
+  to: string;
+  port: number;
+  fwd: string[];
+  rev: string[];
+  createdAt: number;
+}
+
+export interface ServiceView {
+  pk: string;
+  name: string;
+  port: number;
+  attrs?: Record<string, string>;
+}
+
+export interface NetworkSnapshot {
+  manager?: { pk: string; listen?: string | null; routesSetUp?: number; routesFailed?: number; routesBroken?: number };
+  nodes: NodeView[];
+  routes: RouteView[];
+  services: ServiceView[];
+}
+
+export interface HistoryEvent {
+  t: number;
+  kind: 'setup' | 'broken' | 'repaired' | 'closed' | 'node-up' | 'node-down';
+  text: string;
+  route?: string;
+  path?: string[];
+}
+
+const short = (pk: string) => pk.slice(0, 8);
+const HISTORY_MAX = 200;
+
+/** Keeps the previous snapshot to turn counters into rates and route changes into history. */
+export class NetworkTracker {
+  private prev?: { at: number; snap: NetworkSnapshot };
+  private readonly known = new Map<string, boolean>(); // node pk -> online
+  /** Routes broken and not yet set up again, by "from>to:port". */
+  private readonly brokenEnds = new Map<string, number>();
+  readonly history: HistoryEvent[] = [];
+
+  private add(e: HistoryEvent): void {
+    this.history.push(e);
+    if (this.history.length > HISTORY_MAX) this.history.shift();
+  }
+
+  /** Returns the snapshot with rates filled in and nodes seen before but gone now marked offline. */
+  update(snap: NetworkSnapshot, now = Date.now()): NetworkSnapshot {
+    const prev = this.prev;
+    const dt = prev ? (now - prev.at) / 1000 : 0;
+    const rate = (cur?: number, old?: number) => (dt > 0 && cur !== undefined && old !== undefined && cur >= old ? (cur - old) / dt : undefined);
+
+    // Nodes: the manager forgets nodes that went down; the dashboard keeps them, greyed.
+    const nodes = snap.nodes.map((n) => ({ ...n }));
+    const present = new Set(nodes.map((n) => n.pk));
+    for (const n of nodes) {
+      if (this.known.get(n.pk) === false || (this.known.has(n.pk) === false && prev)) {
+        this.add({ t: now, kind: 'node-up', text: `node ${short(n.pk)} is online` });
+      }
+      this.known.set(n.pk, n.online);
+    }
+    for (const [pk, online] of this.known) {
+      if (present.has(pk)) continue;
+      if (online) this.add({ t: now, kind: 'node-down', text: `node ${short(pk)} went offline` });
+      this.known.set(pk, false);
+      nodes.push({ pk, online: false, transports: [] });
+    }
+
+    if (prev) {
+      const old = new Map(prev.snap.nodes.map((n) => [n.pk, n]));
+      for (const n of nodes) {
+        const o = old.get(n.pk);
+        if (!o) continue;
+        const ot = new Map(o.transports.map((t) => [t.peer, t]));
+        n.transports = n.transports.map((t) => ({ ...t, rateIn: rate(t.bytesIn, ot.get(t.peer)?.bytesIn), rateOut: rate(t.bytesOut, ot.get(t.peer)?.bytesOut) }));
+        const orules = new Map((o.rules ?? []).map((r) => [String(r.id), r]));
+        n.rules = n.rules?.map((r) => ({ ...r, rateIn: rate(r.bytesIn, orules.get(String(r.id))?.bytesIn), rateOut: rate(r.bytesOut, orules.get(String(r.id))?.bytesOut) }));
+      }
+    }
+
+    // Routes: new ones are set up (or repaired, when the same ends lost a route before); vanished ones
+    // were broken (the manager counted a break) or closed by their ends.
+    const ends = (r: RouteView) => `${r.from}>${r.to}:${r.port}`;
+    const before = new Map((prev?.snap.routes ?? []).map((r) => [r.key, r]));
+    const after = new Map(snap.routes.map((r) => [r.key, r]));
+    const brokeNow = (snap.manager?.routesBroken ?? 0) - (prev?.snap.manager?.routesBroken ?? 0);
+    let brokenLeft = Math.max(0, brokeNow);
+    for (const [key, r] of before) {
+      if (after.has(key)) continue;
+      if (brokenLeft > 0) {
+        brokenLeft--;
+        this.brokenEnds.set(ends(r), now);
+        this.add({ t: now, kind: 'broken', route: key, path: r.fwd, text: `route ${short(r.from)} → ${short(r.to)}:${r.port} broken (path ${r.fwd.map(short).join(' → ')})` });
+      } else {
+        this.add({ t: now, kind: 'closed', route: key, text: `route ${short(r.from)} → ${short(r.to)}:${r.port} closed` });
+      }
+    }
+    for (const [key, r] of after) {
+      if (before.has(key)) continue;
+      const path = r.fwd.map(short).join(' → ');
+      if (this.brokenEnds.has(ends(r))) {
+        this.brokenEnds.delete(ends(r));
+        this.add({ t: now, kind: 'repaired', route: key, path: r.fwd, text: `route ${short(r.from)} → ${short(r.to)}:${r.port} repaired via ${path}` });
+      } else {
+        this.add({ t: now, kind: 'setup', route: key, path: r.fwd, text: `route ${short(r.from)} → ${short(r.to)}:${r.port} set up via ${path}` });
+      }
+    }
+
+    const out = { ...snap, nodes };
+    this.prev = { at: now, snap: out };
+    return out;
+  }
+}

@@ -1,0 +1,115 @@
+// Routes across real node processes: a chain, a diamond with a node killed mid-route, a random mesh.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { AppClient } from '../../src/node/sdk/index.js';
+import { CLI, Cluster, dialRetry, echoApp, roundTrip, status, waitTransports } from './harness.js';
+
+const run = promisify(execFile);
+
+test('a chain of 5 nodes carries a stream end to end, and ping measures the 4-hop route', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  await c.startCore();
+  const n = [await c.node()];
+  for (let i = 1; i < 5; i++) n.push(await c.node([n[i - 1].pk]));
+  await waitTransports(n[2], [n[1].pk, n[3].pk]);
+  await waitTransports(n[4], [n[3].pk]);
+  apps.push(await echoApp(n[4].apiFile));
+  const client = await AppClient.connect({ apiFile: n[0].apiFile, name: 'client' });
+  apps.push(client);
+  const sock = await dialRetry(client, n[4].pk, 7);
+  const data = randomBytes(300_000);
+  assert.deepEqual(await roundTrip(sock, data), data);
+
+  // Bytes per hop are metered on the intermediate nodes.
+  const mid = await status(n[2].apiFile);
+  const tr = mid.transports as Array<{ pk: string; bytesIn: number; bytesOut: number }>;
+  assert.ok(tr.every((x) => x.bytesIn > data.length && x.bytesOut > data.length), JSON.stringify(tr));
+
+  const { stdout } = await run(process.execPath, [CLI, 'ping', n[4].pk, '--hops', '4', '-c', '3', '-i', '20', '--api-file', n[0].apiFile]);
+  assert.match(stdout, /3 probes transmitted, 3 received, 0% loss/);
+  assert.match(stdout, /rtt min\/avg\/max\/mdev = [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ ms/);
+  const { stdout: st } = await run(process.execPath, [CLI, 'node', 'status', '--api-file', n[2].apiFile]);
+  assert.match(st, new RegExp(n[1].pk));
+  assert.match(st, /dropped: unknownRoute=\d+/);
+});
+
+test('diamond: killing the intermediate node of a live route errors open streams and new dials go around it', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  await c.startCore();
+  const a = await c.node();
+  const b = await c.node([a.pk]);
+  const cc = await c.node([a.pk]);
+  const d = await c.node([b.pk, cc.pk]);
+  await waitTransports(d, [b.pk, cc.pk]);
+  await waitTransports(a, [b.pk, cc.pk]);
+  apps.push(await echoApp(d.apiFile));
+  const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
+  apps.push(client);
+  const sock = await dialRetry(client, d.pk, 7);
+  sock.write('hello');
+  await new Promise((r) => sock.once('data', r));
+  // Which middle node carries the route?
+  const [sb, sc] = await Promise.all([status(b.apiFile), status(cc.apiFile)]);
+  const viaB = (sb.rules as unknown[]).length > 0;
+  assert.ok(viaB || (sc.rules as unknown[]).length > 0, 'one middle node has the rules');
+  const [victim, other] = viaB ? [b, cc] : [cc, b];
+
+  const errored = new Promise<Error | null>((resolve) => {
+    sock.on('error', (e) => resolve(e));
+    sock.on('close', () => resolve(null));
+  });
+  const killedAt = Date.now();
+  await victim.kill('SIGKILL');
+  const err = await errored;
+  assert.ok(err, 'the open stream fails with an error, not a clean end');
+  assert.ok(Date.now() - killedAt < 5000);
+
+  const again = await dialRetry(client, d.pk, 7, {}, 2000);
+  assert.ok(Date.now() - killedAt < 2500, `new dial after ${Date.now() - killedAt} ms`);
+  assert.equal((await roundTrip(again, Buffer.from('around'))).toString(), 'around');
+  assert.ok(((await status(other.apiFile)).transports as unknown[]).length >= 2);
+});
+
+test('a random mesh of 20 nodes routes between random pairs', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  await c.startCore();
+  const nodes: Array<Awaited<ReturnType<Cluster['node']>>> = [];
+  const links = new Map<number, number[]>();
+  for (let i = 0; i < 20; i++) {
+    // A random spanning tree plus some extra edges keeps it connected.
+    const peers = i === 0 ? [] : [Math.floor(Math.random() * i)];
+    if (i > 3 && Math.random() < 0.5) peers.push(Math.floor(Math.random() * i));
+    links.set(i, [...new Set(peers)]);
+    nodes.push(await c.node([...new Set(peers)].map((p) => nodes[p].pk)));
+  }
+  for (const [i, peers] of links) if (peers.length) await waitTransports(nodes[i], peers.map((p) => nodes[p].pk));
+  for (let k = 0; k < 5; k++) {
+    const i = Math.floor(Math.random() * 20);
+    let j = Math.floor(Math.random() * 20);
+    if (j === i) j = (j + 1) % 20;
+    const server = await echoApp(nodes[j].apiFile, 100 + k);
+    const client = await AppClient.connect({ apiFile: nodes[i].apiFile, name: 'client' });
+    apps.push(server, client);
+    const sock = await dialRetry(client, nodes[j].pk, 100 + k);
+    const data = randomBytes(10_000);
+    assert.deepEqual(await roundTrip(sock, data), data, `route ${i} -> ${j}`);
+  }
+});
