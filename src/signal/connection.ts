@@ -5,6 +5,9 @@ import type { Socket } from 'node:net';
 import { SignalFrameError } from './errors.js';
 import { FrameDecoder, decodeMessage, encodeAck, encodeMessage, encodeNormal, encodePing, encodePong, nextSeq } from './frames.js';
 
+/** A peer that lets this much of our output pile up unread is not reading: it is dropped, not buffered for. */
+export const MAX_UNSENT_BYTES = 1 << 20;
+
 export interface ConnectionHandlers {
   onMessage(op: number, data: unknown): void;
   /** Called once, just before the socket is destroyed for breaking the protocol. */
@@ -46,7 +49,11 @@ export class SignalConnection {
       written?.();
       return false;
     }
-    return this.socket.write(frame, written && (() => written()));
+    const ok = this.socket.write(frame, written && (() => written()));
+    if (!ok && this.socket.writableLength > MAX_UNSENT_BYTES) {
+      this.fail(`peer is not reading (over ${MAX_UNSENT_BYTES} bytes unsent)`);
+    }
+    return ok;
   }
 
   private onData(chunk: Buffer): void {

@@ -161,3 +161,24 @@ test('close() fails outstanding requests with closed and frees the port', async 
   t.after(() => again.close());
   assert.equal((await again.listen()).port, port);
 });
+
+test('a peer that sends but never reads is dropped instead of buffering its ACKs and PONGs without end', async (t) => {
+  const { server, port } = await serve(t);
+  await goodClient(t, server, port, 2);
+  const s = await rawConnect(t, port);
+  s.pause(); // never reads what the server answers
+  const dropped = nextEvent<ProtocolErrorInfo>(server, 'protocolError', () => true, 60_000);
+  let gone = false;
+  void dropped.then(() => (gone = true));
+  const burst = Buffer.concat(Array.from({ length: 100_000 }, () => encodePing(1))); // 900 kB of PINGs
+  for (let i = 0; i < 200 && !gone && !s.destroyed; i++) {
+    await new Promise<void>((resolve) => {
+      if (s.write(burst)) return resolve();
+      s.once('drain', resolve);
+      s.once('close', resolve); // the server dropped us: no drain will come
+    });
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.match((await dropped).reason, /peer is not reading/);
+  assert.ok((await server.ping(2)) >= 0, 'other clients are served as before');
+});
