@@ -3,6 +3,7 @@
 // line per tick and echoes what you type when attached.
 // Usage: ticker.mjs [interval-ms] [label]
 import { createInterface } from 'node:readline';
+import { setInterval } from 'node:timers';
 import { startSignalClientFromEnv } from 'skywire-viscript/signal';
 
 const intervalMs = Number(process.argv[2] ?? 1000);

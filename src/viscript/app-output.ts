@@ -1,7 +1,7 @@
 // Everything an app writes is kept twice: the last lines in memory (for `logs` and late attaches) and every
 // byte in a size-rotated file per app, whether anyone is attached or not, so a chatty app never blocks on a
 // full pipe and nothing is lost when nobody watches.
-import { createWriteStream, mkdirSync, renameSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, fstatSync, mkdirSync, openSync, renameSync, rmSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type StreamName = 'stdout' | 'stderr';
@@ -88,7 +88,8 @@ export class RotatingLog {
     const len = typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
     if (this.stream && this.size + len > this.maxBytes && this.size > 0) this.rotate();
     if (!this.stream) this.open();
-    this.stream!.write(chunk);
+    if (!this.stream) return;
+    this.stream.write(chunk);
     this.size += len;
   }
 
@@ -101,13 +102,19 @@ export class RotatingLog {
   }
 
   private open(): void {
-    // Writes queued on a rotated stream still land in the renamed file: the descriptor follows the rename.
-    this.stream = createWriteStream(this.path, { flags: 'a', mode: 0o600 });
+    // Opened synchronously so the descriptor exists before any rotation renames the path: writes still
+    // queued on a rotated stream then land in the renamed file, since a descriptor follows its file.
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'a', 0o600);
+    } catch {
+      return; // a removed state dir or a full disk must not take the launcher down; memory still has it
+    }
+    this.stream = createWriteStream('', { fd });
     this.stream.on('error', () => {
-      // A full disk or a removed state dir must not take the launcher down; the memory buffer still works.
       this.stream = undefined;
     });
-    this.size = 0;
+    this.size = fstatSync(fd).size;
   }
 
   private rotate(): void {

@@ -115,12 +115,14 @@ export function parseConfig(source: string, file: string, exists = true): Viscri
 function issueToError(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter, file: string): ConfigError {
   const parent = issue.path.map(String);
   const unknownKey = issue.code === 'unrecognized_keys';
+  const badKey = issue.code === 'invalid_key'; // a map key (an app name) that breaks the naming rule
   const path = unknownKey ? [...parent, issue.keys[0]] : parent;
-  const { node, found } = locate(doc, path, unknownKey);
+  const { node, found } = locate(doc, path, unknownKey || badKey);
   const line = node?.range ? lc.linePos(node.range[0]).line : 1;
   const key = path.join('.') || '(top level)';
   let problem: string;
   if (unknownKey) problem = `unknown key (known keys: ${knownKeys(parent).join(', ')})`;
+  else if (badKey) problem = `bad name: ${issue.issues[0]?.message ?? issue.message}`;
   else if (!found) problem = 'is required but missing';
   else {
     let why = issue.message;

@@ -51,7 +51,7 @@ export class Engine extends EventEmitter {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'EADDRINUSE' ? 'the address is in use (another Viscript?)' : (err as Error).message;
-      throw new Error(`cannot listen for signal clients on ${formatHostPort({ host, port })}: ${why}`);
+      throw new Error(`cannot listen for signal clients on ${formatHostPort({ host, port })}: ${why}`, { cause: err });
     }
     const engine = new Engine(o.config, o.stateDir, server, formatHostPort(bound), o.restartTiming);
     server.on('register', (c: { id: number }) => engine.supervisor.markRegistered(c.id, true));

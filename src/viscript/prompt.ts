@@ -32,7 +32,7 @@ export function runPrompt(engine: Engine, o: PromptOptions = {}): ShellSession {
     clearLine(output, 0);
     cursorTo(output, 0);
     output.write(text);
-    if (session.attachedId === undefined) rl.prompt(true);
+    if (session.attachedId === undefined && busy === 0) rl.prompt(true);
   };
   const base = textSink({ write: above }, { rawOutput: true, events: true, clearScreen: () => output.write('\x1b[2J\x1b[H') });
   const session: ShellSession = new ShellSession(
@@ -56,6 +56,7 @@ export function runPrompt(engine: Engine, o: PromptOptions = {}): ShellSession {
     terminal: true,
   });
   let ctrlC = 0;
+  let busy = 0; // commands queued or running: their prompt comes when they finish
   rl.on('line', (line) => {
     ctrlC = 0;
     if (o.historyFile && line.trim() && session.attachedId === undefined) {
@@ -65,8 +66,10 @@ export function runPrompt(engine: Engine, o: PromptOptions = {}): ShellSession {
         // history is a convenience
       }
     }
+    busy++;
     void session.submit(line).then(() => {
-      if (session.attachedId === undefined) rl.prompt();
+      busy--;
+      if (session.attachedId === undefined && busy === 0) rl.prompt();
     });
   });
   rl.on('SIGTSTP', () => {
