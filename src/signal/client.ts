@@ -108,10 +108,14 @@ export class SignalClient extends EventEmitter {
       false,
     );
     this.conn = conn;
-    socket.setTimeout(this.opts.idleTimeoutMs ?? 90_000, () => {
+    // Counts reads only (socket.setTimeout would also count our own PINGs and never fire on a silent server).
+    const idle = setTimeout(() => {
       this.log.warn('no data from the signal server, reconnecting');
       socket.destroy();
-    });
+    }, this.opts.idleTimeoutMs ?? 90_000);
+    idle.unref();
+    socket.on('data', () => idle.refresh());
+    socket.once('close', () => clearTimeout(idle));
     socket.on('connect', () => {
       this.log.debug('connected', { address: this.opts.address });
       conn.send(OP_REG, {

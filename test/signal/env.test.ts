@@ -29,7 +29,8 @@ test('a client whose server goes silent reconnects after its idle timeout', asyn
     silent.close();
   });
   const port = (silent.address() as { port: number }).port;
-  const c = new SignalClient({ address: `127.0.0.1:${port}`, id: 1, idleTimeoutMs: 200, backoff: { initialMs: 10 }, onShutdown: () => {} });
+  // Its own PINGs (every 50 ms) must not count as activity: only what it reads does.
+  const c = new SignalClient({ address: `127.0.0.1:${port}`, id: 1, idleTimeoutMs: 300, pingIntervalMs: 50, backoff: { initialMs: 10 }, onShutdown: () => {} });
   t.after(() => c.stop());
   let n = 0;
   const twice = nextEvent(silent, 'connection', () => ++n === 2);
