@@ -1,0 +1,132 @@
+// The whole thing as a user runs it: a messenger, a node manager and three nodes (A - B - C, each its own
+// process), a socks-server beside C and a socks-client beside A asking for a 2-hop route, so traffic
+// crosses B. curl fetches a page and a large file through it, checked by SHA-256, and B's counters show
+// the bytes went through it.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { generateKeyPair, pkToHex, writeKeyFile } from '../../../src/net/keys.js';
+import { startHttpTarget } from './helpers.js';
+
+const CLI = fileURLToPath(new URL('../../../src/cli/skywire.js', import.meta.url));
+const run = promisify(execFile);
+
+/** Starts `skywire ARGS` in its own process group; resolves with the first stdout line matching `re`. */
+async function start(t: TestContext, args: string[], re: RegExp): Promise<{ proc: ChildProcess; line: string }> {
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, SIGNAL_CLIENT: 'false' },
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  t.after(() => {
+    try {
+      process.kill(-proc.pid!, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  });
+  const lines = createInterface({ input: proc.stdout! });
+  const line = await new Promise<string>((resolve, reject) => {
+    lines.on('line', (l) => {
+      if (re.test(l)) resolve(l);
+    });
+    proc.once('exit', (code) => reject(new Error(`skywire ${args[0]} exited (${code}): ${stderr.trim()}`)));
+    // A component that fails without exiting must not hang the test.
+    setTimeout(() => reject(new Error(`skywire ${args[0]} did not start within 20 s: ${stderr.trim()}`)), 20_000).unref();
+  });
+  return { proc, line };
+}
+
+function curl(args: string[]): Promise<{ code: number | null; sha: string; bytes: number; stderr: string }> {
+  const p = spawn('curl', ['-sS', '--max-time', '30', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const h = createHash('sha256');
+  let bytes = 0;
+  let stderr = '';
+  p.stdout.on('data', (c: Buffer) => {
+    h.update(c);
+    bytes += c.length;
+  });
+  p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve, reject) => {
+    p.on('error', reject);
+    p.on('close', (code) => resolve({ code, sha: h.digest('hex'), bytes, stderr }));
+  });
+}
+
+test('curl through socks-client (node A) -> B -> C -> socks-server reaches the target intact', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'socks-e2e-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const target = await startHttpTarget(t, '127.0.0.1', 8 * 1024 * 1024);
+
+  const m = await start(t, ['messenger', '--listen', '127.0.0.1:0', '--key', join(dir, 'm.json'), '--json'], /^\{/);
+  const messenger = (JSON.parse(m.line) as { address: string }).address; // PK@HOST:PORT
+  const nm = await start(t, ['node-manager', '--key', join(dir, 'nm.json'), '--messenger', messenger, '--json'], /^\{/);
+  const managerPk = (JSON.parse(nm.line) as { pk: string }).pk;
+
+  const keys = Object.fromEntries(
+    ['a', 'b', 'c'].map((n) => {
+      const kp = generateKeyPair();
+      writeKeyFile(join(dir, `${n}.json`), kp);
+      return [n, pkToHex(kp.publicKey)];
+    }),
+  );
+  const node = (n: string, extra: string[] = []) =>
+    start(
+      t,
+      ['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', managerPk, '--json', ...extra],
+      /^\{/,
+    );
+  await node('b');
+  await Promise.all([node('a', ['--connect', keys.b]), node('c', ['--connect', keys.b])]);
+
+  await start(
+    t,
+    ['socks-server', '--api-file', join(dir, 'c.api.json'), '--allow', '127.0.0.0/8', '--allow', '::1/128'],
+    /^socks-server: serving mesh port/,
+  );
+  const sc = await start(
+    t,
+    ['socks-client', '--api-file', join(dir, 'a.api.json'), '--listen', '127.0.0.1:0', '--server', keys.c, '--hops', '2'],
+    /^socks-client: SOCKS5 on/,
+  );
+  // The exit is discoverable: `skywire services socks` lists it, with the mesh port it registered.
+  const svc = await run(process.execPath, [CLI, 'services', 'socks', '--messenger', messenger, '--json']);
+  assert.deepEqual(
+    (JSON.parse(svc.stdout) as Array<{ pk: string; port: number }>).map((r) => [r.pk, r.port]),
+    [[keys.c, 1080]],
+  );
+  const socksPort = Number(/127\.0\.0\.1:(\d+)/.exec(sc.line)![1]);
+  const proxy = ['--socks5-hostname', `127.0.0.1:${socksPort}`];
+
+  // The manager learns of the A-B and B-C transports as the nodes report them: until then the route
+  // does not exist yet (SOCKS reply 0x03). Each attempt is a real request; bounded by the deadline.
+  const deadline = Date.now() + 20_000;
+  let page = await curl([...proxy, `http://localhost:${target.port}/`]);
+  while (page.code !== 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    page = await curl([...proxy, `http://localhost:${target.port}/`]);
+  }
+  assert.equal(page.code, 0, page.stderr);
+  assert.equal(page.sha, createHash('sha256').update('hello').digest('hex'));
+
+  const big = await curl([...proxy, `http://localhost:${target.port}/big`]);
+  assert.equal(big.code, 0, big.stderr);
+  assert.equal(big.bytes, target.big.length);
+  assert.equal(big.sha, target.bigSha);
+
+  const { stdout } = await run(process.execPath, [CLI, 'node', 'status', '--api-file', join(dir, 'b.api.json'), '--json']);
+  const status = JSON.parse(stdout) as { transports: Array<{ pk: string; bytesIn: number; bytesOut: number }> };
+  const fromC = status.transports.find((x) => x.pk === keys.c);
+  const toA = status.transports.find((x) => x.pk === keys.a);
+  assert.ok(fromC && fromC.bytesIn >= target.big.length, `node B received ${fromC?.bytesIn} bytes from C`);
+  assert.ok(toA && toA.bytesOut >= target.big.length, `node B sent ${toA?.bytesOut} bytes to A`);
+});
