@@ -2,7 +2,7 @@
 // It measures latency with PING/PONG on route id 0, notices a silent peer within `deadAfterMs`, meters bytes
 // and packets both ways, and lets the forwarder pause reading (backpressure) while an outbound queue is full.
 import { EventEmitter } from 'node:events';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { encodePacket, PacketDecoder, PacketType, type Packet, type PacketTypeValue, HEADER_BYTES } from './packet.js';
 
@@ -28,12 +28,14 @@ export interface TransportInfo {
 
 // Debug tap (SKYWIRE_PACKET_TAP=FILE): appends every packet payload this node receives on a transport, i.e.
 // exactly what a node in the middle of a route can see after the transport is decrypted.
-let tap: WriteStream | undefined;
-function tapStream(): WriteStream | undefined {
+// Written synchronously: it is a debugging aid, and nothing may be lost when the process is killed.
+let tapFd: number | undefined;
+function tapWriter(): { write(b: Buffer): void } | undefined {
   const file = process.env.SKYWIRE_PACKET_TAP;
   if (!file) return undefined;
-  tap ??= createWriteStream(file, { flags: 'a', mode: 0o600 });
-  return tap;
+  tapFd ??= openSync(file, 'a', 0o600);
+  const fd = tapFd;
+  return { write: (b: Buffer) => void writeSync(fd, b) };
 }
 
 export class Transport extends EventEmitter {
@@ -48,7 +50,7 @@ export class Transport extends EventEmitter {
   private readonly pausers = new Set<unknown>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
-  private readonly tap = tapStream();
+  private readonly tap = tapWriter();
 
   constructor(
     readonly channel: Duplex,
