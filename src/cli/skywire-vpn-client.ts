@@ -2,6 +2,7 @@
 // and routes all traffic (or only --subnet ones) through it. Linux only; needs CAP_NET_ADMIN.
 import { Command, CommanderError } from 'commander';
 import { createLogger } from '../util/log.js';
+import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, isShuttingDown, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
 import { VpnClient, VpnRefusedError } from '../apps/vpn/client.js';
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--api <host:port>', 'the node\'s app API (default: $SKYWIRE_APP_API)')
     .option('--token <token>', 'the node\'s app API token (default: $SKYWIRE_APP_TOKEN)')
+    .option('--api-file <file>', 'the node\'s API file with address and token (default: $SKYWIRE_APP_API_FILE)')
     .option('--port <n>', 'the vpn-server\'s app port', String(VPN_PORT))
     .option('--direct <host:port>', 'testing only: reach the server over plain TCP instead of the mesh')
     .option('--id <key>', 'with --direct: the public key to present (not authenticated)')
@@ -35,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const opts = program.opts<{
     hops?: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
-    api?: string; token?: string; port: string; direct?: string; id?: string;
+    api?: string; token?: string; apiFile?: string; port: string; direct?: string; id?: string;
   }>();
   const serverArg = program.args[0];
   let cfg;
@@ -60,13 +62,17 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger('vpn-client');
+  installSignalHandlers();
+  const signal = startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
+  if (signal) onShutdown(() => signal.stop());
   let transport: MeshTransport;
   try {
     transport = opts.direct
       ? directDialer(opts.direct, cfg.id)
-      : await connectNode({ api: opts.api, token: opts.token, name: 'vpn-client' });
+      : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: 'vpn-client' });
   } catch (err) {
     console.error(`vpn-client: ${(err as Error).message}`);
+    await shutdown(1);
     return 1;
   }
   const routing = cfg.subnets ? `routing ${cfg.subnets.map(formatCidr).join(', ')}` : 'routing all traffic';
@@ -79,7 +85,6 @@ export async function main(argv: string[]): Promise<number> {
     onUp: (a) =>
       console.log(`vpn-client: up on ${a.device}, address ${a.address}/${a.prefixLen}, gateway ${a.gateway}, mtu ${a.mtu}, ${routing}`),
   });
-  installSignalHandlers();
   onShutdown(() => console.log('vpn-client: stopped, network changes undone'));
   onShutdown(() => client.stop());
   try {
@@ -88,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
     if (isShuttingDown()) await shutdown(0);
     if (!(err instanceof VpnRefusedError)) throw err;
     console.error(`vpn-client: ${err.message}`);
-    await client.stop();
+    await shutdown(1);
     return 1;
   }
   await shutdown(0);

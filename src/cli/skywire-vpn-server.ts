@@ -2,6 +2,7 @@
 // their traffic to this machine's network. Linux only; needs CAP_NET_ADMIN.
 import { Command, CommanderError } from 'commander';
 import { createLogger } from '../util/log.js';
+import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--api <host:port>', 'the node\'s app API (default: $SKYWIRE_APP_API)')
     .option('--token <token>', 'the node\'s app API token (default: $SKYWIRE_APP_TOKEN)')
+    .option('--api-file <file>', 'the node\'s API file with address and token (default: $SKYWIRE_APP_API_FILE)')
     .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
     .option('--direct-listen <host:port>', 'testing only: accept clients over plain TCP (keys NOT authenticated)')
     .exitOverride()
@@ -34,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const opts = program.opts<{
     allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; firewall: string; stateDir: string;
-    api?: string; token?: string; port: string; directListen?: string;
+    api?: string; token?: string; apiFile?: string; port: string; directListen?: string;
   }>();
   let cfg;
   try {
@@ -52,24 +54,27 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger('vpn-server');
+  installSignalHandlers();
+  const signal = startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
+  if (signal) onShutdown(() => signal.stop());
   let transport: MeshTransport;
   try {
     transport = opts.directListen
       ? directListener(opts.directListen)
-      : await connectNode({ api: opts.api, token: opts.token, name: 'vpn-server', port: Number(opts.port) });
+      : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: 'vpn-server', port: Number(opts.port) });
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
+    await shutdown(1);
     return 1;
   }
   const server = new VpnServer({ ...cfg, transport, stateDir: opts.stateDir, log });
-  installSignalHandlers();
   onShutdown(() => console.log('vpn-server: stopped, network changes undone'));
   onShutdown(() => server.stop());
   try {
     await server.start();
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
-    await server.stop();
+    await shutdown(1); // stops the server (undoing what it did so far) and the signal client
     return 1;
   }
   console.log(

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatHostPort, parseHostPort } from '../../util/hostport.js';
+import { AppClient } from '../../node/sdk/index.js';
 
 export interface RemoteInfo {
   /** The peer's public key (hex) as authenticated by the node; "" when the transport cannot tell. */
@@ -59,22 +60,9 @@ export function fromMeshApp(app: MeshApp): MeshTransport {
   };
 }
 
-/** Connects to the local node's app API (env SKYWIRE_APP_API / SKYWIRE_APP_TOKEN or the given values). */
-export async function connectNode(o: { api?: string; token?: string; name: string; port?: number }): Promise<MeshTransport> {
-  const api = o.api ?? process.env.SKYWIRE_APP_API;
-  const token = o.token ?? process.env.SKYWIRE_APP_TOKEN;
-  if (!api) throw new Error('no node to connect to: start the app from a node (SKYWIRE_APP_API) or pass --api HOST:PORT');
-  if (!token) throw new Error('no app API token: set SKYWIRE_APP_TOKEN or pass --token');
-  // Loaded at run time so the VPN builds and its tests run whether or not the node SDK is in this build.
-  const sdkUrl = new URL('../../node/sdk/index.js', import.meta.url).href;
-  let sdk: { AppClient: { connect(o: object): Promise<MeshApp> } };
-  try {
-    sdk = (await import(sdkUrl)) as typeof sdk;
-  } catch (err) {
-    throw new Error(`the node app SDK is not available in this build: ${(err as Error).message}`, { cause: err });
-  }
-  const app = await sdk.AppClient.connect({ api, token, name: o.name, port: o.port });
-  return fromMeshApp(app);
+/** Connects to the local node's app API (options, else SKYWIRE_APP_API / SKYWIRE_APP_TOKEN / SKYWIRE_APP_API_FILE). */
+export async function connectNode(o: { api?: string; token?: string; apiFile?: string; name: string; port?: number }): Promise<MeshTransport> {
+  return fromMeshApp(await AppClient.connect(o));
 }
 
 /** Server side of the direct transport: a TCP listener; each connection is one VPN stream. */

@@ -1,0 +1,68 @@
+// The VPN on real Skywire nodes: a messenger, a node manager and node C in namespace C (with the
+// vpn-server), node A in namespace A (with the vpn-client). The tunnel runs over a mesh route A -> C,
+// and A reaches the web server B behind C with curl and ping, routing all its traffic through the VPN
+// except the path to its own transports (--exclude C's address).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { generateKeyPair, pkToHex, writeKeyFile } from '../../../src/net/keys.js';
+import { findAddon } from '../../../src/apps/vpn/tun.js';
+import { labSkipReason } from '../../netns/lab.js';
+import { buildVpnLab, C_ON_A_LINK, CLI, curlFromA, netSnapshot, pingFromA } from './topology.js';
+
+const skip =
+  (await labSkipReason({ tun: true, tools: ['curl', 'ping', 'nft'] })) ??
+  (findAddon() ? false : 'the TUN addon is not built (native/tun): run "npm run build"');
+
+const json = (line: string) => JSON.parse(line) as Record<string, string>;
+
+test('vpn-client on node A reaches the network behind node C over a mesh route', { skip }, async (t) => {
+  const l = await buildVpnLab();
+  t.after(() => l.cleanup());
+  const dir = l.stateA; // a temp dir removed with the lab
+  const env = { SIGNAL_CLIENT: 'false' };
+  const keyFile = (n: string) => {
+    const kp = generateKeyPair();
+    writeKeyFile(join(dir, `${n}.json`), kp);
+    return pkToHex(kp.publicKey);
+  };
+  const [pkA, pkC] = [keyFile('a'), keyFile('c')];
+  const sky = (h: typeof l.a, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
+
+  const m = sky(l.c, ['messenger', '--listen', `${C_ON_A_LINK}:0`, '--key', join(dir, 'm.json'), '--json'], 'messenger');
+  const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
+  const messenger = mInfo.address.includes('@') ? mInfo.address : `${mInfo.publicKey}@${mInfo.address}`;
+  const nm = sky(l.c, ['node-manager', '--key', join(dir, 'nm.json'), '--messenger', messenger, '--json'], 'node-manager');
+  const managerPk = json((await nm.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]).pk;
+  const node = (h: typeof l.a, n: string, extra: string[]) =>
+    sky(h, ['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', managerPk, '--json', ...extra], `node ${n}`);
+  const nodeC = node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]);
+  await nodeC.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+  const nodeA = node(l.a, 'a', ['--no-listen', '--connect', pkC]);
+  await nodeA.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+
+  const beforeA = await netSnapshot(l.a);
+  const server = l.c.spawn(
+    process.execPath,
+    [CLI, 'vpn-server', '--api-file', join(dir, 'c.api.json'), '--allow', pkA, '--state-dir', join(dir, 'state-c')],
+    { env, label: 'vpn-server' },
+  );
+  await server.waitFor(/^vpn-server: up on/m);
+  assert.notEqual((await curlFromA(l)).code, 0, 'no path to B before the client is up');
+
+  const client = l.a.spawn(
+    process.execPath,
+    [CLI, 'vpn-client', pkC, '--api-file', join(dir, 'a.api.json'), '--hops', '1', '--exclude', C_ON_A_LINK, '--state-dir', join(dir, 'state-a')],
+    { env, label: 'vpn-client' },
+  );
+  // The manager learns of the A-C transport when the nodes report it; until then the client retries.
+  await client.waitFor(/^vpn-client: up on cvpn0, address 10\.99\.0\.\d+\/24/m, 40_000);
+  const hello = await curlFromA(l);
+  assert.equal(hello.code, 0, `curl through the VPN over the mesh failed: ${client.stderr}`);
+  assert.match(hello.body, /hello from behind the vpn-server/);
+  assert.equal(await pingFromA(l), true);
+
+  assert.equal((await client.stop()).code, 0);
+  assert.notEqual((await curlFromA(l)).code, 0, 'no path to B after the client stopped');
+  assert.equal(await netSnapshot(l.a), beforeA, 'client removed its device and routes');
+});
