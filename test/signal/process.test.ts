@@ -121,3 +121,14 @@ test('after the server restarts, the client reconnects and registers again with 
   assert.equal(info.pid, child.pid);
   assert.ok((await second.ping(4)) >= 0);
 });
+
+test('a program whose shutdown hooks hang still exits after the forced-exit delay', async (t) => {
+  const { server, port } = await startServer(t, { allowUntokened: true });
+  const registered = nextEvent(server, 'register');
+  const child = spawnFixture(t, 'hung-app.js', [`127.0.0.1:${port}`, '6', '300']);
+  await registered;
+  const t0 = performance.now();
+  assert.deepEqual(await server.shutdown(6), { Pid: child.pid });
+  assert.deepEqual(await exited(child, 4000), { code: 0, signal: null }, 'well before the 5 s hook timeout');
+  assert.ok(performance.now() - t0 >= 250, 'not before the delay');
+});
