@@ -123,7 +123,7 @@ export async function startGuiServer(o: GuiServerOptions): Promise<GuiServer> {
       res.end('401 Unauthorized: open the URL with ?token= printed when the server started\n');
       return;
     }
-    if (how === 'query' && req.method === 'GET') {
+    if (how === 'query' && req.method === 'GET' && url.pathname === '/') {
       // Trade the token for a cookie and drop it from the address bar and history.
       url.searchParams.delete('token');
       res.writeHead(303, {

@@ -68,12 +68,15 @@ export function managerSnapshot(manager: ManagerLike, nodeStats?: (pk: string) =
 }
 
 export function startManagerDashboard(manager: ManagerLike, o: ManagerDashboardOptions = {}): Promise<GuiServer> {
+  // A manager that keeps what its nodes report (bytes per transport and per rule) offers nodeStats(pk).
+  const own = (manager as { nodeStats?: (pk: string) => NodeStats | undefined }).nodeStats;
+  const nodeStats = o.nodeStats ?? (typeof own === 'function' ? (pk: string) => own.call(manager, pk) : undefined);
   return startDashboard({
     host: o.host,
     port: o.port,
     token: o.token,
     intervalMs: o.intervalMs,
-    snapshot: managerSnapshot(manager, o.nodeStats),
+    snapshot: managerSnapshot(manager, nodeStats),
     events: manager,
   });
 }
