@@ -123,6 +123,22 @@ test('curl through socks-client (node A) -> B -> C -> socks-server reaches the t
   assert.equal(big.bytes, target.big.length);
   assert.equal(big.sha, target.bigSha);
 
+  // --server auto finds the exit through the messenger (service "socks") without being told its key.
+  const auto = await start(
+    t,
+    ['socks-client', '--api-file', join(dir, 'a.api.json'), '--listen', '127.0.0.1:0', '--server', 'auto', '--name', 'socks-auto'],
+    /^socks-client: SOCKS5 on/,
+  );
+  const autoPort = Number(/127\.0\.0\.1:(\d+)/.exec(auto.line)![1]);
+  const viaAuto = await curl(['--socks5-hostname', `127.0.0.1:${autoPort}`, `http://127.0.0.1:${target.port}/`]);
+  assert.equal(viaAuto.code, 0, viaAuto.stderr);
+  assert.equal(viaAuto.sha, page.sha);
+
+  // SIGTERM shuts a socks app down cleanly (exit code 0).
+  const exited = new Promise<number | null>((resolve) => auto.proc.once('exit', (code) => resolve(code)));
+  auto.proc.kill('SIGTERM');
+  assert.equal(await exited, 0);
+
   const { stdout } = await run(process.execPath, [CLI, 'node', 'status', '--api-file', join(dir, 'b.api.json'), '--json']);
   const status = JSON.parse(stdout) as { transports: Array<{ pk: string; bytesIn: number; bytesOut: number }> };
   const fromC = status.transports.find((x) => x.pk === keys.c);

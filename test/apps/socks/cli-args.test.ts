@@ -1,0 +1,33 @@
+// Bad options of the socks commands are one-line errors with exit code 2, before anything starts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('../../../src/cli/skywire.js', import.meta.url));
+
+async function fails(args: string[], code: number, re: RegExp): Promise<void> {
+  await assert.rejects(run(process.execPath, [CLI, ...args], { env: { ...process.env, SIGNAL_CLIENT: 'false' } }), (err: {
+    code: number;
+    stderr: string;
+  }) => {
+    assert.equal(err.code, code, err.stderr);
+    assert.match(err.stderr, re);
+    assert.equal(err.stderr.trim().split('\n').length, 1, err.stderr);
+    return true;
+  });
+}
+
+test('socks-server and socks-client reject bad options with one clear line', async () => {
+  await fails(['socks-server', '--allow', '10.0.0.0/40'], 2, /^skywire socks-server: "10.0.0.0\/40": prefix must be 0-32$/m);
+  await fails(['socks-server', '--clients', 'abc'], 2, /^skywire socks-server: .*public key/im);
+  await fails(['socks-server', '--port', '70000'], 2, /--port "70000" must be an integer from 1 to 65535/);
+  await fails(['socks-client', '--user', 'alice'], 2, /^skywire socks-client: --user and --pass go together$/m);
+  await fails(['socks-client', '--server', 'nope:1:2'], 2, /--server "nope:1:2" must be auto, PK or PK:PORT/);
+  await fails(['socks-client', '--listen', 'localhost'], 2, /^skywire socks-client: "localhost" is not HOST:PORT$/m);
+  await fails(['socks-client', '--hops', 'x'], 2, /--hops "x" must be an integer/);
+  // No node to talk to: a one-line error, exit code 1.
+  await fails(['socks-client', '--api', '127.0.0.1:1', '--token', 't'], 1, /^skywire socks-client: cannot reach the node API at 127.0.0.1:1/m);
+});
