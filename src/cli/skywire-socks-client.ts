@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   )
     .option('--listen <HOST:PORT>', 'where local programs connect', '127.0.0.1:1080')
     .option('--server <PK[:PORT]|auto>', 'the socks-server to use, or auto (any announcing service "socks")', 'auto')
-    .option('--hops <n>', 'route length to ask the node manager for (default: any)')
+    .option('--hops <n>', 'route length in transport hops, e.g. 2 = via one intermediate node (default: shortest)')
     .option('--user <name>', 'require this SOCKS username (RFC 1929); needs --pass')
     .option('--pass <password>', 'the password for --user')
     .option('--handshake-timeout <ms>', 'time a local program has to complete the SOCKS handshake', '10000');
