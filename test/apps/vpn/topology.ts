@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Host, Lab, type LabProcess, type Netem } from '../../netns/lab.js';
+import { generateKeyPair, pkToHex, writeKeyFile } from '../../../src/net/keys.js';
 
 export const CLI = fileURLToPath(new URL('../../../src/cli/skywire.js', import.meta.url));
 const WEB = fileURLToPath(new URL('./web-server.js', import.meta.url));
@@ -95,4 +96,30 @@ export async function netSnapshot(h: Host): Promise<string> {
   // Link state and carrier flags change on their own; the names are what the VPN could leave behind.
   const names = links.split('\n').map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter(Boolean).join(' ');
   return [names, addrs, routes, rules, forward].join('\n---\n').replace(/\s+/g, ' ');
+}
+
+/**
+ * Real Skywire nodes on the lab: a messenger, a node manager and node C in C (listening on C's address
+ * towards A), node A in A keeping a transport to C. Returns the keys and the nodes' API files.
+ */
+export async function startMesh(l: VpnLab, dir: string): Promise<{ pkA: string; pkC: string; apiA: string; apiC: string }> {
+  const env = { SIGNAL_CLIENT: 'false' };
+  const keyFile = (n: string) => {
+    const kp = generateKeyPair();
+    writeKeyFile(join(dir, `${n}.json`), kp);
+    return pkToHex(kp.publicKey);
+  };
+  const json = (line: string) => JSON.parse(line) as Record<string, string>;
+  const [pkA, pkC] = [keyFile('a'), keyFile('c')];
+  const sky = (h: Host, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
+  const m = sky(l.c, ['messenger', '--listen', `${C_ON_A_LINK}:0`, '--key', join(dir, 'm.json'), '--json'], 'messenger');
+  const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
+  const messenger = mInfo.address.includes('@') ? mInfo.address : `${mInfo.publicKey}@${mInfo.address}`;
+  const nm = sky(l.c, ['node-manager', '--key', join(dir, 'nm.json'), '--messenger', messenger, '--json'], 'node-manager');
+  const managerPk = json((await nm.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]).pk;
+  const node = (h: Host, n: string, extra: string[]) =>
+    sky(h, ['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', managerPk, '--json', ...extra], `node ${n}`);
+  await node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]).waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+  await node(l.a, 'a', ['--no-listen', '--connect', pkC]).waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+  return { pkA, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json') };
 }

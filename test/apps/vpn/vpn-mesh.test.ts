@@ -5,41 +5,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { generateKeyPair, pkToHex, writeKeyFile } from '../../../src/net/keys.js';
 import { findAddon } from '../../../src/apps/vpn/tun.js';
 import { labSkipReason } from '../../netns/lab.js';
-import { buildVpnLab, C_ON_A_LINK, CLI, curlFromA, netSnapshot, pingFromA } from './topology.js';
+import { buildVpnLab, C_ON_A_LINK, CLI, curlFromA, netSnapshot, pingFromA, startMesh } from './topology.js';
 
 const skip =
   (await labSkipReason({ tun: true, tools: ['curl', 'ping', 'nft'] })) ??
   (findAddon() ? false : 'the TUN addon is not built (native/tun): run "npm run build"');
-
-const json = (line: string) => JSON.parse(line) as Record<string, string>;
 
 test('vpn-client on node A reaches the network behind node C over a mesh route', { skip }, async (t) => {
   const l = await buildVpnLab();
   t.after(() => l.cleanup());
   const dir = l.stateA; // a temp dir removed with the lab
   const env = { SIGNAL_CLIENT: 'false' };
-  const keyFile = (n: string) => {
-    const kp = generateKeyPair();
-    writeKeyFile(join(dir, `${n}.json`), kp);
-    return pkToHex(kp.publicKey);
-  };
-  const [pkA, pkC] = [keyFile('a'), keyFile('c')];
-  const sky = (h: typeof l.a, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
-
-  const m = sky(l.c, ['messenger', '--listen', `${C_ON_A_LINK}:0`, '--key', join(dir, 'm.json'), '--json'], 'messenger');
-  const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
-  const messenger = mInfo.address.includes('@') ? mInfo.address : `${mInfo.publicKey}@${mInfo.address}`;
-  const nm = sky(l.c, ['node-manager', '--key', join(dir, 'nm.json'), '--messenger', messenger, '--json'], 'node-manager');
-  const managerPk = json((await nm.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]).pk;
-  const node = (h: typeof l.a, n: string, extra: string[]) =>
-    sky(h, ['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', managerPk, '--json', ...extra], `node ${n}`);
-  const nodeC = node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]);
-  await nodeC.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
-  const nodeA = node(l.a, 'a', ['--no-listen', '--connect', pkC]);
-  await nodeA.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+  const { pkA, pkC } = await startMesh(l, dir);
 
   const beforeA = await netSnapshot(l.a);
   const server = l.c.spawn(
@@ -65,4 +44,15 @@ test('vpn-client on node A reaches the network behind node C over a mesh route',
   assert.equal((await client.stop()).code, 0);
   assert.notEqual((await curlFromA(l)).code, 0, 'no path to B after the client stopped');
   assert.equal(await netSnapshot(l.a), beforeA, 'client removed its device and routes');
+
+  // "auto" finds the server through the vpn service it announced.
+  const auto = l.a.spawn(
+    process.execPath,
+    [CLI, 'vpn-client', 'auto', '--api-file', join(dir, 'a.api.json'), '--subnet', '192.168.77.0/24', '--state-dir', join(dir, 'state-a')],
+    { env, label: 'vpn-client auto' },
+  );
+  await auto.waitFor(/^vpn-client: up on cvpn0, address 10\.99\.0\.\d+\/24,.* routing 192\.168\.77\.0\/24/m, 40_000);
+  assert.equal((await curlFromA(l)).code, 0, `curl through the auto-selected server failed: ${auto.stderr}`);
+  assert.equal((await auto.stop()).code, 0);
+  assert.equal(await netSnapshot(l.a), beforeA);
 });

@@ -1,0 +1,101 @@
+// VPN throughput (iperf3, TCP) and latency (ping) from A to B behind C, in network namespaces:
+//   plain   A -> C -> B routed by the kernel (the baseline),
+//   direct  through vpn-client/vpn-server over one TCP connection A -> C,
+//   mesh    through vpn-client/vpn-server over a 1-hop Skywire route (nodes A and C).
+// Prints each figure and its ratio to the plain path. Needs root, ip netns, /dev/net/tun, iperf3, ping.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labSkipReason } from '../../test/netns/lab.js';
+import { findAddon } from '../../src/apps/vpn/tun.js';
+import {
+  A_ADDR,
+  B_ADDR,
+  C_ON_A_LINK,
+  C_ON_B_LINK,
+  CLI,
+  type VpnLab,
+  buildVpnLab,
+  newPk,
+  startClient,
+  startMesh,
+  startServer,
+} from '../../test/apps/vpn/topology.js';
+
+const SECONDS = 4;
+
+interface Figures {
+  mbits: number;
+  rttMs: number;
+}
+
+async function measure(l: VpnLab): Promise<Figures> {
+  const iperf = await l.a.exec('iperf3', ['-c', B_ADDR, '-t', String(SECONDS), '-J'], (SECONDS + 20) * 1000);
+  if (iperf.code !== 0) throw new Error(`iperf3 failed: ${iperf.stderr || iperf.stdout.slice(0, 300)}`);
+  const r = JSON.parse(iperf.stdout) as { end: { sum_received: { bits_per_second: number } } };
+  const ping = await l.a.exec('ping', ['-c', '20', '-i', '0.05', '-q', B_ADDR]);
+  const rtt = /= [\d.]+\/([\d.]+)\//.exec(ping.stdout);
+  if (!rtt) throw new Error(`ping failed: ${ping.stdout}${ping.stderr}`);
+  return { mbits: r.end.sum_received.bits_per_second / 1e6, rttMs: Number(rtt[1]) };
+}
+
+async function main(): Promise<void> {
+  const skip =
+    (await labSkipReason({ tun: true, tools: ['iperf3', 'ping', 'nft'] })) ?? (findAddon() ? undefined : 'TUN addon not built');
+  if (skip) {
+    console.log(`vpn bench skipped: ${skip}`);
+    return;
+  }
+  const l = await buildVpnLab();
+  const dir = mkdtempSync(join(tmpdir(), 'vpn-bench-'));
+  try {
+    l.b.spawn('iperf3', ['-s', '-B', B_ADDR], { label: 'iperf3 server' });
+    await l.b.exec('sh', ['-c', `for i in $(seq 50); do ss -ltn | grep -q ${B_ADDR}:5201 && exit 0; sleep 0.1; done; exit 1`]);
+
+    // Plain routed path.
+    await l.a.run('ip', ['route', 'add', '192.168.77.0/24', 'via', C_ON_A_LINK]);
+    await l.b.run('ip', ['route', 'add', '10.201.0.0/24', 'via', C_ON_B_LINK]);
+    await l.c.run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+    const plain = await measure(l);
+    await l.a.run('ip', ['route', 'del', '192.168.77.0/24']);
+    await l.b.run('ip', ['route', 'del', '10.201.0.0/24']);
+    await l.c.run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
+
+    // VPN over a direct TCP stream.
+    const id = newPk();
+    let server = startServer(l, [id]);
+    await server.waitFor(/^vpn-server: up on/m);
+    let client = startClient(l, id, ['--subnet', '192.168.77.0/24']);
+    await client.waitFor(/^vpn-client: up on/m);
+    const direct = await measure(l);
+    await client.stop();
+    await server.stop();
+
+    // VPN over a mesh route between real nodes.
+    const mesh = await startMesh(l, dir);
+    server = l.c.spawn(process.execPath, [CLI, 'vpn-server', '--api-file', mesh.apiC, '--allow', mesh.pkA, '--state-dir', l.stateC], {
+      label: 'vpn-server',
+    });
+    await server.waitFor(/^vpn-server: up on/m);
+    client = l.a.spawn(
+      process.execPath,
+      [CLI, 'vpn-client', mesh.pkC, '--api-file', mesh.apiA, '--hops', '1', '--subnet', '192.168.77.0/24', '--state-dir', l.stateA],
+      { label: 'vpn-client' },
+    );
+    await client.waitFor(/^vpn-client: up on/m, 40_000);
+    const meshed = await measure(l);
+
+    const row = (name: string, f: Figures) =>
+      `${name.padEnd(24)} ${f.mbits.toFixed(0).padStart(7)} Mbit/s (${(f.mbits / plain.mbits).toFixed(3)}x plain)` +
+      `   rtt ${f.rttMs.toFixed(3)} ms (${(f.rttMs / plain.rttMs).toFixed(1)}x plain)`;
+    console.log(`A (${A_ADDR}) -> B (${B_ADDR}) behind C, iperf3 TCP ${SECONDS} s, 20 pings`);
+    console.log(row('plain routed path', plain));
+    console.log(row('vpn, direct TCP stream', direct));
+    console.log(row('vpn, 1-hop mesh route', meshed));
+  } finally {
+    await l.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
