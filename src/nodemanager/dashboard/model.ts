@@ -108,7 +108,7 @@ export class NetworkTracker {
         const ot = new Map(o.transports.map((t) => [t.peer, t]));
         n.transports = n.transports.map((t) => ({ ...t, rateIn: rate(t.bytesIn, ot.get(t.peer)?.bytesIn), rateOut: rate(t.bytesOut, ot.get(t.peer)?.bytesOut) }));
         const orules = new Map((o.rules ?? []).map((r) => [String(r.id), r]));
-        n.rules = n.rules?.map((r) => ({ ...r, rateIn: rate(r.bytesIn, orules.get(String(r.id))?.bytesIn), rateOut: rate(r.bytesOut, orules.get(String(r.id))?.bytesOut) }));
+        if (n.rules) n.rules = n.rules.map((r) => ({ ...r, rateIn: rate(r.bytesIn, orules.get(String(r.id))?.bytesIn), rateOut: rate(r.bytesOut, orules.get(String(r.id))?.bytesOut) }));
       }
     }
 
