@@ -9,13 +9,18 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pidusage from 'pidusage';
 import { SocksClient as SocksLib } from 'socks';
+import { generateKeyPair, pkToHex, writeKeyFile } from '../../src/net/keys.js';
 
 const DOWNLOAD_BYTES = 512 * 1024 * 1024;
 const CONCURRENT = 1000;
 const ROUNDS = 3;
+const MESH_CONCURRENT = 200; // each connection is a route set up by the node manager
 
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
@@ -84,15 +89,15 @@ async function fetchPage(proxyPort?: number): Promise<void> {
   if (!Buffer.concat(chunks).toString().endsWith('hello, world\n')) throw new Error('bad page');
 }
 
-async function concurrent(proxyPort: number | undefined, pid: number | undefined) {
+async function concurrent(proxyPort: number | undefined, pids: number[], n = CONCURRENT) {
   let peak = 0;
   const sample = async () => {
-    if (pid) peak = Math.max(peak, (await pidusage(pid)).memory);
+    if (pids.length) peak = Math.max(peak, await sumRss(pids));
   };
   await sample();
   const timer = setInterval(() => void sample().catch(() => {}), 50);
   const started = Date.now();
-  const results = await Promise.allSettled(Array.from({ length: CONCURRENT }, () => fetchPage(proxyPort)));
+  const results = await Promise.allSettled(Array.from({ length: n }, () => fetchPage(proxyPort)));
   const ms = Date.now() - started;
   clearInterval(timer);
   await sample();
@@ -143,6 +148,66 @@ async function startMicrosocks(bin: string): Promise<{ port: number; pid: number
   return { port, pid: p.pid! };
 }
 
+const CLI = fileURLToPath(new URL('../../src/cli/skywire.js', import.meta.url));
+
+/** Starts `skywire ARGS`; resolves with its pid and first stdout line matching `re`. */
+async function startCli(args: string[], re: RegExp): Promise<{ pid: number; line: string }> {
+  const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SIGNAL_CLIENT: 'false' } });
+  children.push(p);
+  let buf = '';
+  const line = await new Promise<string>((resolve, reject) => {
+    p.stdout!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const l = buf.split('\n').find((x) => re.test(x));
+      if (l) resolve(l);
+    });
+    p.once('exit', (code) => reject(new Error(`skywire ${args[0]} exited with ${code}`)));
+  });
+  return { pid: p.pid!, line };
+}
+
+/** Messenger, node manager, nodes A - B - C, socks-server beside C, socks-client beside A (2 hops). */
+async function startMesh(): Promise<{ port: number; pids: number[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'socks-bench-'));
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const m = await startCli(['messenger', '--listen', '127.0.0.1:0', '--key', join(dir, 'm.json'), '--json'], /^\{/);
+  const messenger = (JSON.parse(m.line) as { address: string }).address;
+  const nm = await startCli(['node-manager', '--key', join(dir, 'nm.json'), '--messenger', messenger, '--json'], /^\{/);
+  const manager = (JSON.parse(nm.line) as { pk: string }).pk;
+  const keys: Record<string, string> = {};
+  for (const n of ['a', 'b', 'c']) {
+    const kp = generateKeyPair();
+    writeKeyFile(join(dir, `${n}.json`), kp);
+    keys[n] = pkToHex(kp.publicKey);
+  }
+  const node = (n: string, extra: string[] = []) =>
+    startCli(['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', manager, '--json', ...extra], /^\{/);
+  const b = await node('b');
+  const [a, c] = await Promise.all([node('a', ['--connect', keys.b]), node('c', ['--connect', keys.b])]);
+  const srv = await startCli(['socks-server', '--api-file', join(dir, 'c.api.json'), '--allow', '127.0.0.0/8'], /^socks-server: serving/);
+  const cli = await startCli(
+    ['socks-client', '--api-file', join(dir, 'a.api.json'), '--listen', '127.0.0.1:0', '--server', keys.c, '--hops', '2'],
+    /^socks-client: SOCKS5 on/,
+  );
+  const port = Number(/127\.0\.0\.1:(\d+)/.exec(cli.line)![1]);
+  // Until the manager has both transports the route does not exist: retry a small fetch for up to 20 s.
+  for (let i = 0; ; i++) {
+    try {
+      await fetchPage(port);
+      break;
+    } catch (err) {
+      if (i > 100) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return { port, pids: [a.pid, b.pid, c.pid, srv.pid, cli.pid] };
+}
+
+async function sumRss(pids: number[]): Promise<number> {
+  const stats = await pidusage(pids);
+  return Object.values(stats).reduce((n, st) => n + st.memory, 0);
+}
+
 const best = async (f: () => Promise<number>) => {
   let b = 0;
   for (let i = 0; i < ROUNDS; i++) b = Math.max(b, await f());
@@ -168,19 +233,34 @@ if (micro) {
 }
 
 console.log(`\n${CONCURRENT} concurrent connections fetching a small page`);
-const d = await concurrent(undefined, undefined);
+const d = await concurrent(undefined, []);
 console.log(`  direct                         ${d.ms} ms${d.failed ? `, ${d.failed} failed` : ''}`);
-const o = await concurrent(rig.port, rig.pid);
+const o = await concurrent(rig.port, [rig.pid]);
 console.log(
   `  socks-client -> exit (ours)    ${o.ms} ms (${fmt(o.ms / d.ms, 1)}x direct), peak RSS ${fmt(o.peakMb)} MB` +
     ` (client+exit in one process)${o.failed ? `, ${o.failed} failed` : ''}`,
 );
 if (micro) {
-  const m = await concurrent(micro.port, micro.pid);
+  const m = await concurrent(micro.port, [micro.pid]);
   console.log(
     `  microsocks                     ${m.ms} ms (${fmt(m.ms / d.ms, 1)}x direct), peak RSS ${fmt(m.peakMb)} MB${m.failed ? `, ${m.failed} failed` : ''}`,
   );
   console.log(`  ours / microsocks              time ${fmt(o.ms / m.ms, 2)}x, memory ${fmt(o.peakMb / m.peakMb, 1)}x`);
+}
+
+console.log(`\nthrough the real mesh: socks-client @ node A -> B -> C @ socks-server (7 processes, 2-hop route)`);
+try {
+  const mesh = await startMesh();
+  const md = await download(mesh.port); // one round: the mesh is the slow part of this bench
+  console.log(`  ${DOWNLOAD_BYTES / 1024 / 1024} MiB download           ${fmt(md)} MB/s   ${fmt(md / direct, 2)}x of direct, ${fmt(md / ours, 2)}x of SOCKS alone`);
+  const mc = await concurrent(mesh.port, mesh.pids, MESH_CONCURRENT);
+  const dc = await concurrent(undefined, [], MESH_CONCURRENT);
+  console.log(
+    `  ${MESH_CONCURRENT} concurrent pages           ${mc.ms} ms (${fmt(mc.ms / dc.ms, 1)}x direct ${dc.ms} ms), ` +
+      `peak RSS of nodes + socks apps ${fmt(mc.peakMb)} MB${mc.failed ? `, ${mc.failed} failed` : ''}`,
+  );
+} catch (err) {
+  console.log(`  skipped: ${(err as Error).message}`);
 }
 
 for (const c of children) c.kill('SIGKILL');
