@@ -13,7 +13,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { generateKeyPair, pkToHex, writeKeyFile } from '../../../src/net/keys.js';
-import { startHttpTarget } from './helpers.js';
+import { once } from 'node:events';
+import { SocksClient as SocksLib } from 'socks';
+import { readAtLeast, startHttpTarget } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../../../src/cli/skywire.js', import.meta.url));
 const run = promisify(execFile);
@@ -88,7 +90,7 @@ test('curl through socks-client (node A) -> B -> C -> socks-server reaches the t
   await node('b');
   await Promise.all([node('a', ['--connect', keys.b]), node('c', ['--connect', keys.b])]);
 
-  await start(
+  const srv = await start(
     t,
     ['socks-server', '--api-file', join(dir, 'c.api.json'), '--allow', '127.0.0.0/8', '--allow', '::1/128'],
     /^socks-server: serving mesh port/,
@@ -138,6 +140,20 @@ test('curl through socks-client (node A) -> B -> C -> socks-server reaches the t
   const exited = new Promise<number | null>((resolve) => auto.proc.once('exit', (code) => resolve(code)));
   auto.proc.kill('SIGTERM');
   assert.equal(await exited, 0);
+
+  // The socks-server dies mid-stream: the local connection is closed, not left hanging.
+  const { socket } = await SocksLib.createConnection({
+    proxy: { host: '127.0.0.1', port: socksPort, type: 5 },
+    command: 'connect',
+    destination: { host: '127.0.0.1', port: target.port },
+  });
+  socket.on('error', () => {});
+  socket.write('GET /stream HTTP/1.0\r\n\r\n');
+  await readAtLeast(socket, 256 * 1024);
+  const closed = once(socket, 'close');
+  process.kill(-srv.proc.pid!, 'SIGKILL');
+  socket.resume();
+  await closed;
 
   const { stdout } = await run(process.execPath, [CLI, 'node', 'status', '--api-file', join(dir, 'b.api.json'), '--json']);
   const status = JSON.parse(stdout) as { transports: Array<{ pk: string; bytesIn: number; bytesOut: number }> };
