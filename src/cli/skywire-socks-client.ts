@@ -22,6 +22,10 @@ interface ClientOpts {
   handshakeTimeout: string;
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
 /** "auto", "PK" or "PK:PORT". */
 export function parseServer(text: string): { pk: string; port: number } | undefined {
   if (text === 'auto') return undefined;
@@ -67,6 +71,9 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const log = createLogger('socks-client');
+  if (!isLoopback(listen.host) && o.user === undefined) {
+    console.error(`skywire socks-client: warning: listening on ${listen.host} without --user/--pass: anyone who can reach it can use your exit`);
+  }
   let app: AppClient;
   let address;
   try {

@@ -87,6 +87,7 @@ function connectWithin(address: string, port: number, deadline: number): Promise
     sock.once('connect', () => {
       clearTimeout(timer);
       sock.removeAllListeners('error');
+      sock.on('error', () => {}); // until splice() takes over; it tears both sides down on errors
       resolve(sock);
     });
     sock.once('error', (err) => {
