@@ -15,6 +15,21 @@ export interface Proc {
   kill(sig?: NodeJS.Signals): Promise<void>;
 }
 
+// If the test runner kills this process (a timeout), take the detached children along.
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of live) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => process.exit(1));
+}
+
 export class Cluster {
   readonly dir = mkdtempSync(join(tmpdir(), 'skywire-node-test-'));
   readonly procs: Proc[] = [];
@@ -29,6 +44,8 @@ export class Cluster {
       detached: true,
       env: { ...process.env, SIGNAL_CLIENT: 'false', ...env },
     });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();

@@ -85,6 +85,7 @@ export async function startDashboard(o: DashboardOptions): Promise<GuiServer> {
     token: gui.token,
     url: gui.url,
     broadcast: (m) => gui.broadcast(m),
+    connections: () => gui.connections(),
     async close() {
       clearInterval(timer);
       clearTimeout(soon);
