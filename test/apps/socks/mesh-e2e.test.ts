@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { generateKeyPair, pkToHex, writeKeyFile } from '../../../src/net/keys.js';
+import { SignalServer } from '../../../src/signal/index.js';
 import { once } from 'node:events';
 import { SocksClient as SocksLib } from 'socks';
 import { readAtLeast, startHttpTarget } from './helpers.js';
@@ -21,11 +22,16 @@ const CLI = fileURLToPath(new URL('../../../src/cli/skywire.js', import.meta.url
 const run = promisify(execFile);
 
 /** Starts `skywire ARGS` in its own process group; resolves with the first stdout line matching `re`. */
-async function start(t: TestContext, args: string[], re: RegExp): Promise<{ proc: ChildProcess; line: string }> {
+async function start(
+  t: TestContext,
+  args: string[],
+  re: RegExp,
+  env: Record<string, string> = {},
+): Promise<{ proc: ChildProcess; line: string }> {
   const proc = spawn(process.execPath, [CLI, ...args], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SIGNAL_CLIENT: 'false' },
+    env: { ...process.env, SIGNAL_CLIENT: 'false', ...env },
   });
   let stderr = '';
   proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -126,19 +132,28 @@ test('curl through socks-client (node A) -> B -> C -> socks-server reaches the t
   assert.equal(big.sha, target.bigSha);
 
   // --server auto finds the exit through the messenger (service "socks") without being told its key.
+  // This one runs as Viscript would start it: a signal client that can be pinged and shut down.
+  const signal = new SignalServer({ port: 0 });
+  const { port: signalPort } = await signal.listen();
+  t.after(() => signal.close());
+  signal.expect(7, 'secret-7');
+  const registered = once(signal, 'register');
   const auto = await start(
     t,
     ['socks-client', '--api-file', join(dir, 'a.api.json'), '--listen', '127.0.0.1:0', '--server', 'auto', '--name', 'socks-auto'],
     /^socks-client: SOCKS5 on/,
+    { SIGNAL_CLIENT: 'true', SIGNAL_SERVER_ADDRESS: `127.0.0.1:${signalPort}`, SIGNAL_CLIENT_ID: '7', SIGNAL_TOKEN: 'secret-7' },
   );
+  await registered;
+  assert.ok((await signal.ping(7)) >= 0);
   const autoPort = Number(/127\.0\.0\.1:(\d+)/.exec(auto.line)![1]);
   const viaAuto = await curl(['--socks5-hostname', `127.0.0.1:${autoPort}`, `http://127.0.0.1:${target.port}/`]);
   assert.equal(viaAuto.code, 0, viaAuto.stderr);
   assert.equal(viaAuto.sha, page.sha);
 
-  // SIGTERM shuts a socks app down cleanly (exit code 0).
+  // A signal SHUTDOWN (Viscript's "sd") stops it cleanly, and so does SIGTERM for the other client.
   const exited = new Promise<number | null>((resolve) => auto.proc.once('exit', (code) => resolve(code)));
-  auto.proc.kill('SIGTERM');
+  assert.equal((await signal.shutdown(7)).Pid, auto.proc.pid);
   assert.equal(await exited, 0);
 
   // The socks-server dies mid-stream: the local connection is closed, not left hanging.
@@ -161,4 +176,8 @@ test('curl through socks-client (node A) -> B -> C -> socks-server reaches the t
   const toA = status.transports.find((x) => x.pk === keys.a);
   assert.ok(fromC && fromC.bytesIn >= target.big.length, `node B received ${fromC?.bytesIn} bytes from C`);
   assert.ok(toA && toA.bytesOut >= target.big.length, `node B sent ${toA?.bytesOut} bytes to A`);
+
+  const scExit = new Promise<number | null>((resolve) => sc.proc.once('exit', (code) => resolve(code)));
+  sc.proc.kill('SIGTERM');
+  assert.equal(await scExit, 0);
 });
