@@ -44,6 +44,8 @@ export interface GuiServer {
   /** The URL to open, with the token. */
   readonly url: string;
   broadcast(msg: unknown): void;
+  /** Browsers connected right now (a GUI may skip work nobody would see). */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -233,6 +235,7 @@ export async function startGuiServer(o: GuiServerOptions): Promise<GuiServer> {
       const text = JSON.stringify(msg);
       for (const ws of clients) if (ws.readyState === WebSocket.OPEN && ws.bufferedAmount < 8 * 1024 * 1024) ws.send(text);
     },
+    connections: () => clients.size,
     async close() {
       for (const ws of clients) ws.terminate();
       wss.close();

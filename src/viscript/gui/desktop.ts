@@ -46,10 +46,42 @@ export async function startDesktop(o: DesktopOptions): Promise<GuiServer> {
   const { engine } = o;
   const apps = [...engine.config.apps.values()].map((a) => ({ name: a.name, desc: a.desc, daemon: a.daemon }));
 
+  let lastRows: AppRow[] = [];
+  const started: { gui?: GuiServer } = {}; // set once listening; the panel has no one to show before
+  // The apps panel: state from the supervisor, CPU and memory of each live app's process tree.
+  let polling = false;
+  const poll = async () => {
+    const g = started.gui;
+    if (polling || !g || g.connections() === 0) return; // sampling CPU spawns ps: only for someone watching
+    polling = true;
+    try {
+      const rows: AppRow[] = [];
+      for (const a of engine.supervisor.list()) {
+        const row: AppRow = { id: a.id, name: a.name, state: a.state, pid: a.pid, restarts: a.restarts };
+        if (LIVE.includes(a.state)) {
+          try {
+            const u = await engine.supervisor.usage(a.id);
+            row.cpu = Math.round(u.cpu * 10) / 10;
+            row.rss = u.rss;
+          } catch {
+            // it just exited: shown with its state only
+          }
+        }
+        rows.push(row);
+      }
+      lastRows = rows;
+      g.broadcast({ type: 'apps', apps: rows });
+    } catch (err) {
+      log.debug('apps panel poll failed', { err });
+    } finally {
+      polling = false;
+    }
+  };
   const onClient = (client: GuiClient) => {
     const sessions = new Map<string, ShellSession>();
     client.send({ type: 'init', apps });
     client.send({ type: 'apps', apps: lastRows });
+    setImmediate(() => void poll());
     client.onMessage((raw) => {
       const parsed = Request.safeParse(raw);
       if (!parsed.success) return client.send({ type: 'error', message: 'malformed request' });
@@ -83,37 +115,9 @@ export async function startDesktop(o: DesktopOptions): Promise<GuiServer> {
     });
   };
 
-  let lastRows: AppRow[] = [];
-  const gui = await startGuiServer({ host: o.host, port: o.port, token: o.token, page: 'desktop/index.html', maxMessageBytes: 64 * 1024, onClient });
+  const server = await startGuiServer({ host: o.host, port: o.port, token: o.token, page: 'desktop/index.html', maxMessageBytes: 64 * 1024, onClient });
+  started.gui = server;
 
-  // The apps panel: state from the supervisor, CPU and memory of each live app's process tree.
-  let polling = false;
-  const poll = async () => {
-    if (polling) return;
-    polling = true;
-    try {
-      const rows: AppRow[] = [];
-      for (const a of engine.supervisor.list()) {
-        const row: AppRow = { id: a.id, name: a.name, state: a.state, pid: a.pid, restarts: a.restarts };
-        if (LIVE.includes(a.state)) {
-          try {
-            const u = await engine.supervisor.usage(a.id);
-            row.cpu = Math.round(u.cpu * 10) / 10;
-            row.rss = u.rss;
-          } catch {
-            // it just exited: shown with its state only
-          }
-        }
-        rows.push(row);
-      }
-      lastRows = rows;
-      gui.broadcast({ type: 'apps', apps: rows });
-    } catch (err) {
-      log.debug('apps panel poll failed', { err });
-    } finally {
-      polling = false;
-    }
-  };
   const timer = setInterval(() => void poll(), o.panelIntervalMs ?? 1000);
   timer.unref();
   // State changes show at once, not at the next tick.
@@ -123,16 +127,17 @@ export async function startDesktop(o: DesktopOptions): Promise<GuiServer> {
   void poll();
 
   return {
-    host: gui.host,
-    port: gui.port,
-    token: gui.token,
-    url: gui.url,
-    broadcast: (msg) => gui.broadcast(msg),
+    host: server.host,
+    port: server.port,
+    token: server.token,
+    url: server.url,
+    broadcast: (msg) => server.broadcast(msg),
+    connections: () => server.connections(),
     async close() {
       clearInterval(timer);
       engine.off('state', onState);
       engine.off('exit', onState);
-      await gui.close();
+      await server.close();
     },
   };
 }

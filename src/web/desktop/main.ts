@@ -181,8 +181,15 @@ const link = connect((msg) => {
     case 'init':
       appDefs = msg.apps as AppDef[];
       renderMenu();
-      // After a reconnect the server has new sessions: reopen one per window.
-      for (const id of windows.keys()) link.send({ type: 'open', term: id });
+      // After a reconnect the server has new sessions: reopen one per window, none attached.
+      for (const [id, win] of windows) {
+        link.send({ type: 'open', term: id });
+        if (win.attached !== null) {
+          win.attached = null;
+          win.setTitle('');
+          win.editor.setPrompt('viscript> ');
+        }
+      }
       if (!windows.size) newTerm();
       break;
     case 'result':
