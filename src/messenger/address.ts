@@ -16,13 +16,13 @@ export function parseMessengerAddress(text: string): MessengerAddress {
   try {
     pk = parsePublicKey(s.slice(0, at));
   } catch (err) {
-    throw new Error(`messenger address "${s}": ${(err as Error).message}`);
+    throw new Error(`messenger address "${s}": ${(err as Error).message}`, { cause: err });
   }
   let hp;
   try {
     hp = parseHostPort(s.slice(at + 1));
   } catch (err) {
-    throw new Error(`messenger address "${s}": ${(err as Error).message}`);
+    throw new Error(`messenger address "${s}": ${(err as Error).message}`, { cause: err });
   }
   if (hp.port === 0) throw new Error(`messenger address "${s}": port must not be 0`);
   return { pk, host: hp.host, port: hp.port };

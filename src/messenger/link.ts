@@ -5,18 +5,16 @@ import type { KeyPair } from '../net/keys.js';
 import { pkToHex, shortPk } from '../net/keys.js';
 import type { SecureChannel } from '../net/secure.js';
 import { dialSecure } from '../net/tcp.js';
-import { FrameDecoder } from '../net/framing.js';
 import { Backoff } from '../util/backoff.js';
 import { createLogger } from '../util/log.js';
 import { MessengerError } from './errors.js';
 import {
-  MAX_BODY,
   OP,
   PK_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
   T,
-  checkFrame,
+  FrameReader,
   codeName,
   codeNumber,
   encodeClose,
@@ -141,7 +139,7 @@ export class Link implements StreamLink {
       this.ch = ch;
       const writer = new FrameWriter(ch);
       this.writer = writer;
-      const decoder = new FrameDecoder({ lengthBytes: 2, headerBytes: 1, maxLength: MAX_BODY });
+      const decoder = new FrameReader();
       let lastRx = Date.now();
       const keepalive = setInterval(() => {
         if (Date.now() - lastRx > this.o.keepaliveMs * 3) {
@@ -272,7 +270,6 @@ export class Link implements StreamLink {
   // ---- frames from the messenger -------------------------------------------------------------------------
 
   private onFrame(f: Buffer): void {
-    checkFrame(f);
     switch (f[0]) {
       case T.RES: {
         const req = f.readUInt32BE(3);
@@ -293,7 +290,7 @@ export class Link implements StreamLink {
         return;
       case T.GOAWAY: {
         const code = codeName(f[3]);
-        log.warn('messenger closed the connection', { messenger: shortPk(this.pkHex), code, reason: f.subarray(4).toString('utf8') });
+        (code === 'shutdown' ? log.info : log.warn)('messenger closed the connection', { messenger: shortPk(this.pkHex), code, reason: f.subarray(4).toString('utf8') });
         this.ch?.end();
         return;
       }

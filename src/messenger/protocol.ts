@@ -165,10 +165,9 @@ const FIXED_BODY: Record<number, number | undefined> = {
 };
 const MIN_BODY: Record<number, number> = { [T.REQ]: 5, [T.RES]: 5, [T.DGRAM]: PK_BYTES, [T.GOAWAY]: 1, [T.DATA]: 5 };
 
-/** Checks a decoded frame's type and body size; returns the body length. */
-export function checkFrame(f: Buffer): number {
-  const type = f[0];
-  const len = f.length - FRAME_HEADER_BYTES;
+/** Checks a frame header's type and body length (before waiting for the body, so junk fails at once). */
+export function checkHeader(type: number, len: number): void {
+  if (len > MAX_BODY) throw new ProtocolError(`frame body of ${len} bytes exceeds ${MAX_BODY}`);
   const fixed = FIXED_BODY[type];
   if (fixed !== undefined) {
     if (len !== fixed) throw new ProtocolError(`frame type 0x${type.toString(16)} must have a ${fixed}-byte body, got ${len}`);
@@ -177,7 +176,56 @@ export function checkFrame(f: Buffer): number {
   } else {
     throw new ProtocolError(`unknown frame type 0x${type.toString(16)}`);
   }
-  return len;
+}
+
+/**
+ * Splits the byte stream into frames. Each header is checked as soon as its 3 bytes are in, so a peer can make
+ * us hold at most one maximum frame, and only of a type that may be that long.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Size of the partial frame held, once its header is known (0: not yet). */
+  private need = 0;
+
+  /** Returns the complete frames (header included); throws ProtocolError on a bad header. */
+  push(chunk: Buffer): Buffer[] {
+    if (this.buffered > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (this.need === 0 && this.buffered >= FRAME_HEADER_BYTES) {
+        const head = Buffer.concat(this.chunks, this.buffered);
+        this.chunks = [head];
+        const len = head.readUInt16BE(1);
+        checkHeader(head[0], len);
+        this.need = FRAME_HEADER_BYTES + len;
+      }
+      if (this.need === 0 || this.buffered < this.need) return [];
+      chunk = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+      this.chunks = [];
+      this.buffered = 0;
+      this.need = 0;
+    }
+    // Whole frames straight out of the chunk, without copies.
+    const out: Buffer[] = [];
+    let off = 0;
+    while (chunk.length - off >= FRAME_HEADER_BYTES) {
+      const len = chunk.readUInt16BE(off + 1);
+      checkHeader(chunk[off], len);
+      const end = off + FRAME_HEADER_BYTES + len;
+      if (end > chunk.length) {
+        this.need = end - off;
+        break;
+      }
+      out.push(chunk.subarray(off, end));
+      off = end;
+    }
+    if (off < chunk.length) {
+      this.chunks = [chunk.subarray(off)];
+      this.buffered = chunk.length - off;
+    }
+    return out;
+  }
 }
 
 export function jsonBuf(v: unknown): Buffer {

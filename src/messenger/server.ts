@@ -7,19 +7,17 @@ import type { KeyPair } from '../net/keys.js';
 import { pkToHex, shortPk } from '../net/keys.js';
 import type { SecureChannel } from '../net/secure.js';
 import { listenSecure } from '../net/tcp.js';
-import { FrameDecoder } from '../net/framing.js';
 import { createLogger } from '../util/log.js';
 import {
   CODES,
   FRAME_HEADER_BYTES,
-  MAX_BODY,
   MAX_DATA_PAYLOAD,
   OP,
   PK_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
   T,
-  checkFrame,
+  FrameReader,
   codeNumber,
   encodeClose,
   encodeDgram,
@@ -49,7 +47,8 @@ export interface MessengerLimits {
   /** Requests (lookup, query, announce...) per second per connection and burst. */
   requestRate: number;
   requestBurst: number;
-  /** Streams (open or opening) per connection. */
+  /** Streams (open or opening) a connection may open; it may also carry up to 4 times that opened by others,
+   *  so one peer opening many streams to a key cannot use up that key's room. */
   maxStreamsPerConn: number;
   /** Largest credit a receiver may grant on one stream direction: the most the server holds per direction. */
   maxWindow: number;
@@ -92,6 +91,8 @@ interface Half {
   /** Bytes this end may still send: the credit the other end has granted. */
   credit: number;
   accepted: boolean;
+  /** This end opened the stream. */
+  opener: boolean;
   /** This end sent CLOSE (no more DATA from it). */
   closed: boolean;
 }
@@ -100,10 +101,12 @@ class Conn {
   readonly pkHex: string;
   readonly streams = new Map<number, Half>();
   readonly writer: FrameWriter;
-  readonly decoder = new FrameDecoder({ lengthBytes: 2, headerBytes: 1, maxLength: MAX_BODY });
+  readonly decoder = new FrameReader();
   readonly datagrams: TokenBucket;
   readonly requests: TokenBucket;
   nextSid = 2; // the server opens even stream ids, clients odd ones
+  /** Streams this connection opened (the others here were opened to it). */
+  opened = 0;
   registered = false;
   gone = false;
   lastRx = Date.now();
@@ -227,13 +230,11 @@ export class MessengerServer extends EventEmitter {
     if (c.gone) return;
     c.gone = true;
     this.all.delete(c);
-    for (const h of c.streams.values()) {
-      if (h.peer.conn.streams.get(h.peer.sid) === h.peer) {
-        h.peer.conn.streams.delete(h.peer.sid);
-        h.peer.conn.writer.send(encodeReset(h.peer.sid, codeNumber('peer_gone')));
-      }
+    for (const h of [...c.streams.values()]) {
+      this.unlink(h);
+      // On shutdown every connection goes: its clients learn that from the connection, not per stream.
+      if (!this.closing) h.peer.conn.writer.send(encodeReset(h.peer.sid, codeNumber('peer_gone')));
     }
-    c.streams.clear();
     if (c.registered && this.conns.get(c.pkHex) === c) {
       this.conns.delete(c.pkHex);
       this.registry.offline(c.pkHex);
@@ -269,7 +270,6 @@ export class MessengerServer extends EventEmitter {
   }
 
   private onFrame(c: Conn, f: Buffer): void {
-    checkFrame(f);
     switch (f[0]) {
       case T.REQ:
         return this.onRequest(c, f.readUInt32BE(3), f[7], f.subarray(8));
@@ -369,19 +369,21 @@ export class MessengerServer extends EventEmitter {
     if (c.streams.has(sid)) throw new ProtocolError(`stream ${sid} is already open`);
     if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
     const refuse = (code: WireCode) => c.writer.send(encodeReset(sid, codeNumber(code)));
-    if (c.streams.size >= this.limits.maxStreamsPerConn) return refuse('limit');
+    const max = this.limits.maxStreamsPerConn;
+    if (c.opened >= max || c.streams.size >= max * 4) return refuse('limit');
     const to = this.conns.get(pkToHex(targetPk));
     if (!to) return refuse('offline');
-    if (to.streams.size >= this.limits.maxStreamsPerConn) return refuse('limit');
+    if (to.streams.size >= max * 4) return refuse('limit');
     const tsid = to.nextSid;
     to.nextSid += 2;
     if (to.nextSid > 0xfffffff0) to.nextSid = 2; // wraps after 2^31 streams; old ids are long gone by then
-    const a: Half = { conn: c, sid, credit: 0, accepted: true, closed: false } as Half;
-    const b: Half = { conn: to, sid: tsid, credit: window, accepted: false, closed: false } as Half;
+    const a: Half = { conn: c, sid, credit: 0, accepted: true, opener: true, closed: false } as Half;
+    const b: Half = { conn: to, sid: tsid, credit: window, accepted: false, opener: false, closed: false } as Half;
     a.peer = b;
     b.peer = a;
     c.streams.set(sid, a);
     to.streams.set(tsid, b);
+    c.opened++;
     to.writer.send(encodeOpen(tsid, window, port, c.pk));
   }
 
@@ -424,20 +426,22 @@ export class MessengerServer extends EventEmitter {
     if (h.closed) return;
     h.closed = true;
     h.peer.conn.writer.send(encodeClose(h.peer.sid));
-    if (h.peer.closed) {
-      c.streams.delete(sid);
-      h.peer.conn.streams.delete(h.peer.sid);
-    }
+    if (h.peer.closed) this.unlink(h);
   }
 
   private onReset(c: Conn, sid: number, code: number): void {
     const h = c.streams.get(sid);
     if (!h) return;
-    c.streams.delete(sid);
-    if (h.peer.conn.streams.get(h.peer.sid) === h.peer) {
-      h.peer.conn.streams.delete(h.peer.sid);
-      const known = code < CODES.length ? code : codeNumber('reset');
-      h.peer.conn.writer.send(encodeReset(h.peer.sid, known));
+    this.unlink(h);
+    h.peer.conn.writer.send(encodeReset(h.peer.sid, code > 0 && code < CODES.length ? code : codeNumber('reset')));
+  }
+
+  /** Forgets both ends of a stream. */
+  private unlink(h: Half): void {
+    for (const x of [h, h.peer]) {
+      if (x.conn.streams.get(x.sid) !== x) continue;
+      x.conn.streams.delete(x.sid);
+      if (x.opener) x.conn.opened--;
     }
   }
 }
