@@ -16,6 +16,7 @@ const COMMANDS: Record<string, { desc: string; load: () => Promise<CommandModule
   'socks-server': { desc: 'SOCKS exit over the mesh (announced as service "socks")', load: () => import('./skywire-socks-server.js') },
   'socks-client': { desc: 'local SOCKS5 proxy whose connections leave the mesh at a socks-server', load: () => import('./skywire-socks-client.js') },
   chat: { desc: 'Sky-Messenger: chat by public key, in the browser', load: () => import('./skywire-chat.js') },
+  messenger: { desc: 'run a messenger: discovery, datagrams and relayed streams by public key', load: () => import('./skywire-messenger.js') },
   node: { desc: 'run a mesh node (or: node status, node transports add|rm|ls)', load: () => import('./skywire-node.js') },
   'node-manager': { desc: 'run a node manager: route graph, setup and repair', load: () => import('./skywire-node-manager.js') },
   ping: { desc: 'round trips to a node over a mesh route', load: () => import('./skywire-ping.js') },
