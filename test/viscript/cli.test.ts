@@ -83,6 +83,7 @@ test('headless --json: apps, start, la, ping, ru, logs, attach, sd against a rea
   if (!tail.some((l) => l.text === 'tick 3')) await v.waitFor((m) => m.type === 'output' && m.id === 2 && m.text === 'tick 3');
   const unfollow = await v.run('\x1a');
   assert.match(String(unfollow.text), /stopped following 2/);
+  await v.waitForAppLine(2, (l) => l === 'a line on stderr');
   const logs = await v.run('logs 2 -n 1000');
   const lines = (logs.data as { lines: Array<{ text: string; stream: string }> }).lines;
   assert.ok(lines.some((l) => l.stream === 'stderr' && l.text === 'a line on stderr'));
@@ -208,11 +209,9 @@ test('SIGTERM to Viscript stops every app and leaves no orphan process', async (
   for (const r of [a, b]) {
     const id = (r.data as { id: number }).id;
     pids.push((r.data as { pid: number }).pid);
-    // The fixture prints its grandchild's pid; wait for it in the app's log.
-    const follow = await v.run(`logs ${id} -f`);
-    const seen = (follow.data as { lines: Array<{ text: string }> }).lines.find((l) => l.text.startsWith('child pid '));
-    const line = seen ?? (await v.waitFor((m) => m.type === 'output' && m.id === id && String(m.text).startsWith('child pid ')));
-    pids.push(Number(String(line.text).split(' ')[2]));
+    // The fixture prints its grandchild's pid.
+    const line = await v.waitForAppLine(id, (l) => l.startsWith('child pid '));
+    pids.push(Number(line.split(' ')[2]));
   }
   await v.waitFor(isEvent('registered', 2));
   for (const pid of pids) assert.equal(isAlive(pid), true);
@@ -252,11 +251,7 @@ test('restart policy: on-failure restarts under the same id with backoff; sd esc
   const st = await v.run('s stubborn');
   const pid = (st.data as { pid: number }).pid;
   // Wait until it has installed its SIGTERM handler (it says so by printing its pid).
-  const follow = await v.run('logs 3 -f');
-  if (!(follow.data as { lines: Array<{ text: string }> }).lines.some((l) => l.text.startsWith('app pid'))) {
-    await v.waitFor((m) => m.type === 'output' && m.id === 3 && String(m.text).startsWith('app pid'));
-  }
-  await v.run('\x1a');
+  await v.waitForAppLine(3, (l) => l.startsWith('app pid'));
   const sd = await v.run('sd 3');
   assert.equal((sd.data as { via: string }).via, 'SIGKILL');
   assert.match(String(sd.text), /killed by SIGKILL after SIGKILL/);
@@ -286,4 +281,39 @@ test('config errors name the file, line, key and value; a missing config starts 
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--config <path>/);
   assert.match(help.stdout, /-c, --command <line>/);
+});
+
+test('autostart apps run at launch; restart keeps the id; a second Viscript on the same state dir refuses', async (t) => {
+  const dir = tempDir(t);
+  const extra = `  auto:
+    path: ${JSON.stringify(FIXTURE_APP)}
+    autostart: true
+    env: { GREETING: 42 }
+`;
+  const file = writeConfig(dir, config(extra));
+  const v = startViscript(['--config', file, '--exit-on-eof']);
+  t.after(() => v.kill());
+  await v.waitFor((m) => m.type === 'ready');
+  const la = await v.run('la');
+  const rows = la.data as Array<{ id: number; name: string; pid: number }>;
+  assert.deepEqual(rows.map((r) => [r.id, r.name]), [[2, 'auto']]);
+  await v.waitFor(isEvent('registered', 2));
+  assert.equal(await v.waitForAppLine(2, (l) => l.startsWith('greeting')), 'greeting 42', 'env reaches the app');
+
+  const second = await runViscript(['--config', file, '--headless']);
+  assert.equal(second.code, 1);
+  assert.match(second.stderr, /already runs with state dir/);
+
+  const r = await v.run('restart 2');
+  assert.equal(r.ok, true, String(r.text));
+  const info = r.data as { id: number; pid: number; restarts: number };
+  assert.equal(info.id, 2);
+  assert.notEqual(info.pid, rows[0].pid);
+  assert.equal(isAlive(rows[0].pid), false);
+  assert.equal(info.restarts, 1);
+  await v.waitFor((m) => m.type === 'event' && m.event === 'registered' && m.id === 2 && (m.app as { pid: number }).pid === info.pid);
+  assert.equal((await v.run('ping 2')).ok, true);
+  v.child.stdin!.end();
+  assert.equal((await v.exited).code, 0);
+  assert.equal(isAlive(info.pid), false);
 });

@@ -91,6 +91,16 @@ export class ViscriptProcess {
     return next;
   }
 
+  /** Waits until app `id` has printed a line matching `pred` (seen in its buffer or live, via `logs -f`). */
+  async waitForAppLine(id: number, pred: (text: string) => boolean): Promise<string> {
+    const from = this.messages.length;
+    const follow = await this.run(`logs ${id} -n 2000 -f`);
+    const lines = ((follow.data as { lines?: Array<{ text: string }> } | undefined)?.lines ?? []).map((l) => l.text);
+    const hit = lines.find(pred) ?? String((await this.waitFor((m) => m.type === 'output' && m.id === id && pred(String(m.text)), from)).text);
+    await this.run('\x1a');
+    return hit;
+  }
+
   send(line: string): void {
     this.child.stdin!.write(line + '\n');
   }
