@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { AppClient } from '../../src/node/sdk/index.js';
-import { CLI, Cluster, dialRetry, echoApp, roundTrip, status, waitTransports } from './harness.js';
+import { CLI, Cluster, dialRetry, echoApp, roundTrip, status, waitFor, waitTransports } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -112,4 +112,48 @@ test('a random mesh of 20 nodes routes between random pairs', async (t) => {
     const data = randomBytes(10_000);
     assert.deepEqual(await roundTrip(sock, data), data, `route ${i} -> ${j}`);
   }
+});
+
+test('keepalives hold an idle route; rules expire when an end falls silent; closing tears a route down', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  await c.startCore();
+  const idle = ['--route-idle', '600'];
+  const a = await c.node([], idle);
+  const b = await c.node([a.pk], idle);
+  const d = await c.node([b.pk], idle);
+  await waitTransports(b, [a.pk, d.pk]);
+  apps.push(await echoApp(d.apiFile));
+  const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
+  apps.push(client);
+
+  // A closed stream leaves no rules behind on the middle node.
+  const first = await dialRetry(client, d.pk, 7);
+  assert.equal((await roundTrip(first, Buffer.from('x'))).toString(), 'x');
+  await waitFor('rules removed after close', async () => ((await status(b.apiFile)).rules as unknown[]).length === 0);
+
+  const sock = await dialRetry(client, d.pk, 7);
+  sock.write('ping');
+  await new Promise((r) => sock.once('data', r));
+  assert.equal(((await status(b.apiFile)).rules as unknown[]).length, 2);
+  // Idle for three expiry periods: keepalives keep every rule alive (asserting absence needs a wait).
+  await new Promise((r) => setTimeout(r, 1800));
+  assert.equal(((await status(b.apiFile)).rules as unknown[]).length, 2);
+  sock.write('pong');
+  await new Promise((r) => sock.once('data', r));
+
+  // Freeze the dialing node: its keepalives stop and the middle node's rules expire.
+  process.kill(a.child.pid!, 'SIGSTOP');
+  t.after(() => {
+    try {
+      process.kill(a.child.pid!, 'SIGCONT');
+    } catch {
+      /* gone */
+    }
+  });
+  await waitFor('rules to expire', async () => ((await status(b.apiFile)).rules as Array<{ kind: string }>).length === 0, 3000);
 });

@@ -1,5 +1,7 @@
 // The dashboard of a running node manager: `startManagerDashboard(manager, { host, port })`.
 import type { GuiServer } from '../../util/gui-server.js';
+import { parseHostPort } from '../../util/hostport.js';
+import { onShutdown } from '../../util/lifecycle.js';
 import type { NodeManager } from '../manager.js';
 import type { NetworkSnapshot, NodeView, RouteView, RuleView, TransportView } from './model.js';
 import { startDashboard } from './server.js';
@@ -79,4 +81,26 @@ export function startManagerDashboard(manager: ManagerLike, o: ManagerDashboardO
     snapshot: managerSnapshot(manager, nodeStats),
     events: manager,
   });
+}
+
+/**
+ * `skywire node-manager --web HOST:PORT`: starts the dashboard, prints the URL to open on stdout and closes it
+ * on shutdown. The one call the CLI makes.
+ */
+export async function runManagerDashboard(
+  manager: ManagerLike,
+  address: string,
+  out: { write(s: string): unknown } = process.stdout,
+): Promise<GuiServer> {
+  const { host, port } = parseHostPort(address, '127.0.0.1');
+  let dash: GuiServer;
+  try {
+    dash = await startManagerDashboard(manager, { host, port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`cannot serve the dashboard on ${address}: ${code === 'EADDRINUSE' ? 'the address is in use' : (err as Error).message}`, { cause: err });
+  }
+  onShutdown(() => dash.close());
+  out.write(`dashboard: open ${dash.url}\n`);
+  return dash;
 }
