@@ -1,6 +1,6 @@
 // VPN throughput (iperf3, TCP) and latency (ping) from A to B behind C, in network namespaces:
 //   plain   A -> C -> B routed by the kernel (the baseline),
-//   direct  through vpn-client/vpn-server over one TCP connection A -> C,
+//   direct  through vpn-client/vpn-server over one secure (BOLT #8) TCP connection A -> C,
 //   mesh    through vpn-client/vpn-server over a 1-hop Skywire route (nodes A and C).
 // Prints each figure and its ratio to the plain path. Needs root, ip netns, /dev/net/tun, iperf3, ping.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ import {
   CLI,
   type VpnLab,
   buildVpnLab,
-  newPk,
+  newKey,
   startClient,
   startMesh,
   startServer,
@@ -62,8 +62,8 @@ async function main(): Promise<void> {
     await l.c.run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
 
     // VPN over a direct TCP stream.
-    const id = newPk();
-    let server = startServer(l, [id]);
+    const id = newKey(l.stateA);
+    let server = startServer(l, [id.pk]);
     await server.waitFor(/^vpn-server: up on/m);
     let client = startClient(l, id, ['--subnet', '192.168.77.0/24']);
     await client.waitFor(/^vpn-client: up on/m);
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
       `   rtt ${f.rttMs.toFixed(3)} ms (${(f.rttMs / plain.rttMs).toFixed(1)}x plain)`;
     console.log(`A (${A_ADDR}) -> B (${B_ADDR}) behind C, iperf3 TCP ${SECONDS} s, 20 pings`);
     console.log(row('plain routed path', plain));
-    console.log(row('vpn, direct TCP stream', direct));
+    console.log(row('vpn, direct secure TCP', direct));
     console.log(row('vpn, 1-hop mesh route', meshed));
   } finally {
     await l.cleanup();

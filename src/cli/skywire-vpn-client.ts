@@ -2,6 +2,7 @@
 // and routes all traffic (or only --subnet ones) through it. Linux only; needs CAP_NET_ADMIN.
 import { Command, CommanderError } from 'commander';
 import { createLogger } from '../util/log.js';
+import { loadOrCreateKeyFile } from '../net/keys.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, isShuttingDown, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
@@ -26,8 +27,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--token <token>', 'the node\'s app API token (default: $SKYWIRE_APP_TOKEN)')
     .option('--api-file <file>', 'the node\'s API file with address and token (default: $SKYWIRE_APP_API_FILE)')
     .option('--port <n>', 'the vpn-server\'s app port', String(VPN_PORT))
-    .option('--direct <host:port>', 'testing only: reach the server over plain TCP instead of the mesh')
-    .option('--id <key>', 'with --direct: the public key to present (not authenticated)')
+    .option('--direct <host:port>', 'reach the server on its secure TCP listener instead of the mesh (needs --key)')
+    .option('--key <file>', 'with --direct: this client\'s key file (created if missing; the server must allow its key)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
@@ -37,12 +38,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   const opts = program.opts<{
     hops?: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
-    api?: string; token?: string; apiFile?: string; port: string; direct?: string; id?: string;
+    api?: string; token?: string; apiFile?: string; port: string; direct?: string; key?: string;
   }>();
   const serverArg = program.args[0];
   let cfg;
   try {
-    if (opts.direct && !opts.id) throw new Error('--direct needs --id <key> (the key the server checks against its allowlist)');
+    if (opts.direct && !opts.key) throw new Error('--direct needs --key <file> (the identity the server checks against its allowlist)');
+    if (opts.direct && serverArg === 'auto') throw new Error('--direct needs the server\'s key, not "auto"');
     cfg = {
       server: serverArg === 'auto' ? 'auto' : parsePk(serverArg, 'server key'),
       hops: opts.hops ? parseHops(opts.hops) : undefined,
@@ -50,7 +52,6 @@ export async function main(argv: string[]): Promise<number> {
       exclude: opts.exclude.map((ip) => parseIpv4(ip, '--exclude')),
       device: parseDevice(opts.dev),
       mtu: parseMtu(opts.mtu),
-      id: opts.id ? parsePk(opts.id, '--id') : '',
     };
   } catch (err) {
     console.error(`vpn-client: ${(err as Error).message}`);
@@ -68,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
   let transport: MeshTransport;
   try {
     transport = opts.direct
-      ? directDialer(opts.direct, cfg.id)
+      ? directDialer(opts.direct, loadOrCreateKeyFile(opts.key!))
       : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: 'vpn-client' });
   } catch (err) {
     console.error(`vpn-client: ${(err as Error).message}`);
@@ -83,7 +84,9 @@ export async function main(argv: string[]): Promise<number> {
     stateDir: opts.stateDir,
     log,
     onUp: (a) =>
-      console.log(`vpn-client: up on ${a.device}, address ${a.address}/${a.prefixLen}, gateway ${a.gateway}, mtu ${a.mtu}, ${routing}`),
+      console.log(
+        `vpn-client: up on ${a.device}, address ${a.address}/${a.prefixLen}, gateway ${a.gateway}, mtu ${a.mtu}, ${routing}, as ${transport.localPk}`,
+      ),
   });
   onShutdown(() => console.log('vpn-client: stopped, network changes undone'));
   onShutdown(() => client.stop());

@@ -2,6 +2,7 @@
 // their traffic to this machine's network. Linux only; needs CAP_NET_ADMIN.
 import { Command, CommanderError } from 'commander';
 import { createLogger } from '../util/log.js';
+import { loadOrCreateKeyFile } from '../net/keys.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
@@ -26,7 +27,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--token <token>', 'the node\'s app API token (default: $SKYWIRE_APP_TOKEN)')
     .option('--api-file <file>', 'the node\'s API file with address and token (default: $SKYWIRE_APP_API_FILE)')
     .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
-    .option('--direct-listen <host:port>', 'testing only: accept clients over plain TCP (keys NOT authenticated)')
+    .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key)')
+    .option('--key <file>', 'with --direct-listen: this server\'s key file (created if missing)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
@@ -36,13 +38,14 @@ export async function main(argv: string[]): Promise<number> {
   }
   const opts = program.opts<{
     allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; firewall: string; stateDir: string;
-    api?: string; token?: string; apiFile?: string; port: string; directListen?: string;
+    api?: string; token?: string; apiFile?: string; port: string; directListen?: string; key?: string;
   }>();
   let cfg;
   try {
     if (!['auto', 'nft', 'iptables'].includes(opts.firewall)) throw new Error(`--firewall "${opts.firewall}" must be auto, nft or iptables`);
     const allow = parseAllowList(opts.allow, opts.allowFile);
     if (!allow.size) throw new Error('no client is allowed: give --allow <key> or --allow-file <path>');
+    if (opts.directListen && !opts.key) throw new Error('--direct-listen needs --key <file> (the server\'s identity)');
     cfg = { allow, subnet: parseCidr(opts.subnet), device: parseDevice(opts.dev), mtu: parseMtu(opts.mtu), firewall: opts.firewall as 'auto' };
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
@@ -60,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   let transport: MeshTransport;
   try {
     transport = opts.directListen
-      ? directListener(opts.directListen)
+      ? directListener(opts.directListen, loadOrCreateKeyFile(opts.key!))
       : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: 'vpn-server', port: Number(opts.port) });
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
@@ -79,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   console.log(
     `vpn-server: up on ${cfg.device}, gateway ${server.gateway}, clients from ${formatCidr(cfg.subnet)}, ` +
-      `${cfg.allow.size} allowed key(s)${opts.directListen ? `, direct TCP on ${opts.directListen}` : ''}`,
+      `${cfg.allow.size} allowed key(s)${opts.directListen ? `, direct on ${opts.directListen} as ${transport.localPk}` : ''}`,
   );
   await new Promise<never>(() => {}); // runs until a signal or SHUTDOWN runs the shutdown hooks
   await shutdown(0);

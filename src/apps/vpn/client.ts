@@ -190,7 +190,7 @@ export class VpnClient {
           }
         }
       });
-      sock.write(encodeJson(FrameType.Hello, { v: PROTOCOL_VERSION, mtu: o.mtu, pk: o.transport.localPk }));
+      sock.write(encodeJson(FrameType.Hello, { v: PROTOCOL_VERSION, mtu: o.mtu }));
     });
   }
 

@@ -20,8 +20,6 @@ export interface Hello {
   v: number;
   /** Largest IP packet the client can take. */
   mtu: number;
-  /** The client's key, claimed; used only on an unauthenticated direct transport (tests). */
-  pk?: string;
 }
 
 export interface Assign {

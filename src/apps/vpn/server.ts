@@ -174,7 +174,7 @@ export class VpnServer {
     if (hello.v !== PROTOCOL_VERSION) {
       return this.refuse(sock, 'version', `protocol version ${hello.v} is not supported (this server speaks ${PROTOCOL_VERSION})`);
     }
-    const pk = (this.o.transport.authenticated ? remote.pk : String(hello.pk ?? '')).toLowerCase();
+    const pk = remote.pk.toLowerCase();
     const short = pk.slice(0, 8) || '(none)';
     if (!this.o.allow.has(pk)) {
       this.o.log.warn('refused a client whose key is not on the allowlist', { pk: short });

@@ -1,14 +1,16 @@
 // How the VPN apps reach each other. In production that is the node's app SDK (AppClient: streams over
-// mesh routes, peers authenticated by the node). The direct TCP transport carries the same streams over
-// one plain TCP connection, for tests in network namespaces and for debugging; it does not authenticate
-// the client's key (the client only claims it), so it must only be used on a network you control.
+// mesh routes, peers authenticated by the node). The direct transport carries the same streams over one
+// BOLT #8 secure TCP connection between the two apps, each with its own key file: for tests in network
+// namespaces, debugging, or two machines without a mesh.
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { formatHostPort, parseHostPort } from '../../util/hostport.js';
+import { parseHostPort } from '../../util/hostport.js';
 import { AppClient } from '../../node/sdk/index.js';
+import { type KeyPair, parsePublicKey, pkToHex } from '../../net/keys.js';
+import { type SecureListener, dialSecure, listenSecure } from '../../net/tcp.js';
 
 export interface RemoteInfo {
-  /** The peer's public key (hex) as authenticated by the node; "" when the transport cannot tell. */
+  /** The peer's public key (hex), authenticated by the node or the secure channel. */
   pk: string;
   port: number;
 }
@@ -35,8 +37,6 @@ export interface MeshApp {
 }
 
 export interface MeshTransport {
-  /** True when RemoteInfo.pk is authenticated (the node); false for the direct TCP transport. */
-  readonly authenticated: boolean;
   readonly localPk: string;
   listen(onConn: (sock: Duplex, remote: RemoteInfo) => void): Promise<void>;
   dial(pk: string, port: number, o?: DialOptions): Promise<Duplex>;
@@ -49,7 +49,6 @@ export interface MeshTransport {
 
 export function fromMeshApp(app: MeshApp): MeshTransport {
   return {
-    authenticated: true,
     localPk: app.localPk,
     listen: async (onConn) => app.listen(onConn),
     dial: (pk, port, o) => app.dial(pk, port, o),
@@ -65,49 +64,37 @@ export async function connectNode(o: { api?: string; token?: string; apiFile?: s
   return fromMeshApp(await AppClient.connect(o));
 }
 
-/** Server side of the direct transport: a TCP listener; each connection is one VPN stream. */
-export function directListener(listenAt: string): MeshTransport {
+/**
+ * Server side of the direct transport: a BOLT #8 secure listener (net's listenSecure); every accepted
+ * channel is one VPN stream, from the key the handshake authenticated.
+ */
+export function directListener(listenAt: string, localKey: KeyPair): MeshTransport {
   const { host, port } = parseHostPort(listenAt, '0.0.0.0');
-  let server: net.Server | undefined;
+  let listener: SecureListener | undefined;
   return {
-    authenticated: false,
-    localPk: '',
-    listen: (onConn) =>
-      new Promise((resolve, reject) => {
-        server = net.createServer((sock) => {
-          sock.setNoDelay(true);
-          onConn(sock, { pk: '', port: sock.remotePort ?? 0 });
-        });
-        server.once('error', (err) => reject(new Error(`cannot listen on ${formatHostPort({ host, port })}: ${err.message}`)));
-        server.listen(port, host, () => resolve());
-      }),
+    localPk: pkToHex(localKey.publicKey),
+    listen: async (onConn) => {
+      listener = await listenSecure({ localKey, host, port }, (ch) => onConn(ch, { pk: pkToHex(ch.remotePublicKey), port: 0 }));
+    },
     dial: () => Promise.reject(new Error('a direct listener cannot dial')),
     announce: async () => {},
     query: async () => [],
     underlayAddresses: () => [],
-    close: () => new Promise((resolve) => (server ? server.close(() => resolve()) : resolve())),
+    close: async () => {
+      await listener?.close();
+    },
   };
 }
 
-/** Client side of the direct transport: every dial opens a TCP connection to `serverAt`, whatever the key. */
-export function directDialer(serverAt: string, claimedPk: string): MeshTransport {
+/** Client side of the direct transport: each dial is a secure channel to `serverAt`, authenticating the server's key. */
+export function directDialer(serverAt: string, localKey: KeyPair): MeshTransport {
   const { host, port } = parseHostPort(serverAt);
   return {
-    authenticated: false,
-    localPk: claimedPk,
+    localPk: pkToHex(localKey.publicKey),
     listen: () => Promise.reject(new Error('a direct dialer cannot listen')),
-    dial: () =>
-      new Promise((resolve, reject) => {
-        const sock = net.connect({ host, port });
-        sock.setNoDelay(true);
-        sock.once('connect', () => {
-          sock.off('error', reject);
-          resolve(sock);
-        });
-        sock.once('error', reject);
-      }),
+    dial: (pk) => dialSecure(host, port, parsePublicKey(pk), { localKey }),
     announce: async () => {},
-    query: async () => [{ pk: '', port }],
+    query: async () => [],
     underlayAddresses: () => (net.isIPv4(host) ? [host] : []),
     close: async () => {},
   };

@@ -23,7 +23,9 @@ test('bad arguments get a one-line error and exit code 2', async () => {
     [['vpn-server', '--allow', newPk(), '--subnet', '10.0.0.1/8'], /has host bits set/],
     [['vpn-server', '--allow', newPk(), '--mtu', '99'], /--mtu "99" must be a whole number from 576 to 65000/],
     [['vpn-client', 'zz'], /server key "zz" is not a public key/],
-    [['vpn-client', 'auto', '--direct', '127.0.0.1:1'], /--direct needs --id <key>/],
+    [['vpn-client', newPk(), '--direct', '127.0.0.1:1'], /--direct needs --key <file>/],
+    [['vpn-client', 'auto', '--direct', '127.0.0.1:1', '--key', 'k.json'], /--direct needs the server's key, not "auto"/],
+    [['vpn-server', '--allow', newPk(), '--direct-listen', '127.0.0.1:0'], /--direct-listen needs --key <file>/],
     [['vpn-client', 'auto', '--dev', 'a-very-long-device-name'], /device name .* must be 1-15/],
   ];
   for (const [args, re] of cases) {

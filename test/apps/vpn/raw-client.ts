@@ -1,11 +1,12 @@
-// A hand-driven VPN client for tests: sends HELLO with a claimed key, prints the server's answer
+// A hand-driven VPN client for tests: opens a secure channel with its key file, sends HELLO, prints the answer
 // ("assign {...}" or "error {...}"), then with --bad sends packets the server must drop: a truncated one,
 // one with a broken header checksum, and one with a forged source. Stays connected until killed.
-import net from 'node:net';
+import { readKeyFile, parsePublicKey } from '../../../src/net/keys.js';
+import { dialSecure } from '../../../src/net/tcp.js';
 import { FrameType, createFrameReader, encodeFrame, encodeJson } from '../../../src/apps/vpn/protocol.js';
 import { checksum, ipToInt } from '../../../src/apps/vpn/ipv4.js';
 
-const [target, pk, mode] = process.argv.slice(2);
+const [target, serverPk, keyFile, mode] = process.argv.slice(2);
 const [host, port] = target.split(':');
 
 function udpPacket(src: string, dst: string): Buffer {
@@ -23,10 +24,10 @@ function udpPacket(src: string, dst: string): Buffer {
   return p;
 }
 
-const sock = net.connect({ host, port: Number(port) });
+const sock = await dialSecure(host, Number(port), parsePublicKey(serverPk), { localKey: readKeyFile(keyFile) });
 const reader = createFrameReader();
-sock.on('connect', () => sock.write(encodeJson(FrameType.Hello, { v: 1, mtu: 1400, pk })));
-sock.on('data', (chunk) => {
+sock.write(encodeJson(FrameType.Hello, { v: 1, mtu: 1400 }));
+sock.on('data', (chunk: Buffer) => {
   for (const f of reader.push(chunk)) {
     if (f.type === FrameType.Assign) {
       const a = JSON.parse(f.body.toString()) as { address: string };

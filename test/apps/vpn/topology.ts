@@ -19,7 +19,22 @@ export const VPN_PORT = 7044;
 export const HELLO_URL = `http://${B_ADDR}:8080/hello`;
 export const BLOB_URL = `http://${B_ADDR}:8080/blob`;
 
+/** A public key nobody holds (for allowlists that must not match). */
 export const newPk = (): string => '02' + randomBytes(32).toString('hex');
+
+export interface KeyFile {
+  pk: string;
+  file: string;
+}
+
+let keyCount = 0;
+/** A new key pair written to a key file in `dir`. */
+export function newKey(dir: string): KeyFile {
+  const kp = generateKeyPair();
+  const file = join(dir, `key-${process.pid}-${keyCount++}.json`);
+  writeKeyFile(file, kp);
+  return { pk: pkToHex(kp.publicKey), file };
+}
 
 export interface VpnLab {
   lab: Lab;
@@ -30,6 +45,8 @@ export interface VpnLab {
   blobSha: string;
   stateA: string;
   stateC: string;
+  /** The direct vpn-server's identity. */
+  serverKey: KeyFile;
   cleanup(): Promise<void>;
 }
 
@@ -51,27 +68,24 @@ export async function buildVpnLab(o: { netemAC?: Netem; blobBytes?: number } = {
     await lab.link(c, b, { a: `${C_ON_B_LINK}/24`, b: `${B_ADDR}/24` });
     const web = b.spawn(process.execPath, [WEB, B_ADDR, '8080', String(o.blobBytes ?? 0)], { label: 'web server' });
     const m = await web.waitFor(/^ready \d+ ([0-9a-f]{64})$/m);
-    return { lab, a, b, c, web, blobSha: m[1], stateA, stateC, cleanup };
+    return { lab, a, b, c, web, blobSha: m[1], stateA, stateC, serverKey: newKey(stateC), cleanup };
   } catch (err) {
     await cleanup();
     throw err;
   }
 }
 
+/** vpn-server in C on its secure direct listener (the stand-in for a mesh route). */
 export function startServer(l: VpnLab, allow: string[], extra: string[] = []): LabProcess {
-  return l.c.spawn(
-    process.execPath,
-    [CLI, 'vpn-server', '--direct-listen', `${C_ON_A_LINK}:${VPN_PORT}`, '--allow', allow.join(','), '--state-dir', l.stateC, ...extra],
-    { label: 'vpn-server' },
-  );
+  const args = ['vpn-server', '--direct-listen', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', l.serverKey.file];
+  return l.c.spawn(process.execPath, [CLI, ...args, '--allow', allow.join(','), '--state-dir', l.stateC, ...extra], {
+    label: 'vpn-server',
+  });
 }
 
-export function startClient(l: VpnLab, id: string, extra: string[] = []): LabProcess {
-  return l.a.spawn(
-    process.execPath,
-    [CLI, 'vpn-client', newPk(), '--direct', `${C_ON_A_LINK}:${VPN_PORT}`, '--id', id, '--state-dir', l.stateA, ...extra],
-    { label: 'vpn-client' },
-  );
+export function startClient(l: VpnLab, key: KeyFile, extra: string[] = []): LabProcess {
+  const args = ['vpn-client', l.serverKey.pk, '--direct', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', key.file];
+  return l.a.spawn(process.execPath, [CLI, ...args, '--state-dir', l.stateA, ...extra], { label: 'vpn-client' });
 }
 
 /** curl from A; resolves with curl's exit code and body (a short timeout: failures here are expected). */

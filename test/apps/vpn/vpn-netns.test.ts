@@ -11,6 +11,7 @@ import {
   C_ON_B_LINK,
   curlFromA,
   netSnapshot,
+  newKey,
   newPk,
   pingFromA,
   startClient,
@@ -25,7 +26,6 @@ const skip =
   (findAddon() ? false : 'the TUN addon is not built (native/tun): run "npm run build"');
 const UP_CLIENT = /^vpn-client: up on \S+, address (\S+)\/(\d+)/m;
 const UP_SERVER = /^vpn-server: up on/m;
-const ID = newPk();
 const RAW_CLIENT = fileURLToPath(new URL('./raw-client.js', import.meta.url));
 
 test('A reaches the web server behind C only while the VPN is up, and nothing is left afterwards', { skip }, async (t) => {
@@ -37,11 +37,12 @@ test('A reaches the web server behind C only while the VPN is up, and nothing is
   assert.notEqual((await curlFromA(l)).code, 0, 'no path to B before the VPN');
   assert.equal(await pingFromA(l), false);
 
-  const server = startServer(l, [newPk(), ID]);
+  const id = newKey(l.stateA);
+  const server = startServer(l, [newPk(), id.pk]);
   await server.waitFor(UP_SERVER);
   assert.notEqual((await curlFromA(l)).code, 0, 'the server alone opens no path');
 
-  const client = startClient(l, ID);
+  const client = startClient(l, id);
   const up = await client.waitFor(UP_CLIENT);
   assert.match(up[1], /^10\.99\.0\.\d+$/, 'client got an address from the default pool');
   const hello = await curlFromA(l);
@@ -65,7 +66,7 @@ test('a client whose key is not on the allowlist is refused and gets nothing thr
   const beforeA = await netSnapshot(l.a);
   const server = startServer(l, [newPk()]);
   await server.waitFor(UP_SERVER);
-  const client = startClient(l, newPk());
+  const client = startClient(l, newKey(l.stateA));
   const exit = await client.exited;
   assert.equal(exit.code, 1);
   assert.match(client.stderr, /vpn-client: the vpn-server refused: key [0-9a-f]{8}… is not on this server's allowlist/);
@@ -77,9 +78,10 @@ test('a client whose key is not on the allowlist is refused and gets nothing thr
 test('packets whose source is not the client\'s address are dropped by the server', { skip }, async (t) => {
   const l = await buildVpnLab();
   t.after(() => l.cleanup());
-  const server = startServer(l, [ID]);
+  const id = newKey(l.stateA);
+  const server = startServer(l, [id.pk]);
   await server.waitFor(UP_SERVER);
-  const client = startClient(l, ID, ['--subnet', '192.168.77.0/24']);
+  const client = startClient(l, id, ['--subnet', '192.168.77.0/24']);
   const up = await client.waitFor(UP_CLIENT);
   assert.equal((await curlFromA(l)).code, 0);
   // A second address on the client's TUN device: packets from it enter the tunnel with a forged source.
@@ -97,9 +99,10 @@ test('a crashed server and client are cleaned up on their next start; a lost rou
   const beforeA = await netSnapshot(l.a);
   const beforeC = await netSnapshot(l.c);
 
-  let server = startServer(l, [ID]);
+  const id = newKey(l.stateA);
+  let server = startServer(l, [id.pk]);
   await server.waitFor(UP_SERVER);
-  let client = startClient(l, ID);
+  let client = startClient(l, id);
   await client.waitFor(UP_CLIENT);
   assert.equal((await curlFromA(l)).code, 0);
 
@@ -107,7 +110,7 @@ test('a crashed server and client are cleaned up on their next start; a lost rou
   await server.stop('SIGKILL');
   await client.waitFor(/route to the vpn-server lost; reconnecting/);
   assert.notEqual(await netSnapshot(l.c), beforeC, 'a killed server leaves its NAT table behind');
-  server = startServer(l, [ID]);
+  server = startServer(l, [id.pk]);
   await server.waitFor(/undoing network changes left by a previous run/);
   await server.waitFor(UP_SERVER);
   await client.waitFor(/(vpn-client: up on[^\n]*\n[^]*){2}/);
@@ -116,7 +119,7 @@ test('a crashed server and client are cleaned up on their next start; a lost rou
   // A killed client leaves the route that pins C outside the tunnel; its next start removes it.
   await client.stop('SIGKILL');
   assert.notEqual(await netSnapshot(l.a), beforeA);
-  client = startClient(l, ID);
+  client = startClient(l, id);
   await client.waitFor(/undoing network changes left by a previous run/);
   await client.waitFor(UP_CLIENT);
   await client.stop();
@@ -128,9 +131,10 @@ test('a crashed server and client are cleaned up on their next start; a lost rou
 test('a packet larger than the client\'s MTU gets ICMP "fragmentation needed" with that MTU', { skip }, async (t) => {
   const l = await buildVpnLab();
   t.after(() => l.cleanup());
-  const server = startServer(l, [ID], ['--mtu', '1400']);
+  const id = newKey(l.stateA);
+  const server = startServer(l, [id.pk], ['--mtu', '1400']);
   await server.waitFor(UP_SERVER);
-  const client = startClient(l, ID, ['--mtu', '1300', '--subnet', '192.168.77.0/24']);
+  const client = startClient(l, id, ['--mtu', '1300', '--subnet', '192.168.77.0/24']);
   const up = await client.waitFor(UP_CLIENT);
   // B sends to the client's tunnel address through C: 1400-byte packets with DF set exceed the client's 1300.
   await l.b.run('ip', ['route', 'add', '10.99.0.0/24', 'via', C_ON_B_LINK]);
@@ -143,9 +147,10 @@ test('a packet larger than the client\'s MTU gets ICMP "fragmentation needed" wi
 test('a 20 MB download through the VPN over a link with 50 ms delay and 2% loss arrives intact', { skip }, async (t) => {
   const l = await buildVpnLab({ netemAC: { delayMs: 50, lossPct: 2 }, blobBytes: 20 * 1024 * 1024 });
   t.after(() => l.cleanup());
-  const server = startServer(l, [ID]);
+  const id = newKey(l.stateA);
+  const server = startServer(l, [id.pk]);
   await server.waitFor(UP_SERVER);
-  const client = startClient(l, ID);
+  const client = startClient(l, id);
   await client.waitFor(UP_CLIENT);
   const started = Date.now();
   const r = await l.a.exec('sh', ['-c', `curl -sS --max-time 100 ${BLOB_URL} | sha256sum`], 110_000);
@@ -157,18 +162,18 @@ test('a 20 MB download through the VPN over a link with 50 ms delay and 2% loss 
 test('malformed and forged packets are dropped and counted; an exhausted pool is a clear refusal', { skip }, async (t) => {
   const l = await buildVpnLab();
   t.after(() => l.cleanup());
-  const [k1, k2] = [newPk(), newPk()];
+  const [k1, k2] = [newKey(l.stateA), newKey(l.stateA)];
   // A /30 has exactly one client address.
-  const server = startServer(l, [k1, k2], ['--subnet', '10.99.0.0/30']);
+  const server = startServer(l, [k1.pk, k2.pk], ['--subnet', '10.99.0.0/30']);
   await server.waitFor(UP_SERVER);
-  const first = l.a.spawn(process.execPath, [RAW_CLIENT, `${C_ON_A_LINK}:${VPN_PORT}`, k1, '--bad'], { label: 'raw client 1' });
+  const first = l.a.spawn(process.execPath, [RAW_CLIENT, `${C_ON_A_LINK}:${VPN_PORT}`, l.serverKey.pk, k1.file, '--bad'], { label: 'raw client 1' });
   await first.waitFor(/^assign \{"address":"10\.99\.0\.2","prefixLen":30/m);
   await first.waitFor(/^sent bad packets/m);
   await server.waitFor(/malformed packet from client dropped.*"reason":"truncated","count":1/);
   await server.waitFor(/malformed packet from client dropped.*"reason":"bad_checksum","count":1/);
   await server.waitFor(/not its address dropped.*"reason":"spoofed_source","count":1.*"source":"10\.99\.0\.200"/);
 
-  const second = l.a.spawn(process.execPath, [RAW_CLIENT, `${C_ON_A_LINK}:${VPN_PORT}`, k2], { label: 'raw client 2' });
+  const second = l.a.spawn(process.execPath, [RAW_CLIENT, `${C_ON_A_LINK}:${VPN_PORT}`, l.serverKey.pk, k2.file], { label: 'raw client 2' });
   await second.waitFor(/^error \{"code":"pool_exhausted","message":"the server has no free address: no free address left in 10\.99\.0\.0\/30/m);
   await second.waitFor(/^closed/m);
   await server.waitFor(/address pool exhausted; refusing a client/);
