@@ -35,7 +35,8 @@ export async function main(argv: string[]): Promise<number> {
   const dataDir = resolve(opts.data ?? join(dirname(resolve(opts.key)), `chat-${shortPk(key.publicKey)}`));
 
   installSignalHandlers();
-  startSignalClientFromEnv();
+  const signal = startSignalClientFromEnv();
+  if (signal) onShutdown(() => signal.stop());
 
   const store = new ChatStore(dataDir);
   await store.open();

@@ -30,8 +30,9 @@ test('the dashboard shows a 4-node mesh live, a killed node within 5 s, and the 
   const messengerProc: Proc = startProc(t, [compiled('test/web/fixtures/messenger.js')]);
   const [, messenger] = await messengerProc.waitFor(/MESSENGER (\S+)/);
   const mgrProc = startProc(t, [compiled('test/web/fixtures/node-manager.js'), messenger]);
+  const [, url] = await mgrProc.waitFor(/dashboard: open (\S+)/);
   const [mgrLine] = await mgrProc.waitFor(/^\{.*\}$/m);
-  const { pk: managerPk, url } = JSON.parse(mgrLine) as { pk: string; url: string };
+  const { pk: managerPk } = JSON.parse(mgrLine) as { pk: string };
 
   // A diamond: a - b - d and a - c - d.
   const d = await startNode(t, dir, 'd', messenger, managerPk, []);

@@ -50,7 +50,7 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
     '',
   ].join('\n'));
   const proc = startProc(t, [compiled('test/web/fixtures/desktop.js'), config, join(dir, 'state')]);
-  const [, url] = await proc.waitFor(/DESKTOP (\S+)/);
+  const [, url] = await proc.waitFor(/Viscript desktop: open (\S+)/);
 
   const bare = new URL(url);
   bare.search = '';

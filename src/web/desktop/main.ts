@@ -42,7 +42,10 @@ function newTerm(initial?: string): TermWindow {
       w.editor.reset();
     },
     focus: () => focused !== id && focus(id),
-    close: () => closeTerm(id),
+    close: () => {
+      const err = closeTerm(id);
+      if (err) w.editor.print(`error: ${err}\n`);
+    },
   });
   windows.set(id, w);
   link.send({ type: 'open', term: id });
