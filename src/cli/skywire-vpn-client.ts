@@ -76,6 +76,12 @@ export async function main(argv: string[]): Promise<number> {
     await shutdown(1);
     return 1;
   }
+  if (!cfg.subnets && !opts.direct && !cfg.exclude.length) {
+    console.error(
+      'vpn-client: warning: routing all traffic, but the node\'s transports must stay outside the tunnel: ' +
+        'pass --exclude <IP> for each peer node and messenger it reaches over the network, or use --subnet',
+    );
+  }
   const routing = cfg.subnets ? `routing ${cfg.subnets.map(formatCidr).join(', ')}` : 'routing all traffic';
   const client = new VpnClient({
     ...cfg,
