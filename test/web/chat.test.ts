@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { artifacts, browserSkipReason, CHROMIUM, CHROMIUM_ARGS, compiled, startProc, type Proc } from './helpers.js';
+import { artifacts, browserSkipReason, CHROMIUM, CHROMIUM_ARGS, compiled, startMessenger, startProc } from './helpers.js';
 import type { TestContext } from 'node:test';
 
 const skip = browserSkipReason('chat/index.html');
@@ -34,8 +34,7 @@ const message = (page: Page, text: string) => page.locator('#messages .msg .text
 test('two chat apps talk through a real messenger, survive a kill -9, and show markup as text', { skip, timeout: 90_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'chat-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const messengerProc: Proc = startProc(t, [compiled('test/web/fixtures/messenger.js')]);
-  const [, messenger] = await messengerProc.waitFor(/MESSENGER (\S+)/);
+  const { proc: messengerProc, address: messenger } = await startMessenger(t, dir);
 
   const a = await startChat(t, dir, 'alice', messenger);
   let b = await startChat(t, dir, 'bob', messenger);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-import { artifacts, browserSkipReason, CHROMIUM, CHROMIUM_ARGS, compiled, startProc, type Proc } from './helpers.js';
+import { artifacts, browserSkipReason, CHROMIUM, CHROMIUM_ARGS, compiled, startMessenger, startProc } from './helpers.js';
 import type { TestContext } from 'node:test';
 
 const skip = browserSkipReason('dashboard/index.html');
@@ -27,8 +27,7 @@ async function waitPage(page: Page, fn: string, arg: unknown, timeout = 15_000):
 test('the dashboard shows a 4-node mesh live, a killed node within 5 s, and the route set up around it', { skip, timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'dashboard-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const messengerProc: Proc = startProc(t, [compiled('test/web/fixtures/messenger.js')]);
-  const [, messenger] = await messengerProc.waitFor(/MESSENGER (\S+)/);
+  const { proc: messengerProc, address: messenger } = await startMessenger(t, dir);
   const mgrProc = startProc(t, [compiled('test/web/fixtures/node-manager.js'), messenger]);
   const [, url] = await mgrProc.waitFor(/dashboard: open (\S+)/);
   const [mgrLine] = await mgrProc.waitFor(/^\{.*\}$/m);

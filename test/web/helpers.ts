@@ -90,3 +90,11 @@ export const compiled = (rel: string) => fileURLToPath(new URL(`../../${rel}`, i
 
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** A real messenger: `skywire messenger` in its own process. Resolves with its PK@HOST:PORT. */
+export async function startMessenger(t: TestContext, dir: string): Promise<{ proc: Proc; address: string }> {
+  const proc = startProc(t, [compiled('src/cli/skywire.js'), 'messenger', '--listen', '127.0.0.1:0', '--key', join(dir, 'messenger.json'),
+    '--grace', '1000', '--json'], { SIGNAL_CLIENT: 'false' });
+  const [line] = await proc.waitFor(/^\{.*\}$/m);
+  return { proc, address: (JSON.parse(line) as { address: string }).address };
+}
