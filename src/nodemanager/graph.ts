@@ -27,8 +27,11 @@ export class Graph {
   private readonly adj = new Map<string, Map<string, number>>();
   /** What each node reported, so a new report replaces its old one. */
   private readonly reports = new Map<string, Map<string, number>>();
+  /** Compact arrays (CSR) for fast searches; rebuilt after the graph changes. */
+  private csr: { ids: string[]; index: Map<string, number>; off: Int32Array; nbr: Int32Array; w: Float64Array } | undefined;
 
   addNode(pk: string): void {
+    this.csr = undefined;
     if (!this.adj.has(pk)) this.adj.set(pk, new Map());
   }
 
@@ -37,6 +40,7 @@ export class Graph {
   }
 
   removeNode(pk: string): string[] {
+    this.csr = undefined;
     const peers = [...(this.adj.get(pk)?.keys() ?? [])];
     for (const p of peers) this.adj.get(p)?.delete(pk);
     this.adj.delete(pk);
@@ -50,6 +54,7 @@ export class Graph {
    * both sides (it is one connection). Returns the peers whose edge disappeared.
    */
   setTransports(pk: string, list: Array<{ pk: string; latencyMs?: number }>): string[] {
+    this.csr = undefined;
     this.addNode(pk);
     const old = this.reports.get(pk) ?? new Map<string, number>();
     const next = new Map<string, number>();
@@ -83,6 +88,7 @@ export class Graph {
 
   /** Adds an undirected edge directly (for generated graphs and tests). */
   addEdge(a: string, b: string, latencyMs = 0): void {
+    this.csr = undefined;
     this.addNode(a);
     this.addNode(b);
     this.adj.get(a)!.set(b, latencyMs);
@@ -122,34 +128,48 @@ export class Graph {
     const avoid = q.avoid;
 
     // Layered BFS from `from`; within the shortest-path DAG keep the lowest total latency.
-    const dist = new Map<string, number>([[q.from, 0]]);
-    const lat = new Map<string, number>([[q.from, 0]]);
-    const parent = new Map<string, string>();
-    let layer = [q.from];
+    const g = this.compile();
+    const src = g.index.get(q.from)!;
+    const dst = g.index.get(q.to)!;
+    const n = g.ids.length;
+    const dist = new Int32Array(n).fill(-1);
+    const lat = new Float64Array(n);
+    const parent = new Int32Array(n).fill(-1);
+    const blocked = avoid ? new Uint8Array(n) : undefined;
+    if (avoid && blocked) for (const a of avoid) if (g.index.has(a) && a !== q.to) blocked[g.index.get(a)!] = 1;
+    let layer = new Int32Array(n);
+    let next = new Int32Array(n);
+    let layerLen = 1;
+    layer[0] = src;
+    dist[src] = 0;
     let depth = 0;
-    while (layer.length && !dist.has(q.to) && depth < maxHops) {
-      const next: string[] = [];
-      for (const u of layer) {
-        const lu = lat.get(u)!;
-        for (const [v, w] of this.adj.get(u)!) {
-          if (avoid?.has(v) && v !== q.to) continue;
-          const d = dist.get(v);
-          if (d === undefined) {
-            dist.set(v, depth + 1);
-            lat.set(v, lu + w);
-            parent.set(v, u);
-            next.push(v);
-          } else if (d === depth + 1 && lu + w < lat.get(v)!) {
-            lat.set(v, lu + w);
-            parent.set(v, u);
+    while (layerLen && dist[dst] < 0 && depth < maxHops) {
+      let nextLen = 0;
+      for (let li = 0; li < layerLen; li++) {
+        const u = layer[li];
+        const lu = lat[u];
+        for (let e = g.off[u]; e < g.off[u + 1]; e++) {
+          const v = g.nbr[e];
+          if (blocked && blocked[v]) continue;
+          const d = dist[v];
+          const lv = lu + g.w[e];
+          if (d < 0) {
+            dist[v] = depth + 1;
+            lat[v] = lv;
+            parent[v] = u;
+            next[nextLen++] = v;
+          } else if (d === depth + 1 && lv < lat[v]) {
+            lat[v] = lv;
+            parent[v] = u;
           }
         }
       }
-      layer = next;
+      [layer, next] = [next, layer];
+      layerLen = nextLen;
       depth++;
     }
-    const shortest = dist.get(q.to);
-    if (shortest === undefined) {
+    const shortest = dist[dst];
+    if (shortest < 0) {
       throw new NoPathError(
         'no_route',
         maxHops === Infinity
@@ -159,7 +179,7 @@ export class Graph {
     }
     if (shortest >= minHops) {
       const path = [q.to];
-      while (path[path.length - 1] !== q.from) path.push(parent.get(path[path.length - 1])!);
+      for (let v = parent[dst]; v >= 0; v = parent[v]) path.push(g.ids[v]);
       return path.reverse();
     }
     const longer = this.longerPath(q.from, q.to, minHops, Math.min(maxHops, this.adj.size - 1), avoid);
@@ -170,6 +190,30 @@ export class Graph {
       );
     }
     return longer;
+  }
+
+  private compile(): NonNullable<Graph['csr']> {
+    if (this.csr) return this.csr;
+    const ids = [...this.adj.keys()];
+    const index = new Map(ids.map((id, i) => [id, i]));
+    const off = new Int32Array(ids.length + 1);
+    let m = 0;
+    ids.forEach((id, i) => {
+      off[i] = m;
+      m += this.adj.get(id)!.size;
+    });
+    off[ids.length] = m;
+    const nbr = new Int32Array(m);
+    const w = new Float64Array(m);
+    let k = 0;
+    for (const id of ids) {
+      for (const [v, l] of this.adj.get(id)!) {
+        nbr[k] = index.get(v)!;
+        w[k++] = l;
+      }
+    }
+    this.csr = { ids, index, off, nbr, w };
+    return this.csr;
   }
 
   /** A simple path with between min and max hops (fewest first), by pruned depth-first search. */
