@@ -105,7 +105,7 @@ export async function startGuiServer(o: GuiServerOptions): Promise<GuiServer> {
     return false;
   };
 
-  const serveFile = (res: ServerResponse, file: string) => {
+  const serveFile = (res: ServerResponse, file: string, head: boolean) => {
     const body = readFileSync(file);
     res.writeHead(200, {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
@@ -114,7 +114,7 @@ export async function startGuiServer(o: GuiServerOptions): Promise<GuiServer> {
       'x-content-type-options': 'nosniff',
       'content-security-policy': CSP,
     });
-    res.end(body);
+    res.end(head ? undefined : body);
   };
 
   const server = createServer((req, res) => {
@@ -158,7 +158,7 @@ export async function startGuiServer(o: GuiServerOptions): Promise<GuiServer> {
       res.end(built ? '404 Not Found\n' : `the web front ends are not built (${webRoot}): run "npm run build"\n`);
       return;
     }
-    serveFile(res, file);
+    serveFile(res, file, req.method === 'HEAD');
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes });
