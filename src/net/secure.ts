@@ -33,6 +33,10 @@ export interface SecureOptions {
 // Below this size, pieces of one message are copied together before encryption (one cipher call and one write
 // instead of many tiny ones); above it they are encrypted in place.
 const COALESCE_BYTES = 16 * 1024;
+const WRITE_AHEAD_BYTES = 256 * 1024;
+// Plaintext buffered for the reader before the transport is paused: big enough to take a few whole messages
+// without pausing and resuming the socket for each one.
+const READ_BUFFER_BYTES = 256 * 1024;
 
 export class SecureChannel extends Duplex {
   readonly remotePublicKey: Buffer;
@@ -49,7 +53,7 @@ export class SecureChannel extends Duplex {
 
   /** Built by secureConnect / secureAccept once the handshake has succeeded. */
   constructor(stream: Duplex, keys: HandshakeResult, localPublicKey: Buffer, leftover?: Buffer) {
-    super({ allowHalfOpen: stream.allowHalfOpen !== false });
+    super({ allowHalfOpen: stream.allowHalfOpen !== false, readableHighWaterMark: READ_BUFFER_BYTES });
     this.stream = stream;
     this.remotePublicKey = keys.remotePublicKey;
     this.localPublicKey = localPublicKey;
@@ -186,7 +190,9 @@ export class SecureChannel extends Duplex {
     this.stream.cork();
     for (const o of out) ok = this.stream.write(o);
     this.stream.uncork();
-    if (!ok) this.needDrain = true;
+    // Keep encrypting ahead while the transport holds less than WRITE_AHEAD_BYTES, so the cipher works while the
+    // kernel sends; past that, wait for the transport to drain (bounded memory, real backpressure).
+    if (!ok && this.stream.writableLength >= WRITE_AHEAD_BYTES) this.needDrain = true;
   }
 
   override _final(cb: (err?: Error | null) => void): void {
