@@ -4,9 +4,10 @@
 //
 // JS API:
 //   open(name: string) -> { fd: number, name: string }         // name may be "" to let the kernel pick
-//   startReader(fd: number, mtu: number, cb: (packets: Buffer[]) => void) -> reader (external)
+//   startReader(fd, mtu, cb: (packets: Buffer[] | null, error?: string) => void) -> reader (external)
+//                                                             // packets null + error: the device failed for good
 //   stopReader(reader) -> undefined                            // stops polling; safe to call twice
-//   write(fd: number, packet: Buffer) -> boolean               // false when the kernel queue is full (dropped)
+//   write(fd: number, packet: Buffer) -> boolean               // false when the packet was not taken (dropped)
 //   close(fd: number) -> undefined
 //   raiseAmbientNetAdmin() -> boolean                         // pass CAP_NET_ADMIN on to `ip`/`nft` children
 #define _GNU_SOURCE
@@ -99,23 +100,50 @@ static void stop_reader(reader_t *r) {
   uv_close((uv_handle_t *)&r->poll, on_poll_closed);
 }
 
+static void call_js(reader_t *r, napi_value arg0, napi_value arg1) {
+  napi_value cb, global, result, argv[2] = {arg0, arg1};
+  napi_get_reference_value(r->env, r->cb, &cb);
+  napi_get_global(r->env, &global);
+  napi_make_callback(r->env, NULL, global, cb, 2, argv, &result);
+}
+
+// The device failed for good (e.g. deleted with `ip link del`: reads give EBADFD and poll reports an error
+// forever). Stop watching, so the loop does not spin, and tell JS once: callback(null, "<error text>").
+static void fail_reader(reader_t *r, int err) {
+  napi_value nul, text;
+  uv_poll_stop(&r->poll);
+  napi_get_null(r->env, &nul);
+  napi_create_string_utf8(r->env, strerror(err), NAPI_AUTO_LENGTH, &text);
+  call_js(r, nul, text);
+}
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   reader_t *r = handle->data;
   (void)events;
-  if (!r->active || status < 0) return;
+  if (!r->active) return;
   napi_env env = r->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
+  if (status < 0) {
+    fail_reader(r, -status);
+    napi_close_handle_scope(env, scope);
+    return;
+  }
   napi_value arr;
   napi_create_array(env, &arr);
   uint32_t n = 0;
+  int err = 0;
   // Read several packets per wake-up so a busy tunnel costs one JS call per batch, not per packet.
   // The buffer has room for more than the MTU, so an oversized packet is seen (and dropped by JS) whole.
   size_t cap = (size_t)r->mtu + 256;
   char *buf = malloc(cap);
   while (buf && n < MAX_BATCH) {
     ssize_t got = read(r->fd, buf, cap);
-    if (got <= 0) break;
+    if (got < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) err = errno;
+      break;
+    }
+    if (got == 0) break;
     napi_value b;
     void *data;
     napi_create_buffer_copy(env, (size_t)got, buf, &data, &b);
@@ -123,11 +151,11 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   }
   free(buf);
   if (n > 0) {
-    napi_value cb, global, result;
-    napi_get_reference_value(env, r->cb, &cb);
-    napi_get_global(env, &global);
-    napi_make_callback(env, NULL, global, cb, 1, &arr, &result);
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    call_js(r, arr, undef);
   }
+  if (err && r->active) fail_reader(r, err);
   napi_close_handle_scope(env, scope);
 }
 
@@ -192,21 +220,11 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "write(fd, buffer)");
     return NULL;
   }
+  // Any failure (queue full, a packet the kernel rejects, a device that is gone) means this packet is
+  // dropped; a device that is gone for good is reported once through the reader's callback.
   ssize_t n = write(fd, data, len);
   napi_value ok;
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
-      napi_get_boolean(env, false, &ok);
-      return ok;
-    }
-    // EINVAL/EIO for a packet the kernel rejects (malformed): report as not written.
-    if (errno == EINVAL || errno == EIO || errno == EFAULT) {
-      napi_get_boolean(env, false, &ok);
-      return ok;
-    }
-    return throw_errno(env, "write tun", errno);
-  }
-  napi_get_boolean(env, true, &ok);
+  napi_get_boolean(env, n >= 0, &ok);
   return ok;
 }
 

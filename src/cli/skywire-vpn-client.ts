@@ -89,6 +89,10 @@ export async function main(argv: string[]): Promise<number> {
     port: Number(opts.port),
     stateDir: opts.stateDir,
     log,
+    onFatal: (err) => {
+      console.error(`vpn-client: ${err.message}`);
+      void shutdown(1);
+    },
     onUp: (a) =>
       console.log(
         `vpn-client: up on ${a.device}, address ${a.address}/${a.prefixLen}, gateway ${a.gateway}, mtu ${a.mtu}, ${routing}, as ${transport.localPk}`,

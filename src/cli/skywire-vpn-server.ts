@@ -70,7 +70,16 @@ export async function main(argv: string[]): Promise<number> {
     await shutdown(1);
     return 1;
   }
-  const server = new VpnServer({ ...cfg, transport, stateDir: opts.stateDir, log });
+  const server = new VpnServer({
+    ...cfg,
+    transport,
+    stateDir: opts.stateDir,
+    log,
+    onFatal: (err) => {
+      console.error(`vpn-server: ${err.message}`);
+      void shutdown(1);
+    },
+  });
   onShutdown(() => console.log('vpn-server: stopped, network changes undone'));
   onShutdown(() => server.stop());
   try {

@@ -23,7 +23,7 @@ function pipe(from: TunDevice, to: TunDevice, impaired: boolean): void {
     while (queue.length && queue[0].at <= now + 0.5) to.write(queue.shift()!.pkt);
     if (queue.length) timer = setTimeout(flush, queue[0].at - now);
   };
-  from.onPackets(65535, (packets) => {
+  const onPackets = (packets: Buffer[]) => {
     for (const pkt of packets) {
       if (loss && Math.random() < loss) continue;
       if (!delayMs) {
@@ -33,6 +33,10 @@ function pipe(from: TunDevice, to: TunDevice, impaired: boolean): void {
       queue.push({ at: performance.now() + delayMs, pkt });
       if (!timer) timer = setTimeout(flush, delayMs);
     }
+  };
+  from.onPackets(65535, onPackets, (err) => {
+    console.error(err.message);
+    process.exit(1);
   });
 }
 

@@ -38,6 +38,8 @@ export interface VpnClientOptions {
   stateDir: string;
   log: Logger;
   keepaliveMs?: number;
+  /** Called when the client cannot go on (its TUN device was removed under it). */
+  onFatal?: (err: Error) => void;
   /** Called each time a session is established (first time and after each reconnect). */
   onUp?: (a: Assign & { server: string; device: string }) => void;
 }
@@ -204,7 +206,14 @@ export class VpnClient {
       this.tun = TunDevice.open(o.device);
       await configureLink(this.journal, this.tun.name, cidrAddr, a.mtu);
       await this.addRoutes(this.tun.name);
-      this.tun.onPackets(Math.max(a.mtu, o.mtu), (packets) => this.fromTun(packets));
+      this.tun.onPackets(
+        Math.max(a.mtu, o.mtu),
+        (packets) => this.fromTun(packets),
+        (err) => {
+          o.log.error('TUN device failed; stopping', { err });
+          o.onFatal?.(err);
+        },
+      );
       return;
     }
     if (prev && (prev.address !== a.address || prev.prefixLen !== a.prefixLen)) {

@@ -45,6 +45,8 @@ export interface VpnServerOptions {
   log: Logger;
   helloTimeoutMs?: number;
   keepaliveMs?: number;
+  /** Called when the server cannot go on (its TUN device was removed under it). */
+  onFatal?: (err: Error) => void;
 }
 
 /** Bytes queued towards one client beyond which packets are dropped (as a router would), not buffered. */
@@ -87,7 +89,14 @@ export class VpnServer {
     await configureLink(this.journal, o.device, `${this.pool.gatewayIp}/${o.subnet.prefixLen}`, o.mtu);
     await setSysctl(this.journal, '/proc/sys/net/ipv4/ip_forward', '1');
     await addNat(this.journal, fw, o.device, formatCidr(o.subnet));
-    this.tun.onPackets(o.mtu, (packets) => this.fromTun(packets));
+    this.tun.onPackets(
+      o.mtu,
+      (packets) => this.fromTun(packets),
+      (err) => {
+        o.log.error('TUN device failed; stopping', { err });
+        o.onFatal?.(err);
+      },
+    );
     await o.transport.listen((sock, remote) => this.accept(sock, remote));
     const keepaliveMs = o.keepaliveMs ?? 5000;
     this.keepaliveTimer = setInterval(() => this.keepalive(keepaliveMs), keepaliveMs);

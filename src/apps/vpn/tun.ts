@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 
 interface TunAddon {
   open(name: string): { fd: number; name: string };
-  startReader(fd: number, mtu: number, cb: (packets: Buffer[]) => void): object;
+  startReader(fd: number, mtu: number, cb: (packets: Buffer[] | null, error?: string) => void): object;
   stopReader(reader: object): void;
   write(fd: number, packet: Buffer): boolean;
   close(fd: number): void;
@@ -70,12 +70,16 @@ export class TunDevice {
     }
   }
 
-  /** Starts delivering packets read from the device; `maxPacket` sizes the read buffer. */
-  onPackets(maxPacket: number, cb: (packets: Buffer[]) => void): void {
+  /**
+   * Starts delivering packets read from the device; `maxPacket` sizes the read buffer. `onFailure` is
+   * called once if the device fails for good (e.g. someone deleted it with `ip link del`).
+   */
+  onPackets(maxPacket: number, cb: (packets: Buffer[]) => void, onFailure: (err: Error) => void): void {
     if (this.reader || this.closed) return;
-    this.reader = this.lib.startReader(this.fd, maxPacket, (packets) => {
+    this.reader = this.lib.startReader(this.fd, maxPacket, (packets, error) => {
       try {
-        cb(packets);
+        if (packets) cb(packets);
+        else onFailure(new Error(`TUN device ${this.name} failed: ${error ?? 'unknown error'}`));
       } catch (err) {
         // An exception must not escape into native code; report it on the next tick like any other.
         process.nextTick(() => {

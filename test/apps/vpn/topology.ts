@@ -88,9 +88,9 @@ export function startClient(l: VpnLab, key: KeyFile, extra: string[] = []): LabP
   return l.a.spawn(process.execPath, [CLI, ...args, '--state-dir', l.stateA, ...extra], { label: 'vpn-client' });
 }
 
-/** curl from A; resolves with curl's exit code and body (a short timeout: failures here are expected). */
+/** curl from A; resolves with curl's exit code and body. Without a route, curl fails at once. */
 export async function curlFromA(l: VpnLab, url = HELLO_URL, extra: string[] = []): Promise<{ code: number; body: string }> {
-  const r = await l.a.exec('curl', ['-sS', '--max-time', '3', ...extra, url]);
+  const r = await l.a.exec('curl', ['-sS', '--max-time', '8', ...extra, url]);
   return { code: r.code, body: r.stdout };
 }
 

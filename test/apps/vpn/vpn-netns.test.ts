@@ -86,7 +86,7 @@ test('packets whose source is not the client\'s address are dropped by the serve
   assert.equal((await curlFromA(l)).code, 0);
   // A second address on the client's TUN device: packets from it enter the tunnel with a forged source.
   await l.a.run('ip', ['addr', 'add', '10.99.0.77/32', 'dev', 'cvpn0']);
-  const spoofed = await curlFromA(l, undefined, ['--interface', '10.99.0.77']);
+  const spoofed = await curlFromA(l, undefined, ['--interface', '10.99.0.77', '--max-time', '2']);
   assert.notEqual(spoofed.code, 0, 'a forged source gets nothing through');
   await server.waitFor(/spoofed_source.*"source":"10\.99\.0\.77","address":"10\.99\.0\.\d+"/);
   assert.ok(up[1] !== '10.99.0.77');
@@ -177,4 +177,20 @@ test('malformed and forged packets are dropped and counted; an exhausted pool is
   await second.waitFor(/^error \{"code":"pool_exhausted","message":"the server has no free address: no free address left in 10\.99\.0\.0\/30/m);
   await second.waitFor(/^closed/m);
   await server.waitFor(/address pool exhausted; refusing a client/);
+});
+
+test('a TUN device deleted under a running client makes it exit with a clear error and clean up', { skip }, async (t) => {
+  const l = await buildVpnLab();
+  t.after(() => l.cleanup());
+  const beforeA = await netSnapshot(l.a);
+  const id = newKey(l.stateA);
+  const server = startServer(l, [id.pk]);
+  await server.waitFor(UP_SERVER);
+  const client = startClient(l, id);
+  await client.waitFor(UP_CLIENT);
+  await l.a.run('ip', ['link', 'del', 'cvpn0']);
+  const exit = await client.exited;
+  assert.equal(exit.code, 1);
+  assert.match(client.stderr, /vpn-client: TUN device cvpn0 failed: /);
+  assert.equal(await netSnapshot(l.a), beforeA, 'the pinned route to C is removed too');
 });
