@@ -43,14 +43,14 @@ export class RoutingTable {
     this.reserveMs = o.reserveMs ?? 10_000;
   }
 
-  /** Reserves `n` fresh route ids (never 0, never one in use). */
-  reserve(n: number, routeKey = '', now = Date.now()): number[] {
+  /** Reserves `n` fresh route ids (never 0, never one in use); `holdMs` overrides how long they are kept. */
+  reserve(n: number, routeKey = '', now = Date.now(), holdMs = this.reserveMs): number[] {
     const ids: number[] = [];
     while (ids.length < n) {
       const id = this.nextId;
       this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
       if (id === 0 || this.rules.has(id)) continue;
-      this.rules.set(id, this.blank(id, 'reserved', routeKey, this.reserveMs, now));
+      this.rules.set(id, this.blank(id, 'reserved', routeKey, holdMs, now));
       ids.push(id);
     }
     return ids;

@@ -19,6 +19,7 @@ import { ControlLink, ControlError, type ControlMessage } from './control-link.j
 /** Port on the messenger where the manager accepts relayed control links (same as the node's MANAGER_PORT). */
 export const MANAGER_PORT = 6;
 export const MANAGER_SERVICE = 'skywire-manager';
+const POOL_SIZE = 64;
 
 export interface ManagerOptions {
   localKey: KeyPair;
@@ -49,6 +50,9 @@ export class NodeManager extends EventEmitter {
   readonly messenger: MessengerClient;
   private readonly links = new Map<string, ControlLink>();
   private readonly routes = new Map<string, RouteRecord>();
+  /** Route ids each node reserved for us in advance, so route setup is a single install round. */
+  private readonly pools = new Map<string, number[]>();
+  private readonly refills = new Map<string, Promise<void>>();
   private listener: SecureListener | undefined;
   private stopRelay: (() => void) | undefined;
   routesSetUp = 0;
@@ -102,11 +106,14 @@ export class NodeManager extends EventEmitter {
     const link = new ControlLink(ch, (m) => this.onMessage(pk, m));
     this.links.get(pk)?.close('replaced by a new link');
     this.links.set(pk, link);
+    this.pools.set(pk, []);
     this.graph.addNode(pk);
+    void this.refill(pk).catch(() => {});
     log.info('node up', { node: shortPk(pk) });
     link.on('close', (reason: string) => {
       if (this.links.get(pk) !== link) return;
       this.links.delete(pk);
+      this.pools.delete(pk);
       this.graph.removeNode(pk);
       log.info('node down', { node: shortPk(pk), reason });
       this.breakRoutes((r) => r.fwd.includes(pk) || r.rev.includes(pk), `route broken: node ${shortPk(pk)} went offline`);
@@ -141,6 +148,36 @@ export class NodeManager extends EventEmitter {
         return;
       default:
         if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${m.t}`);
+    }
+  }
+
+  private refill(pk: string): Promise<void> {
+    let p = this.refills.get(pk);
+    if (p) return p;
+    const link = this.links.get(pk);
+    if (!link) return Promise.reject(new ControlError('offline', `node ${shortPk(pk)} went offline`));
+    p = link
+      .request({ t: 'reserve', count: POOL_SIZE }, this.o.setupTimeoutMs ?? 5000)
+      .then((r) => {
+        if (this.links.get(pk) === link) this.pools.get(pk)?.push(...(r.ids as number[]));
+      })
+      .finally(() => this.refills.delete(pk));
+    this.refills.set(pk, p);
+    return p;
+  }
+
+  /** Takes `count` reserved ids of node `pk`, waiting for a refill when the pool runs dry. */
+  private async takeIds(pk: string, count: number): Promise<number[]> {
+    for (let tries = 0; ; tries++) {
+      const pool = this.pools.get(pk);
+      if (!pool) throw new ControlError('offline', `node ${shortPk(pk)} on the path went offline`);
+      if (pool.length >= count) {
+        const ids = pool.splice(0, count);
+        if (pool.length < POOL_SIZE / 4) void this.refill(pk).catch(() => {});
+        return ids;
+      }
+      if (tries > 3) throw new ControlError('busy', `node ${shortPk(pk)} has no free route ids`);
+      await this.refill(pk);
     }
   }
 
@@ -182,18 +219,11 @@ export class NodeManager extends EventEmitter {
     const involved = new Set([...fwd, ...rev]);
     const timeout = this.o.setupTimeoutMs ?? 5000;
     try {
-      // 1. Reserve the route ids each hop will receive packets with.
+      // 1. Take the route ids each hop will receive packets with from the ids it reserved for us.
       const need = new Map<string, number>();
       for (const n of [...fwd.slice(1), ...rev.slice(1)]) need.set(n, (need.get(n) ?? 0) + 1);
       const granted = new Map<string, number[]>();
-      await Promise.all(
-        [...need].map(async ([n, count]) => {
-          const link = this.links.get(n);
-          if (!link) throw new ControlError('offline', `node ${shortPk(n)} on the path went offline`);
-          const r = await link.request({ t: 'reserve', routeKey: key, count, ...(n === to ? { port } : {}) }, timeout);
-          granted.set(n, (r.ids as number[]).slice());
-        }),
-      );
+      await Promise.all([...need].map(async ([n, count]) => granted.set(n, await this.takeIds(n, count))));
       const take = (n: string) => granted.get(n)!.shift()!;
       const fwdIds = fwd.map((n, i) => (i === 0 ? 0 : take(n)));
       const revIds = rev.map((n, i) => (i === 0 ? 0 : take(n)));
