@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { openSync, writeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { encodePacket, PacketDecoder, PacketType, type Packet, type PacketTypeValue, HEADER_BYTES } from './packet.js';
+import { encodePacket, PacketDecoder, PacketType, type Packet, type PacketTypeValue, HEADER_BYTES, MAX_PAYLOAD } from './packet.js';
 
 export interface TransportOptions {
   /** PING interval (default 1 s). */
@@ -87,10 +87,18 @@ export class Transport extends EventEmitter {
   /** Writes one packet; false means the outbound buffer is full (wait for 'drain'). */
   send(type: PacketTypeValue, routeId: number, payload?: Buffer): boolean {
     if (this.closed) return false;
-    const buf = encodePacket(type, routeId, payload);
-    this.bytesOut += buf.length;
+    const len = payload?.length ?? 0;
+    if (len > MAX_PAYLOAD) throw new Error(`packet payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
+    this.bytesOut += HEADER_BYTES + len;
     this.packetsOut++;
-    return this.channel.write(buf);
+    if (len < 1024) return this.channel.write(encodePacket(type, routeId, payload));
+    // Header and payload as two writes: the secure channel seals them into one message without a copy.
+    const head = Buffer.allocUnsafe(HEADER_BYTES);
+    head[0] = type;
+    head.writeUInt32BE(routeId >>> 0, 1);
+    head.writeUInt16BE(len, 5);
+    this.channel.write(head);
+    return this.channel.write(payload);
   }
 
   get writable(): boolean {
