@@ -316,3 +316,21 @@ test('over a generic half-open Duplex (as a relayed stream is), half-close works
   await served;
   assert.equal(answer.toString('hex'), createHash('sha256').update(request).digest('hex'));
 });
+
+test('listener close() stops accepting and closes its connections; excess pending handshakes are dropped', async () => {
+  const l = await listenSecure({ localKey: A, maxPendingHandshakes: 1 }, () => {});
+  const port = l.address().port;
+  // One silent connection takes the only handshake slot; the next one is refused at once.
+  const first = connect(port, '127.0.0.1');
+  first.on('error', () => {});
+  first.resume();
+  await once(first, 'connect');
+  const second = connect(port, '127.0.0.1');
+  second.on('error', () => {});
+  second.resume();
+  await once(second, 'close');
+  const firstClosed = once(first, 'close');
+  await l.close();
+  await firstClosed;
+  await assert.rejects(dialSecure('127.0.0.1', port, A.publicKey, { localKey: B }), /cannot connect/);
+});
