@@ -61,6 +61,8 @@ export class Node extends EventEmitter {
   private readonly pools = new Map<string, Set<number>>();
   private readonly trusted: Set<string>;
   private readonly wanted = new Set<string>();
+  /** Peers the operator removed: auto-connect leaves them alone. */
+  private readonly excluded = new Set<string>();
   private readonly dialing = new Map<string, Promise<Transport>>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private readonly backoffs = new Map<string, Backoff>();
@@ -146,6 +148,7 @@ export class Node extends EventEmitter {
 
   unwant(pk: string): void {
     this.wanted.delete(pk);
+    this.excluded.add(pk);
     clearTimeout(this.retryTimers.get(pk));
     this.retryTimers.delete(pk);
     this.transportsByPk.get(pk)?.close('removed by the operator');
@@ -287,7 +290,7 @@ export class Node extends EventEmitter {
       let n = this.transportsByPk.size;
       for (const e of entries) {
         if (n >= (this.o.autoConnectMax ?? 16)) break;
-        if (e.pk !== this.pkHex && !this.transportsByPk.has(e.pk)) {
+        if (e.pk !== this.pkHex && !this.transportsByPk.has(e.pk) && !this.excluded.has(e.pk)) {
           n++;
           this.want(e.pk);
         }
@@ -606,6 +609,7 @@ export class Node extends EventEmitter {
     }
     if (action === 'add') {
       this.wanted.add(pk!);
+      this.excluded.delete(pk!);
       await this.connectTo(pk!).catch((err: Error) => {
         this.scheduleRetry(pk!);
         throw new ApiError((err as ApiError).code ?? 'unreachable', err.message);

@@ -157,3 +157,34 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
   });
   await waitFor('rules to expire', async () => ((await status(b.apiFile)).rules as Array<{ kind: string }>).length === 0, 3000);
 });
+
+test('relayed transports through the messenger, auto-connect, and transports add/rm from the CLI', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  await c.startCore();
+  const a = await c.node([], ['--no-listen']);
+  const b = await c.node([a.pk]);
+  await waitTransports(b, [a.pk]);
+  const kind = ((await status(b.apiFile)).transports as Array<{ pk: string; kind: string }>).find((x) => x.pk === a.pk)?.kind;
+  assert.equal(kind, 'relayed', 'a node without a listen address is reached through the messenger');
+  apps.push(await echoApp(a.apiFile));
+  const client = await AppClient.connect({ apiFile: b.apiFile, name: 'client' });
+  apps.push(client);
+  const data = randomBytes(200_000);
+  assert.deepEqual(await roundTrip(await dialRetry(client, a.pk, 7), data), data);
+
+  const auto = await c.node([], ['--auto-connect']);
+  await waitTransports(auto, [a.pk, b.pk]);
+
+  const { stdout: rm } = await run(process.execPath, [CLI, 'node', 'transports', 'rm', a.pk, '--api-file', auto.apiFile]);
+  assert.match(rm, /removed/);
+  assert.ok(!((await status(auto.apiFile)).transports as Array<{ pk: string }>).some((x) => x.pk === a.pk));
+  const { stdout: add } = await run(process.execPath, [CLI, 'node', 'transports', 'add', a.pk, '--api-file', auto.apiFile]);
+  assert.match(add, /is up/);
+  const { stdout: ls } = await run(process.execPath, [CLI, 'node', 'transports', 'ls', '--json', '--api-file', auto.apiFile]);
+  assert.ok((JSON.parse(ls) as Array<{ pk: string }>).some((x) => x.pk === a.pk));
+});
