@@ -1,12 +1,15 @@
 // `skywire vpn-client <server-key|auto>`: brings up a TUN device with the address the vpn-server gives,
 // and routes all traffic (or only --subnet ones) through it. Linux only; needs CAP_NET_ADMIN.
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
 import { Command, CommanderError } from 'commander';
+import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
 import { loadOrCreateKeyFile } from '../net/keys.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, isShuttingDown, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
-import { VpnClient, VpnRefusedError } from '../apps/vpn/client.js';
+import { VpnClient, VpnFatalError } from '../apps/vpn/client.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
 import { DEFAULT_MTU, collect, parseDevice, parseHops, parseIpv4, parseMtu, parsePk } from '../apps/vpn/options.js';
@@ -69,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   let transport: MeshTransport;
   try {
     transport = opts.direct
-      ? directDialer(opts.direct, loadOrCreateKeyFile(opts.key!))
+      ? directDialer(await resolveDirect(opts.direct), loadOrCreateKeyFile(opts.key!))
       : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: 'vpn-client' });
   } catch (err) {
     console.error(`vpn-client: ${(err as Error).message}`);
@@ -104,11 +107,23 @@ export async function main(argv: string[]): Promise<number> {
     await client.run();
   } catch (err) {
     if (isShuttingDown()) await shutdown(0);
-    if (!(err instanceof VpnRefusedError)) throw err;
+    if (!(err instanceof VpnFatalError)) throw err;
     console.error(`vpn-client: ${err.message}`);
     await shutdown(1);
     return 1;
   }
   await shutdown(0);
   return 0;
+}
+
+/** Resolves a host name once, so the route that keeps the server outside a full tunnel can be pinned to its IP. */
+async function resolveDirect(text: string): Promise<string> {
+  const { host, port } = parseHostPort(text);
+  if (net.isIP(host)) return text;
+  try {
+    const { address } = await lookup(host, { family: 4 });
+    return formatHostPort({ host: address, port });
+  } catch (err) {
+    throw new Error(`cannot resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
 }

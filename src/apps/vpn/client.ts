@@ -44,8 +44,8 @@ export interface VpnClientOptions {
   onUp?: (a: Assign & { server: string; device: string }) => void;
 }
 
-/** A refusal that retrying will not fix (key not allowed, no free address, incompatible server). */
-export class VpnRefusedError extends Error {
+/** A failure that retrying will not fix: the client exits with its message. */
+export class VpnFatalError extends Error {
   constructor(
     readonly code: string,
     message: string,
@@ -53,6 +53,9 @@ export class VpnRefusedError extends Error {
     super(message);
   }
 }
+
+/** The server refused (key not allowed, no free address, incompatible server). */
+export class VpnRefusedError extends VpnFatalError {}
 
 const MAX_QUEUED = 512 * 1024;
 
@@ -89,7 +92,12 @@ export class VpnClient {
         o.log.error('route to the vpn-server lost; reconnecting', { server, why, retryInMs: delay });
         await this.sleep(delay);
       } catch (err) {
-        if (err instanceof VpnRefusedError || this.stopped) throw err;
+        if (err instanceof VpnFatalError || this.stopped) throw err;
+        const code = (err as { code?: string }).code;
+        if (code === 'closed' || code === 'no_node') {
+          // The app's connection to its node is gone (node stopped): its session there cannot come back.
+          throw new VpnFatalError('node_closed', `lost the connection to the node (${(err as Error).message})`);
+        }
         const delay = backoff.next();
         o.log.error('cannot reach the vpn-server; retrying', { server, err: err as Error, retryInMs: delay });
         await this.sleep(delay);

@@ -116,7 +116,10 @@ export async function netSnapshot(h: Host): Promise<string> {
  * Real Skywire nodes on the lab: a messenger, a node manager and node C in C (listening on C's address
  * towards A), node A in A keeping a transport to C. Returns the keys and the nodes' API files.
  */
-export async function startMesh(l: VpnLab, dir: string): Promise<{ pkA: string; pkC: string; apiA: string; apiC: string }> {
+export async function startMesh(
+  l: VpnLab,
+  dir: string,
+): Promise<{ pkA: string; pkC: string; apiA: string; apiC: string; nodeA: LabProcess }> {
   const env = { SIGNAL_CLIENT: 'false' };
   const keyFile = (n: string) => {
     const kp = generateKeyPair();
@@ -134,6 +137,7 @@ export async function startMesh(l: VpnLab, dir: string): Promise<{ pkA: string; 
   const node = (h: Host, n: string, extra: string[]) =>
     sky(h, ['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', managerPk, '--json', ...extra], `node ${n}`);
   await node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]).waitFor(/^\{.*\}$/m, 20_000, 'stdout');
-  await node(l.a, 'a', ['--no-listen', '--connect', pkC]).waitFor(/^\{.*\}$/m, 20_000, 'stdout');
-  return { pkA, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json') };
+  const nodeA = node(l.a, 'a', ['--no-listen', '--connect', pkC]);
+  await nodeA.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+  return { pkA, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), nodeA };
 }

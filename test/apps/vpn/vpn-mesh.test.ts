@@ -1,7 +1,7 @@
 // The VPN on real Skywire nodes: a messenger, a node manager and node C in namespace C (with the
 // vpn-server), node A in namespace A (with the vpn-client). The tunnel runs over a mesh route A -> C,
 // and A reaches the web server B behind C with curl and ping, routing all its traffic through the VPN
-// except the path to its own transports (--exclude C's address).
+// except the path to its own transports (--exclude C's address); and what happens when node A stops.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ test('vpn-client on node A reaches the network behind node C over a mesh route',
   t.after(() => l.cleanup());
   const dir = l.stateA; // a temp dir removed with the lab
   const env = { SIGNAL_CLIENT: 'false' };
-  const { pkA, pkC } = await startMesh(l, dir);
+  const { pkA, pkC, nodeA } = await startMesh(l, dir);
 
   const beforeA = await netSnapshot(l.a);
   const server = l.c.spawn(
@@ -54,5 +54,17 @@ test('vpn-client on node A reaches the network behind node C over a mesh route',
   await auto.waitFor(/^vpn-client: up on cvpn0, address 10\.99\.0\.\d+\/24,.* routing 192\.168\.77\.0\/24/m, 40_000);
   assert.equal((await curlFromA(l)).code, 0, `curl through the auto-selected server failed: ${auto.stderr}`);
   assert.equal((await auto.stop()).code, 0);
+  assert.equal(await netSnapshot(l.a), beforeA);
+
+  // When its node goes away the client cannot reach anything any more: it says so, exits and cleans up.
+  const orphan = l.a.spawn(
+    process.execPath,
+    [CLI, 'vpn-client', pkC, '--api-file', join(dir, 'a.api.json'), '--subnet', '192.168.77.0/24', '--state-dir', join(dir, 'state-a')],
+    { env, label: 'vpn-client' },
+  );
+  await orphan.waitFor(/^vpn-client: up on/m, 40_000);
+  await nodeA.stop();
+  assert.equal((await orphan.exited).code, 1);
+  assert.match(orphan.stderr, /vpn-client: lost the connection to the node/);
   assert.equal(await netSnapshot(l.a), beforeA);
 });
