@@ -84,12 +84,15 @@ typedef struct {
   napi_env env;
   napi_ref cb;
   int fd;
-  int mtu;
   int active;
+  size_t cap;
+  char *buf;
 } reader_t;
 
 static void on_poll_closed(uv_handle_t *h) {
-  free(h->data);
+  reader_t *r = h->data;
+  free(r->buf);
+  free(r);
 }
 
 static void stop_reader(reader_t *r) {
@@ -134,11 +137,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   uint32_t n = 0;
   int err = 0;
   // Read several packets per wake-up so a busy tunnel costs one JS call per batch, not per packet.
-  // The buffer has room for more than the MTU, so an oversized packet is seen (and dropped by JS) whole.
-  size_t cap = (size_t)r->mtu + 256;
-  char *buf = malloc(cap);
-  while (buf && n < MAX_BATCH) {
-    ssize_t got = read(r->fd, buf, cap);
+  // The buffer holds the largest possible packet, so whatever the device's MTU a packet is seen whole.
+  while (n < MAX_BATCH) {
+    ssize_t got = read(r->fd, r->buf, r->cap);
     if (got < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) err = errno;
       break;
@@ -146,10 +147,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if (got == 0) break;
     napi_value b;
     void *data;
-    napi_create_buffer_copy(env, (size_t)got, buf, &data, &b);
+    napi_create_buffer_copy(env, (size_t)got, r->buf, &data, &b);
     napi_set_element(env, arr, n++, b);
   }
-  free(buf);
   if (n > 0) {
     napi_value undef;
     napi_get_undefined(env, &undef);
@@ -182,9 +182,12 @@ static napi_value js_start_reader(napi_env env, napi_callback_info info) {
   reader_t *r = calloc(1, sizeof *r);
   r->env = env;
   r->fd = fd;
-  r->mtu = mtu > 0 ? mtu : 1500;
+  // `mtu` is a hint only: never read less than a whole IPv4 packet can be.
+  r->cap = mtu > 65535 ? (size_t)mtu : 65535;
+  r->buf = malloc(r->cap);
   r->poll.data = r;
-  if (uv_poll_init(loop, &r->poll, fd) != 0) {
+  if (!r->buf || uv_poll_init(loop, &r->poll, fd) != 0) {
+    free(r->buf);
     free(r);
     return throw_errno(env, "uv_poll_init", EINVAL);
   }
