@@ -2,7 +2,7 @@
 // One engine serves any number of sessions (the prompt, headless stdin, one-shot control connections and,
 // later, browser terminals), each with its own attach state.
 import { EventEmitter } from 'node:events';
-import { SignalServer } from '../signal/server.js';
+import { SignalServer, type SignalClientInfo } from '../signal/server.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
 import type { OutputLine, StreamName } from './app-output.js';
@@ -54,8 +54,8 @@ export class Engine extends EventEmitter {
       throw new Error(`cannot listen for signal clients on ${formatHostPort({ host, port })}: ${why}`, { cause: err });
     }
     const engine = new Engine(o.config, o.stateDir, server, formatHostPort(bound), o.restartTiming);
-    server.on('register', (c: { id: number }) => engine.supervisor.markRegistered(c.id, true));
-    server.on('unregister', (c: { id: number }) => engine.supervisor.markRegistered(c.id, false));
+    server.on('register', (c: SignalClientInfo) => engine.supervisor.markRegistered(c.id, true, c.pid));
+    server.on('unregister', (c: SignalClientInfo) => engine.supervisor.markRegistered(c.id, false, c.pid));
     server.on('protocolError', (e: unknown) => engine.log.warn('signal protocol error', { error: e }));
     engine.supervisor.on('output', (id: number, stream: StreamName, chunk: string, lines: OutputLine[]) =>
       engine.emit('output', id, stream, chunk, lines),

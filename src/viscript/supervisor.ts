@@ -69,8 +69,8 @@ class Instance {
   readonly token = randomBytes(24).toString('base64url');
   readonly buffer = new LineBuffer();
   readonly planner: RestartPlanner;
-  /** Every process group this instance ever had, killed for good when Viscript stops. */
-  readonly groups = new Set<number>();
+  /** The process group of the current run while it may have members (its id is the first pid). */
+  group?: number;
 
   constructor(
     readonly id: number,
@@ -249,9 +249,14 @@ export class Supervisor extends EventEmitter {
     return { cpu, rss, pids: seen.sort((a, b) => a - b) };
   }
 
-  markRegistered(id: number, registered: boolean): void {
+  /**
+   * A signal client with this id (re)gained or lost its registration. `pid` (sent by our clients, not by 2017
+   * ones) tells the current run from a previous run whose connection is only now closing.
+   */
+  markRegistered(id: number, registered: boolean, pid?: number): void {
     const inst = this.instances.get(id);
     if (!inst || !this.alive(inst) || inst.state === 'stopping') return;
+    if (pid !== undefined && pid !== inst.pid) return;
     this.setState(inst, registered ? 'registered' : 'running');
   }
 
@@ -260,7 +265,7 @@ export class Supervisor extends EventEmitter {
     this.closing = true;
     await Promise.all([...this.instances.keys()].map((id) => this.stop(id, graceMs).catch(() => undefined)));
     for (const inst of this.instances.values()) {
-      for (const pgid of inst.groups) signalGroup(pgid, 'SIGKILL');
+      if (inst.group !== undefined) signalGroup(inst.group, 'SIGKILL');
       await inst.log.close();
     }
     pidusage.clear();
@@ -268,7 +273,7 @@ export class Supervisor extends EventEmitter {
 
   /** Last resort when Viscript exits without stopAll(): SIGKILL every process group it ever started. */
   killAllNow(): void {
-    for (const inst of this.instances.values()) for (const pgid of inst.groups) signalGroup(pgid, 'SIGKILL');
+    for (const inst of this.instances.values()) if (inst.group !== undefined) signalGroup(inst.group, 'SIGKILL');
   }
 
   private instance(id: number): Instance {
@@ -342,6 +347,12 @@ export class Supervisor extends EventEmitter {
     inst.exited = new Promise<void>((resolve) => {
       child.once('error', () => resolve()); // never spawned: there will be no 'exit'
       child.once('exit', (code, signal) => {
+        // Like a service manager, what the app left behind in its group goes with it: no strays, and the
+        // group id is then free, so a later SIGKILL can never hit a reused id.
+        if (inst.group === child.pid) {
+          signalGroup(child.pid!, 'SIGKILL');
+          inst.group = undefined;
+        }
         // Output still in the pipes arrives before 'close'; wait for it briefly, not forever (a grandchild
         // holding the pipe open must not keep the app "running").
         const done = () => {
@@ -372,7 +383,7 @@ export class Supervisor extends EventEmitter {
       return;
     }
     inst.pid = child.pid!;
-    inst.groups.add(child.pid!);
+    inst.group = child.pid!;
     inst.startedAt = Date.now();
     child.stdin!.on('error', () => undefined); // writing to an app that just exited is not our failure
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -381,7 +392,8 @@ export class Supervisor extends EventEmitter {
       readable.on('data', (chunk: string) => this.onOutput(inst, stream, chunk));
     }
     if (inst.exitedAt !== undefined) return; // it already exited (fast apps)
-    this.setState(inst, this.opts.signal.isRegistered(id) ? 'registered' : 'running');
+    // A registration still on record belongs to a previous run: this one has had no time to register.
+    this.setState(inst, 'running');
     this.log.info('app started', { id, name: app.name, pid: child.pid });
   }
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { FIXTURE_APP, isAlive, runViscript, startViscript, tempDir, writeConfig, type Msg } from './helpers.js';
+import { FIXTURE_APP, goneWithin, isAlive, runViscript, startViscript, tempDir, writeConfig, type Msg } from './helpers.js';
 
 function config(extra = ''): string {
   return `apps:
@@ -218,7 +218,9 @@ test('SIGTERM to Viscript stops every app and leaves no orphan process', async (
   v.child.kill('SIGTERM');
   const exit = await v.exited;
   assert.equal(exit.code, 0);
-  assert.deepEqual(pids.filter(isAlive), [], 'no app process outlives Viscript');
+  const survivors: number[] = [];
+  for (const pid of pids) if (!(await goneWithin(pid))) survivors.push(pid);
+  assert.deepEqual(survivors, [], 'no app process outlives Viscript');
 });
 
 test('restart policy: on-failure restarts under the same id with backoff; sd escalates to SIGKILL', async (t) => {

@@ -27,11 +27,11 @@ test('examples/config.yaml: s ticker registers, answers ping and ru, echoes when
   assert.equal((await v.run('ping 2')).ok, true);
   const ru = await v.run('ru 2');
   assert.ok((ru.data as { reported?: unknown }).reported, 'the ticker reports its usage over signal');
+  await v.waitForAppLine(2, (l) => l === 'beat 1');
   await v.run('attach 2');
   const from = v.messages.length;
   v.send('hi there');
   await v.waitFor((m) => m.type === 'output' && m.text === 'echo: hi there', from);
-  await v.waitFor((m) => m.type === 'output' && m.text === 'beat 1');
   await v.run('\x1a');
   const sd = await v.run('sd 2');
   assert.equal((sd.data as { via: string }).via, 'signal');

@@ -48,6 +48,19 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Resolves true once `pid` is gone (or a zombie), false if it is still alive after `timeoutMs`. A process we
+ * are not the parent of gives no event when it dies, and a SIGKILLed one takes a moment to finish exiting.
+ */
+export async function goneWithin(pid: number, timeoutMs = 3000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
 export type Msg = { type: string; [k: string]: unknown };
 
 /** A running `viscript --headless --json`, driven through its stdin. */

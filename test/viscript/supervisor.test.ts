@@ -9,7 +9,7 @@ import { parseConfig } from '../../src/viscript/config.js';
 import { Engine } from '../../src/viscript/engine.js';
 import { RestartPlanner } from '../../src/viscript/restart-policy.js';
 import type { AppInfo } from '../../src/viscript/supervisor.js';
-import { FIXTURE_APP, isAlive, tempDir } from './helpers.js';
+import { FIXTURE_APP, goneWithin, isAlive, tempDir } from './helpers.js';
 
 test('the line buffer keeps the last lines, splits chunks at newlines and completes a partial line on flush', () => {
   const b = new LineBuffer(3);
@@ -103,4 +103,17 @@ test('always restarts even after a clean exit, keeping the id; on-failure leaves
   assert.deepEqual(list.map((x) => x.id), [2, 3], 'a restart keeps its id');
   assert.ok(list[0].restarts >= 2);
   for (const pid of pids) assert.equal(isAlive(pid!), false);
+});
+
+test('when an app exits by itself, what it left in its process group is stopped too', async (t) => {
+  const engine = await engineWith(t, app('parent', ['--no-signal', '--child', '--exit-after', '300', '0'], 'never'));
+  const lines: string[] = [];
+  engine.on('output', (_id: number, _s: string, _c: string, ls: Array<{ text: string }>) => lines.push(...ls.map((l) => l.text)));
+  const info = await engine.supervisor.start('parent');
+  const exit = await nextExit(engine, info.id);
+  assert.equal(exit.exitCode, 0);
+  const childLine = lines.find((l) => l.startsWith('child pid '));
+  assert.ok(childLine, lines.join('|'));
+  const childPid = Number(childLine.split(' ')[2]);
+  assert.equal(await goneWithin(childPid), true);
 });
