@@ -9,6 +9,7 @@ interface CommandModule {
 const COMMANDS: Record<string, { desc: string; load: () => Promise<CommandModule> }> = {
   // Components add themselves here, one line each, e.g.
   // keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
+  viscript: { desc: 'the launcher and signal server (same as the "viscript" command)', load: () => import('./viscript.js') },
   'vpn-server': { desc: 'VPN exit: forward allowed clients\' traffic to this network (Linux)', load: () => import('./skywire-vpn-server.js') },
   'vpn-client': { desc: 'VPN client: route traffic through a vpn-server over the mesh (Linux)', load: () => import('./skywire-vpn-client.js') },
   keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
