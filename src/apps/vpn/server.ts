@@ -45,7 +45,7 @@ export interface VpnServerOptions {
   log: Logger;
   helloTimeoutMs?: number;
   keepaliveMs?: number;
-  /** Called when the server cannot go on (its TUN device was removed under it). */
+  /** Called when the server cannot go on (its TUN device was removed under it, its node went away). */
   onFatal?: (err: Error) => void;
 }
 
@@ -98,6 +98,10 @@ export class VpnServer {
       },
     );
     await o.transport.listen((sock, remote) => this.accept(sock, remote));
+    o.transport.onLost((err) => {
+      o.log.error('node connection lost; stopping', { err });
+      o.onFatal?.(err);
+    });
     const keepaliveMs = o.keepaliveMs ?? 5000;
     this.keepaliveTimer = setInterval(() => this.keepalive(keepaliveMs), keepaliveMs);
     this.keepaliveTimer.unref();

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseHostPort } from '../../util/hostport.js';
+import { VPN_SERVICE } from './protocol.js';
 import { AppClient } from '../../node/sdk/index.js';
 import { type KeyPair, parsePublicKey, pkToHex } from '../../net/keys.js';
 import { type SecureListener, dialSecure, listenSecure } from '../../net/tcp.js';
@@ -44,10 +45,16 @@ export interface MeshTransport {
   query(service: string): Promise<ServiceEntry[]>;
   /** IPv4 addresses the stream itself travels to: a full tunnel must keep routes to them outside. */
   underlayAddresses(): string[];
+  /** Calls `cb` once if the transport is lost for good (the node went away). */
+  onLost(cb: (err: Error) => void): void;
   close(): Promise<void>;
 }
 
+/** How often a node app checks that its node is still there. */
+const NODE_CHECK_MS = 5000;
+
 export function fromMeshApp(app: MeshApp): MeshTransport {
+  const closers: Array<() => void> = [];
   return {
     localPk: app.localPk,
     listen: async (onConn) => app.listen(onConn),
@@ -55,7 +62,23 @@ export function fromMeshApp(app: MeshApp): MeshTransport {
     announce: (s) => app.announce(s),
     query: (s) => app.query(s),
     underlayAddresses: () => [],
-    close: () => app.close(),
+    // The SDK does not report a lost node connection, but any request on a dead client fails at once
+    // ('closed' / 'no_node'); a cheap query every few seconds turns that into an event.
+    onLost: (cb) => {
+      const timer = setInterval(() => {
+        app.query(VPN_SERVICE).catch((err: Error & { code?: string }) => {
+          if (err.code !== 'closed' && err.code !== 'no_node') return;
+          clearInterval(timer);
+          cb(new Error(`lost the connection to the node (${err.message})`));
+        });
+      }, NODE_CHECK_MS);
+      timer.unref();
+      closers.push(() => clearInterval(timer));
+    },
+    close: () => {
+      for (const c of closers) c();
+      return app.close();
+    },
   };
 }
 
@@ -80,6 +103,7 @@ export function directListener(listenAt: string, localKey: KeyPair): MeshTranspo
     announce: async () => {},
     query: async () => [],
     underlayAddresses: () => [],
+    onLost: () => {},
     close: async () => {
       await listener?.close();
     },
@@ -96,6 +120,7 @@ export function directDialer(serverAt: string, localKey: KeyPair): MeshTransport
     announce: async () => {},
     query: async () => [],
     underlayAddresses: () => (net.isIPv4(host) ? [host] : []),
+    onLost: () => {},
     close: async () => {},
   };
 }

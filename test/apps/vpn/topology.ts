@@ -119,7 +119,7 @@ export async function netSnapshot(h: Host): Promise<string> {
 export async function startMesh(
   l: VpnLab,
   dir: string,
-): Promise<{ pkA: string; pkC: string; apiA: string; apiC: string; nodeA: LabProcess }> {
+): Promise<{ pkA: string; pkC: string; apiA: string; apiC: string; nodeA: LabProcess; nodeC: LabProcess }> {
   const env = { SIGNAL_CLIENT: 'false' };
   const keyFile = (n: string) => {
     const kp = generateKeyPair();
@@ -136,8 +136,9 @@ export async function startMesh(
   const managerPk = json((await nm.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]).pk;
   const node = (h: Host, n: string, extra: string[]) =>
     sky(h, ['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', managerPk, '--json', ...extra], `node ${n}`);
-  await node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]).waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+  const nodeC = node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]);
+  await nodeC.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
   const nodeA = node(l.a, 'a', ['--no-listen', '--connect', pkC]);
   await nodeA.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
-  return { pkA, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), nodeA };
+  return { pkA, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), nodeA, nodeC };
 }

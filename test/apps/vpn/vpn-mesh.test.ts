@@ -1,7 +1,7 @@
 // The VPN on real Skywire nodes: a messenger, a node manager and node C in namespace C (with the
 // vpn-server), node A in namespace A (with the vpn-client). The tunnel runs over a mesh route A -> C,
 // and A reaches the web server B behind C with curl and ping, routing all its traffic through the VPN
-// except the path to its own transports (--exclude C's address); and what happens when node A stops.
+// except the path to its own transports (--exclude C's address); and what happens when the nodes stop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -18,9 +18,10 @@ test('vpn-client on node A reaches the network behind node C over a mesh route',
   t.after(() => l.cleanup());
   const dir = l.stateA; // a temp dir removed with the lab
   const env = { SIGNAL_CLIENT: 'false' };
-  const { pkA, pkC, nodeA } = await startMesh(l, dir);
+  const { pkA, pkC, nodeA, nodeC } = await startMesh(l, dir);
 
   const beforeA = await netSnapshot(l.a);
+  const beforeC = await netSnapshot(l.c);
   const server = l.c.spawn(
     process.execPath,
     [CLI, 'vpn-server', '--api-file', join(dir, 'c.api.json'), '--allow', pkA, '--state-dir', join(dir, 'state-c')],
@@ -67,4 +68,10 @@ test('vpn-client on node A reaches the network behind node C over a mesh route',
   assert.equal((await orphan.exited).code, 1);
   assert.match(orphan.stderr, /vpn-client: lost the connection to the node/);
   assert.equal(await netSnapshot(l.a), beforeA);
+
+  // The same for the server when node C stops: it notices within seconds, exits and undoes its changes.
+  await nodeC.stop();
+  assert.equal((await server.exited).code, 1);
+  assert.match(server.stderr, /vpn-server: lost the connection to the node/);
+  assert.equal(await netSnapshot(l.c), beforeC);
 });
