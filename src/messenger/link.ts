@@ -30,7 +30,7 @@ import {
 } from './protocol.js';
 import { RelayStream, type StreamLink } from './stream.js';
 import type { Announce } from './types.js';
-import { FrameWriter } from './writer.js';
+import { FrameWriter, noDelay } from './writer.js';
 
 const log = createLogger('messenger-client');
 
@@ -137,6 +137,7 @@ export class Link implements StreamLink {
   private attach(ch: SecureChannel): Promise<void> {
     return new Promise((resolve) => {
       this.ch = ch;
+      noDelay(ch);
       const writer = new FrameWriter(ch);
       this.writer = writer;
       const decoder = new FrameReader();
@@ -252,6 +253,7 @@ export class Link implements StreamLink {
   }
 
   sendData(sid: number, payload: Buffer): void {
+    // A copy: the caller may reuse its buffer once the write callback ran, before the channel encrypts it.
     this.send(encodeData(sid, payload));
   }
   sendWindow(sid: number, inc: number): void {

@@ -34,7 +34,7 @@ import {
 import { Registry } from './registry.js';
 import { TokenBucket } from './ratelimit.js';
 import { announceSchema, describeZodError, helloSchema, querySchema } from './types.js';
-import { FrameWriter } from './writer.js';
+import { FrameWriter, noDelay } from './writer.js';
 
 const log = createLogger('messenger');
 
@@ -54,8 +54,8 @@ export interface MessengerLimits {
   maxWindow: number;
   /** Registered keys, online or in their grace period. */
   maxEntries: number;
-  /** Bytes waiting to be written to one connection above which datagrams to it are refused ('congested')
-   *  and its own requests are paused until it reads. */
+  /** Bytes waiting to be written to one connection, beyond the stream data its windows allow, above which
+   *  datagrams to it are refused ('congested') and its own requests are paused until it reads. */
   congestedBytes: number;
 }
 
@@ -192,6 +192,7 @@ export class MessengerServer extends EventEmitter {
       ch.destroy();
       return;
     }
+    noDelay(ch);
     const c = new Conn(ch, this.limits);
     this.all.add(c);
     ch.on('data', (chunk: Buffer) => this.onChunk(c, chunk));
@@ -263,7 +264,7 @@ export class MessengerServer extends EventEmitter {
       return;
     }
     // A client that does not read its answers is paused, not buffered for.
-    if (!c.gone && c.writer.pending > this.limits.congestedBytes && !c.ch.isPaused()) {
+    if (!c.gone && this.congested(c) && !c.ch.isPaused()) {
       c.ch.pause();
       c.ch.once('drain', () => c.ch.resume());
     }
@@ -353,9 +354,14 @@ export class MessengerServer extends EventEmitter {
     if (!c.datagrams.take()) return this.fail(c, req, 'rate_limited', 'too many datagrams');
     const to = this.conns.get(pkToHex(payload.subarray(0, PK_BYTES)));
     if (!to) return this.fail(c, req, 'offline', 'recipient is not connected');
-    if (to.writer.pending > this.limits.congestedBytes) return this.fail(c, req, 'congested', 'recipient is not reading');
+    if (this.congested(to)) return this.fail(c, req, 'congested', 'recipient is not reading');
     to.writer.send(encodeDgram(c.pk, data));
     this.reply(c, req, null);
+  }
+
+  /** True when more waits for `c` than its streams' windows explain: it is not reading what is not stream data. */
+  private congested(c: Conn): boolean {
+    return c.writer.pending > this.limits.congestedBytes + c.streams.size * this.limits.maxWindow;
   }
 
   // ---- streams -------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Coalesces the small frames produced in one tick (WINDOW, ACCEPT, responses...) into one write, so each
 // secure-channel message (and its two cipher calls) carries many of them; big frames go out on their own.
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 const MAX_WRITE = 65535;
@@ -28,21 +29,29 @@ export class FrameWriter {
     this.scheduled = false;
     const q = this.queue;
     this.queue = [];
-    if (this.out.destroyed || this.out.writableEnded) return;
-    let batch: Buffer[] = [];
+    if (this.out.destroyed || this.out.writableEnded || q.length === 0) return;
+    // Corked, the channel gets all pieces in one _writev and packs them into as few messages as fit.
+    this.out.cork();
+    let small: Buffer[] = [];
     let size = 0;
-    const emit = () => {
-      if (batch.length === 1) this.out.write(batch[0]);
-      else if (batch.length > 1) this.out.write(Buffer.concat(batch, size));
-      batch = [];
+    const emitSmall = () => {
+      if (small.length === 1) this.out.write(small[0]);
+      else if (small.length > 1) this.out.write(Buffer.concat(small, size));
+      small = [];
       size = 0;
     };
     for (const f of q) {
-      if (size + f.length > MAX_WRITE) emit();
-      batch.push(f);
+      if (f.length >= 4096) {
+        emitSmall();
+        this.out.write(f);
+        continue;
+      }
+      if (size + f.length > MAX_WRITE) emitSmall();
+      small.push(f);
       size += f.length;
     }
-    emit();
+    emitSmall();
+    this.out.uncork();
   }
 
   /** Flushes what is queued, then ends the channel (the far end sees the last frames before the close). */
@@ -50,4 +59,13 @@ export class FrameWriter {
     this.flush();
     if (!this.out.destroyed && !this.out.writableEnded) this.out.end();
   }
+}
+
+/**
+ * Turns off Nagle on the TCP socket under a secure channel: credit (WINDOW) frames are small, and holding them
+ * back until earlier segments are acknowledged stalls every relayed stream.
+ */
+export function noDelay(ch: Duplex): void {
+  const t = (ch as Duplex & { transport?: Duplex }).transport as Partial<Socket> | undefined;
+  t?.setNoDelay?.(true);
 }

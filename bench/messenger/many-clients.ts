@@ -1,0 +1,28 @@
+// Child process of registry-memory.bench: registers `count` fresh keys with a messenger, each as its own
+// connection announcing one service, `parallel` handshakes at a time. Prints "done <count>" and stays
+// connected until stdin closes.
+import { generateKeyPair } from '../../src/net/keys.js';
+import { MessengerClient } from '../../src/messenger/client.js';
+import { parseMessengerAddress } from '../../src/messenger/address.js';
+
+const [addrText, countText, parallelText, tag] = process.argv.slice(2);
+const addr = parseMessengerAddress(addrText);
+const count = Number(countText);
+const parallel = Number(parallelText ?? 32);
+const clients: MessengerClient[] = [];
+let next = 0;
+
+async function worker(): Promise<void> {
+  while (next < count) {
+    const i = next++;
+    const c = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr], keepaliveMs: 60_000 });
+    await c.start();
+    await c.announce({ addresses: [`10.${tag}.${i >> 8}.${i & 255}:7000`], services: [{ name: 'bench', port: 1, attrs: { n: String(i) } }] });
+    clients.push(c);
+  }
+}
+
+await Promise.all(Array.from({ length: parallel }, worker));
+console.log(`done ${clients.length}`);
+process.stdin.resume();
+process.stdin.on('end', () => process.exit(0));
