@@ -20,6 +20,7 @@ interface Options {
   exitOnEof?: boolean;
   command?: string;
   signalAddress?: string;
+  gui?: string | boolean;
 }
 
 function program(): Command {
@@ -32,6 +33,7 @@ function program(): Command {
     .option('--exit-on-eof', 'headless: stop every app and exit when stdin ends (default: keep running)')
     .option('-c, --command <line>', 'run one command in the Viscript already running with this state dir, then exit')
     .option('--signal-address <host:port>', 'where to listen for signal clients (overrides settings.signalAddress; port 0 = any)')
+    .option('--gui [host:port]', 'also serve the Viscript desktop to a browser (default 127.0.0.1, any free port)')
     .addHelpText(
       'after',
       '\nExamples:\n  viscript --config examples/config.yaml\n  viscript --config examples/config.yaml -c "la"\n' +
@@ -78,6 +80,14 @@ export async function main(argv: string[]): Promise<number> {
   engine.on('quit', () => void shutdown(0));
 
   const headless = opts.headless === true || config.settings.runHeadless || !process.stdin.isTTY;
+  let guiUrl: string | undefined;
+  if (opts.gui !== undefined && opts.gui !== false) {
+    // Loaded only when asked for; in --json mode its URL goes into the ready line, not as free text.
+    const { runDesktop } = await import('../viscript/gui/index.js');
+    const quiet = { write: () => true };
+    const gui = await runDesktop(engine, typeof opts.gui === 'string' ? opts.gui : undefined, opts.json ? quiet : process.stdout);
+    guiUrl = gui.url;
+  }
   const notes = [
     config.exists ? `${config.apps.size} app(s) in ${config.file}` : `no config file at ${config.file}: starting with no apps`,
     `signal server on ${engine.signalAddress}`,
@@ -101,6 +111,7 @@ export async function main(argv: string[]): Promise<number> {
           config: config.file,
           configExists: config.exists,
           apps: [...config.apps.keys()],
+          ...(guiUrl ? { guiUrl } : {}),
         }) + '\n',
       );
     } else sink.info?.(notes.join('; '));
