@@ -348,13 +348,13 @@ export class Node extends EventEmitter {
     const now = Date.now();
     const third = this.table.idleMs / 3;
     for (const e of this.ends.values()) {
-      if (now - e.lastSent >= third) {
-        e.keepalive();
-        if (e.outRule) e.outRule.lastActivity = now;
-      }
+      if (now - e.lastSent >= third) e.keepalive();
+      // Our own rules of a half-closed stream must not expire while the other direction still works.
+      if (e.outRule) e.outRule.lastActivity = now;
+      if (e.inRule && e.remoteDone) e.inRule.lastActivity = now;
     }
     for (const r of this.table.expire(now)) {
-      if (r.kind === 'consume' || r.kind === 'forward') {
+      if (r.kind === 'consume') {
         this.ends.get(r.routeKey)?.destroy(new RouteEndError('expired', `route expired after ${r.idleMs} ms without traffic`));
       }
     }

@@ -87,6 +87,11 @@ export class RouteEnd extends Duplex {
     return this.localEnded && this.remoteEnded;
   }
 
+  /** The far end sent CLOSE: nothing more will arrive, so the inbound rule needs no traffic to stay. */
+  get remoteDone(): boolean {
+    return this.remoteEnded;
+  }
+
   override _read(): void {
     const t = this.pausedTransport;
     if (t) {
@@ -121,7 +126,7 @@ export class RouteEnd extends Duplex {
     let groupLen = 0;
     const flush = () => {
       if (!groupLen) return;
-      ok = t.send(type, this.info.outRouteId, group.length === 1 ? group[0] : Buffer.concat(group, groupLen)) && ok;
+      ok = t.sendv(type, this.info.outRouteId, group, groupLen) && ok;
       bytes += groupLen;
       packets++;
       group = [];

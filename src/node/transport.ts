@@ -101,6 +101,23 @@ export class Transport extends EventEmitter {
     return this.channel.write(payload);
   }
 
+  /** Writes one packet whose payload is the concatenation of `pieces` (no copy for large pieces). */
+  sendv(type: PacketTypeValue, routeId: number, pieces: Buffer[], len: number): boolean {
+    if (pieces.length === 1 || len < 1024) return this.send(type, routeId, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, len));
+    if (this.closed) return false;
+    if (len > MAX_PAYLOAD) throw new Error(`packet payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
+    this.bytesOut += HEADER_BYTES + len;
+    this.packetsOut++;
+    const head = Buffer.allocUnsafe(HEADER_BYTES);
+    head[0] = type;
+    head.writeUInt32BE(routeId >>> 0, 1);
+    head.writeUInt16BE(len, 5);
+    this.channel.write(head);
+    let ok = true;
+    for (const p of pieces) ok = this.channel.write(p);
+    return ok;
+  }
+
   get writable(): boolean {
     return !this.closed && !this.channel.writableNeedDrain;
   }

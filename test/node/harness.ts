@@ -38,8 +38,8 @@ export class Cluster {
   private n = 0;
 
   /** Starts the CLI with args; resolves with the JSON line it prints on start. */
-  async spawn(args: string[], env: Record<string, string> = {}): Promise<Proc> {
-    const child = spawn(process.execPath, [CLI, ...args], {
+  async spawn(args: string[], env: Record<string, string> = {}, execArgv: string[] = []): Promise<Proc> {
+    const child = spawn(process.execPath, [...execArgv, CLI, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       env: { ...process.env, SIGNAL_CLIENT: 'false', ...env },
@@ -89,12 +89,17 @@ export class Cluster {
   }
 
   /** Starts a node; `connect` lists public keys of nodes to keep transports to. */
-  async node(connect: string[] = [], extra: string[] = [], env: Record<string, string> = {}): Promise<Proc & { pk: string; apiFile: string }> {
+  async node(
+    connect: string[] = [],
+    extra: string[] = [],
+    env: Record<string, string> = {},
+    execArgv: string[] = [],
+  ): Promise<Proc & { pk: string; apiFile: string }> {
     const name = `node${this.n++}`;
     const args = ['node', '--key', join(this.dir, `${name}.json`), '--messenger', this.messenger, '--json'];
     if (this.managerPk) args.push('--manager', this.managerPk);
     for (const c of connect) args.push('--connect', c);
-    const p = await this.spawn([...args, ...extra], env);
+    const p = await this.spawn([...args, ...extra], env, execArgv);
     return Object.assign(p, { pk: p.info.pk, apiFile: p.info.apiFile });
   }
 

@@ -146,6 +146,16 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
   sock.write('pong');
   await new Promise((r) => sock.once('data', r));
 
+  // A half-closed stream outlives the idle expiry: the answer comes long after the request's end.
+  const late = await AppClient.connect({ apiFile: d.apiFile, name: 'late', port: 8 });
+  apps.push(late);
+  late.listen((s) => {
+    s.resume();
+    s.on('end', () => setTimeout(() => s.end('late answer'), 1500));
+  });
+  const half = await dialRetry(client, d.pk, 8);
+  assert.equal((await roundTrip(half, Buffer.from('question'))).toString(), 'late answer');
+
   // Freeze the dialing node: its keepalives stop and the middle node's rules expire.
   process.kill(a.child.pid!, 'SIGSTOP');
   t.after(() => {
