@@ -194,3 +194,23 @@ test('a TUN device deleted under a running client makes it exit with a clear err
   assert.match(client.stderr, /vpn-client: TUN device cvpn0 failed: /);
   assert.equal(await netSnapshot(l.a), beforeA, 'the pinned route to C is removed too');
 });
+
+const iptablesSkip = skip || (await labSkipReason({ tools: ['iptables'] }));
+
+test('with --firewall iptables the NAT and forward rules work and are all removed on exit', { skip: iptablesSkip }, async (t) => {
+  const l = await buildVpnLab();
+  t.after(() => l.cleanup());
+  const rules = async () =>
+    (await l.c.run('iptables', ['-w', '5', '-S'])) + (await l.c.run('iptables', ['-w', '5', '-t', 'nat', '-S']));
+  const id = newKey(l.stateA);
+  const server = startServer(l, [id.pk], ['--firewall', 'iptables']);
+  await server.waitFor(UP_SERVER);
+  assert.match(await rules(), /-A POSTROUTING -s 10\.99\.0\.0\/24 ! -o svpn0 .*skywire-vpn:svpn0.* -j MASQUERADE/);
+  const client = startClient(l, id);
+  await client.waitFor(UP_CLIENT);
+  assert.equal((await curlFromA(l)).code, 0);
+  await client.stop();
+  assert.equal((await server.stop()).code, 0);
+  assert.doesNotMatch(await rules(), /skywire-vpn/);
+  assert.equal((await l.c.run('cat', ['/proc/sys/net/ipv4/ip_forward'])).trim(), '0');
+});
