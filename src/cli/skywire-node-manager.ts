@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option(
       '-l, --listen <host:port>',
-      'where nodes connect (announced in the messenger)',
+      'where nodes connect, announced in the messenger (default 127.0.0.1:0)',
       (v: string) => {
         try {
           return parseHostPort(v, '127.0.0.1');
@@ -33,7 +33,6 @@ export async function main(argv: string[]): Promise<number> {
           throw new InvalidArgumentError((err as Error).message);
         }
       },
-      { host: '127.0.0.1', port: 0 },
     )
     .option('--announce <host:port>', 'address to announce (default: the listen address)')
     .option('--json', 'print {"pk","listen"} as one JSON line on start', false)
@@ -48,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   const o = program.opts<{
     key: string;
     messenger: Array<{ pk: Buffer; host: string; port: number }>;
-    listen: { host: string; port: number };
+    listen?: { host: string; port: number };
     announce?: string;
     json: boolean;
   }>();
@@ -60,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   installSignalHandlers();
-  const mgr = new NodeManager({ localKey: key, messengers: o.messenger, listen: o.listen, announceAddress: o.announce });
+  const mgr = new NodeManager({ localKey: key, messengers: o.messenger, listen: o.listen ?? { host: '127.0.0.1', port: 0 }, announceAddress: o.announce });
   onShutdown(() => mgr.close());
   try {
     await mgr.start();

@@ -73,10 +73,10 @@ async function runNode(argv: string[]): Promise<number> {
     .requiredOption('-k, --key <file>', 'key pair file (created with mode 0600 if missing)')
     .requiredOption('-m, --messenger <pk@host:port>', 'messenger to register with (repeatable)', collect(messenger))
     .option('--manager <pk>', 'public key of a trusted node manager (repeatable)', collect(pk), [])
-    .option('-l, --listen <host:port>', 'where to accept direct transports', hostPort, hostPort('127.0.0.1:0'))
+    .option('-l, --listen <host:port>', 'where to accept direct transports (default 127.0.0.1:0)', hostPort)
     .option('--no-listen', 'accept relayed transports only')
     .option('--announce <host:port>', 'address to announce for direct transports (default: the listen address)')
-    .option('--api <host:port>', 'local app API address (loopback)', hostPort, hostPort('127.0.0.1:0'))
+    .option('--api <host:port>', 'local app API address, loopback (default 127.0.0.1:0)', hostPort)
     .option('--api-file <file>', 'where to write {"api","token","pk"} for apps and the CLI (mode 0600; default <key>.api.json)')
     .option('--connect <pk>', 'keep a transport to this node (repeatable)', collect(pk), [])
     .option('--auto-connect', 'keep transports to the nodes the messenger knows', false)
@@ -89,9 +89,9 @@ async function runNode(argv: string[]): Promise<number> {
     key: string;
     messenger: Array<{ pk: Buffer; host: string; port: number }>;
     manager: string[];
-    listen: { host: string; port: number } | false;
+    listen?: { host: string; port: number } | false;
     announce?: string;
-    api: { host: string; port: number };
+    api?: { host: string; port: number };
     apiFile?: string;
     connect: string[];
     autoConnect: boolean;
@@ -112,9 +112,9 @@ async function runNode(argv: string[]): Promise<number> {
     localKey: key,
     messengers: o.messenger,
     managers: o.manager,
-    listen: o.listen === false ? null : o.listen,
+    listen: o.listen === false ? null : (o.listen ?? { host: '127.0.0.1', port: 0 }),
     announceAddress: o.announce,
-    api: o.api,
+    api: o.api ?? { host: '127.0.0.1', port: 0 },
     connect: o.connect,
     autoConnect: o.autoConnect,
     routeIdleMs: o.routeIdle,
