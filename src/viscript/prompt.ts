@@ -32,7 +32,7 @@ export function runPrompt(engine: Engine, o: PromptOptions = {}): ShellSession {
     clearLine(output, 0);
     cursorTo(output, 0);
     output.write(text);
-    if (session.attachedId === undefined && busy === 0) rl.prompt(true);
+    if (session.attachedId === undefined && busy === 0 && !quitting) rl.prompt(true);
   };
   const base = textSink({ write: above }, { rawOutput: true, events: true, clearScreen: () => output.write('\x1b[2J\x1b[H') });
   const session: ShellSession = new ShellSession(
@@ -57,6 +57,7 @@ export function runPrompt(engine: Engine, o: PromptOptions = {}): ShellSession {
   });
   let ctrlC = 0;
   let busy = 0; // commands queued or running: their prompt comes when they finish
+  let quitting = false;
   rl.on('line', (line) => {
     ctrlC = 0;
     if (o.historyFile && line.trim() && session.attachedId === undefined) {
@@ -67,9 +68,10 @@ export function runPrompt(engine: Engine, o: PromptOptions = {}): ShellSession {
       }
     }
     busy++;
-    void session.submit(line).then(() => {
+    void session.submit(line).then((r) => {
       busy--;
-      if (session.attachedId === undefined && busy === 0) rl.prompt();
+      if (r?.command === 'quit' && r.ok) quitting = true;
+      if (session.attachedId === undefined && busy === 0 && !quitting) rl.prompt();
     });
   });
   rl.on('SIGTSTP', () => {
