@@ -112,7 +112,7 @@ export class VpnClient {
     this.sock?.destroy();
     await this.o.transport.close().catch(() => {});
     this.tun?.close();
-    await this.journal.undoAll();
+    await this.journal.finish();
     this.o.log.info('vpn-client stopped', this.counters.snapshot());
   }
 
@@ -183,7 +183,7 @@ export class VpnClient {
               return;
             }
             up = true;
-            this.bringUp(a, serverPk).then(
+            this.bringUp(a).then(
               () => this.o.onUp?.({ ...a, server: serverPk, device: this.tun?.name ?? o.device }),
               (err: Error) => finish(err),
             );
@@ -205,7 +205,7 @@ export class VpnClient {
   }
 
   /** First session: create and configure the device and routes. Later ones: adjust address and MTU. */
-  private async bringUp(a: Assign, _serverPk: string): Promise<void> {
+  private async bringUp(a: Assign): Promise<void> {
     const { o } = this;
     const prev = this.assigned;
     this.assigned = a;

@@ -58,6 +58,7 @@ function pidAlive(pid: number): boolean {
 
 export class NetJournal {
   private changes: Change[] = [];
+  private finished = false;
   private readonly file: string;
 
   constructor(
@@ -97,6 +98,7 @@ export class NetJournal {
 
   /** Records `change`, then makes it with `apply`. If `apply` fails the record is dropped again. */
   async make(change: Change, apply: () => Promise<unknown>): Promise<void> {
+    if (this.finished) throw new Error(`${this.app} is stopping`);
     this.changes.push(change);
     this.save();
     try {
@@ -106,6 +108,12 @@ export class NetJournal {
       this.save();
       throw err;
     }
+  }
+
+  /** The final undo on exit: afterwards no new change can be made (a setup still running is cut short). */
+  async finish(): Promise<number> {
+    this.finished = true;
+    return this.undoAll();
   }
 
   /** Undoes every recorded change, newest first; a change already gone is not an error. */

@@ -121,7 +121,7 @@ export class VpnServer {
     for (const s of this.socks) s.destroy();
     await this.o.transport.close().catch(() => {});
     this.tun?.close();
-    await this.journal.undoAll();
+    await this.journal.finish();
     this.o.log.info('vpn-server stopped', this.counters.snapshot());
   }
 
