@@ -2,6 +2,7 @@
 // plain TCP and a direct secure channel; added round-trip time per hop; dial-to-first-byte over 3 hops;
 // path computation on a generated graph of 10,000 nodes and 50,000 transports.
 import { createServer, connect, type Socket } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { generateKeyPair } from '../../src/net/keys.js';
 import { dialSecure, listenSecure } from '../../src/net/tcp.js';
 import { AppClient } from '../../src/node/sdk/index.js';
@@ -103,6 +104,7 @@ function routeComputation(): number {
 }
 
 async function main(): Promise<void> {
+  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores (figures drop under load)`);
   const routeMs = routeComputation();
   console.log(`route computation, 10,000 nodes / 50,000 transports: median ${routeMs.toFixed(2)} ms (goal < 10 ms)`);
   const tcp = await plainTcp();
