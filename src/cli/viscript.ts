@@ -77,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
     await engine.close(grace);
   });
   process.on('exit', () => engine.supervisor.killAllNow());
+  // A closed terminal (SIGHUP) must not leave the apps running, which are in their own process groups.
+  process.on('SIGHUP', () => void shutdown(0));
   engine.on('quit', () => void shutdown(0));
 
   const headless = opts.headless === true || config.settings.runHeadless || !process.stdin.isTTY;

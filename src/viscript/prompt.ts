@@ -39,8 +39,12 @@ export function runPrompt(engine: Engine, o: PromptOptions = {}): ShellSession {
     engine,
     {
       ...base,
-      // An attached app's output is shown as it comes, partial lines (its own prompts) included.
-      output: (a) => output.write(a.chunk),
+      // An attached app's output is shown as it comes, partial lines (its own prompts) included; followed
+      // output (`logs -f`) goes above the prompt line by line.
+      output: (a) => {
+        if (a.id === session.attachedId) output.write(a.chunk);
+        else for (const l of a.lines) above(l.text + '\n');
+      },
       attachChanged: (id) => rl.setPrompt(id === undefined ? PROMPT : ''),
     },
     { interactive: true },
