@@ -1,11 +1,12 @@
-// Child process of registry-memory.bench: registers `count` fresh keys with a messenger, each as its own
-// connection announcing one service, `parallel` handshakes at a time. Prints "done <count>" and stays
-// connected until stdin closes.
+// Child process of registry-memory.bench: registers `count` fresh keys with a messenger (or as many as fit
+// before the `deadline`, unix ms), each as its own connection announcing one service, `parallel` handshakes
+// at a time. Prints "done <registered>" and stays connected until stdin closes.
 import { generateKeyPair } from '../../src/net/keys.js';
 import { MessengerClient } from '../../src/messenger/client.js';
 import { parseMessengerAddress } from '../../src/messenger/address.js';
 
-const [addrText, countText, parallelText, tag] = process.argv.slice(2);
+const [addrText, countText, parallelText, tag, deadlineText] = process.argv.slice(2);
+const deadline = Number(deadlineText ?? Infinity);
 const addr = parseMessengerAddress(addrText);
 const count = Number(countText);
 const parallel = Number(parallelText ?? 32);
@@ -13,7 +14,7 @@ const clients: MessengerClient[] = [];
 let next = 0;
 
 async function worker(): Promise<void> {
-  while (next < count) {
+  while (next < count && Date.now() < deadline) {
     const i = next++;
     const c = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr], keepaliveMs: 60_000 });
     await c.start();

@@ -15,6 +15,7 @@ import {
   ProtocolError,
   T,
   FrameReader,
+  type Frame,
   codeName,
   codeNumber,
   encodeClose,
@@ -271,7 +272,16 @@ export class Link implements StreamLink {
 
   // ---- frames from the messenger -------------------------------------------------------------------------
 
-  private onFrame(f: Buffer): void {
+  private onFrame(frame: Frame): void {
+    if (Array.isArray(frame)) {
+      // A DATA frame in pieces: hand each piece over as it is.
+      const s = this.streams.get(frame[0].readUInt32BE(3));
+      if (!s) return;
+      if (frame[0].length > 7) s.onData(frame[0].subarray(7));
+      for (let i = 1; i < frame.length; i++) s.onData(frame[i]);
+      return;
+    }
+    const f = frame;
     switch (f[0]) {
       case T.RES: {
         const req = f.readUInt32BE(3);

@@ -178,9 +178,13 @@ export function checkHeader(type: number, len: number): void {
   }
 }
 
+/** A frame: one buffer, or for a DATA frame that arrived in several pieces, the pieces (header in the first). */
+export type Frame = Buffer | Buffer[];
+
 /**
  * Splits the byte stream into frames. Each header is checked as soon as its 3 bytes are in, so a peer can make
- * us hold at most one maximum frame, and only of a type that may be that long.
+ * us hold at most one maximum frame, and only of a type that may be that long. DATA frames spread over several
+ * chunks come out as pieces rather than being copied together: the relay forwards them as they are.
  */
 export class FrameReader {
   private chunks: Buffer[] = [];
@@ -188,8 +192,8 @@ export class FrameReader {
   /** Size of the partial frame held, once its header is known (0: not yet). */
   private need = 0;
 
-  /** Returns the complete frames (header included); throws ProtocolError on a bad header. */
-  push(chunk: Buffer): Buffer[] {
+  /** Returns the complete frames; throws ProtocolError on a bad header. */
+  push(chunk: Buffer): Frame[] {
     if (this.buffered > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
@@ -201,13 +205,38 @@ export class FrameReader {
         this.need = FRAME_HEADER_BYTES + len;
       }
       if (this.need === 0 || this.buffered < this.need) return [];
-      chunk = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.buffered);
+      const need = this.need;
+      const held = this.chunks;
       this.chunks = [];
       this.buffered = 0;
       this.need = 0;
+      let frame: Frame;
+      const after: Buffer[] = [];
+      if (held[0][0] === T.DATA && held[0].length >= 7) {
+        const pieces: Buffer[] = [];
+        let left = need;
+        for (const c of held) {
+          if (left === 0) after.push(c);
+          else if (c.length <= left) {
+            pieces.push(c);
+            left -= c.length;
+          } else {
+            pieces.push(c.subarray(0, left));
+            after.push(c.subarray(left));
+            left = 0;
+          }
+        }
+        frame = pieces;
+      } else {
+        const all = Buffer.concat(held);
+        frame = all.subarray(0, need);
+        if (all.length > need) after.push(all.subarray(need));
+      }
+      if (after.length === 0) return [frame];
+      return [frame, ...this.push(after.length === 1 ? after[0] : Buffer.concat(after))];
     }
     // Whole frames straight out of the chunk, without copies.
-    const out: Buffer[] = [];
+    const out: Frame[] = [];
     let off = 0;
     while (chunk.length - off >= FRAME_HEADER_BYTES) {
       const len = chunk.readUInt16BE(off + 1);

@@ -18,6 +18,7 @@ import {
   ProtocolError,
   T,
   FrameReader,
+  type Frame,
   codeNumber,
   encodeClose,
   encodeDgram,
@@ -270,7 +271,9 @@ export class MessengerServer extends EventEmitter {
     }
   }
 
-  private onFrame(c: Conn, f: Buffer): void {
+  private onFrame(c: Conn, frame: Frame): void {
+    if (Array.isArray(frame)) return this.onData(c, frame);
+    const f = frame;
     switch (f[0]) {
       case T.REQ:
         return this.onRequest(c, f.readUInt32BE(3), f[7], f.subarray(8));
@@ -286,7 +289,7 @@ export class MessengerServer extends EventEmitter {
       case T.ACCEPT:
         return this.onAccept(c, f.readUInt32BE(3), f.readUInt32BE(7));
       case T.DATA:
-        return this.onData(c, f);
+        return this.onData(c, [f]);
       case T.WINDOW:
         return this.onWindow(c, f.readUInt32BE(3), f.readUInt32BE(7));
       case T.CLOSE:
@@ -403,17 +406,20 @@ export class MessengerServer extends EventEmitter {
     h.peer.conn.writer.send(encodeSidU32(T.ACCEPT, h.peer.sid, window));
   }
 
-  private onData(c: Conn, f: Buffer): void {
+  /** DATA, whole or in pieces (the first holding at least type, length and sid). */
+  private onData(c: Conn, pieces: Buffer[]): void {
+    const f = pieces[0];
     const sid = f.readUInt32BE(3);
     const h = c.streams.get(sid);
     if (!h) return; // raced with a RESET: bounded by the window the sender had
-    const n = f.length - FRAME_HEADER_BYTES - 4;
+    let n = -FRAME_HEADER_BYTES - 4;
+    for (const p of pieces) n += p.length;
     if (!h.accepted || h.closed) throw new ProtocolError(`DATA on stream ${sid} that is not open for sending`);
     if (n > h.credit) throw new ProtocolError(`stream ${sid}: ${n} bytes sent with only ${h.credit} of credit`);
     h.credit -= n;
     // Same frame, the peer's stream id written in place: no copy on the relay path.
     f.writeUInt32BE(h.peer.sid, 3);
-    h.peer.conn.writer.send(f);
+    for (const p of pieces) h.peer.conn.writer.send(p);
   }
 
   private onWindow(c: Conn, sid: number, inc: number): void {
