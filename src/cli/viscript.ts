@@ -68,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const engine = await Engine.create({ config, stateDir, signalAddress: opts.signalAddress });
+  process.on('exit', () => engine.supervisor.killAllNow()); // last resort, whatever way Viscript ends
   const control = await ControlServer.start(engine, stateDir);
   installSignalHandlers();
   // Within the 5 s every shutdown hook gets: the signal SHUTDOWN, then SIGTERM, then SIGKILL.
@@ -76,7 +77,6 @@ export async function main(argv: string[]): Promise<number> {
     await control.close();
     await engine.close(grace);
   });
-  process.on('exit', () => engine.supervisor.killAllNow());
   // A closed terminal (SIGHUP) must not leave the apps running, which are in their own process groups.
   process.on('SIGHUP', () => void shutdown(0));
   engine.on('quit', () => void shutdown(0));
