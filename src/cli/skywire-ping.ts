@@ -23,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-c, --count <n>', 'stop after this many probes', int('--count', 1), 4)
     .option('-i, --interval <ms>', 'time between probes', int('--interval', 1), 1000)
     .option('--api-file <file>', 'the local node API file (default SKYWIRE_APP_API_FILE)')
+    .option('-k, --key <file>', 'the key file of the local node (its API file is <key>.api.json)')
     .option('--json', 'print the summary as one JSON line', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire ping: ${s}` : s) });
@@ -32,7 +33,8 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode;
     throw err;
   }
-  const o = program.opts<{ hops?: number; count: number; interval: number; apiFile?: string; json: boolean }>();
+  const o = program.opts<{ hops?: number; count: number; interval: number; apiFile?: string; key?: string; json: boolean }>();
+  if (!o.apiFile && o.key) o.apiFile = `${o.key.replace(/\.json$/, '')}.api.json`;
   let target: string;
   try {
     target = pkToHex(parsePublicKey(program.args[0]));

@@ -166,6 +166,10 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
     }
   });
   await waitFor('rules to expire', async () => ((await status(b.apiFile)).rules as Array<{ kind: string }>).length === 0, 3000);
+  // A silent neighbour is declared dead within a few seconds.
+  const frozenAt = Date.now();
+  await waitFor('the frozen node\'s transport to close', async () => !(await status(b.apiFile)).transports.some((x) => x.pk === a.pk), 8000);
+  assert.ok(Date.now() - frozenAt < 6000);
 });
 
 test('relayed transports through the messenger, auto-connect, and transports add/rm from the CLI', async (t) => {
