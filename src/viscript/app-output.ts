@@ -15,7 +15,9 @@ export interface OutputLine {
 
 /** The last `maxLines` complete lines (a partial last line is kept until its newline or flush()). */
 export class LineBuffer {
-  private readonly lines: OutputLine[] = [];
+  // A ring: a flood of output costs O(1) per line, whatever maxLines is.
+  private readonly ring: OutputLine[] = [];
+  private next = 0;
   private readonly partial: Record<StreamName, string> = { stdout: '', stderr: '' };
   private dropped = 0;
 
@@ -32,8 +34,7 @@ export class LineBuffer {
       parts.push(this.partial[stream]);
       this.partial[stream] = '';
     }
-    const added = parts.map((p) => this.add(stream, p.endsWith('\r') ? p.slice(0, -1) : p));
-    return added;
+    return parts.map((p) => this.add(stream, p.endsWith('\r') ? p.slice(0, -1) : p));
   }
 
   /** Completes partial lines (when the app exits). */
@@ -46,25 +47,27 @@ export class LineBuffer {
     return out;
   }
 
+  /** The last `n` lines, oldest first. */
   tail(n: number): OutputLine[] {
-    return n <= 0 ? [] : this.lines.slice(-n);
+    const count = Math.min(Math.max(n, 0), this.ring.length);
+    const out: OutputLine[] = [];
+    for (let i = count; i > 0; i--) out.push(this.ring[(this.next - i + this.ring.length) % this.ring.length]);
+    return out;
   }
 
+  /** Lines that fell out of the buffer (they are still in the log file). */
   get droppedLines(): number {
     return this.dropped;
   }
 
   private add(stream: StreamName, text: string): OutputLine {
-    const line = {
-      stream,
-      text: text.length > this.maxLineChars ? text.slice(0, this.maxLineChars) : text,
-      t: Date.now(),
-    };
-    this.lines.push(line);
-    if (this.lines.length > this.maxLines) {
-      this.lines.splice(0, this.lines.length - this.maxLines);
+    const line = { stream, text: text.length > this.maxLineChars ? text.slice(0, this.maxLineChars) : text, t: Date.now() };
+    if (this.ring.length < this.maxLines) this.ring.push(line);
+    else {
+      this.ring[this.next] = line;
       this.dropped++;
     }
+    this.next = (this.next + 1) % this.maxLines;
     return line;
   }
 }

@@ -117,3 +117,26 @@ test('when an app exits by itself, what it left in its process group is stopped 
   const childPid = Number(childLine.split(' ')[2]);
   assert.equal(await goneWithin(childPid), true);
 });
+
+test('a flood of output is drained into a bounded buffer and bounded log files, and stopping still works', async (t) => {
+  const dir = tempDir(t as never);
+  const config = parseConfig('apps:\n  flood:\n    path: yes\n    default_args: [flood]\nsettings:\n  logMaxBytes: 65536\n  logKeep: 1\n', join(dir, 'config.yaml'));
+  const engine = await Engine.create({ config, stateDir: join(dir, 'state'), signalAddress: '127.0.0.1:0' });
+  t.after(() => engine.close(200));
+  let bytes = 0;
+  let enough: () => void;
+  const flowing = new Promise<void>((r) => (enough = r));
+  engine.on('output', (_id: number, _s: string, chunk: string) => {
+    bytes += chunk.length;
+    if (bytes > 4 * 1024 * 1024) enough();
+  });
+  const info = await engine.supervisor.start('flood');
+  await flowing;
+  assert.equal(engine.supervisor.tail(info.id, 5000).length, 2000, 'the memory buffer is bounded');
+  assert.deepEqual(engine.supervisor.tail(info.id, 1).map((l) => l.text), ['flood']);
+  const stopped = await engine.supervisor.stop(info.id, 200);
+  assert.equal(stopped.via, 'SIGTERM');
+  const log = engine.supervisor.get(info.id).logFile;
+  assert.ok(statSync(log).size <= 65536 && statSync(`${log}.1`).size <= 65536);
+  assert.equal(existsSync(`${log}.2`), false);
+});
