@@ -35,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .option('--announce <host:port>', 'address to announce (default: the listen address)')
+    .option('--web <host:port>', 'serve the network dashboard here (loopback; prints the URL with its token)')
     .option('--json', 'print {"pk","listen"} as one JSON line on start', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire node-manager: ${s}` : s) });
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     messenger: Array<{ pk: Buffer; host: string; port: number }>;
     listen?: { host: string; port: number };
     announce?: string;
+    web?: string;
     json: boolean;
   }>();
   let key;
@@ -70,8 +72,21 @@ export async function main(argv: string[]): Promise<number> {
   }
   const signal = startSignalClientFromEnv();
   if (signal) onShutdown(() => signal.stop());
+  let dashboard: string | undefined;
+  if (o.web) {
+    try {
+      const { runManagerDashboard } = await import('../nodemanager/dashboard/index.js');
+      // With --json the URL goes into the JSON line instead, so stdout stays one JSON line.
+      const dash = await runManagerDashboard(mgr, o.web, o.json ? { write: () => true } : process.stdout);
+      dashboard = dash.url;
+    } catch (err) {
+      console.error(`skywire node-manager: ${(err as Error).message}`);
+      await mgr.close().catch(() => {});
+      return 1;
+    }
+  }
   const listen = formatHostPort(mgr.listenAddress!);
-  if (o.json) console.log(JSON.stringify({ pk: mgr.pkHex, listen }));
+  if (o.json) console.log(JSON.stringify({ pk: mgr.pkHex, listen, ...(dashboard ? { dashboard } : {}) }));
   else {
     console.log(`node manager public key: ${mgr.pkHex}`);
     console.log(`node manager listening on ${listen}`);

@@ -108,6 +108,7 @@ export class Node extends EventEmitter {
     const idle = this.table.idleMs;
     this.timers.push(setInterval(() => this.sweep(), Math.max(50, Math.min(idle / 3, 5000))));
     this.timers.push(setInterval(() => this.reportTransports(), 5000));
+    this.timers.push(setInterval(() => this.reportStats(), 2000));
     if (this.o.autoConnect) {
       void this.autoConnect();
       this.timers.push(setInterval(() => void this.autoConnect(), 10_000));
@@ -423,6 +424,14 @@ export class Node extends EventEmitter {
   private reportTransports(): void {
     const list = this.transportReport();
     for (const l of this.managerLinks.values()) l.send({ t: 'transports', list });
+  }
+
+  /** Traffic counters for the managers (their dashboards show bytes per transport and per rule). */
+  private reportStats(): void {
+    if (!this.managerLinks.size) return;
+    const s = this.status();
+    const msg = { t: 'stats', transports: s.transports, rules: (s.rules as unknown[]).slice(0, 500) };
+    for (const l of this.managerLinks.values()) l.send(msg);
   }
 
   private onManagerRequest(mpk: string, m: ControlMessage): Record<string, unknown> | void {

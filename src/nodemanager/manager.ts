@@ -32,6 +32,11 @@ export interface ManagerOptions {
   defaultMaxHops?: number;
 }
 
+export interface NodeStats {
+  transports: Array<{ pk: string; kind?: string; latencyMs?: number; bytesIn?: number; bytesOut?: number }>;
+  rules: Array<{ id: number; kind: string; route: string; nextPk?: string; bytesIn: number; bytesOut: number }>;
+}
+
 interface RouteRecord {
   key: string;
   from: string;
@@ -53,6 +58,8 @@ export class NodeManager extends EventEmitter {
   /** Route ids each node reserved for us in advance, so route setup is a single install round. */
   private readonly pools = new Map<string, number[]>();
   private readonly refills = new Map<string, Promise<void>>();
+  /** The traffic counters each node last reported. */
+  private readonly stats = new Map<string, NodeStats>();
   private listener: SecureListener | undefined;
   private stopRelay: (() => void) | undefined;
   routesSetUp = 0;
@@ -114,6 +121,7 @@ export class NodeManager extends EventEmitter {
       if (this.links.get(pk) !== link) return;
       this.links.delete(pk);
       this.pools.delete(pk);
+      this.stats.delete(pk);
       this.graph.removeNode(pk);
       log.info('node down', { node: shortPk(pk), reason });
       this.breakRoutes((r) => r.fwd.includes(pk) || r.rev.includes(pk), `route broken: node ${shortPk(pk)} went offline`);
@@ -143,6 +151,12 @@ export class NodeManager extends EventEmitter {
       }
       case 'dial':
         return this.setupRoute(pk, m);
+      case 'stats':
+        this.stats.set(pk, {
+          transports: Array.isArray(m.transports) ? (m.transports as NodeStats['transports']) : [],
+          rules: Array.isArray(m.rules) ? (m.rules as NodeStats['rules']) : [],
+        });
+        return;
       case 'closed':
         this.routes.delete(String(m.routeKey));
         return;
@@ -264,6 +278,11 @@ export class NodeManager extends EventEmitter {
     this.routesSetUp++;
     log.info('route set up', { route: key, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
     return { routeKey: key, fwd, rev };
+  }
+
+  /** What node `pk` last reported about its traffic (bytes per transport and per rule). */
+  nodeStats(pk: string): NodeStats | undefined {
+    return this.stats.get(pk);
   }
 
   status(): Record<string, unknown> {
