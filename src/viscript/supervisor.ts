@@ -208,6 +208,7 @@ export class Supervisor extends EventEmitter {
   /** Stops the app if it runs, then starts it again under the same id with the same arguments. */
   async restart(id: number): Promise<AppInfo> {
     const inst = this.instance(id);
+    if (this.closing) throw new Error('Viscript is stopping');
     if (!inst.launch) throw new Error(`app ${id} (${inst.app.name}) cannot run: ${inst.error ?? 'no command'}`);
     await this.stop(id);
     inst.stopRequested = false;
@@ -235,7 +236,9 @@ export class Supervisor extends EventEmitter {
     } catch {
       pids = [inst.pid];
     }
-    const stats = await pidusage(pids).catch(() => ({}) as Record<string, pidusage.Status>);
+    // A process of the tree may exit between the two calls, which fails the whole query: then the app alone.
+    const none = {} as Record<string, pidusage.Status>;
+    const stats = await pidusage(pids).catch(() => pidusage([inst.pid!]).catch(() => none));
     let cpu = 0;
     let rss = 0;
     const seen: number[] = [];
@@ -316,7 +319,7 @@ export class Supervisor extends EventEmitter {
   }
 
   private killGroup(inst: Instance, sig: NodeJS.Signals): void {
-    if (inst.pid !== undefined) signalGroup(inst.pid, sig);
+    if (inst.group !== undefined) signalGroup(inst.group, sig);
   }
 
   private async spawnRun(inst: Instance): Promise<void> {
