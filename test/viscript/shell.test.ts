@@ -109,3 +109,15 @@ test('settings.verboseInput and verifyParsingByPrinting print the input and the 
   assert.deepEqual(info, ['input: "help \\"a b\\""', 'parsed: ["help","a b"]']);
   session.close();
 });
+
+test('settings.allowUntokened: an app that sends no token (a 2017 client) registers and answers', async (t) => {
+  const engine = await engineFor(t, `apps:\n  old:\n    path: ${JSON.stringify(FIXTURE_APP)}\n    default_args: [--no-token]\nsettings:\n  allowUntokened: true\n`);
+  const registered = new Promise<void>((resolve) => engine.signal.once('register', () => resolve()));
+  const session = new ShellSession(engine, { result: () => undefined, output: () => undefined });
+  const s = await session.submit('s old');
+  assert.equal(s?.ok, true, s?.text);
+  await registered;
+  const ping = await session.submit('ping 2');
+  assert.equal(ping?.ok, true, ping?.text);
+  session.close();
+});
