@@ -530,16 +530,21 @@ export class Node extends EventEmitter {
 
   async dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex> {
     if (pk === this.pkHex) throw new ApiError('bad_request', 'cannot dial this node itself');
-    const link = [...this.managerLinks.values()][0];
-    if (!link) throw new ApiError('no_manager', 'this node is not connected to any node manager');
-    let routeKey: string;
+    const links = [...this.managerLinks.values()];
+    if (!links.length) throw new ApiError('no_manager', 'this node is not connected to any node manager');
+    let routeKey = '';
     const t0 = performance.now();
-    try {
-      const r = await link.request({ t: 'dial', to: pk, port, fromPort, minHops: o.minHops, maxHops: o.maxHops }, 10_000);
-      routeKey = String(r.routeKey);
-    } catch (err) {
-      const e = err as ControlError;
-      throw new ApiError(e.code ?? 'error', e.message);
+    // Several trusted managers: each knows the nodes linked to it, so the next one is tried unless the answer
+    // is final (the destination refused, or the request itself is wrong).
+    for (let i = 0; i < links.length && !routeKey; i++) {
+      try {
+        const r = await links[i].request({ t: 'dial', to: pk, port, fromPort, minHops: o.minHops, maxHops: o.maxHops }, 10_000);
+        routeKey = String(r.routeKey);
+      } catch (err) {
+        const e = err as ControlError;
+        if (i + 1 < links.length && e.code !== 'refused' && e.code !== 'bad_request') continue;
+        throw new ApiError(e.code ?? 'error', e.message);
+      }
     }
     const end = this.ends.get(routeKey);
     if (!end) throw new ApiError('error', 'the node manager answered but did not install the route here');

@@ -202,3 +202,25 @@ test('relayed transports through the messenger, auto-connect, and transports add
   const { stdout: ls } = await run(process.execPath, [CLI, 'node', 'transports', 'ls', '--json', '--api-file', auto.apiFile]);
   assert.ok((JSON.parse(ls) as Array<{ pk: string }>).some((x) => x.pk === a.pk));
 });
+
+test('with two trusted node managers, dials keep working when one of them dies', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  await c.startCore();
+  const second = await c.spawn(['node-manager', '--key', `${c.dir}/manager2.json`, '--messenger', c.messenger, '--json']);
+  const both = ['--manager', second.info.pk];
+  const a = await c.node([], both);
+  const b = await c.node([a.pk], both);
+  await waitTransports(b, [a.pk]);
+  await waitFor('both manager links', async () => ((await status(a.apiFile)).managers as string[]).length === 2);
+  apps.push(await echoApp(b.apiFile));
+  const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
+  apps.push(client);
+  assert.equal((await roundTrip(await dialRetry(client, b.pk, 7), Buffer.from('one'))).toString(), 'one');
+  await c.procs[1].kill('SIGKILL'); // the first manager
+  assert.equal((await roundTrip(await dialRetry(client, b.pk, 7), Buffer.from('two'))).toString(), 'two');
+});
