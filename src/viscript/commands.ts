@@ -302,7 +302,8 @@ export const COMMANDS: CommandSpec[] = [
       const lines = ctx.engine.supervisor.tail(id, n);
       if (follow) ctx.session.follow(id);
       const text = lines.map((l) => l.text).join('\n');
-      const note = lines.length ? '' : `(no output yet from ${label(info)}; full log: ${info.logFile})`;
+      const empty = ctx.engine.supervisor.tail(id, 1).length === 0;
+      const note = empty ? `(no output yet from ${label(info)}; full log: ${info.logFile})` : '';
       return ok('logs', text || note, { id, lines, logFile: info.logFile, following: follow });
     },
   },

@@ -2,9 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { FIXTURE_APP, goneWithin, isAlive, runViscript, startViscript, tempDir, writeConfig, type Msg } from './helpers.js';
+import { FIXTURE_APP, VISCRIPT_CLI, goneWithin, isAlive, runViscript, startViscript, tempDir, writeConfig, type Msg } from './helpers.js';
 
 function config(extra = ''): string {
   return `apps:
@@ -160,7 +161,7 @@ test('one-shot -c talks to the running Viscript; a wrong token is rejected', asy
   const controlFile = String(ready.controlFile);
   assert.equal(statSync(controlFile).mode & 0o777, 0o600);
 
-  const start = await runViscript(['--config', file, '-c', 'start app --tick 1000']);
+  const start = await runViscript(['--config', file, '-c', 'start app --tick 100']);
   assert.equal(start.code, 0, start.stderr);
   assert.match(start.stdout, /^started app with id 2 \(pid \d+\)\n$/);
   const la = await runViscript(['--config', file, '--json', '-c', 'la']);
@@ -188,6 +189,20 @@ test('one-shot -c talks to the running Viscript; a wrong token is rejected', asy
   assert.match(raw, /wrong token/);
   const still = await runViscript(['--config', file, '--json', '-c', 'la']);
   assert.equal((JSON.parse(still.stdout.trim()) as { data: unknown[] }).data.length, 1, 'nothing was started by the forged requests');
+
+  // `logs -f` through the control socket streams the app's lines until the client goes away.
+  const follower = spawn(process.execPath, [VISCRIPT_CLI, '--config', file, '-c', 'logs 2 -n 0 -f'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => follower.kill('SIGKILL'));
+  await new Promise<void>((resolve) => {
+    let out = '';
+    follower.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/^tick \d+$/m.test(out)) resolve();
+    });
+  });
+  follower.kill('SIGINT');
+  await new Promise((r) => follower.once('exit', r));
+  assert.equal((await runViscript(['--config', file, '-c', 'la'])).code, 0, 'still answering after the follower left');
 
   // With no Viscript there, -c says so and fails.
   const none = await runViscript(['--state-dir', join(dir, 'empty'), '-c', 'la']);
