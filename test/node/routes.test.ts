@@ -78,7 +78,9 @@ test('diamond: killing the intermediate node of a live route errors open streams
   assert.ok(Date.now() - killedAt < 5000);
 
   const again = await dialRetry(client, d.pk, 7, {}, 2000);
-  assert.ok(Date.now() - killedAt < 2500, `new dial after ${Date.now() - killedAt} ms`);
+  const after = Date.now() - killedAt;
+  t.diagnostic(`open stream failed and a new dial succeeded ${after} ms after the kill`);
+  assert.ok(after < 2000, `new dial after ${after} ms`);
   assert.equal((await roundTrip(again, Buffer.from('around'))).toString(), 'around');
   assert.ok(((await status(other.apiFile)).transports as unknown[]).length >= 2);
 });
