@@ -25,7 +25,7 @@ export function jsonSink(out: Writer): SessionSink {
 export interface TextSinkOptions {
   /** Raw chunks of attached apps (a terminal shows prompts without newline) instead of whole lines. */
   rawOutput?: boolean;
-  /** Prefix each output line with the app id (when following several apps). */
+  /** Print app events (registered, exited, restarting) as "[viscript] ..." lines. */
   events?: boolean;
   clearScreen?: () => void;
 }
