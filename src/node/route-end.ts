@@ -1,6 +1,12 @@
 // One end of a route, as a Duplex: writes become DATA packets towards the first hop, packets arriving on the
 // consume rule become readable bytes. CLOSE is a half-close (the other direction keeps going); ERROR
 // destroys the stream with the far end's reason. The end-to-end secure channel runs on top of this Duplex.
+//
+// Flow control per route: a sender keeps at most WINDOW bytes unconsumed by the far end's reader. The reader's
+// end reports how many bytes its reader consumed in KEEPALIVE packets (8-byte payload), so a stream whose
+// reader stalls stops its own sender without blocking the other routes that share the transports. Once an end
+// has half-closed, its outbound rules are gone and it can send no more counts: the far end then stops counting,
+// and that end falls back to pausing its inbound transport while its reader is full.
 import { Duplex } from 'node:stream';
 import { MAX_PAYLOAD, PacketType, type Packet } from './packet.js';
 import type { Transport } from './transport.js';
@@ -32,8 +38,18 @@ export class RouteEndError extends Error {
   }
 }
 
+/** Bytes a sender may have in flight beyond what the far end's reader consumed. */
+export const WINDOW = 2 * 1024 * 1024;
+
 export class RouteEnd extends Duplex {
   private pausedTransport: Transport | undefined;
+  /** Payload bytes sent, and how many of them the far end reported consumed. */
+  private sent = 0;
+  private peerConsumed = 0;
+  private windowWaiter: (() => void) | undefined;
+  /** Payload bytes received, and the consumed count last reported to the far end. */
+  private received = 0;
+  private advertised = 0;
   private remoteEnded = false;
   private localEnded = false;
   /** Rules used for metering: the consume rule (in) and the local forward rule (out). */
@@ -56,16 +72,27 @@ export class RouteEnd extends Duplex {
       case PacketType.DATA:
       case PacketType.HANDSHAKE:
         if (this.remoteEnded) return;
-        if (!this.push(p.payload) && !this.pausedTransport) {
-          // Backpressure: stop reading that transport until our reader catches up.
+        this.received += p.payload.length;
+        // Pause the transport when the reader is full after our half-close (no more counts can reach the
+        // sender), or when a sender ignores the window, rather than buffer without bound.
+        if ((!this.push(p.payload) && this.localEnded) || this.readableLength > 2 * WINDOW) {
+          if (this.pausedTransport) return;
           this.pausedTransport = from;
           from.pauseReading(this);
+        }
+        return;
+      case PacketType.KEEPALIVE:
+        if (p.payload.length === 8) {
+          const consumed = Number(p.payload.readBigUInt64BE(0));
+          if (consumed > this.peerConsumed) this.peerConsumed = Math.min(consumed, this.sent);
+          if (this.sent - this.peerConsumed < WINDOW) this.releaseWindow();
         }
         return;
       case PacketType.CLOSE:
         if (!this.remoteEnded) {
           this.remoteEnded = true;
           this.push(null);
+          this.releaseWindow();
         }
         return;
       case PacketType.ERROR:
@@ -76,10 +103,24 @@ export class RouteEnd extends Duplex {
     }
   }
 
-  /** Refreshes the rules along the outbound path. */
+  private releaseWindow(): void {
+    const w = this.windowWaiter;
+    this.windowWaiter = undefined;
+    w?.();
+  }
+
+  /** Refreshes the rules along the outbound path and repeats our consumed count. */
   keepalive(): void {
     if (this.localEnded) return;
-    this.host.transportTo(this.info.outPk)?.send(PacketType.KEEPALIVE, this.info.outRouteId);
+    this.sendConsumed();
+  }
+
+  private sendConsumed(): void {
+    const consumed = this.received - this.readableLength;
+    const b = Buffer.allocUnsafe(8);
+    b.writeBigUInt64BE(BigInt(Math.max(0, consumed)));
+    this.host.transportTo(this.info.outPk)?.send(PacketType.KEEPALIVE, this.info.outRouteId, b);
+    this.advertised = consumed;
     this.lastSent = Date.now();
   }
 
@@ -93,6 +134,8 @@ export class RouteEnd extends Duplex {
   }
 
   override _read(): void {
+    // Our reader took bytes: open the far end's window again once a quarter of it was consumed.
+    if (!this.localEnded && this.received - this.readableLength - this.advertised >= WINDOW / 4) this.sendConsumed();
     const t = this.pausedTransport;
     if (t) {
       this.pausedTransport = undefined;
@@ -143,20 +186,30 @@ export class RouteEnd extends Duplex {
       }
     }
     flush();
+    this.sent += bytes;
     this.lastSent = Date.now();
     if (this.outRule) {
       this.outRule.bytesOut += bytes;
       this.outRule.packetsOut += packets;
       this.outRule.lastActivity = this.lastSent;
     }
+    const afterTransport = () => {
+      if (this.sent - this.peerConsumed < WINDOW || this.destroyed || this.remoteEnded) {
+        cb();
+        return;
+      }
+      // The far end's reader is behind: wait for its consumed count (a KEEPALIVE), or for the route to end.
+      this.windowWaiter = () => cb();
+    };
     if (ok) {
-      cb();
+      afterTransport();
       return;
     }
     const done = () => {
       t.off('drain', done);
       t.off('close', done);
-      cb(t.isClosed ? new RouteEndError('broken', `route broken: transport to ${this.info.outPk.slice(0, 8)} closed`) : null);
+      if (t.isClosed) cb(new RouteEndError('broken', `route broken: transport to ${this.info.outPk.slice(0, 8)} closed`));
+      else afterTransport();
     };
     t.on('drain', done);
     t.on('close', done);
@@ -177,7 +230,10 @@ export class RouteEnd extends Duplex {
       else t.send(PacketType.CLOSE, this.info.outRouteId);
     }
     this.localEnded = true;
-    this._read();
+    const t2 = this.pausedTransport;
+    this.pausedTransport = undefined;
+    t2?.resumeReading(this);
+    this.releaseWindow();
     cb(err);
   }
 }

@@ -170,3 +170,73 @@ test('an intermediate node sees only ciphertext: a marker sent end to end never 
   assert.ok(seen.length >= payload.length, `the tap recorded ${seen.length} bytes`);
   assert.equal(seen.includes(Buffer.from('MARKER-7f3a')), false);
 });
+
+test('a stalled stream does not hold up another stream on the same path (per-route window)', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  const n = await chain(c, 3);
+  const stalled = await sink(n[2].apiFile, true);
+  const client = await AppClient.connect({ apiFile: n[0].apiFile, name: 'src' });
+  apps.push(stalled.app, client);
+  const slowSock = await dialRetry(client, n[2].pk, 9);
+  const slow = pump(slowSock, 64 * 1024 * 1024);
+  // Fill the stalled stream's window first.
+  await new Promise<void>((resolve) => {
+    const check = setInterval(() => {
+      if (slow.state.blockedSince && Date.now() - slow.state.blockedSince > 300) {
+        clearInterval(check);
+        resolve();
+      }
+    }, 20);
+  });
+  const other = await AppClient.connect({ apiFile: n[2].apiFile, name: 'other', port: 10 });
+  apps.push(other);
+  const got = new Promise<{ bytes: number; sha: string }>((resolve) => {
+    other.listen((sock) => {
+      const h = createHash('sha256');
+      let bytes = 0;
+      sock.on('data', (d: Buffer) => {
+        h.update(d);
+        bytes += d.length;
+      });
+      sock.on('end', () => resolve({ bytes, sha: h.digest('hex') }));
+    });
+  });
+  const p = pump(await dialRetry(client, n[2].pk, 10), 20 * 1024 * 1024);
+  const [sent, r] = await Promise.all([p.finished, got]);
+  assert.equal(r.sha, sent, 'the second stream got all its 20 MB while the first one stalled');
+  stalled.resume();
+  const [sentSlow, gotSlow] = await Promise.all([slow.finished, stalled.done]);
+  assert.equal(gotSlow.sha, sentSlow);
+});
+
+test('a half-closed stream still carries a large answer', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  const n = await chain(c, 3);
+  const answer = randomBytes(12 * 1024 * 1024);
+  const server = await AppClient.connect({ apiFile: n[2].apiFile, name: 'server', port: 11 });
+  server.listen((sock) => {
+    sock.resume();
+    sock.on('end', () => sock.end(answer));
+  });
+  const client = await AppClient.connect({ apiFile: n[0].apiFile, name: 'client' });
+  apps.push(server, client);
+  const sock = await dialRetry(client, n[2].pk, 11);
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('end', () => resolve(Buffer.concat(chunks)));
+    sock.on('error', reject);
+  });
+  sock.end('GET everything');
+  assert.ok((await done).equals(answer));
+});
