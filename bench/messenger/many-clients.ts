@@ -16,7 +16,7 @@ let next = 0;
 async function worker(): Promise<void> {
   while (next < count && Date.now() < deadline) {
     const i = next++;
-    const c = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr], keepaliveMs: 60_000 });
+    const c = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr], keepaliveMs: 20_000 });
     await c.start();
     await c.announce({ addresses: [`10.${tag}.${i >> 8}.${i & 255}:7000`], services: [{ name: 'bench', port: 1, attrs: { n: String(i) } }] });
     clients.push(c);

@@ -1,7 +1,8 @@
 // Relayed stream throughput A -> messenger -> B against the secure channel direct A -> B, in the same run.
-// The messenger is a real process (the compiled CLI); A and B live in this process in both cases, so the
-// only difference is the extra hop. Goal: relayed >= 50% of direct. BENCH_MB overrides the volume.
-import { spawn } from 'node:child_process';
+// A is this process, B a child process (sink.js), the messenger a real process (the compiled CLI): each end in
+// its own process as on separate machines, so the only difference is the extra hop. Goal: relayed >= 50% of
+// direct. BENCH_MB overrides the volume, BENCH_ROUNDS the rounds (best of).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { createInterface } from 'node:readline';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair } from '../../src/net/keys.js';
-import { dialSecure, listenSecure } from '../../src/net/tcp.js';
+import { dialSecure } from '../../src/net/tcp.js';
 import { MessengerClient } from '../../src/messenger/client.js';
 import { parseMessengerAddress } from '../../src/messenger/address.js';
 
@@ -27,17 +28,6 @@ async function pump(w: Duplex, bytes: number): Promise<void> {
   w.end();
 }
 
-// Every receiving stream counts into one total; a run ends when all its bytes arrived at B.
-let received = 0;
-let arrived: (() => void) | undefined;
-function sink(r: Duplex): void {
-  r.on('data', (d: Buffer) => {
-    received += d.length;
-    if (received >= TOTAL) arrived?.();
-  });
-  r.on('error', () => {});
-}
-
 function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in clock ticks of 10 ms
@@ -45,19 +35,34 @@ function cpuMs(pid: number): number {
 let cpuReport = '';
 
 async function timed(streams: number, open: () => Promise<Duplex>): Promise<number> {
-  received = 0;
   const c0 = process.cpuUsage();
   const m0 = cpuMs(m.pid!);
-  const all = new Promise<void>((resolve) => (arrived = resolve));
+  const b0 = cpuMs(b.pid!);
+  b.stdin!.write(`expect ${TOTAL}\n`);
+  const all = nextLine(b, /^done$/);
   const t0 = performance.now();
   const senders = await Promise.all(Array.from({ length: streams }, open));
   await Promise.all(senders.map((w) => pump(w, TOTAL / streams)));
   await all;
   const secs = (performance.now() - t0) / 1000;
   const c1 = process.cpuUsage(c0);
-  cpuReport = `CPU: A+B process ${((c1.user + c1.system) / 10 / (secs * 1000)).toFixed(0)}%, messenger ${((cpuMs(m.pid!) - m0) / (secs * 10)).toFixed(0)}%`;
+  const pct = (ms: number) => `${(ms / (secs * 10)).toFixed(0)}%`;
+  cpuReport = `CPU: A ${pct((c1.user + c1.system) / 1000)}, B ${pct(cpuMs(b.pid!) - b0)}, messenger ${pct(cpuMs(m.pid!) - m0)}`;
   for (const w of senders) w.destroy();
   return TOTAL / MB / secs;
+}
+
+function nextLine(p: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: p.stdout! });
+    rl.on('line', (l) => {
+      const r = re.exec(l);
+      if (r) {
+        rl.close();
+        resolve(r);
+      }
+    });
+  });
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'messenger-bench-'));
@@ -65,31 +70,31 @@ const m = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '
   stdio: ['ignore', 'pipe', 'inherit'],
   env: { ...process.env, SIGNAL_CLIENT: 'false' },
 });
+const children: ChildProcess[] = [m];
 process.on('exit', () => {
-  m.kill(process.env.BENCH_PROF ? 'SIGINT' : 'SIGKILL');
+  for (const c of children) c.kill(process.env.BENCH_PROF ? 'SIGINT' : 'SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-const addrText = await new Promise<string>((resolve) =>
-  createInterface({ input: m.stdout! }).on('line', (l) => l.startsWith('messenger listening on ') && resolve(l.split(' ').pop()!)),
-);
+const addrText = (await nextLine(m, /^messenger listening on (\S+)$/))[1];
 const addr = parseMessengerAddress(addrText);
 
-// Direct: one secure channel per stream.
-const bKey = generateKeyPair();
-const direct = await listenSecure({ localKey: bKey, port: 0 }, sink);
-const d = direct.address();
-const directOpen = () => dialSecure(d.host, d.port, bKey.publicKey, { localKey: generateKeyPair() });
+const SINK = fileURLToPath(new URL('./sink.js', import.meta.url));
+const b = spawn(process.execPath, [SINK, addrText], { stdio: ['pipe', 'pipe', 'inherit'] });
+children.push(b);
+const [, bPort, bPk] = await nextLine(b, /^ready (\d+) (\w+)$/);
+const bKey = Buffer.from(bPk, 'hex');
+
+// Direct: one secure channel per stream, A -> B.
+const directOpen = () => dialSecure('127.0.0.1', Number(bPort), bKey, { localKey: generateKeyPair() });
 
 // Relayed: the same through the messenger.
 const window = process.env.BENCH_WINDOW ? Number(process.env.BENCH_WINDOW) : undefined;
 const a = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr], window });
-const b = new MessengerClient({ localKey: bKey, messengers: [addr], window });
-await Promise.all([a.start(), b.start()]);
-b.listen(1, sink);
-const relayOpen = () => a.open(b.publicKey, 1);
+await a.start();
+const relayOpen = () => a.open(bKey, 1);
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-console.log(`${TOTAL / MB} MB per run, A and B in this process, messenger in its own process; best of ${ROUNDS} alternating rounds`);
+console.log(`${TOTAL / MB} MB per run, A, B and the messenger each in its own process; best of ${ROUNDS} alternating rounds`);
 for (const streams of [1, 8]) {
   let bestDirect = 0;
   let bestRelay = 0;
@@ -107,5 +112,6 @@ for (const streams of [1, 8]) {
   );
   console.log(`  direct ${directCpu}; relayed ${relayCpu}`);
 }
-await Promise.all([a.close(), b.close(), direct.close()]);
+await a.close();
+b.kill();
 process.exit(0);

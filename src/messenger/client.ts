@@ -20,7 +20,7 @@ export interface MessengerClientOptions {
   openTimeoutMs?: number;
   /** Keepalive ping interval; a messenger silent for 3 intervals is reconnected. Default 15 s. */
   keepaliveMs?: number;
-  /** Receive window per stream in bytes (default 256 KiB, at most the messenger's maxWindow, 1 MiB). */
+  /** Receive window per stream in bytes (default 1 MiB, the most a default messenger accepts: maxWindow). */
   window?: number;
   /** Reconnect backoff, default 200 ms doubling up to 10 s. */
   reconnect?: { initialMs?: number; maxMs?: number };
@@ -47,7 +47,7 @@ export class MessengerClient extends EventEmitter {
       requestTimeoutMs: o.requestTimeoutMs ?? 10_000,
       openTimeoutMs: o.openTimeoutMs ?? 10_000,
       keepaliveMs: o.keepaliveMs ?? 15_000,
-      window: o.window ?? 256 * 1024,
+      window: o.window ?? 1024 * 1024,
       reconnect: { initialMs: o.reconnect?.initialMs ?? 200, maxMs: o.reconnect?.maxMs ?? 10_000 },
     };
     const owner = {

@@ -1,5 +1,6 @@
-// Coalesces the small frames produced in one tick (WINDOW, ACCEPT, responses...) into one write, so each
-// secure-channel message (and its two cipher calls) carries many of them; big frames go out on their own.
+// Gathers the frames produced in one turn of the event loop (flushed from setImmediate, after every socket read
+// of that turn) into one corked write: small frames (WINDOW, ACCEPT, responses...) share secure-channel
+// messages, and the relay forwards many DATA frames per system call instead of one.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -16,7 +17,7 @@ export class FrameWriter {
     this.queue.push(frame);
     if (!this.scheduled) {
       this.scheduled = true;
-      process.nextTick(() => this.flush());
+      setImmediate(() => this.flush());
     }
   }
 
