@@ -73,6 +73,8 @@ export class Link implements StreamLink {
   private ch?: SecureChannel;
   private writer?: FrameWriter;
   private stopped = false;
+  /** Another connection with our key took over at the messenger (another process): do not fight it. */
+  private replaced = false;
   private wake?: () => void;
   private readonly backoff: Backoff;
   private readonly requests = new Map<number, Pending>();
@@ -107,7 +109,7 @@ export class Link implements StreamLink {
   }
 
   private async run(): Promise<void> {
-    while (!this.stopped) {
+    while (!this.stopped && !this.replaced) {
       try {
         const ch = await dialSecure(this.addr.host, this.addr.port, this.addr.pk, {
           localKey: this.o.localKey,
@@ -121,7 +123,7 @@ export class Link implements StreamLink {
       } catch (err) {
         log.debug('messenger connection failed', { messenger: shortPk(this.pkHex), err });
       }
-      if (this.stopped) break;
+      if (this.stopped || this.replaced) break;
       const delay = this.backoff.next();
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delay);
@@ -302,6 +304,8 @@ export class Link implements StreamLink {
         return;
       case T.GOAWAY: {
         const code = codeName(f[3]);
+        // Another connection proved our key since: another process uses it. It keeps the entry; we stop.
+        if (code === 'replaced') this.replaced = true;
         (code === 'shutdown' ? log.info : log.warn)('messenger closed the connection', { messenger: shortPk(this.pkHex), code, reason: f.subarray(4).toString('utf8') });
         this.ch?.end();
         return;

@@ -227,3 +227,21 @@ test('started by Viscript, the messenger is a signal client: it registers and SH
   assert.equal(Pid, m.proc.pid);
   assert.equal(await exited(m.proc), 0);
 });
+
+test('the same key connecting again replaces its old connection; a full messenger turns new keys away', async (t) => {
+  const m = await startMessenger(t, { key: join(tempDir(t), 'm.json'), args: ['--max-entries', '2'] });
+  const a = await client(t, [m.address]);
+  const first = await raw(t, m.address);
+  // A second connection with a's key (say, a restarted process) takes over the entry.
+  const aGone = nextEvent(a, 'disconnected');
+  const a2 = await client(t, [m.address], { localKey: a.key });
+  await a2.announce({ services: [{ name: 'second', port: 1 }] });
+  // The replaced connection does not fight back: that client stops using this messenger.
+  await aGone;
+  assert.deepEqual(a.connectedMessengers(), []);
+  assert.deepEqual((await a2.lookup(a.pkHex))?.services, [{ name: 'second', port: 1 }]);
+  // The raw connection holds the second entry; a third key is refused with GOAWAY limit.
+  assert.equal(first.ch.destroyed, false);
+  const third = await raw(t, m.address);
+  assert.equal(await third.goaway(), 'limit');
+});
