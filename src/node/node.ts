@@ -59,6 +59,8 @@ export class Node extends EventEmitter {
   private readonly managerLinks = new Map<string, ControlLink>();
   /** Route ids reserved by each manager and not yet used. */
   private readonly pools = new Map<string, Set<number>>();
+  /** New paths of routes under repair, installed and waiting for the manager's "switch". */
+  private readonly pendingSwitch = new Map<string, { inRouteId: number; outPk: string; outRouteId: number }>();
   private readonly trusted: Set<string>;
   private readonly wanted = new Set<string>();
   /** Peers the operator removed: auto-connect leaves them alone. */
@@ -277,8 +279,9 @@ export class Node extends EventEmitter {
     if (this.transportsByPk.get(t.pk) !== t) return;
     this.transportsByPk.delete(t.pk);
     this.log.info('transport down', { peer: shortPk(t.pk), reason });
+    // Streams leaving through it wait for the manager to move them to another path (or fail after a while).
     for (const e of this.ends.values()) {
-      if (e.info.outPk === t.pk) e.destroy(new RouteEndError('broken', `route broken: transport to ${shortPk(t.pk)} lost (${reason})`));
+      if (e.info.outPk === t.pk) e.suspend(`route broken: transport to ${shortPk(t.pk)} lost (${reason})`);
     }
     for (const r of this.table.list()) if (r.kind === 'intermediary' && r.nextPk === t.pk) this.table.delete(r.id);
     this.reportTransports();
@@ -463,6 +466,26 @@ export class Node extends EventEmitter {
       case 'remove':
         this.removeRoute(String(m.routeKey), String(m.reason ?? 'route removed by the node manager'));
         return;
+      case 'removeIds':
+        // The rules of a repaired route's old path.
+        for (const id of Array.isArray(m.ids) ? (m.ids as number[]) : []) {
+          if (this.table.get(id)?.kind === 'intermediary') this.table.delete(id);
+        }
+        return;
+      case 'switch': {
+        const key = String(m.routeKey);
+        const end = this.ends.get(key);
+        const next = this.pendingSwitch.get(key);
+        this.pendingSwitch.delete(key);
+        if (!end || !next || !end.repairable) throw new ControlError('not_repairable', `stream ${key} cannot move to a new path`);
+        if (end.inRule) this.table.delete(end.inRule.id);
+        if (end.outRule) this.table.delete(end.outRule.id);
+        end.inRule = this.table.get(next.inRouteId);
+        end.outRule = this.table.install({ kind: 'forward', routeKey: key, nextPk: next.outPk, nextRouteId: next.outRouteId });
+        end.switchTo(next);
+        this.log.info('route moved to a new path', { route: key, next: shortPk(next.outPk) });
+        return;
+      }
       default:
         this.log.debug('unknown manager message', { manager: shortPk(mpk), t: m.t });
         if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${m.t}`);
@@ -474,6 +497,11 @@ export class Node extends EventEmitter {
     for (const r of rules) {
       if (r.kind === 'intermediary') {
         this.table.install({ id: r.routeId, kind: 'intermediary', routeKey, nextPk: r.nextPk, nextRouteId: r.nextRouteId });
+      } else if (r.kind === 'consume' && r.reroute) {
+        const end = this.ends.get(routeKey);
+        if (!end || !end.repairable) throw new ControlError('not_repairable', `stream ${routeKey} cannot move to a new path`);
+        this.table.install({ id: r.routeId, kind: 'consume', routeKey });
+        this.pendingSwitch.set(routeKey, { inRouteId: r.routeId, outPk: r.reroute.outPk, outRouteId: r.reroute.outRouteId });
       } else if (r.kind === 'consume' && r.end) {
         const inRule = this.table.install({ id: r.routeId, kind: 'consume', routeKey });
         const info: RouteEndInfo = { ...r.end, routeKey, inRouteId: r.routeId };
@@ -644,4 +672,6 @@ interface InstallRule {
   nextPk?: string;
   nextRouteId?: number;
   end?: Omit<RouteEndInfo, 'routeKey' | 'inRouteId'>;
+  /** A new inbound rule for an existing stream being moved to a new path. */
+  reroute?: { outPk: string; outRouteId: number };
 }

@@ -7,8 +7,13 @@
 // reader stalls stops its own sender without blocking the other routes that share the transports. Once an end
 // has half-closed, its outbound rules are gone and it can send no more counts: the far end then stops counting,
 // and that end falls back to pausing its inbound transport while its reader is full.
+//
+// Repair: the bytes not yet consumed by the far end (at most WINDOW) are kept. When a hop dies, the manager
+// installs a new path and tells both ends to switch; each end drops its old inbound rule (late packets from the
+// old path can no longer arrive), tells the other how many bytes it received (KEEPALIVE, 16-byte payload), and
+// resends from the count it is told. The byte stream, and so the end-to-end cipher on top, stays intact.
 import { Duplex } from 'node:stream';
-import { MAX_PAYLOAD, PacketType, type Packet } from './packet.js';
+import { MAX_PAYLOAD, PacketType, type Packet, type PacketTypeValue } from './packet.js';
 import type { Transport } from './transport.js';
 import type { Rule } from './routing-table.js';
 
@@ -40,6 +45,8 @@ export class RouteEndError extends Error {
 
 /** Bytes a sender may have in flight beyond what the far end's reader consumed. */
 export const WINDOW = 2 * 1024 * 1024;
+/** How long a stream whose next hop died waits for the manager to switch it to a new path. */
+export const REPAIR_WAIT_MS = 5000;
 
 export class RouteEnd extends Duplex {
   private pausedTransport: Transport | undefined;
@@ -52,17 +59,32 @@ export class RouteEnd extends Duplex {
   private advertised = 0;
   private remoteEnded = false;
   private localEnded = false;
+  /** Sent bytes the far end has not reported consumed, for resending after a repair: [start offset, pieces]. */
+  private unacked: Buffer[] = [];
+  private unackedStart = 0;
+  /** Set while the outbound path is gone or a switch waits for the far end's received count. */
+  private suspended = false;
+  private resumeWaiters: Array<() => void> = [];
+  private suspendTimer: NodeJS.Timeout | undefined;
+  private pendingResume: number | undefined;
+  private awaitingResume = false;
   /** Rules used for metering: the consume rule (in) and the local forward rule (out). */
   inRule: Rule | undefined;
   outRule: Rule | undefined;
   lastSent = Date.now();
   handshaking = true;
+  repairs = 0;
 
   constructor(
     private readonly host: RouteEndHost,
     readonly info: RouteEndInfo,
   ) {
     super({ allowHalfOpen: true, highWaterMark: 256 * 1024 });
+  }
+
+  /** Both directions still open: only then can the stream move to a new path. */
+  get repairable(): boolean {
+    return !this.localEnded && !this.remoteEnded && !this.destroyed;
   }
 
   /** A packet that arrived on our consume rule. */
@@ -82,16 +104,14 @@ export class RouteEnd extends Duplex {
         }
         return;
       case PacketType.KEEPALIVE:
-        if (p.payload.length === 8) {
-          const consumed = Number(p.payload.readBigUInt64BE(0));
-          if (consumed > this.peerConsumed) this.peerConsumed = Math.min(consumed, this.sent);
-          if (this.sent - this.peerConsumed < WINDOW) this.releaseWindow();
-        }
+        if (p.payload.length >= 8) this.onConsumed(Number(p.payload.readBigUInt64BE(0)));
+        if (p.payload.length === 16) this.onResume(Number(p.payload.readBigUInt64BE(8)));
         return;
       case PacketType.CLOSE:
         if (!this.remoteEnded) {
           this.remoteEnded = true;
           this.push(null);
+          this.dropUnacked();
           this.releaseWindow();
         }
         return;
@@ -103,6 +123,20 @@ export class RouteEnd extends Duplex {
     }
   }
 
+  private onConsumed(consumed: number): void {
+    if (consumed > this.peerConsumed) this.peerConsumed = Math.min(consumed, this.sent);
+    // Forget what the far end has consumed: it will never be asked for again.
+    while (this.unacked.length && this.unackedStart + this.unacked[0].length <= this.peerConsumed) {
+      this.unackedStart += this.unacked.shift()!.length;
+    }
+    if (this.sent - this.peerConsumed < WINDOW) this.releaseWindow();
+  }
+
+  private dropUnacked(): void {
+    this.unacked = [];
+    this.unackedStart = this.sent;
+  }
+
   private releaseWindow(): void {
     const w = this.windowWaiter;
     this.windowWaiter = undefined;
@@ -111,17 +145,84 @@ export class RouteEnd extends Duplex {
 
   /** Refreshes the rules along the outbound path and repeats our consumed count. */
   keepalive(): void {
-    if (this.localEnded) return;
-    this.sendConsumed();
+    if (this.localEnded || this.suspended) return;
+    this.sendCounts(false);
   }
 
-  private sendConsumed(): void {
+  private sendCounts(resume: boolean): void {
     const consumed = this.received - this.readableLength;
-    const b = Buffer.allocUnsafe(8);
+    const b = Buffer.allocUnsafe(resume ? 16 : 8);
     b.writeBigUInt64BE(BigInt(Math.max(0, consumed)));
+    if (resume) b.writeBigUInt64BE(BigInt(this.received), 8);
     this.host.transportTo(this.info.outPk)?.send(PacketType.KEEPALIVE, this.info.outRouteId, b);
     this.advertised = consumed;
     this.lastSent = Date.now();
+  }
+
+  /** The transport to our first hop is gone: hold writes until the manager switches us, or fail. */
+  suspend(reason: string): void {
+    if (this.destroyed || this.suspended) return;
+    if (!this.repairable) {
+      this.destroy(new RouteEndError('broken', reason));
+      return;
+    }
+    this.suspended = true;
+    this.suspendTimer = setTimeout(() => this.destroy(new RouteEndError('broken', reason)), REPAIR_WAIT_MS);
+    this.suspendTimer.unref();
+  }
+
+  /**
+   * Moves the route onto a new path whose rules are installed: from now on packets for us arrive with
+   * `inRouteId` and ours leave towards `outPk` with `outRouteId`. Writes wait for the far end's received count.
+   */
+  switchTo(next: { inRouteId: number; outPk: string; outRouteId: number }): void {
+    if (!this.repairable) throw new RouteEndError('not_repairable', 'the stream is half-closed or gone');
+    this.info.inRouteId = next.inRouteId;
+    this.info.outPk = next.outPk;
+    this.info.outRouteId = next.outRouteId;
+    this.suspended = true;
+    clearTimeout(this.suspendTimer);
+    this.suspendTimer = setTimeout(
+      () => this.destroy(new RouteEndError('broken', 'route repair failed: the far end did not resume')),
+      REPAIR_WAIT_MS,
+    );
+    this.suspendTimer.unref();
+    this.repairs++;
+    this.awaitingResume = true;
+    const t = this.pausedTransport;
+    this.pausedTransport = undefined;
+    t?.resumeReading(this);
+    this.sendCounts(true);
+    if (this.pendingResume !== undefined) {
+      const r = this.pendingResume;
+      this.pendingResume = undefined;
+      this.onResume(r);
+    }
+  }
+
+  /** The far end switched and received `from` bytes of ours: resend the rest, then carry on. */
+  private onResume(from: number): void {
+    if (!this.awaitingResume) {
+      // It switched before we did: resend once our new path is set.
+      this.pendingResume = from;
+      return;
+    }
+    this.awaitingResume = false;
+    clearTimeout(this.suspendTimer);
+    const t = this.host.transportTo(this.info.outPk);
+    if (from < this.unackedStart || from > this.sent || !t) {
+      this.destroy(new RouteEndError('broken', 'route repair failed: the streams cannot be lined up'));
+      return;
+    }
+    let off = this.unackedStart;
+    const resend: Buffer[] = [];
+    for (const b of this.unacked) {
+      if (off + b.length > from) resend.push(off >= from ? b : b.subarray(from - off));
+      off += b.length;
+    }
+    this.packetize(t, PacketType.DATA, resend);
+    this.suspended = false;
+    for (const w of this.resumeWaiters.splice(0)) w();
   }
 
   get bothEnded(): boolean {
@@ -135,7 +236,9 @@ export class RouteEnd extends Duplex {
 
   override _read(): void {
     // Our reader took bytes: open the far end's window again once a quarter of it was consumed.
-    if (!this.localEnded && this.received - this.readableLength - this.advertised >= WINDOW / 4) this.sendConsumed();
+    if (!this.localEnded && !this.suspended && this.received - this.readableLength - this.advertised >= WINDOW / 4) {
+      this.sendCounts(false);
+    }
     const t = this.pausedTransport;
     if (t) {
       this.pausedTransport = undefined;
@@ -154,17 +257,11 @@ export class RouteEnd extends Duplex {
     );
   }
 
-  private sendData(bufs: Buffer[], cb: (err?: Error | null) => void): void {
-    const t = this.host.transportTo(this.info.outPk);
-    if (!t) {
-      cb(new RouteEndError('broken', `route broken: no transport to next hop ${this.info.outPk.slice(0, 8)}`));
-      return;
-    }
-    const type = this.handshaking ? PacketType.HANDSHAKE : PacketType.DATA;
+  /** Packs pieces into packets of at most MAX_PAYLOAD bytes; false when the transport is full. */
+  private packetize(t: Transport, type: PacketTypeValue, bufs: Buffer[]): { ok: boolean; bytes: number; packets: number } {
     let ok = true;
     let bytes = 0;
     let packets = 0;
-    // Pack the pieces into packets of at most MAX_PAYLOAD bytes.
     let group: Buffer[] = [];
     let groupLen = 0;
     const flush = () => {
@@ -186,7 +283,28 @@ export class RouteEnd extends Duplex {
       }
     }
     flush();
+    return { ok, bytes, packets };
+  }
+
+  private sendData(bufs: Buffer[], cb: (err?: Error | null) => void): void {
+    if (this.suspended) {
+      this.resumeWaiters.push(() => this.sendData(bufs, cb));
+      return;
+    }
+    const t = this.host.transportTo(this.info.outPk);
+    if (!t) {
+      // Wait for a repair (or fail after REPAIR_WAIT_MS).
+      this.suspend(`route broken: no transport to next hop ${this.info.outPk.slice(0, 8)}`);
+      if (!this.destroyed) this.resumeWaiters.push(() => this.sendData(bufs, cb));
+      return;
+    }
+    const { ok, bytes, packets } = this.packetize(t, this.handshaking ? PacketType.HANDSHAKE : PacketType.DATA, bufs);
     this.sent += bytes;
+    if (this.remoteEnded) {
+      this.dropUnacked();
+    } else {
+      for (const b of bufs) if (b.length) this.unacked.push(b);
+    }
     this.lastSent = Date.now();
     if (this.outRule) {
       this.outRule.bytesOut += bytes;
@@ -201,27 +319,32 @@ export class RouteEnd extends Duplex {
       // The far end's reader is behind: wait for its consumed count (a KEEPALIVE), or for the route to end.
       this.windowWaiter = () => cb();
     };
-    if (ok) {
+    if (ok || t.isClosed) {
+      // (A transport lost mid-write: the bytes are kept in `unacked` and a repair resends them.)
       afterTransport();
       return;
     }
     const done = () => {
       t.off('drain', done);
       t.off('close', done);
-      if (t.isClosed) cb(new RouteEndError('broken', `route broken: transport to ${this.info.outPk.slice(0, 8)} closed`));
-      else afterTransport();
+      afterTransport();
     };
     t.on('drain', done);
     t.on('close', done);
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.localEnded = true;
-    this.host.transportTo(this.info.outPk)?.send(PacketType.CLOSE, this.info.outRouteId);
-    cb();
+    const finish = () => {
+      this.localEnded = true;
+      this.host.transportTo(this.info.outPk)?.send(PacketType.CLOSE, this.info.outRouteId);
+      cb();
+    };
+    if (this.suspended) this.resumeWaiters.push(finish);
+    else finish();
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    clearTimeout(this.suspendTimer);
     const t = this.host.transportTo(this.info.outPk);
     if (!this.localEnded && t) {
       // Tell the far end why, unless it was the far end that failed.
@@ -234,6 +357,7 @@ export class RouteEnd extends Duplex {
     this.pausedTransport = undefined;
     t2?.resumeReading(this);
     this.releaseWindow();
+    this.resumeWaiters = [];
     cb(err);
   }
 }

@@ -1,9 +1,10 @@
 // The node manager: nodes keep a control link to it and report their transports; it keeps the graph, computes
 // forward and reverse paths for route requests, reserves route ids on every hop, installs the rules (each node
 // acknowledges), and tells both ends. When a node or a transport disappears, every live route through it is
-// removed and both ends get a clear error: packets in flight on the dead hop are lost, and the end-to-end
-// secure channel cannot skip missing bytes, so a silent re-route would corrupt the stream. New dials take
-// another path at once, since the graph no longer has the dead hop.
+// repaired: new paths are installed and both ends switch to them, resending what the other end did not
+// receive (see route-end.ts). A route that cannot be repaired (an end is gone, no other path, a half-closed
+// stream) is removed and both ends get a clear error. New dials take another path at once, since the graph no
+// longer has the dead hop.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -45,6 +46,13 @@ interface RouteRecord {
   fwd: string[];
   rev: string[];
   createdAt: number;
+  /** Route ids each hop receives with (index 0, the sending end, has none). */
+  fwdIds: number[];
+  revIds: number[];
+  minHops?: number;
+  maxHops: number;
+  repairs: number;
+  repairing?: boolean;
 }
 
 const log = createLogger('nodemanager');
@@ -65,6 +73,7 @@ export class NodeManager extends EventEmitter {
   routesSetUp = 0;
   routesFailed = 0;
   routesBroken = 0;
+  routesRepaired = 0;
 
   constructor(private readonly o: ManagerOptions) {
     super();
@@ -197,12 +206,88 @@ export class NodeManager extends EventEmitter {
 
   private breakRoutes(match: (r: RouteRecord) => boolean, reason: string): void {
     for (const r of [...this.routes.values()]) {
-      if (!match(r)) continue;
-      this.routes.delete(r.key);
-      this.routesBroken++;
-      log.info('route broken', { route: r.key, reason });
-      for (const n of new Set([...r.fwd, ...r.rev])) this.links.get(n)?.send({ t: 'remove', routeKey: r.key, reason });
+      if (!match(r) || r.repairing) continue;
+      r.repairing = true;
+      void this.repair(r, reason);
     }
+  }
+
+  private dropRoute(r: RouteRecord, reason: string, extra: Iterable<string> = []): void {
+    this.routes.delete(r.key);
+    this.routesBroken++;
+    log.info('route broken', { route: r.key, reason });
+    for (const n of new Set([...r.fwd, ...r.rev, ...extra])) this.links.get(n)?.send({ t: 'remove', routeKey: r.key, reason });
+    this.emit('routeBroken', r.key);
+  }
+
+  /** Moves a live route off a dead hop: new paths, new rules, then both ends switch and resend what was lost. */
+  private async repair(r: RouteRecord, reason: string): Promise<void> {
+    const involved = new Set<string>();
+    try {
+      if (!this.links.has(r.from) || !this.links.has(r.to)) throw new ControlError('offline', 'an end of the route is gone');
+      const fwd = this.graph.findPath({ from: r.from, to: r.to, minHops: r.minHops, maxHops: r.maxHops });
+      const rev = this.graph.findPath({ from: r.to, to: r.from, minHops: r.minHops, maxHops: r.maxHops });
+      for (const n of [...fwd, ...rev]) involved.add(n);
+      const { fwdIds, revIds, rules } = await this.planRules(fwd, rev, (fIds, rIds) => ({
+        to: { reroute: { outPk: rev[1], outRouteId: rIds[1] } },
+        from: { reroute: { outPk: fwd[1], outRouteId: fIds[1] } },
+      }));
+      await this.installAll(r.key, rules);
+      await Promise.all([r.from, r.to].map((n) => this.links.get(n)!.request({ t: 'switch', routeKey: r.key }, this.o.setupTimeoutMs ?? 5000)));
+      // The old path's rules on nodes that are still there.
+      const old = new Map<string, number[]>();
+      const collect = (path: string[], ids: number[]) => {
+        for (let i = 1; i < path.length - 1; i++) old.set(path[i], [...(old.get(path[i]) ?? []), ids[i]]);
+      };
+      collect(r.fwd, r.fwdIds);
+      collect(r.rev, r.revIds);
+      for (const [n, ids] of old) this.links.get(n)?.send({ t: 'removeIds', ids });
+      Object.assign(r, { fwd, rev, fwdIds, revIds, repairs: r.repairs + 1, repairing: false });
+      this.routesRepaired++;
+      log.info('route repaired', { route: r.key, reason, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
+      this.emit('routeRepaired', r.key);
+    } catch (err) {
+      this.dropRoute(r, `${reason}; no repair: ${(err as Error).message}`, involved);
+    }
+  }
+
+  /** Takes route ids on every hop and builds each node's rules; `ends` gives the two ends' inbound rules. */
+  private async planRules(
+    fwd: string[],
+    rev: string[],
+    ends: (fwdIds: number[], revIds: number[]) => { to: Record<string, unknown>; from: Record<string, unknown> },
+  ): Promise<{ fwdIds: number[]; revIds: number[]; rules: Map<string, Array<Record<string, unknown>>> }> {
+    const need = new Map<string, number>();
+    for (const n of [...fwd.slice(1), ...rev.slice(1)]) need.set(n, (need.get(n) ?? 0) + 1);
+    const granted = new Map<string, number[]>();
+    await Promise.all([...need].map(async ([n, count]) => granted.set(n, await this.takeIds(n, count))));
+    const take = (n: string) => granted.get(n)!.shift()!;
+    const fwdIds = fwd.map((n, i) => (i === 0 ? 0 : take(n)));
+    const revIds = rev.map((n, i) => (i === 0 ? 0 : take(n)));
+    const rules = new Map<string, Array<Record<string, unknown>>>();
+    const add = (n: string, r: Record<string, unknown>) => rules.set(n, [...(rules.get(n) ?? []), r]);
+    const chain = (path: string[], ids: number[]) => {
+      for (let i = 1; i < path.length - 1; i++) {
+        add(path[i], { routeId: ids[i], kind: 'intermediary', nextPk: path[i + 1], nextRouteId: ids[i + 1] });
+      }
+    };
+    chain(fwd, fwdIds);
+    chain(rev, revIds);
+    const e = ends(fwdIds, revIds);
+    add(fwd[fwd.length - 1], { routeId: fwdIds[fwd.length - 1], kind: 'consume', ...e.to });
+    add(rev[rev.length - 1], { routeId: revIds[rev.length - 1], kind: 'consume', ...e.from });
+    return { fwdIds, revIds, rules };
+  }
+
+  private async installAll(key: string, rules: Map<string, Array<Record<string, unknown>>>): Promise<void> {
+    const timeout = this.o.setupTimeoutMs ?? 5000;
+    await Promise.all(
+      [...rules].map(([n, list]) => {
+        const link = this.links.get(n);
+        if (!link) throw new ControlError('offline', `node ${shortPk(n)} on the path went offline`);
+        return link.request({ t: 'install', routeKey: key, rules: list }, timeout);
+      }),
+    );
   }
 
   /** Computes, reserves and installs a route; answers the dialer with its key. */
@@ -231,50 +316,22 @@ export class NodeManager extends EventEmitter {
     }
     const key = randomBytes(8).toString('hex');
     const involved = new Set([...fwd, ...rev]);
-    const timeout = this.o.setupTimeoutMs ?? 5000;
+    let ids: { fwdIds: number[]; revIds: number[] };
     try {
-      // 1. Take the route ids each hop will receive packets with from the ids it reserved for us.
-      const need = new Map<string, number>();
-      for (const n of [...fwd.slice(1), ...rev.slice(1)]) need.set(n, (need.get(n) ?? 0) + 1);
-      const granted = new Map<string, number[]>();
-      await Promise.all([...need].map(async ([n, count]) => granted.set(n, await this.takeIds(n, count))));
-      const take = (n: string) => granted.get(n)!.shift()!;
-      const fwdIds = fwd.map((n, i) => (i === 0 ? 0 : take(n)));
-      const revIds = rev.map((n, i) => (i === 0 ? 0 : take(n)));
-      // 2. Install the rules on every hop, both ends included.
-      const rules = new Map<string, Array<Record<string, unknown>>>();
-      const add = (n: string, r: Record<string, unknown>) => rules.set(n, [...(rules.get(n) ?? []), r]);
-      const chain = (path: string[], ids: number[]) => {
-        for (let i = 1; i < path.length - 1; i++) {
-          add(path[i], { routeId: ids[i], kind: 'intermediary', nextPk: path[i + 1], nextRouteId: ids[i + 1] });
-        }
-      };
-      chain(fwd, fwdIds);
-      chain(rev, revIds);
-      add(to, {
-        routeId: fwdIds[fwd.length - 1],
-        kind: 'consume',
-        end: { outPk: rev[1], outRouteId: revIds[1], remotePk: from, remotePort: fromPort, localPort: port, initiator: false },
-      });
-      add(from, {
-        routeId: revIds[rev.length - 1],
-        kind: 'consume',
-        end: { outPk: fwd[1], outRouteId: fwdIds[1], remotePk: to, remotePort: port, localPort: fromPort, initiator: true },
-      });
-      await Promise.all(
-        [...rules].map(([n, list]) => {
-          const link = this.links.get(n);
-          if (!link) throw new ControlError('offline', `node ${shortPk(n)} on the path went offline`);
-          return link.request({ t: 'install', routeKey: key, rules: list }, timeout);
-        }),
-      );
+      // Route ids come from the pools the hops reserved for us; then one install round, both ends included.
+      const plan = await this.planRules(fwd, rev, (fIds, rIds) => ({
+        to: { end: { outPk: rev[1], outRouteId: rIds[1], remotePk: from, remotePort: fromPort, localPort: port, initiator: false } },
+        from: { end: { outPk: fwd[1], outRouteId: fIds[1], remotePk: to, remotePort: port, localPort: fromPort, initiator: true } },
+      }));
+      ids = plan;
+      await this.installAll(key, plan.rules);
     } catch (err) {
       this.routesFailed++;
       for (const n of involved) this.links.get(n)?.send({ t: 'remove', routeKey: key, reason: 'route setup failed' });
       const e = err as ControlError;
       throw new ControlError(e.code ?? 'error', e.message);
     }
-    this.routes.set(key, { key, from, to, port, fwd, rev, createdAt: Date.now() });
+    this.routes.set(key, { key, from, to, port, fwd, rev, createdAt: Date.now(), ...ids, minHops, maxHops, repairs: 0 });
     this.routesSetUp++;
     log.info('route set up', { route: key, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
     return { routeKey: key, fwd, rev };
@@ -295,6 +352,7 @@ export class NodeManager extends EventEmitter {
       routesSetUp: this.routesSetUp,
       routesFailed: this.routesFailed,
       routesBroken: this.routesBroken,
+      routesRepaired: this.routesRepaired,
     };
   }
 }

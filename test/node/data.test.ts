@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { AppClient } from '../../src/node/sdk/index.js';
-import { Cluster, dialRetry, waitTransports } from './harness.js';
+import { Cluster, dialRetry, status, waitTransports } from './harness.js';
 
 type NodeProc = Awaited<ReturnType<Cluster['node']>>;
 
@@ -239,4 +239,53 @@ test('a half-closed stream still carries a large answer', async (t) => {
   });
   sock.end('GET everything');
   assert.ok((await done).equals(answer));
+});
+
+test('a bulk transfer survives the death of its middle node: the route moves and no byte is lost', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  await c.startCore();
+  const a = await c.node();
+  const b = await c.node([a.pk]);
+  const m = await c.node([a.pk]);
+  const d = await c.node([b.pk, m.pk]);
+  await waitTransports(d, [b.pk, m.pk]);
+  await waitTransports(a, [b.pk, m.pk]);
+  const server = await AppClient.connect({ apiFile: d.apiFile, name: 'sink', port: 9 });
+  let received = 0;
+  let progress: () => void = () => {};
+  const done = new Promise<string>((resolve, reject) => {
+    server.listen((sock) => {
+      const h = createHash('sha256');
+      sock.on('data', (x: Buffer) => {
+        h.update(x);
+        received += x.length;
+        progress();
+      });
+      sock.on('end', () => resolve(h.digest('hex')));
+      sock.on('error', reject);
+    });
+  });
+  const client = await AppClient.connect({ apiFile: a.apiFile, name: 'src' });
+  apps.push(server, client);
+  const sock = await dialRetry(client, d.pk, 9);
+  const p = pump(sock, 80 * 1024 * 1024);
+  await new Promise<void>((resolve) => {
+    progress = () => {
+      if (received >= 10 * 1024 * 1024) {
+        progress = () => {};
+        resolve();
+      }
+    };
+  });
+  const [sb] = await Promise.all([status(b.apiFile)]);
+  const victim = (sb.rules as unknown[]).length > 0 ? b : m;
+  await victim.kill('SIGKILL');
+  const [sent, got] = await Promise.all([p.finished, done]);
+  assert.equal(got, sent, 'the stream arrived whole and in order');
+  assert.equal(received, 80 * 1024 * 1024);
 });

@@ -41,7 +41,7 @@ test('a chain of 5 nodes carries a stream end to end, and ping measures the 4-ho
   assert.match(st, /dropped: unknownRoute=\d+/);
 });
 
-test('diamond: killing the intermediate node of a live route errors open streams and new dials go around it', async (t) => {
+test('diamond: killing the middle node of a live route moves it to the other path; new dials go around', async (t) => {
   const c = new Cluster();
   const apps: AppClient[] = [];
   t.after(async () => {
@@ -59,30 +59,69 @@ test('diamond: killing the intermediate node of a live route errors open streams
   const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
   apps.push(client);
   const sock = await dialRetry(client, d.pk, 7);
-  sock.write('hello');
-  await new Promise((r) => sock.once('data', r));
+  const echoOf = (text: string) =>
+    new Promise<string>((resolve, reject) => {
+      let got = '';
+      const onData = (x: Buffer) => {
+        got += x.toString();
+        if (got.length >= text.length) {
+          sock.off('data', onData);
+          resolve(got);
+        }
+      };
+      sock.on('data', onData);
+      sock.once('error', reject);
+      sock.write(text);
+    });
+  assert.equal(await echoOf('hello'), 'hello');
   // Which middle node carries the route?
   const [sb, sc] = await Promise.all([status(b.apiFile), status(cc.apiFile)]);
   const viaB = (sb.rules as unknown[]).length > 0;
   assert.ok(viaB || (sc.rules as unknown[]).length > 0, 'one middle node has the rules');
   const [victim, other] = viaB ? [b, cc] : [cc, b];
 
-  const errored = new Promise<Error | null>((resolve) => {
+  const killedAt = Date.now();
+  await victim.kill('SIGKILL');
+  // The open stream carries on over the other middle node, bytes intact.
+  assert.equal(await echoOf('still here after the kill'), 'still here after the kill');
+  const s = await status(other.apiFile);
+  assert.ok((s.rules as unknown[]).length >= 2, 'the surviving middle node carries the route now');
+
+  const again = await dialRetry(client, d.pk, 7, {}, 2000);
+  const after = Date.now() - killedAt;
+  t.diagnostic(`stream moved and a new dial succeeded ${after} ms after the kill`);
+  assert.ok(after < 2000, `new dial after ${after} ms`);
+  assert.equal((await roundTrip(again, Buffer.from('around'))).toString(), 'around');
+});
+
+test('chain: killing the only middle node fails the open stream with an error, not a hang', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  await c.startCore();
+  const a = await c.node();
+  const b = await c.node([a.pk]);
+  const d = await c.node([b.pk]);
+  await waitTransports(b, [a.pk, d.pk]);
+  apps.push(await echoApp(d.apiFile));
+  const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
+  apps.push(client);
+  const sock = await dialRetry(client, d.pk, 7);
+  sock.write('x');
+  await new Promise((r) => sock.once('data', r));
+  const failed = new Promise<Error | null>((resolve) => {
     sock.on('error', (e) => resolve(e));
     sock.on('close', () => resolve(null));
   });
   const killedAt = Date.now();
-  await victim.kill('SIGKILL');
-  const err = await errored;
-  assert.ok(err, 'the open stream fails with an error, not a clean end');
-  assert.ok(Date.now() - killedAt < 5000);
-
-  const again = await dialRetry(client, d.pk, 7, {}, 2000);
-  const after = Date.now() - killedAt;
-  t.diagnostic(`open stream failed and a new dial succeeded ${after} ms after the kill`);
-  assert.ok(after < 2000, `new dial after ${after} ms`);
-  assert.equal((await roundTrip(again, Buffer.from('around'))).toString(), 'around');
-  assert.ok(((await status(other.apiFile)).transports as unknown[]).length >= 2);
+  await b.kill('SIGKILL');
+  const err = await failed;
+  assert.ok(err, 'the app sees an error (a reset), not a clean end');
+  assert.ok(Date.now() - killedAt < 3000, `failed after ${Date.now() - killedAt} ms`);
+  await assert.rejects(client.dial(d.pk, 7), (e: Error & { code: string }) => e.code === 'no_route');
 });
 
 test('a random mesh of 20 nodes routes between random pairs', async (t) => {
