@@ -66,12 +66,14 @@ test('register, announce, lookup by key, query by service and attribute with pag
 });
 
 test('an entry leaves after the grace period once its client goes', async (t) => {
-  const m = await startMessenger(t, { key: join(tempDir(t), 'm.json'), args: ['--grace', '300'], env: { LOG_LEVEL: 'info' } });
+  const m = await startMessenger(t, { key: join(tempDir(t), 'm.json'), args: ['--grace', '1000'], env: { LOG_LEVEL: 'info' } });
   const a = await client(t, [m.address]);
   const b = await client(t, [m.address]);
   await b.announce({ services: [{ name: 'x', port: 2 }] });
   assert.ok(await a.lookup(b.pkHex));
+  const bLeft = m.waitForLog((rec) => rec.msg === 'client disconnected' && rec.pk === b.pkHex.slice(0, 8));
   await b.close();
+  await bLeft;
   const during = await a.lookup(b.pkHex);
   assert.ok(during, 'kept during the grace period');
   await assert.rejects(a.send(b.pkHex, Buffer.from('hi')), (err: MessengerError) => err.code === 'offline');
