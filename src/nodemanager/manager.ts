@@ -73,7 +73,9 @@ export class NodeManager extends EventEmitter {
   routesSetUp = 0;
   routesFailed = 0;
   routesBroken = 0;
+  /** Paths broken by a dead node or transport (routesRepaired of them moved to a new path, routesLost not). */
   routesRepaired = 0;
+  routesLost = 0;
 
   constructor(private readonly o: ManagerOptions) {
     super();
@@ -215,6 +217,7 @@ export class NodeManager extends EventEmitter {
   private dropRoute(r: RouteRecord, reason: string, extra: Iterable<string> = []): void {
     this.routes.delete(r.key);
     this.routesBroken++;
+    this.routesLost++;
     log.info('route broken', { route: r.key, reason });
     for (const n of new Set([...r.fwd, ...r.rev, ...extra])) this.links.get(n)?.send({ t: 'remove', routeKey: r.key, reason });
     this.emit('routeBroken', r.key);
@@ -243,6 +246,7 @@ export class NodeManager extends EventEmitter {
       collect(r.rev, r.revIds);
       for (const [n, ids] of old) this.links.get(n)?.send({ t: 'removeIds', ids });
       Object.assign(r, { fwd, rev, fwdIds, revIds, repairs: r.repairs + 1, repairing: false });
+      this.routesBroken++;
       this.routesRepaired++;
       log.info('route repaired', { route: r.key, reason, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
       this.emit('routeRepaired', r.key);
@@ -348,11 +352,14 @@ export class NodeManager extends EventEmitter {
       listen: this.listener ? formatHostPort(this.listener.address()) : null,
       nodes: this.nodes(),
       transports: this.graph.edges(),
-      routes: this.liveRoutes(),
+      // A repaired route is listed under a new key per path (key~N) beside its stable routeKey, so a viewer
+      // sees the old path end (a break, counted in routesBroken) and the new one start (routesRepaired).
+      routes: this.liveRoutes().map((r) => ({ ...r, routeKey: r.key, key: r.repairs ? `${r.key}~${r.repairs}` : r.key })),
       routesSetUp: this.routesSetUp,
       routesFailed: this.routesFailed,
       routesBroken: this.routesBroken,
       routesRepaired: this.routesRepaired,
+      routesLost: this.routesLost,
     };
   }
 }
