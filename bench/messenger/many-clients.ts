@@ -1,6 +1,7 @@
 // Child process of registry-memory.bench: registers `count` fresh keys with a messenger (or as many as fit
 // before the `deadline`, unix ms), each as its own connection announcing one service, `parallel` handshakes
-// at a time. Prints "done <registered>" and stays connected until stdin closes.
+// at a time. Prints "n <registered>" every 100, "done <registered>" at the end, and stays connected until
+// stdin closes.
 import { generateKeyPair } from '../../src/net/keys.js';
 import { MessengerClient } from '../../src/messenger/client.js';
 import { parseMessengerAddress } from '../../src/messenger/address.js';
@@ -20,6 +21,7 @@ async function worker(): Promise<void> {
     await c.start();
     await c.announce({ addresses: [`10.${tag}.${i >> 8}.${i & 255}:7000`], services: [{ name: 'bench', port: 1, attrs: { n: String(i) } }] });
     clients.push(c);
+    if (clients.length % 100 === 0) console.log(`n ${clients.length}`);
   }
 }
 
