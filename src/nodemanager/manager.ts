@@ -250,6 +250,12 @@ export class NodeManager extends EventEmitter {
       this.routesRepaired++;
       log.info('route repaired', { route: r.key, reason, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
       this.emit('routeRepaired', r.key);
+      // Another hop may have died while this repair ran (its break was skipped): check the new paths.
+      const alive = (p: string[]) => p.every((n, i) => i === 0 || this.graph.hasEdge(p[i - 1], n));
+      if (this.routes.get(r.key) === r && (!alive(fwd) || !alive(rev))) {
+        r.repairing = true;
+        void this.repair(r, 'a hop of the new path died during the repair');
+      }
     } catch (err) {
       this.dropRoute(r, `${reason}; no repair: ${(err as Error).message}`, involved);
     }
