@@ -265,3 +265,41 @@ test('with two trusted node managers, dials keep working when one of them dies',
   await c.procs[1].kill('SIGKILL'); // the first manager
   assert.equal((await roundTrip(await dialRetry(client, b.pk, 7), Buffer.from('two'))).toString(), 'two');
 });
+
+test('removing a transport under a live stream moves the stream to another path', async (t) => {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  await c.startCore();
+  const a = await c.node();
+  const b = await c.node([a.pk]);
+  const m = await c.node([a.pk]);
+  const d = await c.node([b.pk, m.pk]);
+  await waitTransports(d, [b.pk, m.pk]);
+  await waitTransports(a, [b.pk, m.pk]);
+  apps.push(await echoApp(d.apiFile));
+  const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
+  apps.push(client);
+  const sock = await dialRetry(client, d.pk, 7);
+  const echo = (text: string) =>
+    new Promise<string>((resolve, reject) => {
+      let got = '';
+      const onData = (x: Buffer) => {
+        got += x.toString();
+        if (got.length >= text.length) {
+          sock.off('data', onData);
+          resolve(got);
+        }
+      };
+      sock.on('data', onData);
+      sock.once('error', reject);
+      sock.write(text);
+    });
+  assert.equal(await echo('before'), 'before');
+  const middle = ((await status(b.apiFile)).rules as unknown[]).length > 0 ? b : m;
+  await run(process.execPath, [CLI, 'node', 'transports', 'rm', middle.pk, '--api-file', a.apiFile]);
+  assert.equal(await echo('after the transport went away'), 'after the transport went away');
+});
