@@ -9,7 +9,7 @@ import { MessengerError, type MessengerErrorCode } from './errors.js';
 import { Link } from './link.js';
 import { MAX_BODY, OP, PK_BYTES } from './protocol.js';
 import type { RelayStream } from './stream.js';
-import type { Announce, Entry, Service } from './types.js';
+import { announceSchema, describeZodError, type Announce, type Entry, type Service } from './types.js';
 
 export interface MessengerClientOptions {
   localKey: KeyPair;
@@ -91,15 +91,22 @@ export class MessengerClient extends EventEmitter {
 
   /** Sets the entry others see (fields given replace the old ones); it is re-sent after every reconnect. */
   async announce(e: { addresses?: string[]; services?: Service[] }): Promise<void> {
+    const checked = announceSchema.safeParse(e);
+    if (!checked.success) throw new MessengerError('bad_request', describeZodError(checked.error));
+    const before = this.entry;
     this.entry = {
       addresses: e.addresses ?? this.entry.addresses,
       services: e.services ?? this.entry.services,
     };
     const payload = Buffer.from(JSON.stringify(this.entry), 'utf8');
     const results = await Promise.allSettled(this.ready().map((l) => l.request(OP.ANNOUNCE, payload)));
-    // A messenger that rejects the entry will reject it again: tell the caller. Lost connections re-announce.
+    // A messenger that rejects the entry will reject it again: keep the old one (it is re-sent on reconnect,
+    // and a rejected HELLO would never register) and tell the caller. Lost connections re-announce.
     for (const r of results) {
-      if (r.status === 'rejected' && (r.reason as MessengerError).code === 'bad_request') throw r.reason;
+      if (r.status === 'rejected' && (r.reason as MessengerError).code === 'bad_request') {
+        this.entry = before;
+        throw r.reason;
+      }
     }
   }
 

@@ -137,6 +137,11 @@ test('registration is by handshake key: nobody can claim a key they do not hold'
   assert.equal(await a.lookup(victim.publicKey), null, 'the claimed key is not registered');
   const e = await a.lookup(mallory.publicKey);
   assert.deepEqual(e?.services, [{ name: 'bank', port: 1 }], 'the entry is under the key proven in the handshake');
+  // The messenger checks what it is told itself: an invalid entry is refused with bad_request and a reason.
+  ch.write(encodeReq(2, OP.ANNOUNCE, Buffer.from(JSON.stringify({ services: [{ name: 'x'.repeat(100), port: 1 }] }))));
+  const bad = await new Promise<Buffer>((resolve) => ch.once('data', resolve));
+  assert.deepEqual([bad[0], bad.readUInt32BE(3), bad[7]], [T.RES, 2, 1]);
+  assert.match(bad.subarray(8).toString(), /services\.0\.name/);
   // And a client cannot even connect without the messenger's real key (the initiator authenticates it).
   await assert.rejects(dialSecure(m.address.host, m.address.port, generateKeyPair().publicKey, { localKey: mallory }));
 });
