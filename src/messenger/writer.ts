@@ -1,6 +1,6 @@
-// Gathers the frames produced in one turn of the event loop (flushed from setImmediate, after every socket read
-// of that turn) into one corked write: small frames (WINDOW, ACCEPT, responses...) share secure-channel
-// messages, and the relay forwards many DATA frames per system call instead of one.
+// Gathers frames into corked writes: small frames (WINDOW, ACCEPT, responses...) share secure-channel messages,
+// and DATA waits for the end of the event-loop turn (setImmediate, after every socket read of that turn) so the
+// relay forwards many DATA frames per system call instead of one.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -17,7 +17,9 @@ export class FrameWriter {
     this.queue.push(frame);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      // Control frames (credit above all) go out at once; DATA waits for the turn's other reads to batch.
+      if (frame.length < 4096) process.nextTick(() => this.flush());
+      else setImmediate(() => this.flush());
     }
   }
 
