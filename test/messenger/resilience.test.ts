@@ -83,6 +83,14 @@ test('a client uses two messengers at once: operations try each and the first su
   assert.equal(echoed, 'echo');
   // Each single-messenger client reaches the other only if a messenger knows both.
   await assert.rejects(onlyOn1.send(onlyOn2.pkHex, Buffer.from('x')), (e: MessengerError) => e.code === 'offline');
+  // With one messenger gone, the client keeps working through the other.
+  const lost = nextEvent(both, 'disconnected');
+  await m1.stop();
+  await lost;
+  assert.deepEqual(both.connectedMessengers(), [onlyOn2.connectedMessengers()[0]]);
+  const again = nextEvent<[string, Buffer]>(onlyOn2, 'datagram');
+  await both.send(onlyOn2.pkHex, Buffer.from('still via m2'));
+  assert.equal((await again)[1].toString(), 'still via m2');
 });
 
 /** A raw secure connection speaking frames directly, for input no well-behaved client would send. */
