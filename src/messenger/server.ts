@@ -380,9 +380,11 @@ export class MessengerServer extends EventEmitter {
     const refuse = (code: WireCode) => c.writer.send(encodeReset(sid, codeNumber(code)));
     const max = this.limits.maxStreamsPerConn;
     if (c.opened >= max || c.streams.size >= max * 4) return refuse('limit');
+    if (!c.requests.take()) return refuse('rate_limited');
     const to = this.conns.get(pkToHex(targetPk));
     if (!to) return refuse('offline');
     if (to.streams.size >= max * 4) return refuse('limit');
+    if (this.congested(to)) return refuse('congested');
     const tsid = to.nextSid;
     to.nextSid += 2;
     if (to.nextSid > 0xfffffff0) to.nextSid = 2; // wraps after 2^31 streams; old ids are long gone by then
