@@ -253,3 +253,29 @@ test('the same key connecting again replaces its old connection; a full messenge
   const third = await raw(t, m.address);
   assert.equal(await third.goaway(), 'limit');
 });
+
+test('a client that stops reading its connection gets congested, not an ever-growing buffer', async (t) => {
+  const m = await startMessenger(t, { key: join(tempDir(t), 'm.json'), args: ['--datagram-rate', '1000'] });
+  const a = await client(t, [m.address]);
+  const other = await client(t, [m.address]);
+  const stuck = await raw(t, m.address);
+  const stuckPk = (stuck.ch.localPublicKey as Buffer).toString('hex');
+  stuck.ch.pause(); // reads nothing from now on: first the kernel buffers fill, then the messenger's
+  const block = Buffer.alloc(60 * 1024);
+  let congested = false;
+  for (let i = 0; i < 1500 && !congested; i++) {
+    try {
+      await a.send(stuckPk, block);
+    } catch (err) {
+      const code = (err as MessengerError).code;
+      if (code === 'congested') congested = true;
+      else if (code !== 'rate_limited') throw err;
+    }
+  }
+  assert.ok(congested, 'datagrams to a connection that does not read are refused as congested');
+  await assert.rejects(a.open(stuckPk, 1), (e: MessengerError) => e.code === 'congested');
+  // Everyone else is served as before.
+  const got = nextEvent(other, 'datagram');
+  await a.send(other.pkHex, Buffer.from('fine'));
+  await got;
+});
