@@ -92,7 +92,7 @@ export function loadConfig(path: string): ViscriptConfig {
 }
 
 /** Parses and validates config text; `file` names it in errors and anchors relative paths. */
-export function parseConfig(source: string, file: string, exists = true): ViscriptConfig {
+export function parseConfig(source: string, file: string, exists = true, environ: NodeJS.ProcessEnv = process.env): ViscriptConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -108,8 +108,41 @@ export function parseConfig(source: string, file: string, exists = true): Viscri
     throw issueToError(issue, doc, lineCounter, file);
   }
   const apps = new Map<string, AppConfig>();
-  for (const [name, app] of Object.entries(parsed.data.apps)) apps.set(name, { ...app, name });
+  for (const [name, app] of Object.entries(parsed.data.apps)) {
+    const expand = (value: string, field: string) => {
+      try {
+        return expandVariables(value, environ);
+      } catch (err) {
+        const { node } = locate(doc, ['apps', name, field], false);
+        const line = node?.range ? lineCounter.linePos(node.range[0]).line : 1;
+        throw new ConfigError(`${file}:${line}: apps.${name}.${field}: ${(err as Error).message}`, file, line, `apps.${name}.${field}`);
+      }
+    };
+    apps.set(name, {
+      ...app,
+      name,
+      path: expand(app.path, 'path'),
+      default_args: app.default_args.map((a) => expand(a, 'default_args')),
+      env: Object.fromEntries(Object.entries(app.env).map(([k, v]) => [k, expand(v, 'env')])),
+      cwd: app.cwd === undefined ? undefined : expand(app.cwd, 'cwd'),
+    });
+  }
   return { file, dir: dirname(file), exists, apps, settings: parsed.data.settings };
+}
+
+/**
+ * Replaces `${NAME}` (and `${NAME:-fallback}`) with Viscript's environment, so one config can name keys and
+ * ports chosen at launch (the demo does this). `$$` stands for a literal `$`. An unset name without a
+ * fallback is an error rather than an empty argument.
+ */
+export function expandVariables(value: string, environ: NodeJS.ProcessEnv): string {
+  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (whole, name?: string, fallback?: string) => {
+    if (whole === '$$') return '$';
+    const v = environ[name!];
+    if (v !== undefined && v !== '') return v;
+    if (fallback !== undefined) return fallback;
+    throw new Error(`"${whole}": environment variable ${name} is not set`);
+  });
 }
 
 function issueToError(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter, file: string): ConfigError {

@@ -110,3 +110,31 @@ test('examples/config.yaml is valid and its apps exist', () => {
   assert.equal(l.file, process.execPath);
   assert.match(l.argv[0], /examples\/apps\/ticker\.mjs$/);
 });
+
+test('${NAME} in path, args, env and cwd comes from the environment; an unset name is a located error', () => {
+  const yaml = [
+    'apps:',
+    '  node:',
+    '    path: ${BIN_DIR}/node.js',
+    '    default_args: ["--messenger", "${MSG}@127.0.0.1:${PORT:-7100}", "cost: $$5"]',
+    '    env:',
+    '      KEY_FILE: ${DIR}/a.json',
+    '    cwd: ${DIR}',
+    '  other:',
+    '    path: ./o',
+    '    default_args: ["${MISSING}"]',
+  ].join('\n');
+  const environ = { BIN_DIR: '/opt/sw', MSG: '02ab', DIR: '/tmp/d', MISSING: 'set' };
+  const app = parseConfig(yaml, FILE, true, environ).apps.get('node')!;
+  assert.equal(app.path, '/opt/sw/node.js');
+  assert.deepEqual(app.default_args, ['--messenger', '02ab@127.0.0.1:7100', 'cost: $5']);
+  assert.deepEqual(app.env, { KEY_FILE: '/tmp/d/a.json' });
+  assert.equal(app.cwd, '/tmp/d');
+  try {
+    parseConfig(yaml, FILE, true, { ...environ, MISSING: undefined });
+    assert.fail('expected a ConfigError');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.message, `${FILE}:10: apps.other.default_args: "\${MISSING}": environment variable MISSING is not set`);
+  }
+});
