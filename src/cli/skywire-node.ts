@@ -195,7 +195,7 @@ async function runStatus(argv: string[]): Promise<number> {
     managers: string[];
     transports: TransportRow[];
     rules: Array<{ id: number; kind: string; route: string; nextPk?: string; nextRouteId?: number; bytesIn: number; bytesOut: number }>;
-    streams: Array<{ route: string; remotePk: string; remotePort: number; localPort: number; initiator: boolean }>;
+    streams: Array<{ route: string; remotePk: string; remotePort: number; localPort: number; initiator: boolean; repairs?: number }>;
     apps: Array<{ name: string; port: number }>;
     dropped: Record<string, number>;
   };
@@ -222,7 +222,8 @@ async function runStatus(argv: string[]): Promise<number> {
   if (s.streams.length) {
     console.log('');
     for (const st of s.streams) {
-      console.log(`stream ${st.route}: port ${st.localPort} ${st.initiator ? '->' : '<-'} ${shortPk(st.remotePk)}:${st.remotePort}`);
+      const moved = st.repairs ? ` (moved to a new path ${st.repairs}x)` : '';
+      console.log(`stream ${st.route}: port ${st.localPort} ${st.initiator ? '->' : '<-'} ${shortPk(st.remotePk)}:${st.remotePort}${moved}`);
     }
   }
   console.log('');

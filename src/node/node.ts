@@ -633,6 +633,7 @@ export class Node extends EventEmitter {
         remotePort: e.info.remotePort,
         localPort: e.info.localPort,
         initiator: e.info.initiator,
+        repairs: e.repairs,
       })),
       apps: this.api.apps(),
       dropped: {
