@@ -332,17 +332,12 @@ export class Node extends EventEmitter {
 
   /** Backpressure: stop reading `from` while `to` cannot take more. */
   private holdUntilDrained(from: Transport, to: Transport): void {
-    const key = `hold:${to.pk}`;
-    const anyFrom = from as Transport & { holds?: Set<string> };
-    anyFrom.holds ??= new Set();
-    if (anyFrom.holds.has(key)) return;
-    anyFrom.holds.add(key);
-    from.pauseReading(key);
+    if (from.isPausedBy(to)) return;
+    from.pauseReading(to);
     const release = () => {
       to.off('drain', release);
       to.off('close', release);
-      anyFrom.holds!.delete(key);
-      from.resumeReading(key);
+      from.resumeReading(to);
     };
     to.on('drain', release);
     to.on('close', release);

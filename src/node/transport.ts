@@ -128,6 +128,10 @@ export class Transport extends EventEmitter {
     this.channel.pause();
   }
 
+  isPausedBy(by: unknown): boolean {
+    return this.pausers.has(by);
+  }
+
   resumeReading(by: unknown): void {
     if (!this.pausers.delete(by)) return;
     if (this.pausers.size === 0 && !this.closed) {
