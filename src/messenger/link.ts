@@ -83,6 +83,7 @@ export class Link implements StreamLink {
   private nextReq = 1;
   private nextSid = 1; // clients open odd stream ids
   private running?: Promise<void>;
+  private dialing = false;
 
   constructor(
     readonly addr: { pk: Buffer; host: string; port: number },
@@ -105,22 +106,26 @@ export class Link implements StreamLink {
       this.writer?.end();
       this.ch.destroy();
     }
-    await this.running;
+    // A dial in progress cannot be cancelled; the loop drops its channel when it completes.
+    if (!this.dialing) await this.running;
   }
 
   private async run(): Promise<void> {
     while (!this.stopped && !this.replaced) {
       try {
+        this.dialing = true;
         const ch = await dialSecure(this.addr.host, this.addr.port, this.addr.pk, {
           localKey: this.o.localKey,
           handshakeTimeoutMs: 10_000,
         });
+        this.dialing = false;
         if (this.stopped) {
           ch.destroy();
           break;
         }
         await this.attach(ch);
       } catch (err) {
+        this.dialing = false;
         log.debug('messenger connection failed', { messenger: shortPk(this.pkHex), err });
       }
       if (this.stopped || this.replaced) break;
