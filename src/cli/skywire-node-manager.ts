@@ -63,12 +63,19 @@ export async function main(argv: string[]): Promise<number> {
   installSignalHandlers();
   const mgr = new NodeManager({ localKey: key, messengers: o.messenger, listen: o.listen ?? { host: '127.0.0.1', port: 0 }, announceAddress: o.announce });
   onShutdown(() => mgr.close());
+  // start() waits for a messenger; say so if that takes a while, rather than sit silent.
+  const waiting = setTimeout(
+    () => console.error(`skywire node-manager: waiting for a messenger (${o.messenger.map((m) => `${m.host}:${m.port}`).join(', ')})...`),
+    3000,
+  );
   try {
     await mgr.start();
   } catch (err) {
     console.error(`skywire node-manager: ${(err as Error).message}`);
     await mgr.close().catch(() => {});
     return 1;
+  } finally {
+    clearTimeout(waiting);
   }
   const signal = startSignalClientFromEnv();
   if (signal) onShutdown(() => signal.stop());

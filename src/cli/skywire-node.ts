@@ -121,12 +121,19 @@ async function runNode(argv: string[]): Promise<number> {
     relayOnly: o.relayOnly,
   });
   onShutdown(() => node.close());
+  // start() waits for a messenger; say so if that takes a while, rather than sit silent.
+  const waiting = setTimeout(
+    () => console.error(`skywire node: waiting for a messenger (${o.messenger.map((m) => `${m.host}:${m.port}`).join(', ')})...`),
+    3000,
+  );
   try {
     await node.start();
   } catch (err) {
     console.error(`skywire node: ${(err as Error).message}`);
     await node.close().catch(() => {});
     return 1;
+  } finally {
+    clearTimeout(waiting);
   }
   const apiFile = o.apiFile ?? defaultApiFile(o.key);
   const api = formatHostPort(node.apiAddress!);
