@@ -2,13 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { generateKeyPair, pkToHex } from '../../src/net/keys.js';
 import { dialSecure } from '../../src/net/tcp.js';
 import { parseHostPort } from '../../src/util/hostport.js';
-import { AppClient, AppApiError, apiRequest } from '../../src/node/sdk/index.js';
+import { AppClient, AppApiError, apiRequest, resolveApi } from '../../src/node/sdk/index.js';
 import { encodePacket, PacketType } from '../../src/node/packet.js';
 import { CLI, Cluster, dialRetry, echoApp, roundTrip, status, waitFor, waitTransports } from './harness.js';
 
@@ -137,4 +137,35 @@ test('bad app API usage is answered with one-line errors', async (t) => {
     assert.match(e.stderr.trim(), /^skywire node: cannot read node API file/);
     return true;
   });
+});
+
+test('the SDK finds its node from the environment or the 0600 api file the node writes', async (t) => {
+  const c = new Cluster();
+  t.after(() => c.stop());
+  await c.startCore();
+  const node = await c.node();
+  assert.equal(statSync(node.apiFile).mode & 0o777, 0o600);
+  const { api, token, pk } = JSON.parse(readFileSync(node.apiFile, 'utf8')) as { api: string; token: string; pk: string };
+  assert.equal(pk, node.pk);
+  const saved = { ...process.env };
+  t.after(() => {
+    for (const k of ['SKYWIRE_APP_API', 'SKYWIRE_APP_TOKEN', 'SKYWIRE_APP_API_FILE']) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+  });
+  for (const k of ['SKYWIRE_APP_API', 'SKYWIRE_APP_TOKEN', 'SKYWIRE_APP_API_FILE']) delete process.env[k];
+  assert.throws(() => resolveApi({}), (e: AppApiError) => e.code === 'bad_config' && !e.message.includes('\n'));
+  process.env.SKYWIRE_APP_API = api;
+  process.env.SKYWIRE_APP_TOKEN = token;
+  const viaEnv = await AppClient.connect({ name: 'env' });
+  assert.equal(viaEnv.localPk, node.pk);
+  await viaEnv.close();
+  delete process.env.SKYWIRE_APP_API;
+  delete process.env.SKYWIRE_APP_TOKEN;
+  process.env.SKYWIRE_APP_API_FILE = node.apiFile;
+  const viaFile = await AppClient.connect({ name: 'file' });
+  assert.equal(viaFile.localPk, node.pk);
+  assert.ok(viaFile.port >= 49152, 'a port is picked when the app names none');
+  await viaFile.close();
 });
