@@ -163,7 +163,7 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
     await c.stop();
   });
   await c.startCore();
-  const idle = ['--route-idle', '600'];
+  const idle = ['--route-idle', '1000'];
   const a = await c.node([], idle);
   const b = await c.node([a.pk], idle);
   const d = await c.node([b.pk], idle);
@@ -181,8 +181,8 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
   sock.write('ping');
   await new Promise((r) => sock.once('data', r));
   assert.equal(((await status(b.apiFile)).rules as unknown[]).length, 2);
-  // Idle for three expiry periods: keepalives keep every rule alive (asserting absence needs a wait).
-  await new Promise((r) => setTimeout(r, 1800));
+  // Idle for 2.5 expiry periods: keepalives keep every rule alive (asserting absence needs a wait).
+  await new Promise((r) => setTimeout(r, 2500));
   assert.equal(((await status(b.apiFile)).rules as unknown[]).length, 2);
   sock.write('pong');
   await new Promise((r) => sock.once('data', r));
@@ -192,7 +192,7 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
   apps.push(late);
   late.listen((s) => {
     s.resume();
-    s.on('end', () => setTimeout(() => s.end('late answer'), 1500));
+    s.on('end', () => setTimeout(() => s.end('late answer'), 2500));
   });
   const half = await dialRetry(client, d.pk, 8);
   assert.equal((await roundTrip(half, Buffer.from('question'))).toString(), 'late answer');
@@ -206,7 +206,7 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
       /* gone */
     }
   });
-  await waitFor('rules to expire', async () => ((await status(b.apiFile)).rules as Array<{ kind: string }>).length === 0, 3000);
+  await waitFor('rules to expire', async () => ((await status(b.apiFile)).rules as Array<{ kind: string }>).length === 0, 5000);
   // A silent neighbour is declared dead within a few seconds.
   const frozenAt = Date.now();
   await waitFor('the frozen node\'s transport to close', async () => !(await status(b.apiFile)).transports.some((x) => x.pk === a.pk), 8000);
