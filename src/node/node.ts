@@ -644,6 +644,7 @@ export class Node extends EventEmitter {
     if (action !== 'ls') {
       if (!pk || !/^[0-9a-fA-F]{66}$/.test(pk)) throw new ApiError('bad_request', `"${pk ?? ''}" is not a public key (66 hex characters)`);
       pk = pk.toLowerCase();
+      if (pk === this.pkHex) throw new ApiError('bad_request', 'a node needs no transport to itself');
     }
     if (action === 'add') {
       this.wanted.add(pk!);
