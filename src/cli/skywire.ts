@@ -7,20 +7,19 @@ interface CommandModule {
 }
 
 const COMMANDS: Record<string, { desc: string; load: () => Promise<CommandModule> }> = {
-  // Components add themselves here, one line each, e.g.
-  // keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
-  viscript: { desc: 'the launcher and signal server (same as the "viscript" command)', load: () => import('./viscript.js') },
-  'vpn-server': { desc: 'VPN exit: forward allowed clients\' traffic to this network (Linux)', load: () => import('./skywire-vpn-server.js') },
-  'vpn-client': { desc: 'VPN client: route traffic through a vpn-server over the mesh (Linux)', load: () => import('./skywire-vpn-client.js') },
+  demo: { desc: 'run the local demo mesh under Viscript and print the curl line to try', load: () => import('./skywire-demo.js') },
   keygen: { desc: 'create a key pair file and print its public key', load: () => import('./skywire-keygen.js') },
+  messenger: { desc: 'run a messenger: discovery, datagrams and relayed streams by public key', load: () => import('./skywire-messenger.js') },
+  'node-manager': { desc: 'run a node manager: route graph, setup and repair', load: () => import('./skywire-node-manager.js') },
+  node: { desc: 'run a mesh node (or: node status, node transports add|rm|ls)', load: () => import('./skywire-node.js') },
+  ping: { desc: 'round trips to a node over a mesh route', load: () => import('./skywire-ping.js') },
   services: { desc: 'list services announced in the messenger (e.g. socks)', load: () => import('./skywire-services.js') },
   'socks-server': { desc: 'SOCKS exit over the mesh (announced as service "socks")', load: () => import('./skywire-socks-server.js') },
   'socks-client': { desc: 'local SOCKS5 proxy whose connections leave the mesh at a socks-server', load: () => import('./skywire-socks-client.js') },
+  'vpn-server': { desc: "VPN exit: forward allowed clients' traffic to this network (Linux)", load: () => import('./skywire-vpn-server.js') },
+  'vpn-client': { desc: 'VPN client: route traffic through a vpn-server over the mesh (Linux)', load: () => import('./skywire-vpn-client.js') },
   chat: { desc: 'Sky-Messenger: chat by public key, in the browser', load: () => import('./skywire-chat.js') },
-  messenger: { desc: 'run a messenger: discovery, datagrams and relayed streams by public key', load: () => import('./skywire-messenger.js') },
-  node: { desc: 'run a mesh node (or: node status, node transports add|rm|ls)', load: () => import('./skywire-node.js') },
-  'node-manager': { desc: 'run a node manager: route graph, setup and repair', load: () => import('./skywire-node-manager.js') },
-  ping: { desc: 'round trips to a node over a mesh route', load: () => import('./skywire-ping.js') },
+  viscript: { desc: 'the launcher and signal server (same as the "viscript" command)', load: () => import('./viscript.js') },
 };
 
 function usage(): string {

@@ -1,0 +1,70 @@
+// The two-command demo: started as the README says (`npm start` builds, then runs `skywire demo`), it answers
+// the curl line it prints, every component answers Viscript's ping / ru / sd, and stopping it leaves nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { goneWithin } from '../viscript/helpers.js';
+
+const run = promisify(execFile);
+const SKYWIRE = fileURLToPath(new URL('../../src/cli/skywire.js', import.meta.url));
+const VISCRIPT = fileURLToPath(new URL('../../src/cli/viscript.js', import.meta.url));
+const hasCurl = await run('curl', ['--version']).then(() => true, () => false);
+
+test('the demo mesh answers its printed curl line and stops without leaving a process', { skip: hasCurl ? false : 'curl is not installed', timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skywire-demo-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const demo = spawn(process.execPath, [SKYWIRE, 'demo', '--headless', '--json', '--dir', dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  demo.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((res) => demo.on('exit', (code) => res(code)));
+  t.after(() => {
+    if (demo.exitCode === null) demo.kill('SIGKILL');
+  });
+
+  const ready = await new Promise<{ curl: string }>((resolve, reject) => {
+    createInterface({ input: demo.stdout }).on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      const msg = JSON.parse(line) as { type?: string; curl?: string };
+      if (msg.type === 'demo-ready') resolve(msg as { curl: string });
+    });
+    void exited.then((code) => reject(new Error(`demo exited (${code}) before it was ready:\n${stderr}`)));
+  });
+
+  // The exact printed line, as a user would paste it.
+  const [cmd, ...args] = ready.curl.split(' ');
+  assert.equal(cmd, 'curl');
+  const page = await run('curl', ['-sS', '--max-time', '20', ...args]);
+  assert.match(page.stdout, /Hello from the Skywire demo web server/);
+
+  const vs = async (line: string) =>
+    JSON.parse((await run(process.execPath, [VISCRIPT, '--state-dir', join(dir, 'viscript'), '--json', '-c', line])).stdout.trim().split('\n').pop()!) as {
+      ok: boolean;
+      text: string;
+      data: Array<{ id: number; name: string; pid?: number; state: string }>;
+    };
+  const la = await vs('la');
+  const names = la.data.map((a) => a.name).sort();
+  assert.deepEqual(names, ['messenger', 'node-a', 'node-b', 'node-c', 'node-manager', 'socks-client', 'socks-server', 'web']);
+  const pids = la.data.map((a) => a.pid!).filter(Boolean);
+  assert.equal(pids.length, 8);
+  for (const app of la.data) {
+    const ping = await vs(`ping ${app.id}`);
+    assert.ok(ping.ok, `ping ${app.name}: ${ping.text}`);
+    const ru = await vs(`ru ${app.id}`);
+    assert.match(ru.text, /rss/, `ru ${app.name}`);
+  }
+  const web = la.data.find((a) => a.name === 'web')!;
+  const sd = await vs(`sd ${web.id}`);
+  assert.ok(sd.ok, sd.text);
+  assert.match(sd.text, /after the signal SHUTDOWN/);
+
+  demo.kill('SIGINT');
+  assert.equal(await exited, 0);
+  for (const pid of pids) assert.ok(await goneWithin(pid, 10_000), `process ${pid} is still running after the demo stopped`);
+});
