@@ -2,12 +2,19 @@
 // and there are no import cycles between modules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const src = join(root, 'src');
+// The package root (whichever build folder this file was compiled into): the folder of our package.json.
+function packageRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'skywire-viscript') return dir;
+    if (dirname(dir) === dir) throw new Error('package root not found');
+  }
+}
+const src = join(packageRoot(), 'src');
 
 // What each layer may import (besides itself). "node/sdk" means only that sub-folder of node.
 const ALLOWED: Record<string, string[]> = {

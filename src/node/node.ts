@@ -13,7 +13,7 @@ import { PacketType, type Packet } from './packet.js';
 import { RoutingTable, type Rule } from './routing-table.js';
 import { Transport, type TransportOptions } from './transport.js';
 import { RouteEnd, RouteEndError, type RouteEndInfo } from './route-end.js';
-import { ControlLink, ControlError, type ControlMessage } from './control-link.js';
+import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
 import { AppApiServer, ApiError } from './app-api.js';
 import { ECHO_PORT } from './sdk/protocol.js';
 

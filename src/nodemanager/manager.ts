@@ -15,7 +15,7 @@ import { MessengerClient } from '../messenger/client.js';
 import { createLogger } from '../util/log.js';
 import { formatHostPort } from '../util/hostport.js';
 import { Graph, NoPathError } from './graph.js';
-import { ControlLink, ControlError, type ControlMessage } from './control-link.js';
+import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
 
 /** Port on the messenger where the manager accepts relayed control links (same as the node's MANAGER_PORT). */
 export const MANAGER_PORT = 6;

@@ -1,9 +1,9 @@
-// Control messages between a node and a node manager: JSON objects, each in a frame of `len u32 | json`,
-// over a secure channel. Requests carry an `id`; the answer is {t:'reply', id, ok, ...}. Both sides may
-// send requests. (The node has an identical copy: layers may not import each other.)
+// A request/response link of JSON messages over a secure channel (used between nodes and node managers):
+// each message in a frame of `len u32 | json`. Requests carry an `id`; the answer is {t:'reply', id, ok, ...}.
+// Both sides may send requests.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { FrameDecoder } from '../net/framing.js';
+import { FrameDecoder } from './framing.js';
 
 export const MAX_CONTROL_FRAME = 1 << 20;
 
