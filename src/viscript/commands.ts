@@ -2,7 +2,7 @@
 // returns a structured result (ok + one text + data) that every front end renders the same way.
 import { SignalError } from '../signal/errors.js';
 import type { Engine } from './engine.js';
-import { commandLine, describeExit, formatBytes, formatDuration, stateText, table, uptimeMs } from './format.js';
+import { commandLine, describeExit, describeReportedUsage, formatBytes, formatDuration, stateText, table, uptimeMs } from './format.js';
 import { UnknownAppError, UnknownIdError, type AppInfo, type StopOutcome } from './supervisor.js';
 
 export interface CommandResult {
@@ -227,7 +227,7 @@ export const COMMANDS: CommandSpec[] = [
       if (ctx.engine.signal.isRegistered(id)) {
         try {
           reported = await ctx.engine.signal.top(id);
-          lines.push(`reported by the app: ${JSON.stringify(reported)}`);
+          lines.push(`reported by the app: ${describeReportedUsage(reported)}`);
         } catch (err) {
           lines.push(`reported by the app: none (${(err as Error).message})`);
         }
@@ -360,3 +360,4 @@ export function errorResult(command: string, err: unknown): CommandResult {
   }
   return fail(command, (err as Error).message ?? String(err));
 }
+

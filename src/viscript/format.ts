@@ -57,3 +57,26 @@ export function table(header: string[], rows: string[][]): string {
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
+
+/**
+ * The TOP answer in words. Our clients send rss/heap/cpu figures; a 2017 or other client may send anything,
+ * so known fields are named and the rest is shown as JSON.
+ */
+export function describeReportedUsage(r: Record<string, unknown>): string {
+  const num = (k: string) => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
+  const parts: string[] = [];
+  const rss = num('rss');
+  if (rss !== undefined) parts.push(`rss ${formatBytes(rss)}`);
+  const used = num('heapUsed');
+  const total = num('heapTotal');
+  if (used !== undefined && total !== undefined) parts.push(`heap ${formatBytes(used)} of ${formatBytes(total)}`);
+  const user = num('cpuUserUs');
+  const sys = num('cpuSystemUs');
+  if (user !== undefined && sys !== undefined) parts.push(`cpu time ${(user / 1000).toFixed(0)} ms user, ${(sys / 1000).toFixed(0)} ms system`);
+  const up = num('uptimeS');
+  if (up !== undefined) parts.push(`up ${up.toFixed(1)} s`);
+  const known = new Set(['pid', 'rss', 'heapUsed', 'heapTotal', 'external', 'cpuUserUs', 'cpuSystemUs', 'uptimeS']);
+  const rest = Object.fromEntries(Object.entries(r).filter(([k]) => !known.has(k)));
+  if (Object.keys(rest).length || !parts.length) parts.push(JSON.stringify(rest));
+  return parts.join(', ');
+}

@@ -6,6 +6,7 @@ import { parseConfig } from '../../src/viscript/config.js';
 import { Engine } from '../../src/viscript/engine.js';
 import { ShellSession, type CommandResult } from '../../src/viscript/session.js';
 import { ParseError, quoteWord, tokenize } from '../../src/viscript/tokenize.js';
+import { describeReportedUsage } from '../../src/viscript/format.js';
 import { FIXTURE_APP, tempDir } from './helpers.js';
 
 test('words keep their case and may be quoted', () => {
@@ -120,4 +121,13 @@ test('settings.allowUntokened: an app that sends no token (a 2017 client) regist
   const ping = await session.submit('ping 2');
   assert.equal(ping?.ok, true, ping?.text);
   session.close();
+});
+
+test('ru shows what an app reports in words, and unknown fields (a 2017 client) as JSON', () => {
+  assert.equal(
+    describeReportedUsage({ pid: 7, rss: 47857664, heapTotal: 6529024, heapUsed: 5179312, external: 1, cpuUserUs: 62933, cpuSystemUs: 14523, uptimeS: 0.74 }),
+    'rss 45.6 MiB, heap 4.9 MiB of 6.2 MiB, cpu time 63 ms user, 15 ms system, up 0.7 s',
+  );
+  assert.equal(describeReportedUsage({ Memory: 1024 }), '{"Memory":1024}');
+  assert.equal(describeReportedUsage({}), '{}');
 });
