@@ -21,8 +21,10 @@ const gyp = [
   join(prefix, 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
 ].find((p) => p && existsSync(p));
 
+// Quiet on success (a build step that talks on every `npm start` hides what matters); everything on failure.
 function run(cmd, args) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: here });
+  const r = spawnSync(cmd, args, { cwd: here, encoding: 'utf8' });
+  if (r.status !== 0) process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? `${r.error.message}\n` : ''}`);
   return r.status === 0;
 }
 

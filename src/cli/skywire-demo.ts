@@ -120,7 +120,8 @@ export async function main(argv: string[]): Promise<number> {
         `\nThe demo mesh is up: a request to ${target} through the SOCKS proxy went A -> B -> C and out.\n` +
           `Try it:\n\n    ${curl}\n\n` +
           `In Viscript: "la" lists every component, "ping <id>", "ru <id>", "logs <id>", "sd <id>".\n` +
-          `"logs" of node-manager shows the dashboard URL. Ctrl+C twice or "quit" stops everything.\n`,
+          `"logs" of node-manager shows the dashboard URL. Ctrl+C twice or "quit" stops everything.\n` +
+          (o.headless ? '' : '(press Enter for the prompt)\n'),
       );
     }
   } else if (viscript.exitCode === null) {
