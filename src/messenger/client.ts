@@ -9,7 +9,7 @@ import { MessengerError, type MessengerErrorCode } from './errors.js';
 import { Link } from './link.js';
 import { MAX_BODY, OP, PK_BYTES } from './protocol.js';
 import type { RelayStream } from './stream.js';
-import { announceSchema, describeZodError, type Announce, type Entry, type Service } from './types.js';
+import { checkAnnounce, type Announce, type Entry, type Service } from './types.js';
 
 export interface MessengerClientOptions {
   localKey: KeyPair;
@@ -91,8 +91,8 @@ export class MessengerClient extends EventEmitter {
 
   /** Sets the entry others see (fields given replace the old ones); it is re-sent after every reconnect. */
   async announce(e: { addresses?: string[]; services?: Service[] }): Promise<void> {
-    const checked = announceSchema.safeParse(e);
-    if (!checked.success) throw new MessengerError('bad_request', describeZodError(checked.error));
+    const checked = checkAnnounce(e);
+    if (!checked.ok) throw new MessengerError('bad_request', checked.error);
     const before = this.entry;
     this.entry = {
       addresses: e.addresses ?? this.entry.addresses,

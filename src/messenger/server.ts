@@ -34,7 +34,7 @@ import {
 } from './protocol.js';
 import { Registry } from './registry.js';
 import { TokenBucket } from './ratelimit.js';
-import { announceSchema, describeZodError, helloSchema, querySchema } from './types.js';
+import { checkAnnounce, checkHello, checkQuery } from './types.js';
 import { FrameWriter, noDelay } from './writer.js';
 
 const log = createLogger('messenger');
@@ -316,9 +316,9 @@ export class MessengerServer extends EventEmitter {
     if (!c.requests.take()) return this.fail(c, req, 'rate_limited', 'too many requests');
     switch (op) {
       case OP.HELLO: {
-        const r = helloSchema.safeParse(parseJson(payload));
-        if (!r.success) return this.fail(c, req, 'bad_request', describeZodError(r.error));
-        this.registry.announce(c.pkHex, r.data);
+        const r = checkHello(parseJson(payload));
+        if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
+        this.registry.announce(c.pkHex, r.value);
         return this.reply(c, req, {
           version: PROTOCOL_VERSION,
           limits: {
@@ -330,18 +330,18 @@ export class MessengerServer extends EventEmitter {
         });
       }
       case OP.ANNOUNCE: {
-        const r = announceSchema.safeParse(parseJson(payload));
-        if (!r.success) return this.fail(c, req, 'bad_request', describeZodError(r.error));
-        this.registry.announce(c.pkHex, r.data);
+        const r = checkAnnounce(parseJson(payload));
+        if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
+        this.registry.announce(c.pkHex, r.value);
         return this.reply(c, req, null);
       }
       case OP.LOOKUP:
         if (payload.length !== PK_BYTES) return this.fail(c, req, 'bad_request', 'lookup takes a 33-byte key');
         return this.reply(c, req, this.registry.lookup(pkToHex(payload)));
       case OP.QUERY: {
-        const r = querySchema.safeParse(parseJson(payload));
-        if (!r.success) return this.fail(c, req, 'bad_request', describeZodError(r.error));
-        return this.reply(c, req, this.registry.query(r.data));
+        const r = checkQuery(parseJson(payload));
+        if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
+        return this.reply(c, req, this.registry.query(r.value));
       }
       default:
         return this.fail(c, req, 'unsupported', `unknown op ${op}`);

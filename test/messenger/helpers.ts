@@ -15,7 +15,9 @@ export const PEER = fileURLToPath(new URL('./fixtures/peer.js', import.meta.url)
 
 export function tempDir(t: TestContext): string {
   const d = mkdtempSync(join(tmpdir(), 'messenger-test-'));
-  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const remove = () => rmSync(d, { recursive: true, force: true });
+  t.after(remove);
+  process.once('exit', remove); // also when the test never gets to its t.after (see track below)
   return d;
 }
 
@@ -38,6 +40,38 @@ function killGroup(p: ChildProcess, sig: NodeJS.Signals): void {
   }
 }
 
+// Every process these helpers start is detached (its own process group), so nothing kills it when this test
+// process goes. t.after kills it when its test ends, pass or fail; but t.after does not run when this process
+// ends some other way: the runner kills a file that overran --test-timeout (SIGTERM), Ctrl-C, process.exit.
+// Those are what left messengers running, so the groups still alive are also killed on the way out.
+const live = new Set<ChildProcess>();
+let exitHooked = false;
+
+function killLive(): void {
+  for (const p of live) killGroup(p, 'SIGKILL');
+  live.clear();
+}
+
+/** Kills `p`'s group after the test, and when this process exits or is told to, whichever comes first. */
+function track(t: TestContext, p: ChildProcess): void {
+  live.add(p);
+  p.once('exit', () => live.delete(p));
+  t.after(() => {
+    killGroup(p, 'SIGKILL');
+    live.delete(p);
+  });
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once('exit', killLive);
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killLive();
+      // Nobody else handles it: die of it as we would have without this listener.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
+}
+
 export function exited(p: ChildProcess): Promise<number | null> {
   if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve(p.exitCode);
   return new Promise((resolve) => p.once('exit', (code) => resolve(code)));
@@ -50,7 +84,7 @@ export async function startMessenger(t: TestContext, o: { key: string; listen?: 
     [CLI, 'messenger', '--listen', o.listen ?? '127.0.0.1:0', '--key', o.key, ...(o.args ?? [])],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SIGNAL_CLIENT: 'false', ...o.env } },
   );
-  t.after(() => killGroup(proc, 'SIGKILL'));
+  track(t, proc);
   let err = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const logLines = createInterface({ input: proc.stderr! });
@@ -124,7 +158,7 @@ export function nextEvent<A extends unknown[]>(
 /** Spawns a client process (fixtures/peer.js) in its own process group; killed after the test. */
 export async function startPeer(t: TestContext, messenger: string, args: string[]): Promise<{ proc: ChildProcess; pk: string }> {
   const proc = spawn(process.execPath, [PEER, messenger, ...args], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => killGroup(proc, 'SIGKILL'));
+  track(t, proc);
   const lines = createInterface({ input: proc.stdout! });
   const pk = await new Promise<string>((resolve, reject) => {
     lines.on('line', (l) => {
