@@ -1,15 +1,19 @@
 // The app SDK: how an app talks to its node (docs/app-api.md). One control connection registers the app's
 // name and port; every stream, dialed or accepted, is its own local socket, so app code stays socket code.
+import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { Backoff } from '../../util/backoff.js';
 import { readJsonLine, writeJsonLine } from './protocol.js';
 
 export class AppApiError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'AppApiError';
   }
 }
@@ -24,7 +28,16 @@ export interface AppClientOptions {
   name: string;
   /** The port this app listens on at its node; omitted = a free one chosen by the node. */
   port?: number;
+  /**
+   * How long `connect` waits for a node that is not up yet: an api file that does not exist (or is still
+   * being written), or an API that refuses connections. Default SKYWIRE_APP_WAIT_MS, else 15000 ms; 0 = fail
+   * at once.
+   */
+  waitMs?: number;
 }
+
+/** Default bound on how long `AppClient.connect` waits for its node to come up. */
+export const DEFAULT_CONNECT_WAIT_MS = 15_000;
 
 /** Resolves the node API address and token from options, environment or the node's api file. */
 export function resolveApi(o: { api?: string; token?: string; apiFile?: string }): { api: string; token: string } {
@@ -36,7 +49,7 @@ export function resolveApi(o: { api?: string; token?: string; apiFile?: string }
     try {
       j = JSON.parse(readFileSync(file, 'utf8')) as { api?: string; token?: string };
     } catch (err) {
-      throw new AppApiError('bad_config', `cannot read node API file ${file}: ${(err as Error).message}`);
+      throw new AppApiError('bad_config', `cannot read node API file ${file}: ${(err as Error).message}`, { cause: err });
     }
     api ??= j.api;
     token ??= j.token;
@@ -58,7 +71,7 @@ export async function apiRequest(api: string, req: Record<string, unknown>, time
   const sock = connect({ host, port, allowHalfOpen: true, noDelay: true });
   await new Promise<void>((resolve, reject) => {
     sock.once('connect', resolve);
-    sock.once('error', (e) => reject(new AppApiError('no_node', `cannot reach the node API at ${api}: ${e.message}`)));
+    sock.once('error', (e) => reject(new AppApiError('no_node', `cannot reach the node API at ${api}: ${e.message}`, { cause: e })));
   });
   writeJsonLine(sock, req);
   let reply: Record<string, unknown>;
@@ -75,9 +88,66 @@ export async function apiRequest(api: string, req: Record<string, unknown>, time
   return { sock, reply };
 }
 
+/** A failure a node that is still starting explains: its api file missing or half written, its API not listening yet. */
+function notUpYet(err: unknown): 'file' | 'api' | undefined {
+  if (!(err instanceof AppApiError)) return undefined;
+  const cause = err.cause as NodeJS.ErrnoException | undefined;
+  if (err.code === 'bad_config' && (cause?.code === 'ENOENT' || cause instanceof SyntaxError)) return 'file';
+  if (err.code === 'no_node' && cause?.code === 'ECONNREFUSED') return 'api';
+  return undefined;
+}
+
+/** Resolves after `ms`, or sooner when `file` is created or changed (the timer covers a missed event). */
+function pause(ms: number, file?: string): Promise<void> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      watcher?.close();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    if (!file) return;
+    try {
+      watcher = watch(dirname(file), (_ev, name) => {
+        if (!name || name.toString() === basename(file)) done();
+      });
+      watcher.on('error', () => {});
+    } catch {
+      /* no such directory (yet), or no watch support here: the timer alone */
+    }
+  });
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+/** The one-line error once the wait for a starting node is over. */
+function gaveUp(err: AppApiError, what: 'file' | 'api', waitMs: number, file: string | undefined, api: string | undefined): AppApiError {
+  if (what === 'file') {
+    const cause = err.cause as NodeJS.ErrnoException;
+    const msg =
+      cause.code === 'ENOENT'
+        ? `node API file ${file} did not appear within ${seconds(waitMs)}: is the node running, with this --api-file?`
+        : `node API file ${file} is still not valid JSON after ${seconds(waitMs)}: ${cause.message}`;
+    return new AppApiError('bad_config', msg, { cause });
+  }
+  return new AppApiError(
+    'no_node',
+    `the node API at ${api} refused connections for ${seconds(waitMs)}: is the node running?`,
+    { cause: err.cause },
+  );
+}
+
 export type IncomingHandler = (sock: Socket, remote: { pk: string; port: number }) => void;
 
-export class AppClient {
+/**
+ * One app's registration with its node. Emits 'close' once its control connection to the node is gone:
+ * with an `AppApiError` (code 'closed') when that was not `close()` (the node stopped or restarted), with no
+ * argument after `close()`. The registration, its port and its announcements end with it.
+ */
+export class AppClient extends EventEmitter {
   readonly localPk: string;
   readonly port: number;
   private onConn: IncomingHandler | undefined;
@@ -85,6 +155,7 @@ export class AppClient {
   private nextReq = 1;
   private readonly pending = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   private closed = false;
+  private closing = false;
 
   private constructor(
     private readonly api: string,
@@ -93,6 +164,7 @@ export class AppClient {
     private readonly control: Socket,
     reply: Record<string, unknown>,
   ) {
+    super();
     this.localPk = String(reply.pk);
     this.port = Number(reply.port);
     control.setEncoding('utf8');
@@ -110,20 +182,49 @@ export class AppClient {
         }
       }
     });
-    control.on('error', () => {});
+    let lastError: Error | undefined;
+    control.on('error', (e) => (lastError = e));
+    // The socket is half-open capable (apiRequest): the node ending its side ends the registration.
+    control.on('end', () => control.destroy());
     control.on('close', () => {
       this.closed = true;
       for (const p of this.pending.values()) p.reject(new AppApiError('closed', 'connection to the node closed'));
       this.pending.clear();
+      if (this.closing) this.emit('close');
+      else {
+        const why = lastError ? `: ${lastError.message}` : '';
+        this.emit('close', new AppApiError('closed', `lost the connection to the node API at ${api}${why}`, { cause: lastError }));
+      }
     });
     control.resume();
   }
 
-  /** Registers the app with its node. */
+  /**
+   * Registers the app with its node. A node that is still starting (api file not there yet, API refusing
+   * connections) is waited for, up to `waitMs` (default SKYWIRE_APP_WAIT_MS, else 15 s); then this fails
+   * with one line saying why.
+   */
   static async connect(o: AppClientOptions): Promise<AppClient> {
-    const { api, token } = resolveApi(o);
-    const { sock, reply } = await apiRequest(api, { op: 'hello', token, name: o.name, port: o.port });
-    return new AppClient(api, token, String(reply.session), sock, reply);
+    const fromEnv = process.env.SKYWIRE_APP_WAIT_MS;
+    const waitMs = o.waitMs ?? (fromEnv && /^\d+$/.test(fromEnv) ? Number(fromEnv) : DEFAULT_CONNECT_WAIT_MS);
+    const deadline = Date.now() + waitMs;
+    const backoff = new Backoff({ initialMs: 50, maxMs: 1000, jitter: 0.2 });
+    const file = o.apiFile ?? process.env.SKYWIRE_APP_API_FILE;
+    for (;;) {
+      let api: string | undefined;
+      try {
+        const r = resolveApi(o);
+        api = r.api;
+        const { sock, reply } = await apiRequest(r.api, { op: 'hello', token: r.token, name: o.name, port: o.port });
+        return new AppClient(r.api, r.token, String(reply.session), sock, reply);
+      } catch (err) {
+        const what = notUpYet(err);
+        if (!what || waitMs <= 0) throw err;
+        const left = deadline - Date.now();
+        if (left <= 0) throw gaveUp(err as AppApiError, what, waitMs, file, api);
+        await pause(Math.min(left, backoff.next()), what === 'file' ? file : undefined);
+      }
+    }
   }
 
   /** Streams dialed to this app's port arrive here, each as its own socket. */
@@ -159,6 +260,7 @@ export class AppClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing = true;
     await new Promise<void>((resolve) => {
       this.control.once('close', () => resolve());
       this.control.end();
