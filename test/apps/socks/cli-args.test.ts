@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../../src/cli/skywire.js', import.meta.url));
 
-async function fails(args: string[], code: number, re: RegExp): Promise<void> {
-  await assert.rejects(run(process.execPath, [CLI, ...args], { env: { ...process.env, SIGNAL_CLIENT: 'false' } }), (err: {
+async function fails(args: string[], code: number, re: RegExp, env: Record<string, string> = {}): Promise<void> {
+  const options = { env: { ...process.env, SIGNAL_CLIENT: 'false', ...env } };
+  await assert.rejects(run(process.execPath, [CLI, ...args], options), (err: {
     code: number;
     stderr: string;
   }) => {
@@ -28,6 +29,21 @@ test('socks-server and socks-client reject bad options with one clear line', asy
   await fails(['socks-client', '--server', 'nope:1:2'], 2, /--server "nope:1:2" must be auto, PK or PK:PORT/);
   await fails(['socks-client', '--listen', 'localhost'], 2, /^skywire socks-client: "localhost" is not HOST:PORT$/m);
   await fails(['socks-client', '--hops', 'x'], 2, /--hops "x" must be an integer/);
-  // No node to talk to: a one-line error, exit code 1.
-  await fails(['socks-client', '--api', '127.0.0.1:1', '--token', 't'], 1, /^skywire socks-client: cannot reach the node API at 127.0.0.1:1/m);
+  // No node to talk to: after waiting for it (SKYWIRE_APP_WAIT_MS, default 15 s) a one-line error, exit code 1.
+  const wait = { SKYWIRE_APP_WAIT_MS: '300' };
+  await fails(
+    ['socks-client', '--api', '127.0.0.1:1', '--token', 't'],
+    1,
+    /^skywire socks-client: the node API at 127.0.0.1:1 refused connections for 0.3 s: is the node running\?$/m,
+    wait,
+  );
+  await fails(
+    ['socks-server', '--api-file', '/nonexistent-skywire/c.api.json'],
+    1,
+    /^skywire socks-server: node API file \/nonexistent-skywire\/c.api.json did not appear within 0.3 s: is the node running, with this --api-file\?$/m,
+    wait,
+  );
+  await fails(['socks-client', '--api', '127.0.0.1:1', '--token', 't'], 1, /^skywire socks-client: cannot reach the node API at 127.0.0.1:1/m, {
+    SKYWIRE_APP_WAIT_MS: '0',
+  });
 });
