@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { type KeyPair, generateKeyPair, keyPairFromSecret, parsePublicKey, pkToHex } from '../../src/net/keys.js';
 import { Handshake } from '../../src/net/handshake.js';
+import { NATIVE_SECP256K1, sharedPoint, sharedPointNative, sharedPointNoble } from '../../src/net/secp256k1.js';
 import { dialSecure, listenSecure } from '../../src/net/tcp.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -136,7 +137,21 @@ async function throughput(): Promise<void> {
 function handshakesInMemory(): void {
   const r: KeyPair = keyPairFromSecret(Buffer.alloc(32, 0x21));
   const i: KeyPair = keyPairFromSecret(Buffer.alloc(32, 0x11));
-  // Baseline in the same run: one bare secp256k1 ECDH, the unit the handshake is made of (3 per side).
+  // The unit a handshake is made of: one secp256k1 ECDH (3 per side) and one key generation (1 per side).
+  const rate = (count: number, fn: () => unknown) => {
+    fn();
+    const t0 = performance.now();
+    for (let k = 0; k < count; k++) fn();
+    return count / ((performance.now() - t0) / 1000);
+  };
+  const peer = generateKeyPair().publicKey;
+  const noble = rate(200, () => sharedPointNoble(i.secretKey, peer));
+  const native = NATIVE_SECP256K1 ? rate(200, () => sharedPointNative(i.secretKey, peer)) : NaN;
+  console.log(
+    `one ECDH (compressed k*P): noble ${noble.toFixed(0)}/s, native OpenSSL (whole point in one multiplication) ${native.toFixed(0)}/s ` +
+      `(${(native / noble).toFixed(2)}x); in use: ${sharedPoint === sharedPointNative ? 'native' : 'noble'}`,
+  );
+  console.log(`key generation: ${rate(500, generateKeyPair).toFixed(0)}/s`);
   const n = 100;
   let t = performance.now();
   for (let k = 0; k < n; k++) {

@@ -1,8 +1,8 @@
 // BOLT #8 handshake (Noise_XK_secp256k1_ChaChaPoly_SHA256), as pure state transitions on byte arrays so the
 // Appendix A vectors can drive it directly. The socket side lives in secure.ts.
 import { createHash } from 'node:crypto';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { type KeyPair, generateKeyPair, isValidPublicKey } from './keys.js';
+import { sharedPoint } from './secp256k1.js';
 import { decryptWithAD, encryptWithAD, hkdf } from './noise-crypto.js';
 
 export const PROTOCOL_NAME = 'Noise_XK_secp256k1_ChaChaPoly_SHA256';
@@ -56,9 +56,12 @@ function sha256(...parts: Uint8Array[]): Buffer {
   return h.digest();
 }
 
-/** ECDH as BOLT #8 defines it: SHA-256 of the compressed shared point. Throws on an invalid public key. */
+/**
+ * ECDH as BOLT #8 defines it: SHA-256 of the compressed shared point (the whole point from one OpenSSL
+ * multiplication when node has secp256k1, see secp256k1.ts; else @noble/curves). Throws on an invalid public key.
+ */
 export function ecdh(secretKey: Uint8Array, publicKey: Uint8Array): Buffer {
-  return sha256(secp256k1.getSharedSecret(secretKey, publicKey, true));
+  return sha256(sharedPoint(secretKey, publicKey));
 }
 
 type Step = 'act1' | 'act2' | 'act3' | 'done';

@@ -4,6 +4,7 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { generateSecp256k1, isValidCompressedPoint, publicKeyOf } from './secp256k1.js';
 
 export interface KeyPair {
   /** 33 bytes, compressed point. */
@@ -16,8 +17,7 @@ export const PUBLIC_KEY_BYTES = 33;
 export const SECRET_KEY_BYTES = 32;
 
 export function generateKeyPair(): KeyPair {
-  const { secretKey, publicKey } = secp256k1.keygen();
-  return { secretKey: Buffer.from(secretKey), publicKey: Buffer.from(publicKey) };
+  return generateSecp256k1();
 }
 
 /** The key pair of a known secret key (throws a clear Error if it is not a valid secp256k1 secret). */
@@ -25,7 +25,8 @@ export function keyPairFromSecret(secret: Uint8Array): KeyPair {
   if (secret.length !== SECRET_KEY_BYTES || !secp256k1.utils.isValidSecretKey(secret)) {
     throw new Error(`secret key must be ${SECRET_KEY_BYTES} bytes in the range of secp256k1`);
   }
-  return { secretKey: Buffer.from(secret), publicKey: Buffer.from(secp256k1.getPublicKey(secret, true)) };
+  const secretKey = Buffer.from(secret);
+  return { secretKey, publicKey: publicKeyOf(secretKey) };
 }
 
 export function pkToHex(pk: Uint8Array): string {
@@ -34,12 +35,7 @@ export function pkToHex(pk: Uint8Array): string {
 
 /** True if `pk` is a 33-byte compressed point on secp256k1. */
 export function isValidPublicKey(pk: Uint8Array): boolean {
-  if (pk.length !== PUBLIC_KEY_BYTES || (pk[0] !== 2 && pk[0] !== 3)) return false;
-  try {
-    return secp256k1.utils.isValidPublicKey(pk, true);
-  } catch {
-    return false;
-  }
+  return isValidCompressedPoint(pk);
 }
 
 function preview(text: string): string {
