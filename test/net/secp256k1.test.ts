@@ -48,9 +48,9 @@ test('the three ECDH values of BOLT #8 Appendix A (ss), on both paths', { skip }
   }
 });
 
-test('native shared point equals noble on 3,000 random key pairs (both parities of y occur)', { skip }, () => {
+test('native shared point equals noble on 500 random key pairs (both parities of y occur)', { skip }, () => {
   const prefixes = new Set<number>();
-  for (let i = 0; i < 3000; i++) {
+  for (let i = 0; i < 500; i++) {
     const k = secp256k1.utils.randomSecretKey();
     const p = secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true);
     const native = sharedPointNative(k, p);
