@@ -38,10 +38,59 @@ interface AppSession {
 const FIRST_AUTO_PORT = 49152;
 const ACCEPT_TIMEOUT_MS = 10_000;
 
+/** A batch is written at once when it reaches this size, else at the end of the event-loop turn. */
+const BATCH_BYTES = 512 * 1024;
+
+/**
+ * Like `src.pipe(dst)`, but the chunks read in one event-loop turn go to `dst` as one corked write. A socket
+ * delivers 64 KiB reads, one byte more than a secure-channel message holds: written one by one, each would
+ * cost a full message and a 1-byte one (two cipher calls, 34 bytes and a packet more); batched, the channel
+ * cuts them into full messages. On the way out, one writev per turn instead of one write per message.
+ */
+function pumpBatched(src: Duplex, dst: Duplex): void {
+  let chunks: Buffer[] = [];
+  let len = 0;
+  let scheduled = false;
+  let waiting = false;
+  const flush = () => {
+    scheduled = false;
+    if (!len) return;
+    const batch = chunks;
+    chunks = [];
+    len = 0;
+    if (dst.destroyed || dst.writableEnded) return;
+    dst.cork();
+    for (const b of batch) dst.write(b);
+    dst.uncork();
+    // Backpressure as with pipe(): stop reading while dst holds more than it has taken.
+    if (dst.writableLength > 0 && !waiting) {
+      waiting = true;
+      src.pause();
+      dst.once('drain', () => {
+        waiting = false;
+        src.resume();
+      });
+    }
+  };
+  src.on('data', (b: Buffer) => {
+    chunks.push(b);
+    len += b.length;
+    if (len >= BATCH_BYTES) flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  });
+  src.once('end', () => {
+    flush();
+    if (!dst.destroyed && !dst.writableEnded) dst.end();
+  });
+}
+
 /** Joins an app socket and a stream both ways; an abrupt end on either side resets the other. */
 export function joinStreams(sock: Socket, stream: Duplex): void {
-  sock.pipe(stream);
-  stream.pipe(sock);
+  pumpBatched(sock, stream);
+  pumpBatched(stream, sock);
   stream.on('error', (err: Error) => {
     log.debug('stream error', { err });
     if (!sock.destroyed) sock.resetAndDestroy();

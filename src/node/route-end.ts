@@ -68,6 +68,15 @@ export class RouteEnd extends Duplex {
   private suspendTimer: NodeJS.Timeout | undefined;
   private pendingResume: number | undefined;
   private awaitingResume = false;
+  /**
+   * Stream bytes written but not yet sent because they fill less than a packet: held until the end of this
+   * event-loop turn (setImmediate), so that the writes of one turn leave as full packets. The end-to-end channel
+   * writes messages of 65569 bytes, one more than fits a packet: sent as they come, every message would cost a
+   * full packet and a tiny one (and, one hop on, transport messages that no longer line up with packets).
+   */
+  private tail: Buffer[] = [];
+  private tailLen = 0;
+  private tailScheduled = false;
   /** Rules used for metering: the consume rule (in) and the local forward rule (out). */
   inRule: Rule | undefined;
   outRule: Rule | undefined;
@@ -298,18 +307,35 @@ export class RouteEnd extends Duplex {
       if (!this.destroyed) this.resumeWaiters.push(() => this.sendData(bufs, cb));
       return;
     }
-    const { ok, bytes, packets } = this.packetize(t, this.handshaking ? PacketType.HANDSHAKE : PacketType.DATA, bufs);
-    this.sent += bytes;
-    if (this.remoteEnded) {
-      this.dropUnacked();
+    let ok = true;
+    if (this.handshaking) {
+      // Handshake acts go out at once (no holding: they are small, and setup time counts).
+      ok = this.sendNow(t, PacketType.HANDSHAKE, bufs);
     } else {
-      for (const b of bufs) if (b.length) this.unacked.push(b);
-    }
-    this.lastSent = Date.now();
-    if (this.outRule) {
-      this.outRule.bytesOut += bytes;
-      this.outRule.packetsOut += packets;
-      this.outRule.lastActivity = this.lastSent;
+      let len = this.tailLen;
+      for (const b of bufs) len += b.length;
+      const full = len - (len % MAX_PAYLOAD);
+      const pieces = this.tail;
+      for (const b of bufs) if (b.length) pieces.push(b);
+      this.tail = [];
+      this.tailLen = 0;
+      if (full > 0) {
+        // Send whole packets now; keep the rest (less than a packet) for the end of this turn.
+        let off = 0;
+        const now: Buffer[] = [];
+        for (const b of pieces) {
+          if (off + b.length <= full) now.push(b);
+          else if (off >= full) this.holdTail(b);
+          else {
+            now.push(b.subarray(0, full - off));
+            this.holdTail(b.subarray(full - off));
+          }
+          off += b.length;
+        }
+        ok = this.sendNow(t, PacketType.DATA, now);
+      } else {
+        for (const b of pieces) this.holdTail(b);
+      }
     }
     const afterTransport = () => {
       if (this.sent - this.peerConsumed < WINDOW || this.destroyed || this.remoteEnded) {
@@ -333,8 +359,65 @@ export class RouteEnd extends Duplex {
     t.on('close', done);
   }
 
+  private holdTail(b: Buffer): void {
+    this.tail.push(b);
+    this.tailLen += b.length;
+    if (!this.tailScheduled) {
+      this.tailScheduled = true;
+      setImmediate(this.flushTail);
+    }
+  }
+
+  /** Sends the held bytes (end of the turn, or before a CLOSE); waits like a write while the path is down. */
+  private readonly flushTail = (): void => {
+    this.tailScheduled = false;
+    if (this.destroyed || !this.tailLen) return;
+    if (this.suspended) {
+      this.resumeWaiters.push(this.flushTail);
+      return;
+    }
+    const t = this.host.transportTo(this.info.outPk);
+    if (!t) {
+      this.suspend(`route broken: no transport to next hop ${this.info.outPk.slice(0, 8)}`);
+      if (!this.destroyed) this.resumeWaiters.push(this.flushTail);
+      return;
+    }
+    const pieces = this.tail;
+    this.tail = [];
+    this.tailLen = 0;
+    // Backpressure for these bytes was already applied to the write that brought them (they are < 1 packet).
+    this.sendNow(t, PacketType.DATA, pieces);
+  };
+
+  /** Packetizes and sends `bufs`, keeping them for a resend after a repair; false when the transport is full. */
+  private sendNow(t: Transport, type: PacketTypeValue, bufs: Buffer[]): boolean {
+    const { ok, bytes, packets } = this.packetize(t, type, bufs);
+    this.sent += bytes;
+    if (this.remoteEnded) {
+      this.dropUnacked();
+    } else {
+      for (const b of bufs) if (b.length) this.unacked.push(b);
+    }
+    this.lastSent = Date.now();
+    if (this.outRule) {
+      this.outRule.bytesOut += bytes;
+      this.outRule.packetsOut += packets;
+      this.outRule.lastActivity = this.lastSent;
+    }
+    return ok;
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     const finish = () => {
+      if (this.tailLen) {
+        // Held bytes leave before the CLOSE (the path may be down again: then they wait once more).
+        this.flushTail();
+        if (this.tailLen) {
+          this.resumeWaiters.push(finish);
+          return;
+        }
+      }
+      if (this.destroyed) return;
       this.localEnded = true;
       this.host.transportTo(this.info.outPk)?.send(PacketType.CLOSE, this.info.outRouteId);
       cb();
@@ -358,6 +441,8 @@ export class RouteEnd extends Duplex {
     t2?.resumeReading(this);
     this.releaseWindow();
     this.resumeWaiters = [];
+    this.tail = [];
+    this.tailLen = 0;
     cb(err);
   }
 }
