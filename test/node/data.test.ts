@@ -94,6 +94,13 @@ test('100 MB through 3 intermediate nodes arrive intact (SHA-256)', async (t) =>
   t.diagnostic(`100 MB over 4 hops in ${secs.toFixed(2)} s (${(100 / secs).toFixed(1)} MB/s)`);
   assert.equal(got.bytes, total);
   assert.equal(got.sha, sent);
+  // Bulk bytes travel in (nearly) full packets: a route end fills each packet (65528 bytes of payload) rather
+  // than sending every end-to-end message (65569 bytes) as a full packet plus a 41-byte one.
+  const mid = (await status(n[2].apiFile)).transports as unknown as Array<{ pk: string; bytesOut: number; packetsOut: number }>;
+  const toNext = mid.find((x) => x.pk === n[3].pk)!;
+  const avg = toNext.bytesOut / toNext.packetsOut;
+  t.diagnostic(`middle node: ${toNext.packetsOut} packets out, ${avg.toFixed(0)} bytes on average`);
+  assert.ok(avg > 45_000, `packets average ${avg.toFixed(0)} bytes`);
 });
 
 function rssMb(pid: number): number {
