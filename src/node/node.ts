@@ -9,7 +9,7 @@ import { MessengerClient } from '../messenger/client.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { Backoff } from '../util/backoff.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
-import { PacketType, type Packet } from './packet.js';
+import { PacketType, payloadLength, type Packet } from './packet.js';
 import { RoutingTable, type Rule } from './routing-table.js';
 import { Transport, type TransportOptions } from './transport.js';
 import { RouteEnd, RouteEndError, type RouteEndInfo } from './route-end.js';
@@ -311,7 +311,8 @@ export class Node extends EventEmitter {
     if (!rule) return;
     const now = Date.now();
     rule.lastActivity = now;
-    rule.bytesIn += p.payload.length;
+    const len = payloadLength(p);
+    rule.bytesIn += len;
     rule.packetsIn++;
     if (rule.kind === 'intermediary') {
       const next = this.transportsByPk.get(rule.nextPk!);
@@ -319,8 +320,9 @@ export class Node extends EventEmitter {
         this.droppedNoTransport++;
         return;
       }
-      const ok = next.send(p.type, rule.nextRouteId!, p.payload);
-      rule.bytesOut += p.payload.length;
+      // A payload that arrived in pieces leaves in pieces (the secure channel seals them without a copy).
+      const ok = p.parts ? next.sendv(p.type, rule.nextRouteId!, p.parts, len) : next.send(p.type, rule.nextRouteId!, p.payload);
+      rule.bytesOut += len;
       rule.packetsOut++;
       if (p.type === PacketType.CLOSE || p.type === PacketType.ERROR) this.table.delete(rule.id);
       if (!ok) this.holdUntilDrained(from, next);

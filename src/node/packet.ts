@@ -24,7 +24,33 @@ export const TRANSPORT_ROUTE_ID = 0;
 export interface Packet {
   type: PacketTypeValue;
   routeId: number;
-  payload: Buffer;
+  readonly payload: Buffer;
+  /**
+   * Set when the payload arrived split across chunks (a packet spanning two secure-channel messages): its
+   * pieces in order. `payload` then joins them (one copy, on first use); a forwarder sends the pieces instead.
+   */
+  readonly parts?: Buffer[];
+}
+
+/** A packet whose payload is in pieces; joined only if someone asks for `payload`. */
+class SplitPacket implements Packet {
+  private joined: Buffer | undefined;
+
+  constructor(
+    readonly type: PacketTypeValue,
+    readonly routeId: number,
+    readonly parts: Buffer[],
+    readonly length: number,
+  ) {}
+
+  get payload(): Buffer {
+    return (this.joined ??= Buffer.concat(this.parts, this.length));
+  }
+}
+
+/** Payload bytes of a packet, without joining a split payload. */
+export function payloadLength(p: Packet): number {
+  return p instanceof SplitPacket ? p.length : p.payload.length;
 }
 
 export function encodePacket(type: PacketTypeValue, routeId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
@@ -48,50 +74,105 @@ export interface DecoderStats {
 /**
  * Streaming decoder: accepts chunks of any size, returns whole packets. It never trusts a header: an
  * unknown type or an oversized length is counted and the buffered bytes are dropped, so a lying peer
- * cannot make it buffer more than one packet.
+ * cannot make it buffer more than one packet. Payloads are views of the chunks (no copy); a payload split
+ * across chunks is returned as its pieces (see `Packet.parts`).
  */
 export class PacketDecoder {
   readonly stats: DecoderStats = { packets: 0, malformed: 0, truncated: 0 };
-  private pending: Buffer | null = null;
+  /** Header of a packet split across chunks, and how much of it arrived. */
+  private readonly head = Buffer.alloc(HEADER_BYTES);
+  private headFill = 0;
+  /** Once that header is complete: the payload pieces so far, their length, and the payload length. */
+  private inPayload = false;
+  private parts: Buffer[] = [];
+  private got = 0;
+  private want = 0;
 
   push(chunk: Buffer): Packet[] {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = null;
     const out: Packet[] = [];
     let off = 0;
-    while (buf.length - off >= HEADER_BYTES) {
-      const type = buf[off];
-      const len = buf.readUInt16BE(off + 5);
-      if (type > PacketType.ERROR || len > MAX_PAYLOAD) {
-        this.stats.malformed++;
-        return out;
+    const end = chunk.length;
+    for (;;) {
+      if (this.headFill === 0 && !this.inPayload) {
+        // Whole packets inside this chunk: views, no copy.
+        while (end - off >= HEADER_BYTES) {
+          const type = chunk[off];
+          const len = chunk.readUInt16BE(off + 5);
+          if (type > PacketType.ERROR || len > MAX_PAYLOAD) return this.malformed(out);
+          if (end - off < HEADER_BYTES + len) break;
+          out.push({
+            type: type as PacketTypeValue,
+            routeId: chunk.readUInt32BE(off + 1),
+            payload: chunk.subarray(off + HEADER_BYTES, off + HEADER_BYTES + len),
+          });
+          off += HEADER_BYTES + len;
+        }
+        if (off === end) break;
       }
-      if (buf.length - off < HEADER_BYTES + len) break;
-      out.push({
-        type: type as PacketTypeValue,
-        routeId: buf.readUInt32BE(off + 1),
-        payload: buf.subarray(off + HEADER_BYTES, off + HEADER_BYTES + len),
-      });
-      off += HEADER_BYTES + len;
+      if (!this.inPayload) {
+        // A header split across chunks (or the start of a packet that continues in the next chunk).
+        const k = Math.min(HEADER_BYTES - this.headFill, end - off);
+        chunk.copy(this.head, this.headFill, off, off + k);
+        this.headFill += k;
+        off += k;
+        if (this.headFill < HEADER_BYTES) break;
+        const len = this.head.readUInt16BE(5);
+        if (this.head[0] > PacketType.ERROR || len > MAX_PAYLOAD) return this.malformed(out);
+        this.inPayload = true;
+        this.want = len;
+        this.got = 0;
+        this.parts = [];
+      }
+      const k = Math.min(this.want - this.got, end - off);
+      if (k > 0) {
+        this.parts.push(chunk.subarray(off, off + k));
+        this.got += k;
+        off += k;
+      }
+      if (this.got < this.want) break;
+      const type = this.head[0] as PacketTypeValue;
+      const routeId = this.head.readUInt32BE(1);
+      const parts = this.parts;
+      out.push(
+        parts.length === 1
+          ? { type, routeId, payload: parts[0] }
+          : parts.length === 0
+            ? { type, routeId, payload: Buffer.alloc(0) }
+            : new SplitPacket(type, routeId, parts, this.want),
+      );
+      this.reset();
+      if (off === end) break;
     }
     this.stats.packets += out.length;
-    if (off < buf.length) {
-      // Copy so a small remainder does not pin a large chunk in memory.
-      buf = buf.subarray(off);
-      this.pending = Buffer.from(buf);
-    }
     return out;
+  }
+
+  private malformed(out: Packet[]): Packet[] {
+    this.stats.malformed++;
+    this.reset();
+    this.stats.packets += out.length;
+    return out;
+  }
+
+  private reset(): void {
+    this.headFill = 0;
+    this.inPayload = false;
+    this.parts = [];
+    this.got = 0;
+    this.want = 0;
   }
 
   /** Call at end of stream: counts an incomplete trailing packet. */
   end(): void {
-    if (this.pending) {
-      this.stats.truncated += this.pending.length;
-      this.pending = null;
+    const held = this.buffered;
+    if (held) {
+      this.stats.truncated += held;
+      this.reset();
     }
   }
 
+  /** Bytes of an incomplete packet held (header and payload so far). */
   get buffered(): number {
-    return this.pending?.length ?? 0;
+    return this.headFill + this.got;
   }
 }

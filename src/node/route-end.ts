@@ -103,10 +103,9 @@ export class RouteEnd extends Duplex {
       case PacketType.DATA:
       case PacketType.HANDSHAKE:
         if (this.remoteEnded) return;
-        this.received += p.payload.length;
         // Pause the transport when the reader is full after our half-close (no more counts can reach the
         // sender), or when a sender ignores the window, rather than buffer without bound.
-        if ((!this.push(p.payload) && this.localEnded) || this.readableLength > 2 * WINDOW) {
+        if ((!this.pushPayload(p) && this.localEnded) || this.readableLength > 2 * WINDOW) {
           if (this.pausedTransport) return;
           this.pausedTransport = from;
           from.pauseReading(this);
@@ -130,6 +129,20 @@ export class RouteEnd extends Duplex {
       default:
         return;
     }
+  }
+
+  /** Hands a payload to the reader (a split one piece by piece, without joining); false when the reader is full. */
+  private pushPayload(p: Packet): boolean {
+    if (!p.parts) {
+      this.received += p.payload.length;
+      return this.push(p.payload);
+    }
+    let more = true;
+    for (const b of p.parts) {
+      this.received += b.length;
+      more = this.push(b);
+    }
+    return more;
   }
 
   private onConsumed(consumed: number): void {

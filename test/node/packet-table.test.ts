@@ -23,8 +23,17 @@ test('packets round-trip through the decoder whatever the chunking', () => {
     assert.equal(got[1].type, PacketType.CLOSE);
     assert.equal(got[2].payload.length, MAX_PAYLOAD);
     assert.deepEqual(got[2].payload, packets[2].subarray(HEADER_BYTES));
+    // A payload split across chunks comes as its pieces (views of the chunks, for a forwarder to send on).
+    if (size < MAX_PAYLOAD) {
+      assert.ok(got[2].parts && got[2].parts.length > 1, `chunk size ${size}`);
+      assert.deepEqual(Buffer.concat(got[2].parts), packets[2].subarray(HEADER_BYTES));
+    }
     assert.equal(d.buffered, 0);
   }
+  // Whole packets inside one chunk are views of it, not copies.
+  const chunk = Buffer.concat(packets);
+  const views = new PacketDecoder().push(chunk);
+  assert.equal(views[2].payload.buffer, chunk.buffer);
 });
 
 test('lying headers and truncated packets are dropped and counted, not buffered', () => {
