@@ -40,12 +40,15 @@ const ACCEPT_TIMEOUT_MS = 10_000;
 
 /** A batch is written at once when it reaches this size, else at the end of the event-loop turn. */
 const BATCH_BYTES = 512 * 1024;
+/** A chunk this small with nothing batched (interactive traffic) is written at once, not held for the turn. */
+const SMALL_BYTES = 16 * 1024;
 
 /**
  * Like `src.pipe(dst)`, but the chunks read in one event-loop turn go to `dst` as one corked write. A socket
  * delivers 64 KiB reads, one byte more than a secure-channel message holds: written one by one, each would
  * cost a full message and a 1-byte one (two cipher calls, 34 bytes and a packet more); batched, the channel
- * cuts them into full messages. On the way out, one writev per turn instead of one write per message.
+ * cuts them into full messages. On the way out, one writev per turn instead of one write per message. A small
+ * chunk arriving alone goes out at once, so interactive traffic pays no extra turn.
  */
 function pumpBatched(src: Duplex, dst: Duplex): void {
   let chunks: Buffer[] = [];
@@ -75,7 +78,7 @@ function pumpBatched(src: Duplex, dst: Duplex): void {
   src.on('data', (b: Buffer) => {
     chunks.push(b);
     len += b.length;
-    if (len >= BATCH_BYTES) flush();
+    if (len >= BATCH_BYTES || (chunks.length === 1 && len < SMALL_BYTES)) flush();
     else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);

@@ -47,6 +47,8 @@ export class RouteEndError extends Error {
 export const WINDOW = 2 * 1024 * 1024;
 /** How long a stream whose next hop died waits for the manager to switch it to a new path. */
 export const REPAIR_WAIT_MS = 5000;
+/** A write this small, with nothing held, is sent at once; larger ones send whole packets and hold the rest. */
+const HOLD_MIN_BYTES = 16 * 1024;
 
 export class RouteEnd extends Duplex {
   private pausedTransport: Transport | undefined;
@@ -321,12 +323,12 @@ export class RouteEnd extends Duplex {
       return;
     }
     let ok = true;
-    if (this.handshaking) {
-      // Handshake acts go out at once (no holding: they are small, and setup time counts).
-      ok = this.sendNow(t, PacketType.HANDSHAKE, bufs);
+    let len = this.tailLen;
+    for (const b of bufs) len += b.length;
+    if (this.handshaking || (this.tailLen === 0 && len < HOLD_MIN_BYTES)) {
+      // Handshake acts and small writes (interactive traffic) go out at once: holding would only add latency.
+      ok = this.sendNow(t, this.handshaking ? PacketType.HANDSHAKE : PacketType.DATA, bufs);
     } else {
-      let len = this.tailLen;
-      for (const b of bufs) len += b.length;
       const full = len - (len % MAX_PAYLOAD);
       const pieces = this.tail;
       for (const b of bufs) if (b.length) pieces.push(b);
