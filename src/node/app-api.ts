@@ -62,11 +62,16 @@ function pumpBatched(src: Duplex, dst: Duplex): void {
     chunks = [];
     len = 0;
     if (dst.destroyed || dst.writableEnded) return;
-    dst.cork();
-    for (const b of batch) dst.write(b);
-    dst.uncork();
-    // Backpressure as with pipe(): stop reading while dst holds more than it has taken.
-    if (dst.writableLength > 0 && !waiting) {
+    let ok = true;
+    if (batch.length === 1) ok = dst.write(batch[0]);
+    else {
+      dst.cork();
+      for (const b of batch) ok = dst.write(b);
+      dst.uncork();
+    }
+    // Backpressure as with pipe(): stop reading while dst is full. (A false from a corked write with everything
+    // taken at uncork needs no wait; else 'drain' follows, since a false write sets needDrain.)
+    if (!ok && dst.writableLength > 0 && !waiting) {
       waiting = true;
       src.pause();
       dst.once('drain', () => {
