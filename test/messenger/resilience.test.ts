@@ -124,6 +124,9 @@ test('garbage after the handshake, unknown frames, oversized lengths and credit 
   const a = await client(t, [m.address]);
   const b = await client(t, [m.address]);
   b.listen(6, (s) => s.on('error', () => {}).resume());
+  // A reader that never reads grants no credit back, so the credit-abuse case below cannot be rescued by credit
+  // arriving while it sends (with a reading peer it raced, and the connection just idled into a timeout).
+  b.listen(7, (s) => void s.on('error', () => {}));
 
   const cases: Array<[string, (ch: Duplex) => void]> = [
     ['random bytes', (ch) => ch.write(randomBytes(5000).fill(0xee, 0, 1))],
@@ -143,7 +146,7 @@ test('garbage after the handshake, unknown frames, oversized lengths and credit 
 
   // Sending more than the receiver granted is cut off, and the receiver's other streams are untouched.
   const r = await raw(t, m.address);
-  r.ch.write(encodeOpen(1, 1000, 6, b.key.publicKey));
+  r.ch.write(encodeOpen(1, 1000, 7, b.key.publicKey));
   const accept = await r.next(T.ACCEPT);
   const window = accept.readUInt32BE(7);
   const big = Buffer.alloc(60000);
