@@ -2,7 +2,8 @@
 //   plain   A -> C -> B routed by the kernel (the baseline),
 //   direct  through vpn-client/vpn-server over one secure (BOLT #8) TCP connection A -> C,
 //   mesh    through vpn-client/vpn-server over a 1-hop Skywire route (nodes A and C).
-// Prints each figure and its ratio to the plain path. Needs root, ip netns, /dev/net/tun, iperf3, ping.
+// Prints each figure: throughput as a ratio to the plain path, median ping RTT and what the path adds to plain.
+// Needs root, ip netns, /dev/net/tun, iperf3, ping.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,19 +25,34 @@ import {
 
 const SECONDS = 4;
 
+/** Pings per latency figure; `PING_GAP_S` apart (idle between, as interactive traffic is), then back to back. */
+const PINGS = 60;
+const PING_GAP_S = '0.05';
+const BUSY_GAP_S = '0.002';
+
 interface Figures {
   mbits: number;
+  /** Median ping RTT with the processes idle between pings (each packet wakes every process on its path). */
   rttMs: number;
+  /** Median ping RTT with pings 2 ms apart (processes and CPUs still awake from the previous one). */
+  busyRttMs: number;
+}
+
+/** Median of the per-reply `time=` values of a ping run. */
+async function medianRtt(l: VpnLab, gap: string): Promise<number> {
+  const ping = await l.a.exec('ping', ['-c', String(PINGS), '-i', gap, '-n', B_ADDR], 60_000);
+  const times = [...ping.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
+  if (times.length < PINGS / 2) throw new Error(`ping failed: ${ping.stdout.slice(-300)}${ping.stderr}`);
+  return times[Math.floor(times.length / 2)];
 }
 
 async function measure(l: VpnLab): Promise<Figures> {
   const iperf = await l.a.exec('iperf3', ['-c', B_ADDR, '-t', String(SECONDS), '-J'], (SECONDS + 20) * 1000);
   if (iperf.code !== 0) throw new Error(`iperf3 failed: ${iperf.stderr || iperf.stdout.slice(0, 300)}`);
   const r = JSON.parse(iperf.stdout) as { end: { sum_received: { bits_per_second: number } } };
-  const ping = await l.a.exec('ping', ['-c', '20', '-i', '0.05', '-q', B_ADDR]);
-  const rtt = /= [\d.]+\/([\d.]+)\//.exec(ping.stdout);
-  if (!rtt) throw new Error(`ping failed: ${ping.stdout}${ping.stderr}`);
-  return { mbits: r.end.sum_received.bits_per_second / 1e6, rttMs: Number(rtt[1]) };
+  const rttMs = await medianRtt(l, PING_GAP_S);
+  const busyRttMs = await medianRtt(l, BUSY_GAP_S);
+  return { mbits: r.end.sum_received.bits_per_second / 1e6, rttMs, busyRttMs };
 }
 
 async function main(): Promise<void> {
@@ -87,8 +103,11 @@ async function main(): Promise<void> {
 
     const row = (name: string, f: Figures) =>
       `${name.padEnd(24)} ${f.mbits.toFixed(0).padStart(7)} Mbit/s (${(f.mbits / plain.mbits).toFixed(3)}x plain)` +
-      `   rtt ${f.rttMs.toFixed(3)} ms (${(f.rttMs / plain.rttMs).toFixed(1)}x plain)`;
-    console.log(`A (${A_ADDR}) -> B (${B_ADDR}) behind C, iperf3 TCP ${SECONDS} s, 20 pings`);
+      `   median rtt ${f.rttMs.toFixed(3)} ms (+${(f.rttMs - plain.rttMs).toFixed(3)} ms)` +
+      `   back to back ${f.busyRttMs.toFixed(3)} ms (+${(f.busyRttMs - plain.busyRttMs).toFixed(3)} ms)`;
+    console.log(
+      `A (${A_ADDR}) -> B (${B_ADDR}) behind C, iperf3 TCP ${SECONDS} s; ${PINGS} pings ${PING_GAP_S} s apart, then ${BUSY_GAP_S} s apart`,
+    );
     console.log(row('plain routed path', plain));
     console.log(row('vpn, direct secure TCP', direct));
     console.log(row('vpn, 1-hop mesh route', meshed));
