@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { AppClient } from '../../src/node/sdk/index.js';
-import { Cluster, dialRetry, status, waitTransports } from './harness.js';
+import { Cluster, diamond, dialRetry, status, testCluster, waitTransports } from './harness.js';
 
 type NodeProc = Awaited<ReturnType<Cluster['node']>>;
 
@@ -75,12 +75,7 @@ function pump(sock: Socket, total: number) {
 }
 
 test('100 MB through 3 intermediate nodes arrive intact (SHA-256)', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   const n = await chain(c, 5);
   const s = await sink(n[4].apiFile);
   const client = await AppClient.connect({ apiFile: n[0].apiFile, name: 'src' });
@@ -113,12 +108,7 @@ function rssMb(pid: number): number {
 }
 
 test('a slow receiver slows the sender; the middle node memory stays bounded', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   const n = await chain(c, 3);
   const s = await sink(n[2].apiFile, true);
   const client = await AppClient.connect({ apiFile: n[0].apiFile, name: 'src' });
@@ -156,12 +146,7 @@ test('a slow receiver slows the sender; the middle node memory stays bounded', a
 });
 
 test('an intermediate node sees only ciphertext: a marker sent end to end never appears in its packets', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   const tap = join(c.dir, 'tap.bin');
   const n = await chain(c, 3, (i): Record<string, string> => (i === 1 ? { SKYWIRE_PACKET_TAP: tap } : {}));
   const s = await sink(n[2].apiFile);
@@ -179,12 +164,7 @@ test('an intermediate node sees only ciphertext: a marker sent end to end never 
 });
 
 test('a stalled stream does not hold up another stream on the same path (per-route window)', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   const n = await chain(c, 3);
   const stalled = await sink(n[2].apiFile, true);
   const client = await AppClient.connect({ apiFile: n[0].apiFile, name: 'src' });
@@ -222,12 +202,7 @@ test('a stalled stream does not hold up another stream on the same path (per-rou
 });
 
 test('a half-closed stream still carries a large answer', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   const n = await chain(c, 3);
   const answer = randomBytes(12 * 1024 * 1024);
   const server = await AppClient.connect({ apiFile: n[2].apiFile, name: 'server', port: 11 });
@@ -249,19 +224,8 @@ test('a half-closed stream still carries a large answer', async (t) => {
 });
 
 test('a bulk transfer survives the death of its middle node: the route moves and no byte is lost', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
-  await c.startCore();
-  const a = await c.node();
-  const b = await c.node([a.pk]);
-  const m = await c.node([a.pk]);
-  const d = await c.node([b.pk, m.pk]);
-  await waitTransports(d, [b.pk, m.pk]);
-  await waitTransports(a, [b.pk, m.pk]);
+  const { c, apps } = testCluster(t);
+  const { a, b, m, d } = await diamond(c);
   const server = await AppClient.connect({ apiFile: d.apiFile, name: 'sink', port: 9 });
   let received = 0;
   let progress: () => void = () => {};

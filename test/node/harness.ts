@@ -176,3 +176,44 @@ export function roundTrip(sock: Socket, data: Buffer): Promise<Buffer> {
     sock.end(data);
   });
 }
+
+/** A cluster and the apps a test opens, all closed when the test ends (pass or fail). */
+export function testCluster(t: { after(fn: () => Promise<void>): void }): { c: Cluster; apps: AppClient[] } {
+  const c = new Cluster();
+  const apps: AppClient[] = [];
+  t.after(async () => {
+    await Promise.all(apps.map((a) => a.close()));
+    await c.stop();
+  });
+  return { c, apps };
+}
+
+/** A diamond a - {b, m} - d, started and with every transport up: two disjoint paths from a to d. */
+export async function diamond(c: Cluster) {
+  await c.startCore();
+  const a = await c.node();
+  const b = await c.node([a.pk]);
+  const m = await c.node([a.pk]);
+  const d = await c.node([b.pk, m.pk]);
+  await waitTransports(d, [b.pk, m.pk]);
+  await waitTransports(a, [b.pk, m.pk]);
+  return { a, b, m, d };
+}
+
+/** Writes `text` on an echoed stream and resolves with as many characters read back; the stream stays open. */
+export function echoOf(sock: Socket, text: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let got = '';
+    const onData = (x: Buffer) => {
+      got += x.toString();
+      if (got.length >= text.length) {
+        sock.off('data', onData);
+        sock.off('error', reject);
+        resolve(got);
+      }
+    };
+    sock.on('data', onData);
+    sock.once('error', reject);
+    sock.write(text);
+  });
+}

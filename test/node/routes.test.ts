@@ -5,17 +5,12 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { AppClient } from '../../src/node/sdk/index.js';
-import { CLI, Cluster, dialRetry, echoApp, roundTrip, status, waitFor, waitTransports } from './harness.js';
+import { CLI, Cluster, diamond, dialRetry, echoApp, echoOf, roundTrip, status, testCluster, waitFor, waitTransports } from './harness.js';
 
 const run = promisify(execFile);
 
 test('a chain of 5 nodes carries a stream end to end, and ping measures the 4-hop route', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   await c.startCore();
   const n = [await c.node()];
   for (let i = 1; i < 5; i++) n.push(await c.node([n[i - 1].pk]));
@@ -42,38 +37,13 @@ test('a chain of 5 nodes carries a stream end to end, and ping measures the 4-ho
 });
 
 test('diamond: killing the middle node of a live route moves it to the other path; new dials go around', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
-  await c.startCore();
-  const a = await c.node();
-  const b = await c.node([a.pk]);
-  const cc = await c.node([a.pk]);
-  const d = await c.node([b.pk, cc.pk]);
-  await waitTransports(d, [b.pk, cc.pk]);
-  await waitTransports(a, [b.pk, cc.pk]);
+  const { c, apps } = testCluster(t);
+  const { a, b, m: cc, d } = await diamond(c);
   apps.push(await echoApp(d.apiFile));
   const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
   apps.push(client);
   const sock = await dialRetry(client, d.pk, 7);
-  const echoOf = (text: string) =>
-    new Promise<string>((resolve, reject) => {
-      let got = '';
-      const onData = (x: Buffer) => {
-        got += x.toString();
-        if (got.length >= text.length) {
-          sock.off('data', onData);
-          resolve(got);
-        }
-      };
-      sock.on('data', onData);
-      sock.once('error', reject);
-      sock.write(text);
-    });
-  assert.equal(await echoOf('hello'), 'hello');
+  assert.equal(await echoOf(sock, 'hello'), 'hello');
   // Which middle node carries the route?
   const [sb, sc] = await Promise.all([status(b.apiFile), status(cc.apiFile)]);
   const viaB = (sb.rules as unknown[]).length > 0;
@@ -83,7 +53,7 @@ test('diamond: killing the middle node of a live route moves it to the other pat
   const killedAt = Date.now();
   await victim.kill('SIGKILL');
   // The open stream carries on over the other middle node, bytes intact.
-  assert.equal(await echoOf('still here after the kill'), 'still here after the kill');
+  assert.equal(await echoOf(sock, 'still here after the kill'), 'still here after the kill');
   const s = await status(other.apiFile);
   assert.ok((s.rules as unknown[]).length >= 2, 'the surviving middle node carries the route now');
 
@@ -95,12 +65,7 @@ test('diamond: killing the middle node of a live route moves it to the other pat
 });
 
 test('chain: killing the only middle node fails the open stream with an error, not a hang', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   await c.startCore();
   const a = await c.node();
   const b = await c.node([a.pk]);
@@ -125,12 +90,7 @@ test('chain: killing the only middle node fails the open stream with an error, n
 });
 
 test('a random mesh of 20 nodes routes between random pairs', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   await c.startCore();
   const nodes: Array<Awaited<ReturnType<Cluster['node']>>> = [];
   const links = new Map<number, number[]>();
@@ -156,12 +116,7 @@ test('a random mesh of 20 nodes routes between random pairs', async (t) => {
 });
 
 test('keepalives hold an idle route; rules expire when an end falls silent; closing tears a route down', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   await c.startCore();
   const idle = ['--route-idle', '1000'];
   const a = await c.node([], idle);
@@ -214,12 +169,7 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
 });
 
 test('relayed transports through the messenger, auto-connect, and transports add/rm from the CLI', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   await c.startCore();
   const a = await c.node([], ['--no-listen']);
   const b = await c.node([a.pk]);
@@ -245,12 +195,7 @@ test('relayed transports through the messenger, auto-connect, and transports add
 });
 
 test('with two trusted node managers, dials keep working when one of them dies (the other reached by relay)', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   await c.startCore();
   // The second manager announces an address nobody listens on: nodes reach it through the messenger relay.
   const second = await c.spawn([
@@ -270,39 +215,14 @@ test('with two trusted node managers, dials keep working when one of them dies (
 });
 
 test('removing a transport under a live stream moves the stream to another path', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
-  await c.startCore();
-  const a = await c.node();
-  const b = await c.node([a.pk]);
-  const m = await c.node([a.pk]);
-  const d = await c.node([b.pk, m.pk]);
-  await waitTransports(d, [b.pk, m.pk]);
-  await waitTransports(a, [b.pk, m.pk]);
+  const { c, apps } = testCluster(t);
+  const { a, b, m, d } = await diamond(c);
   apps.push(await echoApp(d.apiFile));
   const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
   apps.push(client);
   const sock = await dialRetry(client, d.pk, 7);
-  const echo = (text: string) =>
-    new Promise<string>((resolve, reject) => {
-      let got = '';
-      const onData = (x: Buffer) => {
-        got += x.toString();
-        if (got.length >= text.length) {
-          sock.off('data', onData);
-          resolve(got);
-        }
-      };
-      sock.on('data', onData);
-      sock.once('error', reject);
-      sock.write(text);
-    });
-  assert.equal(await echo('before'), 'before');
+  assert.equal(await echoOf(sock, 'before'), 'before');
   const middle = ((await status(b.apiFile)).rules as unknown[]).length > 0 ? b : m;
   await run(process.execPath, [CLI, 'node', 'transports', 'rm', middle.pk, '--api-file', a.apiFile]);
-  assert.equal(await echo('after the transport went away'), 'after the transport went away');
+  assert.equal(await echoOf(sock, 'after the transport went away'), 'after the transport went away');
 });

@@ -10,7 +10,7 @@ import { dialSecure } from '../../src/net/tcp.js';
 import { parseHostPort } from '../../src/util/hostport.js';
 import { AppClient, AppApiError, apiRequest, resolveApi } from '../../src/node/sdk/index.js';
 import { encodePacket, PacketType } from '../../src/node/packet.js';
-import { CLI, Cluster, dialRetry, echoApp, roundTrip, status, waitFor, waitTransports } from './harness.js';
+import { CLI, Cluster, dialRetry, echoApp, roundTrip, status, testCluster, waitFor, waitTransports } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -50,12 +50,7 @@ test('a node rejects control channels from manager keys it does not trust', asyn
 });
 
 test('garbage and mutated packets on a transport are dropped and counted; routing goes on', async (t) => {
-  const c = new Cluster();
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await c.stop();
-  });
+  const { c, apps } = testCluster(t);
   await c.startCore();
   const a = await c.node();
   const b = await c.node([a.pk]);
