@@ -55,26 +55,3 @@ test('a transport one side stops reporting disappears for both sides', () => {
   g.removeNode('c');
   assert.equal(g.hasEdge('a', 'c'), false);
 });
-
-test('route computation on 10,000 nodes and 50,000 transports takes well under 10 ms', () => {
-  const g = new Graph();
-  const n = 10_000;
-  // mulberry32: a small seeded generator, so every run builds the same graph.
-  let seed = 7;
-  const rnd = () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  for (let i = 1; i < n; i++) g.addEdge(`k${i}`, `k${Math.floor(rnd() * i)}`, rnd() * 10);
-  for (let e = n - 1; e < 50_000; e++) g.addEdge(`k${Math.floor(rnd() * n)}`, `k${Math.floor(rnd() * n)}`, rnd() * 10);
-  const times: number[] = [];
-  for (let i = 0; i < 50; i++) {
-    const t0 = performance.now();
-    g.findPath({ from: `k${Math.floor(rnd() * n)}`, to: `k${Math.floor(rnd() * n)}` });
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  assert.ok(times[25] < 10, `median ${times[25].toFixed(2)} ms`);
-});
