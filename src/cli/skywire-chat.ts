@@ -35,8 +35,7 @@ export async function main(argv: string[]): Promise<number> {
   const dataDir = resolve(opts.data ?? join(dirname(resolve(opts.key)), `chat-${shortPk(key.publicKey)}`));
 
   installSignalHandlers();
-  const signal = startSignalClientFromEnv();
-  if (signal) onShutdown(() => signal.stop());
+  startSignalClientFromEnv();
 
   const store = new ChatStore(dataDir);
   await store.open();

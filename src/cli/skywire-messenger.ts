@@ -95,8 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   onShutdown(() => server.close());
-  const signal = startSignalClientFromEnv();
-  if (signal) onShutdown(() => signal.stop());
+  startSignalClientFromEnv();
   const address = formatMessengerAddress({ pk: key.publicKey, ...addr });
   if (o.json) console.log(JSON.stringify({ publicKey: pkToHex(key.publicKey), address }));
   else {

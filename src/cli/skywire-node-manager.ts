@@ -77,8 +77,7 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     clearTimeout(waiting);
   }
-  const signal = startSignalClientFromEnv();
-  if (signal) onShutdown(() => signal.stop());
+  startSignalClientFromEnv();
   let dashboard: string | undefined;
   if (o.web) {
     try {

@@ -140,8 +140,7 @@ async function runNode(argv: string[]): Promise<number> {
   writeFileSync(apiFile, JSON.stringify({ api, token: node.api.token, pk: node.pkHex }) + '\n', { mode: 0o600 });
   chmodSync(apiFile, 0o600);
   onShutdown(() => rmSync(apiFile, { force: true }));
-  const signal = startSignalClientFromEnv();
-  if (signal) onShutdown(() => signal.stop());
+  startSignalClientFromEnv();
   const listen = node.listenAddress ? formatHostPort(node.listenAddress) : null;
   if (o.json) console.log(JSON.stringify({ pk: node.pkHex, api, apiFile, listen }));
   else {

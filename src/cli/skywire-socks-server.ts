@@ -49,8 +49,7 @@ export async function connectApp(o: {
   port?: number;
 }): Promise<AppClient> {
   installSignalHandlers();
-  const signal = startSignalClientFromEnv();
-  if (signal) onShutdown(() => signal.stop());
+  startSignalClientFromEnv();
   // The SDK falls back to SKYWIRE_APP_API / SKYWIRE_APP_TOKEN / SKYWIRE_APP_API_FILE.
   const app = await AppClient.connect({ api: o.api, token: o.token, apiFile: o.apiFile, name: o.name, port: o.port });
   onShutdown(() => app.close());

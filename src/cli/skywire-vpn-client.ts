@@ -67,8 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger('vpn-client');
   installSignalHandlers();
-  const signal = startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
-  if (signal) onShutdown(() => signal.stop());
+  startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
   let transport: MeshTransport;
   try {
     transport = opts.direct

@@ -58,8 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger('vpn-server');
   installSignalHandlers();
-  const signal = startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
-  if (signal) onShutdown(() => signal.stop());
+  startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
   let transport: MeshTransport;
   try {
     transport = opts.directListen

@@ -3,6 +3,7 @@
 
 import { basename } from 'node:path';
 import { SignalClient, type SignalClientOptions } from './client.js';
+import { onShutdown } from '../util/lifecycle.js';
 
 export const DEFAULT_SIGNAL_ADDRESS = 'localhost:7999';
 
@@ -41,5 +42,7 @@ export function startSignalClientFromEnv(
   if (!opts) return undefined;
   const client = new SignalClient({ ...opts, ...overrides });
   client.start();
+  // Every program that starts a client wants it closed cleanly on the way out; do it here, once for all.
+  onShutdown(() => client.stop());
   return client;
 }
