@@ -7,7 +7,7 @@ import { createLogger } from '../util/log.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { parsePublicKey, pkToHex } from '../net/keys.js';
 import { DEFAULT_MESH_PORT, startSocksClientApp } from '../apps/socks/index.js';
-import { addAppApiOptions, connectApp, intOption, parseArgs } from './skywire-socks-server.js';
+import { addAppApiOptions, connectApp, intOption, parseArgs } from './app-command.js';
 
 interface ClientOpts {
   api?: string;

@@ -2,59 +2,13 @@
 // and for each incoming stream connects to the requested target itself (names resolved here), refusing
 // loopback/private/link-local destinations unless --allow permits them. Also exports the option handling
 // that `skywire socks-client` shares.
-import { Command, CommanderError } from 'commander';
-import { AppClient } from '../node/sdk/index.js';
-import { startSignalClientFromEnv } from '../signal/index.js';
-import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
+import { Command } from 'commander';
+import type { AppClient } from '../node/sdk/index.js';
+import { onShutdown, shutdown } from '../util/lifecycle.js';
 import { createLogger } from '../util/log.js';
 import { parsePublicKey, pkToHex } from '../net/keys.js';
 import { DEFAULT_MESH_PORT, parseCidr, startSocksServerApp } from '../apps/socks/index.js';
-
-export const collect = (v: string, prev: string[]) => [...prev, v];
-
-export function addAppApiOptions(program: Command, defaultName: string): Command {
-  return program
-    .option('--api <HOST:PORT>', "the node's local app API (default: $SKYWIRE_APP_API)")
-    .option('--token <token>', 'app API token (default: $SKYWIRE_APP_TOKEN)')
-    .option('--api-file <file>', 'JSON file {api, token} written by the node (default: $SKYWIRE_APP_API_FILE)')
-    .option('--name <name>', 'app name registered with the node', defaultName);
-}
-
-/** Parses argv; returns the exit code on --help or a usage error, else undefined. */
-export function parseArgs(program: Command, argv: string[], cmd: string): number | undefined {
-  program
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire ${cmd}: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-    return undefined;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
-}
-
-export function intOption(text: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min || n > max) throw new Error(`${what} "${text}" must be an integer from ${min} to ${max}`);
-  return n;
-}
-
-/** Connects to the node's app API, with signal-client and SIGINT/SIGTERM handling set up first. */
-export async function connectApp(o: {
-  api?: string;
-  token?: string;
-  apiFile?: string;
-  name: string;
-  port?: number;
-}): Promise<AppClient> {
-  installSignalHandlers();
-  startSignalClientFromEnv();
-  // The SDK falls back to SKYWIRE_APP_API / SKYWIRE_APP_TOKEN / SKYWIRE_APP_API_FILE.
-  const app = await AppClient.connect({ api: o.api, token: o.token, apiFile: o.apiFile, name: o.name, port: o.port });
-  onShutdown(() => app.close());
-  return app;
-}
+import { addAppApiOptions, collect, connectApp, intOption, parseArgs } from './app-command.js';
 
 interface ServerOpts {
   api?: string;

@@ -3,6 +3,7 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { Command, CommanderError } from 'commander';
+import { addAppApiOptions } from './app-command.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
 import { loadOrCreateKeyFile } from '../net/keys.js';
@@ -17,7 +18,7 @@ import { VPN_PORT } from '../apps/vpn/protocol.js';
 import { type MeshTransport, connectNode, directDialer } from '../apps/vpn/transport.js';
 
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command('skywire vpn-client')
+  const program = addAppApiOptions(new Command('skywire vpn-client'), 'vpn-client')
     .description('VPN client: routes traffic through a vpn-server reached over the mesh (Linux, CAP_NET_ADMIN)')
     .argument('<server>', 'the vpn-server\'s public key, or "auto" for any node announcing the vpn service')
     .option('--hops <n>', 'route length in hops')
@@ -26,9 +27,6 @@ export async function main(argv: string[]): Promise<number> {
     .option('--dev <name>', 'TUN device name', 'cvpn0')
     .option('--mtu <bytes>', 'largest packet in the tunnel (the server may lower it)', String(DEFAULT_MTU))
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
-    .option('--api <host:port>', 'the node\'s app API (default: $SKYWIRE_APP_API)')
-    .option('--token <token>', 'the node\'s app API token (default: $SKYWIRE_APP_TOKEN)')
-    .option('--api-file <file>', 'the node\'s API file with address and token (default: $SKYWIRE_APP_API_FILE)')
     .option('--port <n>', 'the vpn-server\'s app port', String(VPN_PORT))
     .option('--direct <host:port>', 'reach the server on its secure TCP listener instead of the mesh (needs --key)')
     .option('--key <file>', 'with --direct: this client\'s key file (created if missing; the server must allow its key)')
@@ -41,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const opts = program.opts<{
     hops?: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
-    api?: string; token?: string; apiFile?: string; port: string; direct?: string; key?: string;
+    api?: string; token?: string; apiFile?: string; name: string; port: string; direct?: string; key?: string;
   }>();
   const serverArg = program.args[0];
   let cfg;
@@ -72,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     transport = opts.direct
       ? directDialer(await resolveDirect(opts.direct), loadOrCreateKeyFile(opts.key!))
-      : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: 'vpn-client' });
+      : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: opts.name });
   } catch (err) {
     console.error(`vpn-client: ${(err as Error).message}`);
     await shutdown(1);

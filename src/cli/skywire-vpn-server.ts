@@ -1,6 +1,7 @@
 // `skywire vpn-server`: gives allowed client keys an address in a private subnet and forwards (NATs)
 // their traffic to this machine's network. Linux only; needs CAP_NET_ADMIN.
 import { Command, CommanderError } from 'commander';
+import { addAppApiOptions } from './app-command.js';
 import { createLogger } from '../util/log.js';
 import { loadOrCreateKeyFile } from '../net/keys.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
@@ -14,7 +15,7 @@ import { VpnServer } from '../apps/vpn/server.js';
 import { type MeshTransport, connectNode, directListener } from '../apps/vpn/transport.js';
 
 export async function main(argv: string[]): Promise<number> {
-  const program = new Command('skywire vpn-server')
+  const program = addAppApiOptions(new Command('skywire vpn-server'), 'vpn-server')
     .description('VPN exit: forwards the traffic of allowed client keys to this machine\'s network (Linux, CAP_NET_ADMIN)')
     .option('--allow <keys>', 'client public key(s) allowed to connect (repeatable, comma separated)', collect, [])
     .option('--allow-file <path>', 'file with one allowed client key per line (repeatable)', collect, [])
@@ -23,9 +24,6 @@ export async function main(argv: string[]): Promise<number> {
     .option('--mtu <bytes>', 'largest packet in the tunnel', String(DEFAULT_MTU))
     .option('--firewall <kind>', 'NAT with auto | nft | iptables', 'auto')
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
-    .option('--api <host:port>', 'the node\'s app API (default: $SKYWIRE_APP_API)')
-    .option('--token <token>', 'the node\'s app API token (default: $SKYWIRE_APP_TOKEN)')
-    .option('--api-file <file>', 'the node\'s API file with address and token (default: $SKYWIRE_APP_API_FILE)')
     .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
     .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key)')
     .option('--key <file>', 'with --direct-listen: this server\'s key file (created if missing)')
@@ -38,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const opts = program.opts<{
     allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; firewall: string; stateDir: string;
-    api?: string; token?: string; apiFile?: string; port: string; directListen?: string; key?: string;
+    api?: string; token?: string; apiFile?: string; name: string; port: string; directListen?: string; key?: string;
   }>();
   let cfg;
   try {
@@ -63,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     transport = opts.directListen
       ? directListener(opts.directListen, loadOrCreateKeyFile(opts.key!))
-      : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: 'vpn-server', port: Number(opts.port) });
+      : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: opts.name, port: Number(opts.port) });
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
     await shutdown(1);
