@@ -45,16 +45,14 @@ if (!files.length) {
 // A previous run's files must never stand in for this run's results.
 mkdirSync(artifacts, { recursive: true });
 const summaryFile = join(artifacts, 'summary.json');
-const tapFile = join(artifacts, 'tap.txt');
 rmSync(summaryFile, { force: true });
-rmSync(tapFile, { force: true });
+rmSync(join(artifacts, 'tap.txt'), { force: true }); // written by earlier versions of this script
 
 const args = [
   '--test',
   '--test-concurrency=2',
   '--test-timeout=300000',
   '--test-reporter=spec', '--test-reporter-destination=stdout',
-  '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
   `--test-reporter=${join(root, 'scripts', 'summary-reporter.mjs')}`, `--test-reporter-destination=${summaryFile}`,
   ...files,
 ];
