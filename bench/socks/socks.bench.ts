@@ -133,7 +133,7 @@ async function startRig(): Promise<{ port: number; pid: number }> {
 }
 
 function microsocksPath(): string | undefined {
-  const has = () => spawnSync('sh', ['-c', 'command -v microsocks'], { encoding: 'utf8' }).stdout.trim() || undefined;
+  const has = () => spawnSync('sh', ['-c', 'command -v microsocks'], { encoding: 'utf8' }).stdout?.trim() || undefined;
   const found = has();
   if (found) return found;
   console.log('microsocks not found: trying "apt-get install -y microsocks"...');
