@@ -9,7 +9,25 @@
 //   - or node:test sent a plan for the file and fewer top-level tests finished than planned.
 // A file whose process failed (load error, non-zero exit) with no failing test of its own is one failure too.
 
+import { realpathSync } from 'node:fs';
+
 /** @typedef {{ file: string, name: string, reason: string }} Entry */
+
+// node:test names a file by the path it was given for the file itself, and by its real path for the tests
+// inside it: the same key for both, even when the path goes through a symlink.
+const realPaths = new Map();
+function realPath(file) {
+  let r = realPaths.get(file);
+  if (r === undefined) {
+    try {
+      r = realpathSync(file);
+    } catch {
+      r = file;
+    }
+    realPaths.set(file, r);
+  }
+  return r;
+}
 
 export default async function* summaryReporter(source) {
   /** @type {Map<string, { enqueued: Set<string>, finished: Set<string>, failed: number, planned?: number, ended?: { error?: Error } }>} */
@@ -25,9 +43,9 @@ export default async function* summaryReporter(source) {
 
   for await (const event of source) {
     const d = event.data ?? {};
-    const file = d.file ?? '';
-    if (d.nesting !== 0 || !file) continue;
-    const isFileItself = d.name === file; // node:test's stand-in for the whole file (process isolation)
+    if (d.nesting !== 0 || !d.file) continue;
+    const file = realPath(d.file);
+    const isFileItself = d.name === d.file; // node:test's stand-in for the whole file (process isolation)
     switch (event.type) {
       case 'test:enqueue':
         if (!isFileItself) fileOf(file).enqueued.add(d.name);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +19,20 @@ interface Run {
   dir: string;
 }
 
-/** A scratch repo with the runner scripts and the given fixtures as dist/test/*.test.js. */
-function scratch(fixtureNames: string[]): string {
+/**
+ * A scratch repo with the runner scripts and the given fixtures as dist/test/*.test.js; with `viaSymlink`,
+ * dist/test is a symlink to the directory holding them (as in a symlinked checkout).
+ */
+function scratch(fixtureNames: string[], viaSymlink = false): string {
   const dir = mkdtempSync(join(tmpdir(), 'run-tests-'));
   mkdirSync(join(dir, 'scripts'));
-  mkdirSync(join(dir, 'dist', 'test'), { recursive: true });
+  if (viaSymlink) {
+    mkdirSync(join(dir, 'real-tests'));
+    mkdirSync(join(dir, 'dist'));
+    symlinkSync(join(dir, 'real-tests'), join(dir, 'dist', 'test'));
+  } else {
+    mkdirSync(join(dir, 'dist', 'test'), { recursive: true });
+  }
   for (const f of readdirSync(join(repo, 'scripts')).filter((n) => n.endsWith('.mjs'))) {
     copyFileSync(join(repo, 'scripts', f), join(dir, 'scripts', f));
   }
@@ -45,8 +54,8 @@ function runner(dir: string, env: Record<string, string | undefined> = {}): Prom
   });
 }
 
-async function run(fixtureNames: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const dir = scratch(fixtureNames);
+async function run(fixtureNames: string[], env: Record<string, string | undefined> = {}, viaSymlink = false): Promise<Run> {
+  const dir = scratch(fixtureNames, viaSymlink);
   try {
     return await runner(dir, env);
   } finally {
@@ -66,6 +75,12 @@ test('a normal file: top-level tests counted, the skip named with its reason, ex
   assert.equal(r.last, '2 passed, 0 failed, 1 skipped', r.out);
   assert.equal(r.code, 0);
   assert.match(r.out, /normal\.test\.js: needs a tool: frobnicate is not installed/);
+});
+
+test('test files reached through a symlink are counted the same (node:test reports their real path)', async () => {
+  const r = await run(['normal', 'prints-totals'], {}, true);
+  assert.equal(r.last, '5 passed, 1 failed, 1 skipped', r.out);
+  assert.equal(r.code, 1);
 });
 
 for (const name of ['exits-at-once', 'exits-later']) {
