@@ -14,6 +14,7 @@ import { generateKeyPair } from '../../src/net/keys.js';
 import { dialSecure } from '../../src/net/tcp.js';
 import { MessengerClient } from '../../src/messenger/client.js';
 import { parseMessengerAddress } from '../../src/messenger/address.js';
+import { loadLine } from '../common/report.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/skywire.js', import.meta.url));
 const MB = 1024 * 1024;
@@ -94,6 +95,7 @@ await a.start();
 const relayOpen = () => a.open(bKey, 1);
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+console.log(loadLine());
 console.log(`${TOTAL / MB} MB per run, A, B and the messenger each in its own process; best of ${ROUNDS} alternating rounds`);
 for (const streams of [1, 8]) {
   let bestDirect = 0;
@@ -112,6 +114,7 @@ for (const streams of [1, 8]) {
   );
   console.log(`  direct ${directCpu}; relayed ${relayCpu}`);
 }
+console.log(loadLine());
 await a.close();
 b.kill();
 process.exit(0);

@@ -1,13 +1,19 @@
 // Route benchmarks, each node its own process: stream throughput over 0, 1 and 3 intermediate nodes against
-// plain TCP and a direct secure channel; added round-trip time per hop; dial-to-first-byte over 3 hops;
-// path computation on a generated graph of 10,000 nodes and 50,000 transports.
+// plain TCP and a direct secure channel; added round-trip time per hop against a TCP echo's round trip to another
+// process; dial-to-first-byte over 3 hops against a TCP connect plus a direct secure handshake and echo; path
+// computation on a generated graph of 10,000 nodes and 50,000 transports against a textbook BFS on the same
+// graph. Every baseline is measured in the same run.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
-import { cpus, loadavg } from 'node:os';
-import { generateKeyPair } from '../../src/net/keys.js';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { generateKeyPair, parsePublicKey } from '../../src/net/keys.js';
 import { dialSecure, listenSecure } from '../../src/net/tcp.js';
 import { AppClient } from '../../src/node/sdk/index.js';
 import { Graph } from '../../src/nodemanager/graph.js';
 import { Cluster, dialRetry, echoApp, waitTransports } from '../../test/node/harness.js';
+import { loadLine, median } from '../common/report.js';
 
 const SECONDS = 2.5;
 const CHUNK = Buffer.alloc(256 * 1024, 7);
@@ -63,11 +69,6 @@ async function secureDirect(): Promise<number> {
   return mbs;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 async function rtt(sock: Socket, n: number): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -79,7 +80,28 @@ async function rtt(sock: Socket, n: number): Promise<number> {
   return median(times);
 }
 
-function routeComputation(): number {
+/** Hops of a shortest path by a plain BFS over string-keyed Maps and arrays: the baseline for findPath. */
+function textbookBfs(adj: Map<string, string[]>, from: string, to: string): number {
+  const seen = new Set([from]);
+  let frontier = [from];
+  for (let d = 1; frontier.length; d++) {
+    const next: string[] = [];
+    for (const u of frontier) {
+      for (const v of adj.get(u) ?? []) {
+        if (v === to) return d;
+        if (!seen.has(v)) {
+          seen.add(v);
+          next.push(v);
+        }
+      }
+    }
+    frontier = next;
+  }
+  return -1;
+}
+
+/** Median ms of findPath and of the textbook BFS for the same 200 random pairs of the same graph. */
+function routeComputation(): { findPath: number; bfs: number } {
   const g = new Graph();
   const n = 10_000;
   // mulberry32: a small seeded generator, so every run builds the same graph.
@@ -92,21 +114,72 @@ function routeComputation(): number {
   };
   for (let i = 1; i < n; i++) g.addEdge(`k${i}`, `k${Math.floor(rnd() * i)}`, rnd() * 10);
   for (let e = n - 1; e < 50_000; e++) g.addEdge(`k${Math.floor(rnd() * n)}`, `k${Math.floor(rnd() * n)}`, rnd() * 10);
-  const times: number[] = [];
-  let hops = 0;
-  for (let i = 0; i < 200; i++) {
-    const t0 = performance.now();
-    hops += g.findPath({ from: `k${Math.floor(rnd() * n)}`, to: `k${Math.floor(rnd() * n)}` }).length - 1;
-    times.push(performance.now() - t0);
+  const adj = new Map<string, string[]>();
+  for (const { a, b } of g.edges()) {
+    if (!adj.has(a)) adj.set(a, []);
+    if (!adj.has(b)) adj.set(b, []);
+    adj.get(a)!.push(b);
+    adj.get(b)!.push(a);
   }
-  console.log(`  (${g.nodeCount} nodes, ${g.edges().length} transports, mean path ${(hops / 200).toFixed(1)} hops)`);
+  const pairs = Array.from({ length: 200 }, () => [`k${Math.floor(rnd() * n)}`, `k${Math.floor(rnd() * n)}`]).filter(([a, b]) => a !== b);
+  const times: number[] = [];
+  const bfsTimes: number[] = [];
+  let hops = 0;
+  for (const [from, to] of pairs) {
+    let t0 = performance.now();
+    const path = g.findPath({ from, to });
+    times.push(performance.now() - t0);
+    hops += path.length - 1;
+    t0 = performance.now();
+    const bfsHops = textbookBfs(adj, from, to);
+    bfsTimes.push(performance.now() - t0);
+    if (bfsHops !== path.length - 1) throw new Error(`findPath gave ${path.length - 1} hops, BFS ${bfsHops}, for ${from} -> ${to}`);
+  }
+  console.log(`  (${g.nodeCount} nodes, ${g.edges().length} transports, mean path ${(hops / pairs.length).toFixed(1)} hops)`);
+  return { findPath: median(times), bfs: median(bfsTimes) };
+}
+
+/** The baselines' far end in another process, as a route's far end is. */
+async function startEchoProcess() {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./echo-process.js', import.meta.url))], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const info = JSON.parse(line) as { tcpPort: number; securePort: number; pk: string };
+  return { ...info, stop: () => child.stdin!.end() };
+}
+
+/** Median ms from dial to the first echoed byte, `n` times. */
+async function setupTimes(n: number, dial: () => Promise<Socket | (NodeJS.ReadWriteStream & { destroy(): void })>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const s = await dial();
+    s.write('x');
+    await once(s, 'data');
+    times.push(performance.now() - t0);
+    s.destroy();
+  }
   return median(times);
 }
 
 async function main(): Promise<void> {
-  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores (figures drop under load)`);
-  const routeMs = routeComputation();
-  console.log(`route computation, 10,000 nodes / 50,000 transports: median ${routeMs.toFixed(2)} ms (goal < 10 ms)`);
+  console.log(loadLine());
+  const rc = routeComputation();
+  console.log(
+    `route computation, 10,000 nodes / 50,000 transports: median ${rc.findPath.toFixed(2)} ms (goal < 10 ms); ` +
+      `textbook BFS on the same graph and pairs: ${rc.bfs.toFixed(2)} ms (findPath takes ${(rc.findPath / rc.bfs).toFixed(2)}x)`,
+  );
+  const echo = await startEchoProcess();
+  const tcpSock = connect(echo.tcpPort, '127.0.0.1');
+  tcpSock.setNoDelay(true);
+  await once(tcpSock, 'connect');
+  await rtt(tcpSock, 50);
+  const tcpRtt = await rtt(tcpSock, 300);
+  tcpSock.destroy();
+  const echoKey = parsePublicKey(echo.pk);
+  const secureSetup = await setupTimes(30, () => dialSecure('127.0.0.1', echo.securePort, echoKey, { localKey: generateKeyPair() }));
+  echo.stop();
+  console.log(`baselines: TCP echo round trip to another process ${tcpRtt.toFixed(3)} ms (median of 300); ` +
+    `TCP connect + secure handshake + first echoed byte ${secureSetup.toFixed(1)} ms (median of 30)`);
   const tcp = await plainTcp();
   const sec = await secureDirect();
   console.log(`plain TCP:               ${tcp.toFixed(0)} MB/s`);
@@ -142,18 +215,17 @@ async function main(): Promise<void> {
     }
     console.log(`median RTT: 1 hop ${rtts[1].toFixed(3)} ms, 2 hops ${rtts[2].toFixed(3)} ms, 4 hops ${rtts[4].toFixed(3)} ms`);
     const perHop = (rtts[4] - rtts[1]) / 3;
-    console.log(`added RTT per hop: ${perHop.toFixed(3)} ms (goal < 0.2 ms)`);
+    console.log(
+      `added RTT per hop: ${perHop.toFixed(3)} ms (goal < 0.2 ms), ${(perHop / tcpRtt).toFixed(2)}x the TCP echo round trip ` +
+        `${tcpRtt.toFixed(3)} ms; a 1-hop route's round trip is ${(rtts[1] / tcpRtt).toFixed(1)}x it`,
+    );
     apps.push(await echoApp(n[3].apiFile, 7));
-    const setup: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const t0 = performance.now();
-      const s = await client.dial(n[3].pk, 7, { minHops: 3, maxHops: 3 });
-      s.write('x');
-      await new Promise((r) => s.once('data', r));
-      setup.push(performance.now() - t0);
-      s.destroy();
-    }
-    console.log(`route setup, dial to first byte over 3 hops: median ${median(setup).toFixed(1)} ms (goal < 20 ms)`);
+    const setup = await setupTimes(30, () => client.dial(n[3].pk, 7, { minHops: 3, maxHops: 3 }));
+    console.log(
+      `route setup, dial to first byte over 3 hops: median ${setup.toFixed(1)} ms (goal < 20 ms), ` +
+        `${(setup / secureSetup).toFixed(1)}x a TCP connect + direct secure handshake + echo (${secureSetup.toFixed(1)} ms)`,
+    );
+    console.log(loadLine());
   } finally {
     await Promise.all(apps.map((a) => a.close()));
     await c.stop();

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { performance } from 'node:perf_hooks';
 import { SignalServer } from '../../src/signal/server.js';
+import { loadLine } from '../common/report.js';
 
 const worker = (name: string) => new URL(`./workers/${name}`, import.meta.url).pathname;
 const children: ChildProcess[] = [];
@@ -105,8 +106,10 @@ async function spawnTimes(runs: number): Promise<void> {
 }
 
 try {
+  console.log(loadLine());
   await pingRounds();
   await spawnTimes(10);
+  console.log(loadLine());
 } finally {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }

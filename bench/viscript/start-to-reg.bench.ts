@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { SignalServer } from '../../src/signal/server.js';
 import { parseConfig } from '../../src/viscript/config.js';
 import { Engine } from '../../src/viscript/engine.js';
+import { loadLine } from '../common/report.js';
 
 const N = Number(process.env.BENCH_N ?? 15);
 const APP = fileURLToPath(new URL('../../test/viscript/fixtures/client-app.js', import.meta.url));
@@ -83,6 +84,7 @@ try {
     await engine.close(200);
   }
   const [node, bare, vis] = [median(t.node), median(t.bare), median(t.vis)];
+  console.log(loadLine());
   console.log(`start -> REG, median of ${N}:`);
   console.log(`  bare node spawn to exit (node -e 0):      ${node.toFixed(1)} ms`);
   console.log(`  bare spawn of the app -> REG:             ${bare.toFixed(1)} ms   (${(bare / node).toFixed(2)}x node -e 0)`);

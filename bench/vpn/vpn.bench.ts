@@ -1,13 +1,18 @@
 // VPN throughput (iperf3, TCP) and latency (ping) from A to B behind C, in network namespaces:
 //   plain   A -> C -> B routed by the kernel (the baseline),
 //   direct  through vpn-client/vpn-server over one secure (BOLT #8) TCP connection A -> C,
-//   mesh    through vpn-client/vpn-server over a 1-hop Skywire route (nodes A and C).
-// Prints each figure: throughput as a ratio to the plain path, median ping RTT and what the path adds to plain.
-// Needs root, ip netns, /dev/net/tun, iperf3, ping.
+//   mesh    through vpn-client/vpn-server over a Skywire route with no intermediate node (A -> C) and, the
+//           goal's configuration, with ONE intermediate node (A -> R -> C; R is its own node process, run in
+//           C's namespace).
+// Prints each figure: throughput as a ratio to the plain path, median ping RTT and what the path adds to plain;
+// the goal row is the 1-intermediate-node route's added median latency (goal < 1 ms) against the plain path.
+// Needs root, ip netns, /dev/net/tun, iperf3, ping, the TUN addon: without them it says why and exits 1.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labSkipReason } from '../../test/netns/lab.js';
+import { type Host, type LabProcess, labSkipReason } from '../../test/netns/lab.js';
+import { generateKeyPair, pkToHex, writeKeyFile } from '../../src/net/keys.js';
+import { cannotMeasure, loadLine } from '../common/report.js';
 import { findAddon } from '../../src/apps/vpn/tun.js';
 import {
   A_ADDR,
@@ -19,7 +24,6 @@ import {
   buildVpnLab,
   newKey,
   startClient,
-  startMesh,
   startServer,
 } from '../../test/apps/vpn/topology.js';
 
@@ -55,13 +59,43 @@ async function measure(l: VpnLab): Promise<Figures> {
   return { mbits: r.end.sum_received.bits_per_second / 1e6, rttMs, busyRttMs };
 }
 
+/**
+ * Real Skywire nodes on the lab: messenger, node manager, node C and relay node R in C (listening on C's address
+ * towards A), node A in A keeping transports to both. A route with `--hops 1` goes A -> C, with `--hops 2` it
+ * can only go A -> R -> C.
+ */
+async function startMesh(l: VpnLab, dir: string) {
+  const env = { SIGNAL_CLIENT: 'false' };
+  const keyFile = (n: string) => {
+    const kp = generateKeyPair();
+    writeKeyFile(join(dir, `${n}.json`), kp);
+    return pkToHex(kp.publicKey);
+  };
+  const json = (line: string) => JSON.parse(line) as Record<string, string>;
+  const [pkA, pkR, pkC] = [keyFile('a'), keyFile('r'), keyFile('c')];
+  const sky = (h: Host, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
+  const m = sky(l.c, ['messenger', '--listen', `${C_ON_A_LINK}:0`, '--key', join(dir, 'm.json'), '--json'], 'messenger');
+  const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
+  const messenger = mInfo.address.includes('@') ? mInfo.address : `${mInfo.publicKey}@${mInfo.address}`;
+  const nm = sky(l.c, ['node-manager', '--key', join(dir, 'nm.json'), '--messenger', messenger, '--json'], 'node-manager');
+  const managerPk = json((await nm.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]).pk;
+  const node = async (h: Host, n: string, extra: string[]): Promise<LabProcess> => {
+    const args = ['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', managerPk, '--json', ...extra];
+    const p = sky(h, args, `node ${n}`);
+    await p.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+    return p;
+  };
+  await node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]);
+  await node(l.c, 'r', ['--listen', `${C_ON_A_LINK}:0`, '--connect', pkC]);
+  await node(l.a, 'a', ['--no-listen', '--connect', pkC, '--connect', pkR]);
+  return { pkA, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json') };
+}
+
 async function main(): Promise<void> {
-  const skip =
-    (await labSkipReason({ tun: true, tools: ['iperf3', 'ping', 'nft'] })) ?? (findAddon() ? undefined : 'TUN addon not built');
-  if (skip) {
-    console.log(`vpn bench skipped: ${skip}`);
-    return;
-  }
+  const missing =
+    (await labSkipReason({ tun: true, tools: ['iperf3', 'ping', 'nft'] })) ?? (findAddon() ? undefined : 'TUN addon not built (npm run build)');
+  if (missing) cannotMeasure(`the VPN bench cannot run here: ${missing}`);
+  console.log(loadLine());
   const l = await buildVpnLab();
   const dir = mkdtempSync(join(tmpdir(), 'vpn-bench-'));
   try {
@@ -81,28 +115,34 @@ async function main(): Promise<void> {
     const id = newKey(l.stateA);
     let server = startServer(l, [id.pk]);
     await server.waitFor(/^vpn-server: up on/m);
-    let client = startClient(l, id, ['--subnet', '192.168.77.0/24']);
+    const client = startClient(l, id, ['--subnet', '192.168.77.0/24']);
     await client.waitFor(/^vpn-client: up on/m);
     const direct = await measure(l);
     await client.stop();
     await server.stop();
 
-    // VPN over a mesh route between real nodes.
+    // VPN over mesh routes between real nodes: no intermediate node, then one (the goal's configuration).
     const mesh = await startMesh(l, dir);
     server = l.c.spawn(process.execPath, [CLI, 'vpn-server', '--api-file', mesh.apiC, '--allow', mesh.pkA, '--state-dir', l.stateC], {
       label: 'vpn-server',
     });
     await server.waitFor(/^vpn-server: up on/m);
-    client = l.a.spawn(
-      process.execPath,
-      [CLI, 'vpn-client', mesh.pkC, '--api-file', mesh.apiA, '--hops', '1', '--subnet', '192.168.77.0/24', '--state-dir', l.stateA],
-      { label: 'vpn-client' },
-    );
-    await client.waitFor(/^vpn-client: up on/m, 40_000);
-    const meshed = await measure(l);
+    const overRoute = async (hops: number): Promise<Figures> => {
+      const c = l.a.spawn(
+        process.execPath,
+        [CLI, 'vpn-client', mesh.pkC, '--api-file', mesh.apiA, '--hops', String(hops), '--subnet', '192.168.77.0/24', '--state-dir', l.stateA],
+        { label: `vpn-client --hops ${hops}` },
+      );
+      await c.waitFor(/^vpn-client: up on/m, 40_000);
+      const f = await measure(l);
+      await c.stop();
+      return f;
+    };
+    const route0 = await overRoute(1);
+    const route1 = await overRoute(2);
 
     const row = (name: string, f: Figures) =>
-      `${name.padEnd(24)} ${f.mbits.toFixed(0).padStart(7)} Mbit/s (${(f.mbits / plain.mbits).toFixed(3)}x plain)` +
+      `${name.padEnd(34)} ${f.mbits.toFixed(0).padStart(7)} Mbit/s (${(f.mbits / plain.mbits).toFixed(3)}x plain)` +
       `   median rtt ${f.rttMs.toFixed(3)} ms (+${(f.rttMs - plain.rttMs).toFixed(3)} ms)` +
       `   back to back ${f.busyRttMs.toFixed(3)} ms (+${(f.busyRttMs - plain.busyRttMs).toFixed(3)} ms)`;
     console.log(
@@ -110,7 +150,15 @@ async function main(): Promise<void> {
     );
     console.log(row('plain routed path', plain));
     console.log(row('vpn, direct secure TCP', direct));
-    console.log(row('vpn, 1-hop mesh route', meshed));
+    console.log(row('vpn, route, 0 intermediate nodes', route0));
+    console.log(row('vpn, route, 1 intermediate node', route1));
+    const added = route1.rttMs - plain.rttMs;
+    console.log(
+      `goal row: route with 1 intermediate node adds ${added.toFixed(3)} ms to the plain path's median ping ` +
+        `(${plain.rttMs.toFixed(3)} ms, same run; goal < 1 ms: ${added < 1 ? 'met' : 'NOT met'}), ` +
+        `throughput ${(route1.mbits / plain.mbits).toFixed(3)}x plain`,
+    );
+    console.log(loadLine());
   } finally {
     await l.cleanup();
     rmSync(dir, { recursive: true, force: true });

@@ -131,7 +131,7 @@ test('bad input gets a one-line error and breaks nothing; a missing binary is re
     ['s', /missing app name/],
     ['la "unterminated', /unterminated " quote/],
     ['nt', /GUI/],
-    ['logs 2 -n many', /no app with id 2|-n needs a number/],
+    ['logs 2 -n many', /-n needs a number of lines/],
   ] as const) {
     const r = await v.run(line);
     assert.equal(r.ok, false, line);
