@@ -15,6 +15,7 @@ import { Transport, type TransportOptions } from './transport.js';
 import { RouteEnd, RouteEndError, type RouteEndInfo } from './route-end.js';
 import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
 import { AppApiServer, ApiError } from './app-api.js';
+import * as checks from './control-checks.js';
 import { ECHO_PORT } from './sdk/protocol.js';
 
 /** Ports on the messenger: relayed transports between nodes, and control links to a node manager. */
@@ -75,6 +76,8 @@ export class Node extends EventEmitter {
   private stopRelay: (() => void) | undefined;
   private services: Array<{ name: string; port: number; attrs?: Record<string, string> }> = [];
   droppedNoTransport = 0;
+  /** Packets for a live route id that came from a transport other than the rule's previous hop. */
+  droppedWrongTransport = 0;
   rejectedControl = 0;
 
   constructor(private readonly o: NodeOptions) {
@@ -309,6 +312,12 @@ export class Node extends EventEmitter {
   private onPacket(p: Packet, from: Transport): void {
     const rule = this.table.lookup(p.routeId);
     if (!rule) return;
+    // A rule takes packets only from the neighbour it was installed for: a route id is no capability, and any
+    // key may open a transport. (Our own outbound `forward` rules take none.)
+    if (rule.fromPk !== from.pk) {
+      this.droppedWrongTransport++;
+      return;
+    }
     const now = Date.now();
     rule.lastActivity = now;
     const len = payloadLength(p);
@@ -438,39 +447,45 @@ export class Node extends EventEmitter {
     switch (m.t) {
       case 'reserve': {
         // A pool of ids the manager hands out at route setup, saving a round trip per route; held for as long
-        // as the manager link lives.
-        const count = Number(m.count);
-        if (!Number.isInteger(count) || count < 1 || count > 256) throw new ControlError('bad_request', 'bad count');
-        const ids = this.table.reserve(count, '', Date.now(), Infinity);
+        // as the manager link lives, and bounded per manager.
+        const count = checks.reserveCount(m);
         const pool = this.pools.get(mpk) ?? new Set<number>();
+        if (pool.size + count > checks.MAX_RESERVED_PER_MANAGER) {
+          throw new ControlError('busy', `this manager already holds ${pool.size} reserved route ids (at most ${checks.MAX_RESERVED_PER_MANAGER})`);
+        }
+        const ids = this.table.reserve(count, '', Date.now(), Infinity);
         this.pools.set(mpk, pool);
         for (const id of ids) pool.add(id);
         return { ids };
       }
       case 'install': {
-        const rules = m.rules as InstallRule[];
-        for (const r of Array.isArray(rules) ? rules : []) {
-          if (r.kind === 'consume' && r.end && !r.end.initiator && !this.api.isListening(r.end.localPort)) {
-            throw new ControlError('refused', `nothing listens on port ${r.end.localPort} at ${shortPk(this.pkHex)}`);
-          }
-          if (!this.pools.get(mpk)?.delete(r.routeId)) {
-            throw new ControlError('bad_request', `route id ${r.routeId} was not reserved by this manager`);
+        const key = checks.routeKey(m);
+        const rules = checks.installRules(m);
+        const pool = this.pools.get(mpk);
+        for (const r of rules) {
+          if (!pool?.has(r.routeId)) throw new ControlError('bad_request', `route id ${r.routeId} was not reserved by this manager`);
+          if (r.kind === 'consume' && 'end' in r) {
+            if (this.ends.has(key)) throw new ControlError('bad_request', `route ${key} already has an end here`);
+            if (!r.end.initiator && !this.api.isListening(r.end.localPort)) {
+              throw new ControlError('refused', `nothing listens on port ${r.end.localPort} at ${shortPk(this.pkHex)}`);
+            }
           }
         }
-        this.install(String(m.routeKey), rules);
+        for (const r of rules) pool!.delete(r.routeId);
+        this.install(key, rules);
         return;
       }
       case 'remove':
-        this.removeRoute(String(m.routeKey), String(m.reason ?? 'route removed by the node manager'));
+        this.removeRoute(checks.routeKey(m), checks.removeReason(m));
         return;
       case 'removeIds':
         // The rules of a repaired route's old path.
-        for (const id of Array.isArray(m.ids) ? (m.ids as number[]) : []) {
+        for (const id of checks.routeIds(m)) {
           if (this.table.get(id)?.kind === 'intermediary') this.table.delete(id);
         }
         return;
       case 'switch': {
-        const key = String(m.routeKey);
+        const key = checks.routeKey(m);
         const end = this.ends.get(key);
         const next = this.pendingSwitch.get(key);
         this.pendingSwitch.delete(key);
@@ -485,22 +500,21 @@ export class Node extends EventEmitter {
       }
       default:
         this.log.debug('unknown manager message', { manager: shortPk(mpk), t: m.t });
-        if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${m.t}`);
+        if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${JSON.stringify(m.t).slice(0, 40)}`);
     }
   }
 
-  private install(routeKey: string, rules: InstallRule[]): void {
-    if (!Array.isArray(rules)) throw new ControlError('bad_request', 'rules must be a list');
+  private install(routeKey: string, rules: checks.InstallRule[]): void {
     for (const r of rules) {
       if (r.kind === 'intermediary') {
-        this.table.install({ id: r.routeId, kind: 'intermediary', routeKey, nextPk: r.nextPk, nextRouteId: r.nextRouteId });
-      } else if (r.kind === 'consume' && r.reroute) {
+        this.table.install({ id: r.routeId, kind: 'intermediary', routeKey, nextPk: r.nextPk, nextRouteId: r.nextRouteId, fromPk: r.fromPk });
+      } else if ('reroute' in r) {
         const end = this.ends.get(routeKey);
         if (!end || !end.repairable) throw new ControlError('not_repairable', `stream ${routeKey} cannot move to a new path`);
-        this.table.install({ id: r.routeId, kind: 'consume', routeKey });
+        this.table.install({ id: r.routeId, kind: 'consume', routeKey, fromPk: r.fromPk });
         this.pendingSwitch.set(routeKey, { inRouteId: r.routeId, outPk: r.reroute.outPk, outRouteId: r.reroute.outRouteId });
-      } else if (r.kind === 'consume' && r.end) {
-        const inRule = this.table.install({ id: r.routeId, kind: 'consume', routeKey });
+      } else {
+        const inRule = this.table.install({ id: r.routeId, kind: 'consume', routeKey, fromPk: r.fromPk });
         const info: RouteEndInfo = { ...r.end, routeKey, inRouteId: r.routeId };
         const outRule = this.table.install({ kind: 'forward', routeKey, nextPk: info.outPk, nextRouteId: info.outRouteId });
         const end = new RouteEnd(this, info);
@@ -510,8 +524,6 @@ export class Node extends EventEmitter {
         end.on('error', () => {});
         end.once('close', () => this.onEndClosed(end));
         if (!info.initiator) this.acceptRoute(end);
-      } else {
-        throw new ControlError('bad_request', `bad rule ${JSON.stringify(r).slice(0, 100)}`);
       }
     }
   }
@@ -564,7 +576,7 @@ export class Node extends EventEmitter {
     for (let i = 0; i < links.length && !routeKey; i++) {
       try {
         const r = await links[i].request({ t: 'dial', to: pk, port, fromPort, minHops: o.minHops, maxHops: o.maxHops }, 10_000);
-        routeKey = String(r.routeKey);
+        routeKey = checks.dialReply(r);
       } catch (err) {
         const e = err as ControlError;
         if (i + 1 < links.length && e.code !== 'refused' && e.code !== 'bad_request') continue;
@@ -636,6 +648,7 @@ export class Node extends EventEmitter {
       dropped: {
         unknownRoute: this.table.unknownRoute,
         noTransport: this.droppedNoTransport,
+        wrongTransport: this.droppedWrongTransport,
         malformed: this.transports().reduce((n, t) => n + t.decoder.stats.malformed, 0),
         rejectedControl: this.rejectedControl,
       },
@@ -663,14 +676,4 @@ export class Node extends EventEmitter {
     }
     return this.transports().map((t) => t.info());
   }
-}
-
-interface InstallRule {
-  routeId: number;
-  kind: 'intermediary' | 'consume';
-  nextPk?: string;
-  nextRouteId?: number;
-  end?: Omit<RouteEndInfo, 'routeKey' | 'inRouteId'>;
-  /** A new inbound rule for an existing stream being moved to a new path. */
-  reroute?: { outPk: string; outRouteId: number };
 }

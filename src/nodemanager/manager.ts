@@ -278,14 +278,15 @@ export class NodeManager extends EventEmitter {
     const add = (n: string, r: Record<string, unknown>) => rules.set(n, [...(rules.get(n) ?? []), r]);
     const chain = (path: string[], ids: number[]) => {
       for (let i = 1; i < path.length - 1; i++) {
-        add(path[i], { routeId: ids[i], kind: 'intermediary', nextPk: path[i + 1], nextRouteId: ids[i + 1] });
+        add(path[i], { routeId: ids[i], fromPk: path[i - 1], kind: 'intermediary', nextPk: path[i + 1], nextRouteId: ids[i + 1] });
       }
     };
     chain(fwd, fwdIds);
     chain(rev, revIds);
     const e = ends(fwdIds, revIds);
-    add(fwd[fwd.length - 1], { routeId: fwdIds[fwd.length - 1], kind: 'consume', ...e.to });
-    add(rev[rev.length - 1], { routeId: revIds[rev.length - 1], kind: 'consume', ...e.from });
+    // Each rule names the neighbour its packets must come from (a node drops them from any other transport).
+    add(fwd[fwd.length - 1], { routeId: fwdIds[fwd.length - 1], fromPk: fwd[fwd.length - 2], kind: 'consume', ...e.to });
+    add(rev[rev.length - 1], { routeId: revIds[rev.length - 1], fromPk: rev[rev.length - 2], kind: 'consume', ...e.from });
     return { fwdIds, revIds, rules };
   }
 
