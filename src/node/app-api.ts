@@ -15,7 +15,8 @@ const log = createLogger('node.api');
 
 export interface AppApiHost {
   readonly pkHex: string;
-  dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex>;
+  /** `gone` says the app stopped waiting (its connection closed): a queued setup is then skipped. */
+  dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number; gone?: () => boolean }): Promise<Duplex>;
   announce(services: Array<{ name: string; port: number; attrs?: Record<string, string> }>): Promise<void>;
   query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>>;
   status(): Record<string, unknown>;
@@ -31,6 +32,7 @@ interface AppSession {
 }
 
 const FIRST_AUTO_PORT = 49152;
+const LISTEN_BACKLOG = 4096;
 const ACCEPT_TIMEOUT_MS = 10_000;
 
 /** A batch is written at once when it reaches this size, else at the end of the event-loop turn. */
@@ -126,7 +128,9 @@ export class AppApiServer {
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onConnection(s));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', (e) => reject(new Error(`app API cannot listen on ${host}:${port}: ${e.message}`)));
-      this.server!.listen({ host, port }, resolve);
+      // Each stream is its own connection: a burst of dials (2,000 SOCKS connections at once) must not overflow
+      // the accept queue (the kernel caps it at net.core.somaxconn).
+      this.server!.listen({ host, port, backlog: LISTEN_BACKLOG }, resolve);
     });
     const a = this.server.address() as { address: string; port: number };
     return { host: a.address, port: a.port };
@@ -310,7 +314,7 @@ export class AppApiServer {
     const d = check.dial(req);
     const s = this.session(req);
     const { pk, port } = d;
-    const stream = await this.host.dial(s.port, pk, port, { minHops: d.minHops, maxHops: d.maxHops });
+    const stream = await this.host.dial(s.port, pk, port, { minHops: d.minHops, maxHops: d.maxHops, gone: () => sock.destroyed || sock.readableEnded });
     if (sock.destroyed) {
       stream.destroy();
       return;

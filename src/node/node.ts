@@ -16,6 +16,7 @@ import { RouteEnd, RouteEndError, type RouteEndInfo } from './route-end.js';
 import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
 import { AppApiServer, ApiError } from './app-api.js';
 import * as checks from './control-checks.js';
+import { SetupQueue } from './setup-queue.js';
 import { ECHO_PORT } from './sdk/protocol.js';
 
 /** Ports on the messenger: relayed transports between nodes, and control links to a node manager. */
@@ -25,6 +26,10 @@ export const MANAGER_PORT = 6;
 const KIND_TRANSPORT = 0x54; // 'T'
 const KIND_CONTROL = 0x43; // 'C'
 export const NODE_SERVICE = 'skywire-node';
+/** Route setups (manager request + end-to-end handshake) a node runs at once; more wait in a bounded queue. */
+const MAX_CONCURRENT_SETUPS = 64;
+const MAX_QUEUED_SETUPS = 8192;
+const MAX_SETUP_WAIT_MS = 120_000;
 
 export interface NodeOptions {
   localKey: KeyPair;
@@ -69,6 +74,7 @@ export class Node extends EventEmitter {
   private readonly dialing = new Map<string, Promise<Transport>>();
   private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private readonly backoffs = new Map<string, Backoff>();
+  private readonly setups = new SetupQueue(MAX_CONCURRENT_SETUPS, MAX_QUEUED_SETUPS, MAX_SETUP_WAIT_MS);
   private listener: SecureListener | undefined;
   private apiAddr: { host: string; port: number } | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -565,8 +571,16 @@ export class Node extends EventEmitter {
 
   // ---- AppApiHost ----
 
-  async dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex> {
+  async dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number; gone?: () => boolean }): Promise<Duplex> {
     if (pk === this.pkHex) throw new ApiError('bad_request', 'cannot dial this node itself');
+    return this.setups.run(() => {
+      // The app gave up while this dial waited its turn: no route for nobody.
+      if (o.gone?.()) throw new ApiError('cancelled', 'the app closed the dial request');
+      return this.setUpRoute(fromPort, pk, port, o);
+    });
+  }
+
+  private async setUpRoute(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex> {
     const links = [...this.managerLinks.values()];
     if (!links.length) throw new ApiError('no_manager', 'this node is not connected to any node manager');
     let routeKey = '';

@@ -36,6 +36,9 @@ export interface AppClientOptions {
   waitMs?: number;
 }
 
+/** How long a dial waits for the node's answer (the node's queue wait bound plus one setup's timeouts, and slack). */
+const DIAL_REPLY_MS = 150_000;
+
 /** Default bound on how long `AppClient.connect` waits for its node to come up. */
 export const DEFAULT_CONNECT_WAIT_MS = 15_000;
 
@@ -242,6 +245,8 @@ export class AppClient extends EventEmitter {
   /** Opens a stream to the app on `port` at node `pk`, over a route chosen by the node manager. */
   async dial(pk: string, port: number, o: { minHops?: number; maxHops?: number } = {}): Promise<Socket> {
     if (this.closed) throw new AppApiError('closed', 'the app client is closed');
+    // A dial may wait its turn in the node's bounded setup queue (a burst of dials): the node bounds that wait
+    // and each setup, and refuses clearly ("busy") past them, so the SDK waits longer than for other requests.
     const { sock } = await apiRequest(this.api, {
       op: 'dial',
       token: this.token,
@@ -250,7 +255,7 @@ export class AppClient extends EventEmitter {
       port,
       minHops: o.minHops,
       maxHops: o.maxHops,
-    });
+    }, DIAL_REPLY_MS);
     return sock;
   }
 
