@@ -20,7 +20,7 @@ export interface AppApiHost {
   announce(services: Array<{ name: string; port: number; attrs?: Record<string, string> }>): Promise<void>;
   query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>>;
   status(): Record<string, unknown>;
-  transportsCmd(action: string, pk?: string): Promise<unknown>;
+  transportsCmd(action: string, pk?: string): Promise<{ transports: unknown[]; pending: unknown[] }>;
 }
 
 interface AppSession {
@@ -207,7 +207,7 @@ export class AppApiServer {
           return;
         case 'transports': {
           const { action, pk } = check.transports(req);
-          writeJsonLine(sock, { ok: true, transports: await this.host.transportsCmd(action, pk) });
+          writeJsonLine(sock, { ok: true, ...(await this.host.transportsCmd(action, pk)) });
           sock.end();
           return;
         }

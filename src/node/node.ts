@@ -11,7 +11,8 @@ import { Backoff } from '../util/backoff.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { PacketType, payloadLength, type Packet } from './packet.js';
 import { RoutingTable, type Rule } from './routing-table.js';
-import { Transport, type TransportOptions } from './transport.js';
+import { Transport, type TransportInfo, type TransportOptions } from './transport.js';
+import { PeerRetries, type PeerState, type RetryPolicy } from './peer-retry.js';
 import { RouteEnd, RouteEndError, type RouteEndInfo } from './route-end.js';
 import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
 import { AppApiServer, ApiError } from './app-api.js';
@@ -52,6 +53,8 @@ export interface NodeOptions {
   transport?: TransportOptions;
   /** Direct transports only via relay (for tests of relayed transports). */
   relayOnly?: boolean;
+  /** How wanted peers are retried after failed tries. */
+  retry?: RetryPolicy;
 }
 
 export class Node extends EventEmitter {
@@ -72,8 +75,7 @@ export class Node extends EventEmitter {
   /** Peers the operator removed: auto-connect leaves them alone. */
   private readonly excluded = new Set<string>();
   private readonly dialing = new Map<string, Promise<Transport>>();
-  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
-  private readonly backoffs = new Map<string, Backoff>();
+  private readonly retries: PeerRetries;
   private readonly setups = new SetupQueue(MAX_CONCURRENT_SETUPS, MAX_QUEUED_SETUPS, MAX_SETUP_WAIT_MS);
   private listener: SecureListener | undefined;
   private apiAddr: { host: string; port: number } | undefined;
@@ -94,6 +96,7 @@ export class Node extends EventEmitter {
     this.messenger = new MessengerClient({ localKey: o.localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
     this.table = new RoutingTable({ idleMs: o.routeIdleMs ?? 30_000 });
     this.api = new AppApiServer(this, o.apiToken);
+    this.retries = new PeerRetries(o.retry);
   }
 
   get apiAddress(): { host: string; port: number } | undefined {
@@ -131,7 +134,7 @@ export class Node extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retries.close();
     for (const e of this.ends.values()) e.destroy(new RouteEndError('closed', 'node is shutting down'));
     for (const l of this.managerLinks.values()) l.close('node is shutting down');
     for (const t of this.transportsByPk.values()) t.close('node is shutting down');
@@ -155,28 +158,32 @@ export class Node extends EventEmitter {
   want(pk: string): void {
     if (pk === this.pkHex || this.closed) return;
     this.wanted.add(pk);
-    if (!this.transportsByPk.has(pk)) void this.connectTo(pk).catch(() => this.scheduleRetry(pk));
+    if (!this.transportsByPk.has(pk)) void this.connectTo(pk).catch((err: unknown) => this.scheduleRetry(pk, err));
   }
 
   unwant(pk: string): void {
     this.wanted.delete(pk);
     this.excluded.add(pk);
-    clearTimeout(this.retryTimers.get(pk));
-    this.retryTimers.delete(pk);
+    this.retries.forget(pk);
     this.transportsByPk.get(pk)?.close('removed by the operator');
   }
 
-  private scheduleRetry(pk: string): void {
-    if (this.closed || !this.wanted.has(pk) || this.retryTimers.has(pk)) return;
-    let b = this.backoffs.get(pk);
-    if (!b) this.backoffs.set(pk, (b = new Backoff({ initialMs: 200, maxMs: 5000 })));
-    const t = setTimeout(() => {
-      this.retryTimers.delete(pk);
-      if (this.transportsByPk.has(pk) || !this.wanted.has(pk)) return;
-      this.connectTo(pk).catch(() => this.scheduleRetry(pk));
-    }, b.next());
-    t.unref();
-    this.retryTimers.set(pk, t);
+  /** Schedules the next try to reach a wanted peer; `err` = the try that just failed (counted). */
+  private scheduleRetry(pk: string, err?: unknown): void {
+    if (this.closed || !this.wanted.has(pk)) return;
+    this.retries.schedule(
+      pk,
+      () => {
+        if (this.transportsByPk.has(pk) || !this.wanted.has(pk)) return;
+        this.connectTo(pk).catch((e: unknown) => this.scheduleRetry(pk, e));
+      },
+      err,
+    );
+  }
+
+  /** Wanted peers without a transport: trying, retrying quickly, or backing off to the long interval. */
+  pendingPeers(): PeerState[] {
+    return [...this.wanted].filter((pk) => !this.transportsByPk.has(pk)).map((pk) => this.retries.state(pk, this.dialing.has(pk)));
   }
 
   /** Sets up a transport to `pk`: direct TCP to an announced address, else relayed by the messenger. */
@@ -277,7 +284,7 @@ export class Node extends EventEmitter {
     t.on('packet', (p: Packet) => this.onPacket(p, t));
     t.on('close', (reason: string) => this.onTransportClosed(t, reason));
     ch.resume();
-    this.backoffs.get(pk)?.reset();
+    this.retries.succeeded(pk);
     this.log.info('transport up', { peer: shortPk(pk), kind, initiator });
     this.reportTransports();
     this.emit('transport', t);
@@ -659,6 +666,7 @@ export class Node extends EventEmitter {
         repairs: e.repairs,
       })),
       apps: this.api.apps(),
+      pending: this.pendingPeers(),
       dropped: {
         unknownRoute: this.table.unknownRoute,
         noTransport: this.droppedNoTransport,
@@ -669,7 +677,7 @@ export class Node extends EventEmitter {
     };
   }
 
-  async transportsCmd(action: string, pk?: string): Promise<unknown> {
+  async transportsCmd(action: string, pk?: string): Promise<{ transports: TransportInfo[]; pending: PeerState[] }> {
     if (action !== 'ls') {
       if (!pk || !/^[0-9a-fA-F]{66}$/.test(pk)) throw new ApiError('bad_request', `"${pk ?? ''}" is not a public key (66 hex characters)`);
       pk = pk.toLowerCase();
@@ -679,8 +687,13 @@ export class Node extends EventEmitter {
       this.wanted.add(pk!);
       this.excluded.delete(pk!);
       await this.connectTo(pk!).catch((err: Error) => {
-        this.scheduleRetry(pk!);
-        throw new ApiError((err as ApiError).code ?? 'unreachable', err.message);
+        this.scheduleRetry(pk!, err);
+        const s = this.retries.state(pk!, false);
+        throw new ApiError(
+          (err as ApiError).code ?? 'unreachable',
+          `${err.message}; retrying in the background (${s.failures} failed, ${this.retries.fastTries} quick tries, then one every ` +
+            `${Math.round(this.retries.slowMs / 1000)} s); "skywire node transports rm ${pk}" stops it`,
+        );
       });
     } else if (action === 'rm') {
       if (!this.transportsByPk.has(pk!) && !this.wanted.has(pk!)) throw new ApiError('not_found', `no transport to ${shortPk(pk!)}`);
@@ -688,6 +701,6 @@ export class Node extends EventEmitter {
     } else if (action !== 'ls') {
       throw new ApiError('bad_request', `unknown transports action "${action}" (add, rm or ls)`);
     }
-    return this.transports().map((t) => t.info());
+    return { transports: this.transports().map((t) => t.info()), pending: this.pendingPeers() };
   }
 }
