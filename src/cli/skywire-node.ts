@@ -82,6 +82,8 @@ async function runNode(argv: string[]): Promise<number> {
     .option('--auto-connect', 'keep transports to the nodes the messenger knows', false)
     .option('--route-idle <ms>', 'idle expiry of routing rules', int('--route-idle', 100), 30_000)
     .option('--relay-only', 'dial peers through the messenger relay even when they announce an address', false)
+    .option('--retry-fast <n>', 'failed tries to reach a wanted peer with a quick backoff (200 ms to 5 s)', int('--retry-fast', 0), 10)
+    .option('--retry-slow <ms>', 'then one try per this interval', int('--retry-slow', 1000), 300_000)
     .option('--json', 'print {"pk","api","apiFile","listen"} as one JSON line on start', false);
   const code = parse(program, argv);
   if (code !== undefined) return code;
@@ -97,6 +99,8 @@ async function runNode(argv: string[]): Promise<number> {
     autoConnect: boolean;
     routeIdle: number;
     relayOnly: boolean;
+    retryFast: number;
+    retrySlow: number;
     json: boolean;
   }>();
   if (!o.manager.length) console.error('skywire node: warning: no --manager given; this node can forward nothing and dial nobody');
@@ -119,6 +123,7 @@ async function runNode(argv: string[]): Promise<number> {
     autoConnect: o.autoConnect,
     routeIdleMs: o.routeIdle,
     relayOnly: o.relayOnly,
+    retry: { fastTries: o.retryFast, slowMs: o.retrySlow },
   });
   onShutdown(() => node.close());
   // start() waits for a messenger; say so if that takes a while, rather than sit silent.
@@ -170,6 +175,23 @@ interface TransportRow {
   packetsOut: number;
 }
 
+interface PendingRow {
+  pk: string;
+  state: string;
+  failures: number;
+  lastError: string;
+  nextTryInMs?: number;
+}
+
+/** Wanted peers without a transport, and when the node tries them next. */
+function printPending(list: PendingRow[] | undefined): void {
+  for (const p of list ?? []) {
+    const next = p.nextTryInMs === undefined ? '' : `, next try in ${(p.nextTryInMs / 1000).toFixed(1)} s`;
+    const why = p.lastError ? `: ${p.lastError}` : '';
+    console.log(`waiting for ${p.pk}: ${p.state} (${p.failures} failed${next})${why}`);
+  }
+}
+
 function printTransports(list: TransportRow[]): void {
   if (!list.length) {
     console.log('no transports');
@@ -203,6 +225,7 @@ async function runStatus(argv: string[]): Promise<number> {
     rules: Array<{ id: number; kind: string; route: string; nextPk?: string; nextRouteId?: number; bytesIn: number; bytesOut: number }>;
     streams: Array<{ route: string; remotePk: string; remotePort: number; localPort: number; initiator: boolean; repairs?: number }>;
     apps: Array<{ name: string; port: number }>;
+    pending?: PendingRow[];
     dropped: Record<string, number>;
   };
   if (o.json) {
@@ -214,6 +237,7 @@ async function runStatus(argv: string[]): Promise<number> {
   console.log(`apps: ${s.apps.map((a) => `${a.name}:${a.port}`).join(', ') || 'none'}`);
   console.log('');
   printTransports(s.transports);
+  printPending(s.pending);
   console.log('');
   if (!s.rules.length) console.log('no routing rules');
   else {
@@ -269,6 +293,7 @@ async function runTransports(argv: string[]): Promise<number> {
     if (action === 'add') console.log(`transport to ${shortPk(peer)} is up`);
     if (action === 'rm') console.log(`transport to ${shortPk(peer)} removed`);
     printTransports(list);
+    printPending(reply.pending as PendingRow[] | undefined);
   }
   return 0;
 }

@@ -6,25 +6,21 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { createLogger } from '../util/log.js';
 import { readJsonLine, writeJsonLine, ECHO_PORT } from './sdk/protocol.js';
+import * as check from './app-api-checks.js';
+import { ApiError, MAX_SERVICES_PER_APP } from './app-api-checks.js';
+
+export { ApiError } from './app-api-checks.js';
 
 const log = createLogger('node.api');
 
-export class ApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export interface AppApiHost {
   readonly pkHex: string;
-  dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex>;
+  /** `gone` says the app stopped waiting (its connection closed): a queued setup is then skipped. */
+  dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number; gone?: () => boolean }): Promise<Duplex>;
   announce(services: Array<{ name: string; port: number; attrs?: Record<string, string> }>): Promise<void>;
   query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>>;
   status(): Record<string, unknown>;
-  transportsCmd(action: string, pk?: string): Promise<unknown>;
+  transportsCmd(action: string, pk?: string): Promise<{ transports: unknown[]; pending: unknown[] }>;
 }
 
 interface AppSession {
@@ -36,6 +32,7 @@ interface AppSession {
 }
 
 const FIRST_AUTO_PORT = 49152;
+const LISTEN_BACKLOG = 4096;
 const ACCEPT_TIMEOUT_MS = 10_000;
 
 /** A batch is written at once when it reaches this size, else at the end of the event-loop turn. */
@@ -131,7 +128,9 @@ export class AppApiServer {
     this.server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.onConnection(s));
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', (e) => reject(new Error(`app API cannot listen on ${host}:${port}: ${e.message}`)));
-      this.server!.listen({ host, port }, resolve);
+      // Each stream is its own connection: a burst of dials (2,000 SOCKS connections at once) must not overflow
+      // the accept queue (the kernel caps it at net.core.somaxconn).
+      this.server!.listen({ host, port, backlog: LISTEN_BACKLOG }, resolve);
     });
     const a = this.server.address() as { address: string; port: number };
     return { host: a.address, port: a.port };
@@ -195,7 +194,7 @@ export class AppApiServer {
       return;
     }
     try {
-      switch (req.op) {
+      switch (check.op(req)) {
         case 'hello':
           return this.onHello(sock, req);
         case 'dial':
@@ -206,13 +205,12 @@ export class AppApiServer {
           writeJsonLine(sock, { ok: true, status: this.host.status() });
           sock.end();
           return;
-        case 'transports':
-          writeJsonLine(sock, {
-            ok: true,
-            transports: await this.host.transportsCmd(String(req.action ?? 'ls'), req.pk as string | undefined),
-          });
+        case 'transports': {
+          const { action, pk } = check.transports(req);
+          writeJsonLine(sock, { ok: true, ...(await this.host.transportsCmd(action, pk)) });
           sock.end();
           return;
+        }
         default:
           this.fail(sock, 'bad_request', `unknown op ${JSON.stringify(req.op)}`);
       }
@@ -228,16 +226,14 @@ export class AppApiServer {
   }
 
   private onHello(sock: Socket, req: Record<string, unknown>): void {
-    const name = typeof req.name === 'string' && req.name ? req.name.slice(0, 64) : 'app';
+    const { name, port: wanted } = check.hello(req);
     let port: number;
-    if (req.port === undefined || req.port === null || req.port === 0) {
+    if (wanted === undefined) {
       port = FIRST_AUTO_PORT;
-      while (this.byPort.has(port)) port++;
+      while (this.byPort.has(port) && port < 65535) port++;
+      if (this.byPort.has(port)) return this.fail(sock, 'port_taken', 'no free app port left');
     } else {
-      port = Number(req.port);
-      if (!Number.isInteger(port) || port < 2 || port > 65535) {
-        return this.fail(sock, 'bad_port', `port ${JSON.stringify(req.port)} must be an integer 2-65535`);
-      }
+      port = wanted;
       const other = this.byPort.get(port);
       if (other) return this.fail(sock, 'port_taken', `port ${port} is already taken by app "${other.name}"`);
     }
@@ -273,27 +269,34 @@ export class AppApiServer {
   }
 
   private async onControl(s: AppSession, line: string): Promise<void> {
-    let req: Record<string, unknown>;
+    let parsed: unknown;
     try {
-      req = JSON.parse(line) as Record<string, unknown>;
+      parsed = JSON.parse(line);
     } catch {
       writeJsonLine(s.control, { ok: false, code: 'bad_request', error: 'not a JSON line' });
       return;
     }
-    const reply = (r: Record<string, unknown>) => writeJsonLine(s.control, { req: req.req, ...r });
+    if (!check.isObject(parsed)) {
+      writeJsonLine(s.control, { ok: false, code: 'bad_request', error: 'expected a JSON object' });
+      return;
+    }
+    const req = parsed;
+    const id = check.reqId(req);
+    const reply = (r: Record<string, unknown>) => writeJsonLine(s.control, { ...(id === undefined ? {} : { req: id }), ...r });
     try {
-      if (req.op === 'announce') {
-        const svc = req.service as { name?: unknown; attrs?: Record<string, string> } | undefined;
-        if (!svc || typeof svc.name !== 'string' || !svc.name) throw new ApiError('bad_request', 'announce needs service.name');
-        s.services = s.services.filter((x) => x.name !== svc.name);
-        s.services.push({ name: svc.name, port: s.port, ...(svc.attrs ? { attrs: svc.attrs } : {}) });
+      if (id === undefined) throw new ApiError('bad_request', 'req must be an integer or a short string');
+      const o = check.op(req);
+      if (o === 'announce') {
+        const svc = check.announce(req);
+        const others = s.services.filter((x) => x.name !== svc.name);
+        if (others.length >= MAX_SERVICES_PER_APP) throw new ApiError('bad_request', `an app announces at most ${MAX_SERVICES_PER_APP} services`);
+        s.services = [...others, { name: svc.name, port: s.port, ...(svc.attrs ? { attrs: svc.attrs } : {}) }];
         await this.host.announce(this.allServices());
         reply({ ok: true });
-      } else if (req.op === 'query') {
-        if (typeof req.service !== 'string') throw new ApiError('bad_request', 'query needs a service name');
-        reply({ ok: true, results: await this.host.query(req.service) });
+      } else if (o === 'query') {
+        reply({ ok: true, results: await this.host.query(check.query(req)) });
       } else {
-        throw new ApiError('bad_request', `unknown op ${JSON.stringify(req.op)}`);
+        throw new ApiError('bad_request', `unknown op ${JSON.stringify(o).slice(0, 80)}`);
       }
     } catch (err) {
       const e = err as ApiError;
@@ -302,34 +305,32 @@ export class AppApiServer {
   }
 
   private session(req: Record<string, unknown>): AppSession {
-    const s = this.sessions.get(String(req.session ?? ''));
+    const s = this.sessions.get(check.session(req));
     if (!s) throw new ApiError('not_registered', 'register the app (name and port) before dialing or accepting');
     return s;
   }
 
   private async onDial(sock: Socket, req: Record<string, unknown>): Promise<void> {
+    const d = check.dial(req);
     const s = this.session(req);
-    const pk = String(req.pk ?? '');
-    const port = Number(req.port);
-    if (!/^[0-9a-fA-F]{66}$/.test(pk)) throw new ApiError('bad_request', `"${pk}" is not a public key (66 hex characters)`);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ApiError('bad_request', `port ${String(req.port)} is out of range 1-65535`);
-    const hops = (v: unknown) => (v === undefined || v === null ? undefined : Number(v));
-    const stream = await this.host.dial(s.port, pk.toLowerCase(), port, { minHops: hops(req.minHops), maxHops: hops(req.maxHops) });
+    const { pk, port } = d;
+    const stream = await this.host.dial(s.port, pk, port, { minHops: d.minHops, maxHops: d.maxHops, gone: () => sock.destroyed || sock.readableEnded });
     if (sock.destroyed) {
       stream.destroy();
       return;
     }
-    writeJsonLine(sock, { ok: true, remote: { pk: pk.toLowerCase(), port } });
+    writeJsonLine(sock, { ok: true, remote: { pk, port } });
     joinStreams(sock, stream);
     sock.resume();
   }
 
   private onAccept(sock: Socket, req: Record<string, unknown>): void {
+    const id = check.acceptId(req);
     const s = this.session(req);
-    const p = this.pendingAccepts.get(String(req.id ?? ''));
-    if (!p || p.session !== s) throw new ApiError('unknown_stream', `no incoming stream ${JSON.stringify(req.id)} for this app`);
+    const p = this.pendingAccepts.get(id);
+    if (!p || p.session !== s) throw new ApiError('unknown_stream', `no incoming stream ${JSON.stringify(id)} for this app`);
     clearTimeout(p.timer);
-    this.pendingAccepts.delete(String(req.id));
+    this.pendingAccepts.delete(id);
     writeJsonLine(sock, { ok: true });
     joinStreams(sock, p.stream);
     sock.resume();

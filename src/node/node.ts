@@ -11,10 +11,13 @@ import { Backoff } from '../util/backoff.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { PacketType, payloadLength, type Packet } from './packet.js';
 import { RoutingTable, type Rule } from './routing-table.js';
-import { Transport, type TransportOptions } from './transport.js';
+import { Transport, type TransportInfo, type TransportOptions } from './transport.js';
+import { PeerRetries, type PeerState, type RetryPolicy } from './peer-retry.js';
 import { RouteEnd, RouteEndError, type RouteEndInfo } from './route-end.js';
 import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
 import { AppApiServer, ApiError } from './app-api.js';
+import * as checks from './control-checks.js';
+import { SetupQueue } from './setup-queue.js';
 import { ECHO_PORT } from './sdk/protocol.js';
 
 /** Ports on the messenger: relayed transports between nodes, and control links to a node manager. */
@@ -24,6 +27,10 @@ export const MANAGER_PORT = 6;
 const KIND_TRANSPORT = 0x54; // 'T'
 const KIND_CONTROL = 0x43; // 'C'
 export const NODE_SERVICE = 'skywire-node';
+/** Route setups (manager request + end-to-end handshake) a node runs at once; more wait in a bounded queue. */
+const MAX_CONCURRENT_SETUPS = 64;
+const MAX_QUEUED_SETUPS = 8192;
+const MAX_SETUP_WAIT_MS = 120_000;
 
 export interface NodeOptions {
   localKey: KeyPair;
@@ -46,6 +53,8 @@ export interface NodeOptions {
   transport?: TransportOptions;
   /** Direct transports only via relay (for tests of relayed transports). */
   relayOnly?: boolean;
+  /** How wanted peers are retried after failed tries. */
+  retry?: RetryPolicy;
 }
 
 export class Node extends EventEmitter {
@@ -66,8 +75,8 @@ export class Node extends EventEmitter {
   /** Peers the operator removed: auto-connect leaves them alone. */
   private readonly excluded = new Set<string>();
   private readonly dialing = new Map<string, Promise<Transport>>();
-  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
-  private readonly backoffs = new Map<string, Backoff>();
+  private readonly retries: PeerRetries;
+  private readonly setups = new SetupQueue(MAX_CONCURRENT_SETUPS, MAX_QUEUED_SETUPS, MAX_SETUP_WAIT_MS);
   private listener: SecureListener | undefined;
   private apiAddr: { host: string; port: number } | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -75,6 +84,8 @@ export class Node extends EventEmitter {
   private stopRelay: (() => void) | undefined;
   private services: Array<{ name: string; port: number; attrs?: Record<string, string> }> = [];
   droppedNoTransport = 0;
+  /** Packets for a live route id that came from a transport other than the rule's previous hop. */
+  droppedWrongTransport = 0;
   rejectedControl = 0;
 
   constructor(private readonly o: NodeOptions) {
@@ -85,6 +96,7 @@ export class Node extends EventEmitter {
     this.messenger = new MessengerClient({ localKey: o.localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
     this.table = new RoutingTable({ idleMs: o.routeIdleMs ?? 30_000 });
     this.api = new AppApiServer(this, o.apiToken);
+    this.retries = new PeerRetries(o.retry);
   }
 
   get apiAddress(): { host: string; port: number } | undefined {
@@ -122,7 +134,7 @@ export class Node extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    for (const t of this.retryTimers.values()) clearTimeout(t);
+    this.retries.close();
     for (const e of this.ends.values()) e.destroy(new RouteEndError('closed', 'node is shutting down'));
     for (const l of this.managerLinks.values()) l.close('node is shutting down');
     for (const t of this.transportsByPk.values()) t.close('node is shutting down');
@@ -146,28 +158,32 @@ export class Node extends EventEmitter {
   want(pk: string): void {
     if (pk === this.pkHex || this.closed) return;
     this.wanted.add(pk);
-    if (!this.transportsByPk.has(pk)) void this.connectTo(pk).catch(() => this.scheduleRetry(pk));
+    if (!this.transportsByPk.has(pk)) void this.connectTo(pk).catch((err: unknown) => this.scheduleRetry(pk, err));
   }
 
   unwant(pk: string): void {
     this.wanted.delete(pk);
     this.excluded.add(pk);
-    clearTimeout(this.retryTimers.get(pk));
-    this.retryTimers.delete(pk);
+    this.retries.forget(pk);
     this.transportsByPk.get(pk)?.close('removed by the operator');
   }
 
-  private scheduleRetry(pk: string): void {
-    if (this.closed || !this.wanted.has(pk) || this.retryTimers.has(pk)) return;
-    let b = this.backoffs.get(pk);
-    if (!b) this.backoffs.set(pk, (b = new Backoff({ initialMs: 200, maxMs: 5000 })));
-    const t = setTimeout(() => {
-      this.retryTimers.delete(pk);
-      if (this.transportsByPk.has(pk) || !this.wanted.has(pk)) return;
-      this.connectTo(pk).catch(() => this.scheduleRetry(pk));
-    }, b.next());
-    t.unref();
-    this.retryTimers.set(pk, t);
+  /** Schedules the next try to reach a wanted peer; `err` = the try that just failed (counted). */
+  private scheduleRetry(pk: string, err?: unknown): void {
+    if (this.closed || !this.wanted.has(pk)) return;
+    this.retries.schedule(
+      pk,
+      () => {
+        if (this.transportsByPk.has(pk) || !this.wanted.has(pk)) return;
+        this.connectTo(pk).catch((e: unknown) => this.scheduleRetry(pk, e));
+      },
+      err,
+    );
+  }
+
+  /** Wanted peers without a transport: trying, retrying quickly, or backing off to the long interval. */
+  pendingPeers(): PeerState[] {
+    return [...this.wanted].filter((pk) => !this.transportsByPk.has(pk)).map((pk) => this.retries.state(pk, this.dialing.has(pk)));
   }
 
   /** Sets up a transport to `pk`: direct TCP to an announced address, else relayed by the messenger. */
@@ -268,7 +284,7 @@ export class Node extends EventEmitter {
     t.on('packet', (p: Packet) => this.onPacket(p, t));
     t.on('close', (reason: string) => this.onTransportClosed(t, reason));
     ch.resume();
-    this.backoffs.get(pk)?.reset();
+    this.retries.succeeded(pk);
     this.log.info('transport up', { peer: shortPk(pk), kind, initiator });
     this.reportTransports();
     this.emit('transport', t);
@@ -309,6 +325,12 @@ export class Node extends EventEmitter {
   private onPacket(p: Packet, from: Transport): void {
     const rule = this.table.lookup(p.routeId);
     if (!rule) return;
+    // A rule takes packets only from the neighbour it was installed for: a route id is no capability, and any
+    // key may open a transport. (Our own outbound `forward` rules take none.)
+    if (rule.fromPk !== from.pk) {
+      this.droppedWrongTransport++;
+      return;
+    }
     const now = Date.now();
     rule.lastActivity = now;
     const len = payloadLength(p);
@@ -438,39 +460,45 @@ export class Node extends EventEmitter {
     switch (m.t) {
       case 'reserve': {
         // A pool of ids the manager hands out at route setup, saving a round trip per route; held for as long
-        // as the manager link lives.
-        const count = Number(m.count);
-        if (!Number.isInteger(count) || count < 1 || count > 256) throw new ControlError('bad_request', 'bad count');
-        const ids = this.table.reserve(count, '', Date.now(), Infinity);
+        // as the manager link lives, and bounded per manager.
+        const count = checks.reserveCount(m);
         const pool = this.pools.get(mpk) ?? new Set<number>();
+        if (pool.size + count > checks.MAX_RESERVED_PER_MANAGER) {
+          throw new ControlError('busy', `this manager already holds ${pool.size} reserved route ids (at most ${checks.MAX_RESERVED_PER_MANAGER})`);
+        }
+        const ids = this.table.reserve(count, '', Date.now(), Infinity);
         this.pools.set(mpk, pool);
         for (const id of ids) pool.add(id);
         return { ids };
       }
       case 'install': {
-        const rules = m.rules as InstallRule[];
-        for (const r of Array.isArray(rules) ? rules : []) {
-          if (r.kind === 'consume' && r.end && !r.end.initiator && !this.api.isListening(r.end.localPort)) {
-            throw new ControlError('refused', `nothing listens on port ${r.end.localPort} at ${shortPk(this.pkHex)}`);
-          }
-          if (!this.pools.get(mpk)?.delete(r.routeId)) {
-            throw new ControlError('bad_request', `route id ${r.routeId} was not reserved by this manager`);
+        const key = checks.routeKey(m);
+        const rules = checks.installRules(m);
+        const pool = this.pools.get(mpk);
+        for (const r of rules) {
+          if (!pool?.has(r.routeId)) throw new ControlError('bad_request', `route id ${r.routeId} was not reserved by this manager`);
+          if (r.kind === 'consume' && 'end' in r) {
+            if (this.ends.has(key)) throw new ControlError('bad_request', `route ${key} already has an end here`);
+            if (!r.end.initiator && !this.api.isListening(r.end.localPort)) {
+              throw new ControlError('refused', `nothing listens on port ${r.end.localPort} at ${shortPk(this.pkHex)}`);
+            }
           }
         }
-        this.install(String(m.routeKey), rules);
+        for (const r of rules) pool!.delete(r.routeId);
+        this.install(key, rules);
         return;
       }
       case 'remove':
-        this.removeRoute(String(m.routeKey), String(m.reason ?? 'route removed by the node manager'));
+        this.removeRoute(checks.routeKey(m), checks.removeReason(m));
         return;
       case 'removeIds':
         // The rules of a repaired route's old path.
-        for (const id of Array.isArray(m.ids) ? (m.ids as number[]) : []) {
+        for (const id of checks.routeIds(m)) {
           if (this.table.get(id)?.kind === 'intermediary') this.table.delete(id);
         }
         return;
       case 'switch': {
-        const key = String(m.routeKey);
+        const key = checks.routeKey(m);
         const end = this.ends.get(key);
         const next = this.pendingSwitch.get(key);
         this.pendingSwitch.delete(key);
@@ -485,22 +513,21 @@ export class Node extends EventEmitter {
       }
       default:
         this.log.debug('unknown manager message', { manager: shortPk(mpk), t: m.t });
-        if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${m.t}`);
+        if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${JSON.stringify(m.t).slice(0, 40)}`);
     }
   }
 
-  private install(routeKey: string, rules: InstallRule[]): void {
-    if (!Array.isArray(rules)) throw new ControlError('bad_request', 'rules must be a list');
+  private install(routeKey: string, rules: checks.InstallRule[]): void {
     for (const r of rules) {
       if (r.kind === 'intermediary') {
-        this.table.install({ id: r.routeId, kind: 'intermediary', routeKey, nextPk: r.nextPk, nextRouteId: r.nextRouteId });
-      } else if (r.kind === 'consume' && r.reroute) {
+        this.table.install({ id: r.routeId, kind: 'intermediary', routeKey, nextPk: r.nextPk, nextRouteId: r.nextRouteId, fromPk: r.fromPk });
+      } else if ('reroute' in r) {
         const end = this.ends.get(routeKey);
         if (!end || !end.repairable) throw new ControlError('not_repairable', `stream ${routeKey} cannot move to a new path`);
-        this.table.install({ id: r.routeId, kind: 'consume', routeKey });
+        this.table.install({ id: r.routeId, kind: 'consume', routeKey, fromPk: r.fromPk });
         this.pendingSwitch.set(routeKey, { inRouteId: r.routeId, outPk: r.reroute.outPk, outRouteId: r.reroute.outRouteId });
-      } else if (r.kind === 'consume' && r.end) {
-        const inRule = this.table.install({ id: r.routeId, kind: 'consume', routeKey });
+      } else {
+        const inRule = this.table.install({ id: r.routeId, kind: 'consume', routeKey, fromPk: r.fromPk });
         const info: RouteEndInfo = { ...r.end, routeKey, inRouteId: r.routeId };
         const outRule = this.table.install({ kind: 'forward', routeKey, nextPk: info.outPk, nextRouteId: info.outRouteId });
         const end = new RouteEnd(this, info);
@@ -510,8 +537,6 @@ export class Node extends EventEmitter {
         end.on('error', () => {});
         end.once('close', () => this.onEndClosed(end));
         if (!info.initiator) this.acceptRoute(end);
-      } else {
-        throw new ControlError('bad_request', `bad rule ${JSON.stringify(r).slice(0, 100)}`);
       }
     }
   }
@@ -553,8 +578,16 @@ export class Node extends EventEmitter {
 
   // ---- AppApiHost ----
 
-  async dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex> {
+  async dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number; gone?: () => boolean }): Promise<Duplex> {
     if (pk === this.pkHex) throw new ApiError('bad_request', 'cannot dial this node itself');
+    return this.setups.run(() => {
+      // The app gave up while this dial waited its turn: no route for nobody.
+      if (o.gone?.()) throw new ApiError('cancelled', 'the app closed the dial request');
+      return this.setUpRoute(fromPort, pk, port, o);
+    });
+  }
+
+  private async setUpRoute(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex> {
     const links = [...this.managerLinks.values()];
     if (!links.length) throw new ApiError('no_manager', 'this node is not connected to any node manager');
     let routeKey = '';
@@ -564,7 +597,7 @@ export class Node extends EventEmitter {
     for (let i = 0; i < links.length && !routeKey; i++) {
       try {
         const r = await links[i].request({ t: 'dial', to: pk, port, fromPort, minHops: o.minHops, maxHops: o.maxHops }, 10_000);
-        routeKey = String(r.routeKey);
+        routeKey = checks.dialReply(r);
       } catch (err) {
         const e = err as ControlError;
         if (i + 1 < links.length && e.code !== 'refused' && e.code !== 'bad_request') continue;
@@ -633,16 +666,18 @@ export class Node extends EventEmitter {
         repairs: e.repairs,
       })),
       apps: this.api.apps(),
+      pending: this.pendingPeers(),
       dropped: {
         unknownRoute: this.table.unknownRoute,
         noTransport: this.droppedNoTransport,
+        wrongTransport: this.droppedWrongTransport,
         malformed: this.transports().reduce((n, t) => n + t.decoder.stats.malformed, 0),
         rejectedControl: this.rejectedControl,
       },
     };
   }
 
-  async transportsCmd(action: string, pk?: string): Promise<unknown> {
+  async transportsCmd(action: string, pk?: string): Promise<{ transports: TransportInfo[]; pending: PeerState[] }> {
     if (action !== 'ls') {
       if (!pk || !/^[0-9a-fA-F]{66}$/.test(pk)) throw new ApiError('bad_request', `"${pk ?? ''}" is not a public key (66 hex characters)`);
       pk = pk.toLowerCase();
@@ -652,8 +687,13 @@ export class Node extends EventEmitter {
       this.wanted.add(pk!);
       this.excluded.delete(pk!);
       await this.connectTo(pk!).catch((err: Error) => {
-        this.scheduleRetry(pk!);
-        throw new ApiError((err as ApiError).code ?? 'unreachable', err.message);
+        this.scheduleRetry(pk!, err);
+        const s = this.retries.state(pk!, false);
+        throw new ApiError(
+          (err as ApiError).code ?? 'unreachable',
+          `${err.message}; retrying in the background (${s.failures} failed, ${this.retries.fastTries} quick tries, then one every ` +
+            `${Math.round(this.retries.slowMs / 1000)} s); "skywire node transports rm ${pk}" stops it`,
+        );
       });
     } else if (action === 'rm') {
       if (!this.transportsByPk.has(pk!) && !this.wanted.has(pk!)) throw new ApiError('not_found', `no transport to ${shortPk(pk!)}`);
@@ -661,16 +701,6 @@ export class Node extends EventEmitter {
     } else if (action !== 'ls') {
       throw new ApiError('bad_request', `unknown transports action "${action}" (add, rm or ls)`);
     }
-    return this.transports().map((t) => t.info());
+    return { transports: this.transports().map((t) => t.info()), pending: this.pendingPeers() };
   }
-}
-
-interface InstallRule {
-  routeId: number;
-  kind: 'intermediary' | 'consume';
-  nextPk?: string;
-  nextRouteId?: number;
-  end?: Omit<RouteEndInfo, 'routeKey' | 'inRouteId'>;
-  /** A new inbound rule for an existing stream being moved to a new path. */
-  reroute?: { outPk: string; outRouteId: number };
 }

@@ -4,7 +4,8 @@
 //   forward:      the outbound side of a local route end (its id is local, used for metering).
 // Every rule carries an idle expiry refreshed by traffic and keepalives; reserved ids expire quickly
 // if the manager never installs them.
-import { randomInt } from 'node:crypto';
+// Ids are random 32-bit numbers: consecutive ids would let anyone who learned one guess the others.
+import { randomBytes } from 'node:crypto';
 
 export type RuleKind = 'intermediary' | 'consume' | 'forward' | 'reserved';
 
@@ -15,6 +16,11 @@ export interface Rule {
   routeKey: string;
   nextPk?: string;
   nextRouteId?: number;
+  /**
+   * The neighbour whose packets this rule accepts (the previous hop, named by the manager at install). Packets
+   * with this id from any other transport are dropped; a `forward` rule (ours, outbound) accepts none.
+   */
+  fromPk?: string;
   idleMs: number;
   lastActivity: number;
   bytesIn: number;
@@ -32,7 +38,9 @@ export interface TableOptions {
 
 export class RoutingTable {
   private readonly rules = new Map<number, Rule>();
-  private nextId = randomInt(1, 0x7fffffff);
+  /** Random bytes drawn in batches (one call per 256 ids, not one per id). */
+  private random = Buffer.alloc(0);
+  private randomOff = 0;
   readonly idleMs: number;
   readonly reserveMs: number;
   /** Packets whose route id had no rule. */
@@ -47,8 +55,7 @@ export class RoutingTable {
   reserve(n: number, routeKey = '', now = Date.now(), holdMs = this.reserveMs): number[] {
     const ids: number[] = [];
     while (ids.length < n) {
-      const id = this.nextId;
-      this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+      const id = this.randomId();
       if (id === 0 || this.rules.has(id)) continue;
       this.rules.set(id, this.blank(id, 'reserved', routeKey, holdMs, now));
       ids.push(id);
@@ -58,7 +65,7 @@ export class RoutingTable {
 
   /** Installs a rule on a reserved id (or a fresh one when `id` is omitted). */
   install(
-    r: { id?: number; kind: Exclude<RuleKind, 'reserved'>; routeKey: string; nextPk?: string; nextRouteId?: number },
+    r: { id?: number; kind: Exclude<RuleKind, 'reserved'>; routeKey: string; nextPk?: string; nextRouteId?: number; fromPk?: string },
     now = Date.now(),
   ): Rule {
     const id = r.id ?? this.reserve(1, r.routeKey, now)[0];
@@ -72,6 +79,7 @@ export class RoutingTable {
     const rule = this.blank(id, r.kind, r.routeKey, this.idleMs, now);
     rule.nextPk = r.nextPk;
     rule.nextRouteId = r.nextRouteId;
+    if (r.kind !== 'forward') rule.fromPk = r.fromPk;
     this.rules.set(id, rule);
     return rule;
   }
@@ -122,6 +130,16 @@ export class RoutingTable {
 
   get size(): number {
     return this.rules.size;
+  }
+
+  private randomId(): number {
+    if (this.randomOff >= this.random.length) {
+      this.random = randomBytes(1024);
+      this.randomOff = 0;
+    }
+    const id = this.random.readUInt32BE(this.randomOff);
+    this.randomOff += 4;
+    return id;
   }
 
   private blank(id: number, kind: RuleKind, routeKey: string, idleMs: number, now: number): Rule {

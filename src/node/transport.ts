@@ -67,8 +67,14 @@ export class Transport extends EventEmitter {
     channel.on('error', (err: Error) => this.close(err.message));
     channel.on('end', () => this.close('peer closed the transport'));
     channel.on('close', () => this.close('transport closed'));
+    let lastTick = Date.now();
     this.timer = setInterval(() => {
-      if (this.pausers.size === 0 && Date.now() - this.lastHeard > deadMs) {
+      const now = Date.now();
+      // A tick that comes late means our own event loop was busy (a burst of route setups): the peer's packets
+      // may be sitting unread in the socket, since timers run before I/O. Judge silence on the next tick.
+      const late = now - lastTick > 2 * pingMs;
+      lastTick = now;
+      if (!late && this.pausers.size === 0 && now - this.lastHeard > deadMs) {
         this.close(`peer silent for ${deadMs} ms`);
         return;
       }

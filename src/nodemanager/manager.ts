@@ -21,6 +21,8 @@ import { ControlLink, ControlError, type ControlMessage } from '../net/control-l
 export const MANAGER_PORT = 6;
 export const MANAGER_SERVICE = 'skywire-manager';
 const POOL_SIZE = 64;
+/** Most ids one refill asks a node for (the node refuses more per request, see src/node/control-checks.ts). */
+const MAX_REFILL = 4096;
 
 export interface ManagerOptions {
   localKey: KeyPair;
@@ -66,6 +68,8 @@ export class NodeManager extends EventEmitter {
   /** Route ids each node reserved for us in advance, so route setup is a single install round. */
   private readonly pools = new Map<string, number[]>();
   private readonly refills = new Map<string, Promise<void>>();
+  /** Ids that route setups waiting on a node's refill still need: a refill asks for that many, not just a pool. */
+  private readonly demand = new Map<string, number>();
   /** The traffic counters each node last reported. */
   private readonly stats = new Map<string, NodeStats>();
   private listener: SecureListener | undefined;
@@ -181,8 +185,9 @@ export class NodeManager extends EventEmitter {
     if (p) return p;
     const link = this.links.get(pk);
     if (!link) return Promise.reject(new ControlError('offline', `node ${shortPk(pk)} went offline`));
+    const count = Math.min(MAX_REFILL, POOL_SIZE + (this.demand.get(pk) ?? 0));
     p = link
-      .request({ t: 'reserve', count: POOL_SIZE }, this.o.setupTimeoutMs ?? 5000)
+      .request({ t: 'reserve', count }, this.o.setupTimeoutMs ?? 5000)
       .then((r) => {
         if (this.links.get(pk) === link) this.pools.get(pk)?.push(...(r.ids as number[]));
       })
@@ -202,7 +207,15 @@ export class NodeManager extends EventEmitter {
         return ids;
       }
       if (tries > 3) throw new ControlError('busy', `node ${shortPk(pk)} has no free route ids`);
-      await this.refill(pk);
+      // A burst of dials (2,000 SOCKS connections at once) needs more than a pool: the refill is sized by demand.
+      this.demand.set(pk, (this.demand.get(pk) ?? 0) + count);
+      try {
+        await this.refill(pk);
+      } finally {
+        const left = (this.demand.get(pk) ?? count) - count;
+        if (left > 0) this.demand.set(pk, left);
+        else this.demand.delete(pk);
+      }
     }
   }
 
@@ -278,14 +291,15 @@ export class NodeManager extends EventEmitter {
     const add = (n: string, r: Record<string, unknown>) => rules.set(n, [...(rules.get(n) ?? []), r]);
     const chain = (path: string[], ids: number[]) => {
       for (let i = 1; i < path.length - 1; i++) {
-        add(path[i], { routeId: ids[i], kind: 'intermediary', nextPk: path[i + 1], nextRouteId: ids[i + 1] });
+        add(path[i], { routeId: ids[i], fromPk: path[i - 1], kind: 'intermediary', nextPk: path[i + 1], nextRouteId: ids[i + 1] });
       }
     };
     chain(fwd, fwdIds);
     chain(rev, revIds);
     const e = ends(fwdIds, revIds);
-    add(fwd[fwd.length - 1], { routeId: fwdIds[fwd.length - 1], kind: 'consume', ...e.to });
-    add(rev[rev.length - 1], { routeId: revIds[rev.length - 1], kind: 'consume', ...e.from });
+    // Each rule names the neighbour its packets must come from (a node drops them from any other transport).
+    add(fwd[fwd.length - 1], { routeId: fwdIds[fwd.length - 1], fromPk: fwd[fwd.length - 2], kind: 'consume', ...e.to });
+    add(rev[rev.length - 1], { routeId: revIds[rev.length - 1], fromPk: rev[rev.length - 2], kind: 'consume', ...e.from });
     return { fwdIds, revIds, rules };
   }
 

@@ -37,8 +37,8 @@ export class Cluster {
   managerPk = '';
   private n = 0;
 
-  /** Starts the CLI with args; resolves with the JSON line it prints on start. */
-  async spawn(args: string[], env: Record<string, string> = {}, execArgv: string[] = []): Promise<Proc> {
+  /** Starts the CLI with args; resolves with the JSON line it prints on start (or, with `ready`, the first line matching it). */
+  async spawn(args: string[], env: Record<string, string> = {}, execArgv: string[] = [], ready?: RegExp): Promise<Proc> {
     const child = spawn(process.execPath, [...execArgv, CLI, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -69,13 +69,21 @@ export class Cluster {
     this.procs.push(proc);
     const rl = createInterface({ input: child.stdout! });
     proc.info = await new Promise<Record<string, string>>((resolve, reject) => {
-      rl.once('line', (l) => {
+      const onLine = (l: string) => {
+        if (ready) {
+          if (!ready.test(l)) return;
+          rl.off('line', onLine);
+          resolve({ line: l });
+          return;
+        }
+        rl.off('line', onLine);
         try {
           resolve(JSON.parse(l) as Record<string, string>);
         } catch {
           reject(new Error(`unexpected output: ${l}\n${err}`));
         }
-      });
+      };
+      rl.on('line', onLine);
       child.once('exit', (code) => reject(new Error(`${args[0]} exited with ${code}: ${err}`)));
     });
     return proc;

@@ -36,6 +36,9 @@ export interface AppClientOptions {
   waitMs?: number;
 }
 
+/** How long a dial waits for the node's answer (the node's queue wait bound plus one setup's timeouts, and slack). */
+const DIAL_REPLY_MS = 150_000;
+
 /** Default bound on how long `AppClient.connect` waits for its node to come up. */
 export const DEFAULT_CONNECT_WAIT_MS = 15_000;
 
@@ -45,14 +48,20 @@ export function resolveApi(o: { api?: string; token?: string; apiFile?: string }
   let token = o.token ?? process.env.SKYWIRE_APP_TOKEN;
   const file = o.apiFile ?? process.env.SKYWIRE_APP_API_FILE;
   if ((!api || !token) && file) {
-    let j: { api?: string; token?: string };
+    let j: unknown;
     try {
-      j = JSON.parse(readFileSync(file, 'utf8')) as { api?: string; token?: string };
+      j = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
       throw new AppApiError('bad_config', `cannot read node API file ${file}: ${(err as Error).message}`, { cause: err });
     }
-    api ??= j.api;
-    token ??= j.token;
+    // The file is checked for shape, not only syntax: {"api": "HOST:PORT", "token": "...", ...}.
+    if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new AppApiError('bad_config', `node API file ${file} is not a JSON object`);
+    const f = j as Record<string, unknown>;
+    for (const k of ['api', 'token'] as const) {
+      if (f[k] !== undefined && typeof f[k] !== 'string') throw new AppApiError('bad_config', `node API file ${file}: "${k}" must be a string`);
+    }
+    api ??= f.api as string | undefined;
+    token ??= f.token as string | undefined;
   }
   if (!api) throw new AppApiError('bad_config', 'node API address missing: pass api, or set SKYWIRE_APP_API or SKYWIRE_APP_API_FILE');
   if (!token) throw new AppApiError('bad_config', 'node API token missing: pass token, or set SKYWIRE_APP_TOKEN or SKYWIRE_APP_API_FILE');
@@ -176,7 +185,7 @@ export class AppClient extends EventEmitter {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         try {
-          this.onLine(JSON.parse(line) as Record<string, unknown>);
+          this.onLine(JSON.parse(line));
         } catch {
           /* a garbled line from the node is ignored */
         }
@@ -236,6 +245,8 @@ export class AppClient extends EventEmitter {
   /** Opens a stream to the app on `port` at node `pk`, over a route chosen by the node manager. */
   async dial(pk: string, port: number, o: { minHops?: number; maxHops?: number } = {}): Promise<Socket> {
     if (this.closed) throw new AppApiError('closed', 'the app client is closed');
+    // A dial may wait its turn in the node's bounded setup queue (a burst of dials): the node bounds that wait
+    // and each setup, and refuses clearly ("busy") past them, so the SDK waits longer than for other requests.
     const { sock } = await apiRequest(this.api, {
       op: 'dial',
       token: this.token,
@@ -244,7 +255,7 @@ export class AppClient extends EventEmitter {
       port,
       minHops: o.minHops,
       maxHops: o.maxHops,
-    });
+    }, DIAL_REPLY_MS);
     return sock;
   }
 
@@ -254,6 +265,7 @@ export class AppClient extends EventEmitter {
 
   async query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>> {
     const r = await this.request({ op: 'query', service });
+    if (!Array.isArray(r.results)) throw new AppApiError('error', 'the node answered a query without a results list');
     return r.results as Array<{ pk: string; port: number; attrs?: Record<string, string> }>;
   }
 
@@ -280,13 +292,21 @@ export class AppClient extends EventEmitter {
     });
   }
 
-  private onLine(m: Record<string, unknown>): void {
-    if (m.ev === 'incoming') {
-      const remote = m.remote as { pk: string; port: number };
-      if (this.onConn) this.take(String(m.id), remote);
-      else this.queued.push({ id: String(m.id), remote });
+  private onLine(m: unknown): void {
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return;
+    const line = m as Record<string, unknown>;
+    if (line.ev === 'incoming') {
+      const r = line.remote as { pk?: unknown; port?: unknown } | null;
+      if (typeof line.id !== 'string' || typeof r !== 'object' || !r || typeof r.pk !== 'string' || typeof r.port !== 'number') return;
+      const remote = { pk: r.pk, port: r.port };
+      if (this.onConn) this.take(line.id, remote);
+      else this.queued.push({ id: line.id, remote });
       return;
     }
+    this.onReply(line);
+  }
+
+  private onReply(m: Record<string, unknown>): void {
     const p = this.pending.get(Number(m.req));
     if (!p) return;
     this.pending.delete(Number(m.req));
