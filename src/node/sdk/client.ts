@@ -5,18 +5,10 @@ import { connect, type Socket } from 'node:net';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { Backoff } from '../../util/backoff.js';
-import { readJsonLine, writeJsonLine } from './protocol.js';
+import { onLines, readJsonLine, writeJsonLine } from './protocol.js';
+import { AppApiError } from './errors.js';
 
-export class AppApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'AppApiError';
-  }
-}
+export { AppApiError } from './errors.js';
 
 export interface AppClientOptions {
   /** host:port of the node's app API; default SKYWIRE_APP_API, else the api file. */
@@ -176,20 +168,14 @@ export class AppClient extends EventEmitter {
     super();
     this.localPk = String(reply.pk);
     this.port = Number(reply.port);
-    control.setEncoding('utf8');
-    let buf = '';
-    control.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          this.onLine(JSON.parse(line));
-        } catch {
-          /* a garbled line from the node is ignored */
-        }
+    onLines(control, (line) => {
+      let m: unknown;
+      try {
+        m = JSON.parse(line);
+      } catch {
+        return; // a garbled line from the node is ignored
       }
+      this.onLine(m);
     });
     let lastError: Error | undefined;
     control.on('error', (e) => (lastError = e));

@@ -1,9 +1,14 @@
-// Shape checks for the control messages a node receives from its node managers (docs/routing.md): every field
-// is checked for type and range before use, so a malformed message is refused with a clear `bad_request`
-// instead of throwing somewhere inside the node. Hand-written, like the messenger's checks: node processes
-// do not load zod (it costs route throughput, see docs/node.md).
+// The control protocol between a node and a node manager (docs/routing.md, Control messages): every message
+// as a type, the constants both sides share, and the shape checks each side runs on what it receives. Messages
+// travel on a ControlLink (src/net/control-link.ts: `len u32 | JSON` frames, requests carry an `id`, answers are
+// `reply`). Checks are hand-written, like the messenger's: node and manager processes do not load zod (it costs
+// route throughput, see docs/node.md). A malformed message is a ControlError `bad_request` naming the field.
 import { ControlError, type ControlMessage } from '../net/control-link.js';
 
+/** Port on the messenger where a manager accepts relayed control links. */
+export const MANAGER_PORT = 6;
+/** Messenger service a node manager announces. */
+export const MANAGER_SERVICE = 'skywire-manager';
 /** Route ids a manager may ask for in one `reserve`, and hold at once (bounds a node's memory per manager). */
 export const MAX_RESERVE_PER_REQUEST = 4096;
 export const MAX_RESERVED_PER_MANAGER = 65_536;
@@ -11,19 +16,49 @@ export const MAX_RESERVED_PER_MANAGER = 65_536;
 const MAX_RULES_PER_INSTALL = 8;
 const MAX_IDS_PER_REMOVE = 4096;
 
-export interface RouteEndSpec {
+// ---- node -> manager ----
+
+export type TransportReport = { pk: string; latencyMs: number };
+export type HelloMessage = { t: 'hello'; transports: TransportReport[] };
+export type TransportsMessage = { t: 'transports'; list: TransportReport[] };
+/** Asks for a route from this node's app on `fromPort` to app `port` at node `to`; answered by a DialReply. */
+export type DialMessage = { t: 'dial'; to: string; port: number; fromPort: number; minHops?: number; maxHops?: number };
+export type DialReply = { routeKey: string; fwd: string[]; rev: string[] };
+/** Both directions of a local route end are done. */
+export type ClosedMessage = { t: 'closed'; routeKey: string };
+/** Traffic counters (the manager's dashboard shows them). */
+export type StatsMessage = { t: 'stats'; transports: unknown[]; rules: unknown[] };
+export type NodeMessage = HelloMessage | TransportsMessage | DialMessage | ClosedMessage | StatsMessage;
+
+// ---- manager -> node ----
+
+export type ReserveMessage = { t: 'reserve'; count: number };
+export type ReserveReply = { ids: number[] };
+export type InstallMessage = { t: 'install'; routeKey: string; rules: InstallRule[] };
+export type RemoveMessage = { t: 'remove'; routeKey: string; reason: string };
+/** Drops these intermediary rules (the old path of a repaired route). */
+export type RemoveIdsMessage = { t: 'removeIds'; ids: number[] };
+/** Moves a local route end to its new path, installed just before with `reroute` consume rules. */
+export type SwitchMessage = { t: 'switch'; routeKey: string };
+export type ManagerMessage = ReserveMessage | InstallMessage | RemoveMessage | RemoveIdsMessage | SwitchMessage;
+
+/** What a route end at the node needs: its first hop, and who is at the far end. */
+export type RouteEndSpec = {
   outPk: string;
   outRouteId: number;
   remotePk: string;
   remotePort: number;
   localPort: number;
   initiator: boolean;
-}
+};
 
+/** A rule of an install; `fromPk` is the previous hop, the only neighbour whose packets the rule takes. */
 export type InstallRule =
   | { routeId: number; fromPk: string; kind: 'intermediary'; nextPk: string; nextRouteId: number }
   | { routeId: number; fromPk: string; kind: 'consume'; end: RouteEndSpec }
   | { routeId: number; fromPk: string; kind: 'consume'; reroute: { outPk: string; outRouteId: number } };
+
+// ---- field checks ----
 
 function bad(message: string): ControlError {
   return new ControlError('bad_request', message);
@@ -52,13 +87,13 @@ function port(v: unknown, name: string): number {
   return v;
 }
 
-export function routeKey(m: ControlMessage): string {
+function routeKey(m: ControlMessage): string {
   const k = m.routeKey;
   if (typeof k !== 'string' || !k || k.length > 128) throw bad('routeKey must be a non-empty string (at most 128 characters)');
   return k;
 }
 
-export function reserveCount(m: ControlMessage): number {
+function reserveCount(m: ControlMessage): number {
   const c = m.count;
   if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > MAX_RESERVE_PER_REQUEST) {
     throw bad(`count must be an integer 1-${MAX_RESERVE_PER_REQUEST}`);
@@ -66,17 +101,16 @@ export function reserveCount(m: ControlMessage): number {
   return c;
 }
 
-export function removeReason(m: ControlMessage): string {
+function removeReason(m: ControlMessage): string {
   return typeof m.reason === 'string' && m.reason ? m.reason.slice(0, 300) : 'route removed by the node manager';
 }
 
-export function routeIds(m: ControlMessage): number[] {
+function routeIds(m: ControlMessage): number[] {
   if (!Array.isArray(m.ids) || m.ids.length > MAX_IDS_PER_REMOVE) throw bad(`ids must be a list of at most ${MAX_IDS_PER_REMOVE} route ids`);
   return m.ids.map((id, i) => routeId(id, `ids[${i}]`));
 }
 
-/** The rules of an `install`, all checked before any is used. */
-export function installRules(m: ControlMessage): InstallRule[] {
+function installRules(m: ControlMessage): InstallRule[] {
   const rules = m.rules;
   if (!Array.isArray(rules) || !rules.length || rules.length > MAX_RULES_PER_INSTALL) {
     throw bad(`rules must be a list of 1-${MAX_RULES_PER_INSTALL} rules`);
@@ -111,7 +145,31 @@ export function installRules(m: ControlMessage): InstallRule[] {
   });
 }
 
+// ---- decoding: what a node receives ----
+
+/**
+ * A message from a manager, every field checked before any is used; undefined for a verb this node does not know
+ * (a request for one is refused, a notification ignored: a newer manager may send more).
+ */
+export function decodeManagerMessage(m: ControlMessage): ManagerMessage | undefined {
+  switch (m.t) {
+    case 'reserve':
+      return { t: 'reserve', count: reserveCount(m) };
+    case 'install':
+      return { t: 'install', routeKey: routeKey(m), rules: installRules(m) };
+    case 'remove':
+      return { t: 'remove', routeKey: routeKey(m), reason: removeReason(m) };
+    case 'removeIds':
+      return { t: 'removeIds', ids: routeIds(m) };
+    case 'switch':
+      return { t: 'switch', routeKey: routeKey(m) };
+    default:
+      if (m.id !== undefined) throw bad(`unknown message ${JSON.stringify(m.t).slice(0, 40)}`);
+      return undefined;
+  }
+}
+
 /** The manager's answer to a `dial`: the key of the route it installed. */
-export function dialReply(m: ControlMessage): string {
+export function decodeDialReply(m: ControlMessage): string {
   return routeKey(m);
 }
