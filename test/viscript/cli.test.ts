@@ -284,6 +284,15 @@ test('config errors name the file, line, key and value; a missing config starts 
   const bad = await runViscript(['--config', file, '--headless']);
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr.trim(), `viscript: invalid config: ${file}:4: apps.web.restart: "sometimes" must be one of never, on-failure, always`);
+  writeConfig(dir, 'apps:\n  web:\n    path: ./x\n    default_args: [{a: 1}]\n');
+  const arg = await runViscript(['--config', file, '--headless']);
+  assert.equal(arg.code, 2);
+  assert.equal(arg.stderr.trim(), `viscript: invalid config: ${file}:4: apps.web.default_args.0: {"a":1} must be a string`);
+  const aliases = Array.from({ length: 6 }, (_, i) => `l${i}: &a${i} [${Array(10).fill(i ? `*a${i - 1}` : 'x').join(', ')}]`);
+  writeConfig(dir, aliases.join('\n') + '\n');
+  const bomb = await runViscript(['--config', file, '--headless']);
+  assert.equal(bomb.code, 2, bomb.stderr);
+  assert.match(bomb.stderr.trim(), new RegExp(`^viscript: invalid config: ${file}:2: YAML aliases expand too much`));
 
   const v = startViscript(['--config', join(dir, 'absent.yaml'), '--exit-on-eof']);
   t.after(() => v.kill());
