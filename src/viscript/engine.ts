@@ -54,8 +54,10 @@ export class Engine extends EventEmitter {
     try {
       bound = await server.listen();
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EADDRINUSE' ? 'the address is in use (another Viscript?)' : (err as Error).message;
+      // The signal server names the errno in its message (it keeps no code): look at both.
+      const e = err as NodeJS.ErrnoException;
+      const inUse = e.code === 'EADDRINUSE' || /\bEADDRINUSE\b/.test(e.message);
+      const why = inUse ? 'the address is in use (another Viscript?)' : e.message.replace(/^signal server: /, '');
       throw new Error(`cannot listen for signal clients on ${formatHostPort({ host, port })}: ${why}`, { cause: err });
     }
     const engine = new Engine(o.config, o.stateDir, server, formatHostPort(bound), o.restartTiming);
