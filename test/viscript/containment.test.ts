@@ -4,7 +4,8 @@
 // every one of them; without it, the process group is what they reach. Asserted by pid liveness.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { goneWithin, isAlive, startViscript, tempDir, writeConfig, type Msg, type ViscriptProcess } from './helpers.js';
 
@@ -122,3 +123,30 @@ function pgidOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
+
+test('a damaged or foreign run.json is ignored: Viscript starts and kills nothing it did not start', async (t) => {
+  const { dir, config } = setUp(t);
+  // A process of this user, in its own group, that no Viscript started.
+  const bystander = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore' });
+  t.after(() => bystander.kill('SIGKILL'));
+  const pid = bystander.pid!;
+  const state = join(dir, '.viscript');
+  mkdirSync(state, { recursive: true });
+  const records = [
+    'null', '[]', '1', '"x"', '{}', '{"pid":"1","groups":[]}', '{"pid":1,"groups":null}',
+    // A cgroup not named like a Viscript run: never killed from a record.
+    JSON.stringify({ pid: 999_999, groups: [], cgroup: '/sys/fs/cgroup' }),
+    JSON.stringify({ pid: 999_999, groups: [], cgroup: '/sys/fs/cgroup/unified' }),
+    // A recorded group whose leader's start time does not match: a reused pid, not ours.
+    JSON.stringify({ pid: 999_999, groups: [{ id: 2, pgid: pid, start: '1' }] }),
+  ];
+  for (const record of records) {
+    writeFileSync(join(state, 'run.json'), record);
+    const v = startViscript(['--config', config]);
+    t.after(() => v.kill());
+    await v.waitFor((m) => m.type === 'ready');
+    assert.equal(isAlive(pid), true, `${record}: the bystander is alive`);
+    v.child.kill('SIGTERM');
+    assert.equal((await v.exited).code, 0, record);
+  }
+});
