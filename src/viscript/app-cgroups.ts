@@ -43,8 +43,12 @@ export class AppCgroups {
     if (!parent) return { unavailable: 'no cgroup2 hierarchy' };
     removeEmptyLeftovers(parent);
     const dir = join(parent, `viscript-${process.pid}-${randomBytes(3).toString('hex')}`);
+    if (!existsSync('/bin/sh')) return { unavailable: 'no /bin/sh to start apps in their cgroup' };
+    // A probe: the run's cgroup is made for real when the first app starts, so a Viscript that starts no app
+    // (or is killed before) leaves no empty cgroup behind.
     try {
       mkdirSync(dir);
+      rmdirSync(dir);
     } catch (err) {
       return { unavailable: `cannot create a cgroup in ${parent}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
     }
