@@ -108,3 +108,14 @@ test('the demo mesh answers its printed curl line and stops without leaving a pr
   assert.equal(await exited, 0);
   for (const pid of pids) assert.ok(await goneWithin(pid, 10_000), `process ${pid} is still running after the demo stopped`);
 });
+
+test('the demo wants an IP address for --web, since its exit opens exactly that address and port', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skywire-demo-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await run(process.execPath, [SKYWIRE, 'demo', '--headless', '--dir', dir, '--web', 'localhost:7180']).then(
+    () => ({ code: 0, stderr: '' }),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--web needs an IP address \(e\.g\. 127\.0\.0\.1:7180\), not "localhost"/);
+});
