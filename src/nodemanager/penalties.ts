@@ -5,7 +5,7 @@
 // half-life instead of on every route.
 
 export interface PenaltyOptions {
-  /** Score at which a node is benched (default 2: two failures in quick succession). */
+  /** Score at which a node is benched (default 1.5: a second failure within about a half-life of the first). */
   threshold?: number;
   /** Time for a score to halve (default 60 s). */
   halfLifeMs?: number;
@@ -26,7 +26,7 @@ export class Penalties {
   private readonly maxEntries: number;
 
   constructor(o: PenaltyOptions = {}) {
-    this.threshold = o.threshold ?? 2;
+    this.threshold = o.threshold ?? 1.5;
     this.halfLifeMs = o.halfLifeMs ?? 60_000;
     this.maxEntries = o.maxEntries ?? 10_000;
   }
