@@ -209,10 +209,12 @@ export class NodeManager extends EventEmitter {
     if (p) return p;
     const link = this.links.get(pk);
     if (!link) return Promise.reject(new ControlError('offline', `node ${shortPk(pk)} went offline`));
+    const count = POOL_SIZE;
     p = link
-      .request({ t: 'reserve', count: POOL_SIZE }, this.o.setupTimeoutMs ?? 5000)
+      .request({ t: 'reserve', count }, this.o.setupTimeoutMs ?? 5000)
       .then((r) => {
-        const ok = reserveReply(POOL_SIZE).safeParse(r);
+        // At most the ids asked for, each a valid distinct id: a node cannot flood the pool or poison it.
+        const ok = reserveReply(count).safeParse(r);
         if (!ok.success) throw new ControlError('bad_reply', `bad reply to "reserve": ${describeIssue(ok.error)}`);
         if (this.links.get(pk) === link) this.pools.get(pk)?.push(...ok.data.ids);
       })
