@@ -37,6 +37,8 @@ export interface ManagerOptions {
   penalties?: PenaltyOptions;
   /** Paths tried for one route request, each avoiding the hops that failed before (default 2). */
   setupAttempts?: number;
+  /** Live routes one node may have dialed (default 4096): a node that never reports its routes closed cannot grow the table without bound. */
+  maxRoutesPerNode?: number;
 }
 
 /** A step of route setup that failed at one node (which then gets a strike, and the next try avoids it). */
@@ -86,6 +88,8 @@ export class NodeManager extends EventEmitter {
   readonly messenger: MessengerClient;
   private readonly links = new Map<string, ControlLink>();
   private readonly routes = new Map<string, RouteRecord>();
+  /** Live routes per dialing node. */
+  private readonly dialed = new Map<string, number>();
   /** Route ids each node reserved for us in advance, so route setup is a single install round. */
   private readonly pools = new Map<string, number[]>();
   private readonly refills = new Map<string, Promise<void>>();
@@ -198,7 +202,7 @@ export class NodeManager extends EventEmitter {
       case 'closed': {
         // Only an end may close its route (an intermediate knows the key too, and must not stop its repair).
         const r = this.routes.get(m.routeKey);
-        if (r && (r.from === pk || r.to === pk)) this.routes.delete(m.routeKey);
+        if (r && (r.from === pk || r.to === pk)) this.forget(r);
         return;
       }
     }
@@ -246,8 +250,16 @@ export class NodeManager extends EventEmitter {
     }
   }
 
-  private dropRoute(r: RouteRecord, reason: string, extra: Iterable<string> = []): void {
+  private forget(r: RouteRecord): void {
+    if (this.routes.get(r.key) !== r) return;
     this.routes.delete(r.key);
+    const n = (this.dialed.get(r.from) ?? 1) - 1;
+    if (n > 0) this.dialed.set(r.from, n);
+    else this.dialed.delete(r.from);
+  }
+
+  private dropRoute(r: RouteRecord, reason: string, extra: Iterable<string> = []): void {
+    this.forget(r);
     this.routesBroken++;
     this.routesLost++;
     log.info('route broken', { route: r.key, reason });
@@ -365,6 +377,10 @@ export class NodeManager extends EventEmitter {
     const maxHops = m.maxHops ?? this.o.defaultMaxHops ?? 16;
     if (minHops !== undefined && minHops > maxHops) throw new ControlError('min_hops', `min hops ${minHops} is above max hops ${maxHops}`);
     if (!this.links.has(to)) throw new ControlError('offline', `node ${shortPk(to)} is offline (not connected to the node manager)`);
+    const limit = this.o.maxRoutesPerNode ?? 4096;
+    if ((this.dialed.get(from) ?? 0) >= limit) {
+      throw new ControlError('busy', `this node has ${limit} live routes, the most the node manager keeps per node; close some first`);
+    }
     const failed = new Set<string>();
     const attempts = Math.max(1, this.o.setupAttempts ?? 2);
     for (let attempt = 1; ; attempt++) {
@@ -387,6 +403,7 @@ export class NodeManager extends EventEmitter {
         }));
         await this.installAll(key, plan.rules);
         this.routes.set(key, { key, from, to, port, fwd, rev, createdAt: Date.now(), fwdIds: plan.fwdIds, revIds: plan.revIds, minHops, maxHops, repairs: 0 });
+        this.dialed.set(from, (this.dialed.get(from) ?? 0) + 1);
         this.routesSetUp++;
         log.info('route set up', { route: key, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
         return { routeKey: key, fwd, rev };
