@@ -25,6 +25,13 @@ async function snapshotNodes(url: string): Promise<string[]> {
   return body.snapshot.nodes.filter((n) => n.online).map((n) => n.pk);
 }
 
+async function snapshotBytes(url: string, pk: string): Promise<number> {
+  const u = new URL(url);
+  const res = await fetch(`${u.origin}/api/snapshot?token=${u.searchParams.get('token')}`);
+  const body = (await res.json()) as { snapshot: { nodes: Array<{ pk: string; transports: Array<{ bytesIn?: number }> }> } };
+  return body.snapshot.nodes.find((n) => n.pk === pk)?.transports.reduce((sum, tr) => sum + (tr.bytesIn ?? 0), 0) ?? 0;
+}
+
 const anyPk = '02'.padEnd(66, '0');
 const badList = [null, 'x', 5, true, {}, [null], [5], [{ pk: 5 }], [{ pk: 'zz' }], [{ pk: anyPk, latencyMs: 'fast' }], [{ pk: anyPk, latencyMs: -1 }]];
 const badPort = [null, [], 'x', -1, 70000, 1.5, {}];
@@ -97,6 +104,8 @@ test('control messages of the wrong shape get a bad_request naming the field; th
   const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
   apps.push(client);
   assert.equal((await roundTrip(await dialRetry(client, b.pk, 7), Buffer.from('still serving'))).toString(), 'still serving');
+  // A real node's own stats pass the checks: the dashboard shows its bytes per transport (sent every 2 s).
+  await waitFor('real stats on the dashboard', async () => (await snapshotBytes(mgr.info.dashboard, a.pk)) > 0);
   const late = await c.node([a.pk]);
   await waitFor('the new node on the dashboard', async () => (await snapshotNodes(mgr.info.dashboard)).includes(late.pk));
   assert.equal(mgr.child.exitCode, null);
