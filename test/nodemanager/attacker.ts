@@ -4,6 +4,10 @@ import { generateKeyPair, pkToHex, type KeyPair } from '../../src/net/keys.js';
 import { dialSecure } from '../../src/net/tcp.js';
 import { ControlLink, type ControlMessage } from '../../src/net/control-link.js';
 import { parseHostPort } from '../../src/util/hostport.js';
+import { secureConnect } from '../../src/net/secure.js';
+import { MessengerClient } from '../../src/messenger/client.js';
+import { parseMessengerAddress } from '../../src/messenger/address.js';
+import type { Duplex } from 'node:stream';
 
 export interface Attacker {
   pk: string;
@@ -21,6 +25,8 @@ export interface AttackerBehaviour {
   /** Answer to a manager's request; return undefined to never answer. Default: ids for reserve, ok for the rest. */
   answer?: (m: ControlMessage) => Record<string, unknown> | undefined;
   key?: KeyPair;
+  /** Reach the manager through this messenger's relay (port 6) instead of its TCP address. */
+  viaMessenger?: string;
 }
 
 let nextId = 1;
@@ -28,8 +34,17 @@ let nextId = 1;
 /** Connects to the manager at `listen` ("host:port", from its --json line) with public key `managerPk`. */
 export async function connectAttacker(listen: string, managerPk: string, b: AttackerBehaviour = {}): Promise<Attacker> {
   const key = b.key ?? generateKeyPair();
-  const { host, port } = parseHostPort(listen);
-  const ch = await dialSecure(host, port, Buffer.from(managerPk, 'hex'), { localKey: key, handshakeTimeoutMs: 5000 });
+  let ch: Duplex;
+  let messenger: MessengerClient | undefined;
+  if (b.viaMessenger) {
+    messenger = new MessengerClient({ localKey: key, messengers: [parseMessengerAddress(b.viaMessenger)] });
+    await messenger.start();
+    const s = await messenger.open(managerPk, 6);
+    ch = await secureConnect(s, Buffer.from(managerPk, 'hex'), { localKey: key, handshakeTimeoutMs: 5000 });
+  } else {
+    const { host, port } = parseHostPort(listen);
+    ch = await dialSecure(host, port, Buffer.from(managerPk, 'hex'), { localKey: key, handshakeTimeoutMs: 5000 });
+  }
   ch.on('error', () => {});
   const received: ControlMessage[] = [];
   const answer =
@@ -56,6 +71,9 @@ export async function connectAttacker(listen: string, managerPk: string, b: Atta
         },
       );
     },
-    close: () => link.close('attacker leaves'),
+    close: () => {
+      link.close('attacker leaves');
+      void messenger?.close();
+    },
   };
 }

@@ -41,16 +41,24 @@ test('a key with no transports claiming 0 ms links to A and C attracts no route:
     return measured(s, a.pk, b.pk) && measured(s, b.pk, cc.pk);
   }, 15_000);
 
+  // One attacker on the manager's TCP address, one through the messenger's relay: same claims.
   const evil = await connectAttacker(mgr.info.listen, c.managerPk);
-  t.after(() => evil.close());
-  await evil.sendAndSync({ t: 'hello', transports: [{ pk: a.pk, latencyMs: 0 }, { pk: cc.pk, latencyMs: 0 }] });
-  await evil.sendAndSync({ t: 'transports', list: [{ pk: a.pk, latencyMs: 0 }, { pk: cc.pk, latencyMs: 0 }] });
+  const relayed = await connectAttacker('', c.managerPk, { viaMessenger: c.messenger });
+  t.after(() => [evil, relayed].forEach((e) => e.close()));
+  for (const e of [evil, relayed]) {
+    await e.sendAndSync({ t: 'hello', transports: [{ pk: a.pk, latencyMs: 0 }, { pk: cc.pk, latencyMs: 0 }] });
+    await e.sendAndSync({ t: 'transports', list: [{ pk: a.pk, latencyMs: 0 }, { pk: cc.pk, latencyMs: 0 }] });
+  }
 
   for (let i = 0; i < 4; i++) {
     const sock = await client.dial(cc.pk, 7);
     assert.equal((await roundTrip(sock, Buffer.from(`request ${i}`))).toString(), `request ${i}`);
   }
-  assert.deepEqual(evil.received.filter((x) => x.t === 'install'), [], 'the attacker was asked to carry no route');
+  for (const e of [evil, relayed]) {
+    assert.deepEqual(e.received.filter((x) => x.t === 'install'), [], 'the attacker was asked to carry no route');
+  }
   const s = await snapshot(mgr.info.dashboard);
-  assert.deepEqual(s.nodes.find((n) => n.pk === evil.pk)?.transports, [], 'the dashboard shows the attacker with no links');
+  for (const e of [evil, relayed]) {
+    assert.deepEqual(s.nodes.find((n) => n.pk === e.pk)?.transports, [], 'the dashboard shows the attacker, with no links');
+  }
 });
