@@ -21,6 +21,8 @@ interface Entry {
 
 export class Penalties {
   private readonly entries = new Map<string, Entry>();
+  /** The benched ones among them (checked on every route setup: kept apart so that costs nothing while none is). */
+  private readonly onBench = new Set<string>();
   private readonly threshold: number;
   private readonly halfLifeMs: number;
   private readonly maxEntries: number;
@@ -37,10 +39,17 @@ export class Penalties {
     e.score += 1;
     e.at = now;
     const newly = !e.benched && e.score >= this.threshold;
-    if (e.score >= this.threshold) e.benched = true;
+    if (e.score >= this.threshold) {
+      e.benched = true;
+      this.onBench.add(pk);
+    }
     this.entries.delete(pk); // re-insert: the map's order is the order of last strikes
     this.entries.set(pk, e);
-    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    if (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value!;
+      this.entries.delete(oldest);
+      this.onBench.delete(oldest);
+    }
     return newly;
   }
 
@@ -55,7 +64,7 @@ export class Penalties {
   /** The nodes benched now. */
   benched(now = Date.now()): Set<string> {
     const out = new Set<string>();
-    for (const pk of [...this.entries.keys()]) if (this.current(pk, now)?.benched) out.add(pk);
+    for (const pk of [...this.onBench]) if (this.current(pk, now)?.benched) out.add(pk);
     return out;
   }
 
@@ -64,7 +73,10 @@ export class Penalties {
     if (!e) return undefined;
     e.score *= Math.pow(0.5, Math.max(0, now - e.at) / this.halfLifeMs);
     e.at = now;
-    if (e.benched && e.score < this.threshold / 2) e.benched = false;
+    if (e.benched && e.score < this.threshold / 2) {
+      e.benched = false;
+      this.onBench.delete(pk);
+    }
     if (e.score < 0.01) {
       this.entries.delete(pk);
       return undefined;
