@@ -20,7 +20,7 @@ test('failed installs strike a node: routes go around it, a repeat offender is b
     localKey: generateKeyPair(),
     messengers: [parseMessengerAddress(m.info.address)],
     setupTimeoutMs: 300,
-    penalties: { halfLifeMs: 1500 },
+    penalties: { halfLifeMs: 2500 },
   });
   await mgr.start();
   t.after(() => mgr.close());
@@ -53,7 +53,7 @@ test('failed installs strike a node: routes go around it, a repeat offender is b
   assert.equal(installsAtX(), 2);
   assert.equal(mgr.status().routesFailed, 0, 'no dial failed');
 
-  // The strikes decay (half-life 1.5 s here): X is tried again, and a node that still fails is benched again.
+  // The strikes decay (half-life 2.5 s here): X is tried again, and a node that still fails is benched again.
   await waitFor('the strikes to decay', () => !mgr.penalties.isBenched(x.pk), 10_000);
   assert.deepEqual(await dial(), [a.pk, b.pk, cc.pk]);
   assert.equal(installsAtX(), 3, 'tried again after the decay');
