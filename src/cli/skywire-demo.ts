@@ -5,7 +5,7 @@
 // everything, as does SIGINT/SIGTERM to this process.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, isIP } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
@@ -60,6 +60,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const o = program.opts<DemoOptions>();
   const dir = resolve(o.dir);
+  // The SOCKS exit opens exactly this address and port of its machine to the mesh (--allow IP:PORT).
+  if (!isIP(o.web.host)) {
+    console.error(`skywire demo: --web needs an IP address (e.g. 127.0.0.1:7180), not "${o.web.host}"`);
+    return 1;
+  }
 
   // Fixed ports make the printed curl line predictable; say which one is taken instead of failing later.
   const ports: Array<[string, HostPort]> = [

@@ -8,6 +8,12 @@ import { startSignalClientFromEnv } from '../signal/index.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
 
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} takes a positive number, not "${v}"`);
+  return n;
+};
+
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('skywire node-manager')
     .description('run a node manager: route graph, route setup, teardown and repair')
@@ -36,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     )
     .option('--announce <host:port>', 'address to announce (default: the listen address)')
     .option('--web <host:port>', 'serve the network dashboard here (loopback; prints the URL with its token)')
+    .option('--web-forget <seconds>', 'the dashboard forgets a node gone this long (default 600)', positive('--web-forget'))
+    .option('--web-max-gone <n>', 'the dashboard shows at most this many gone nodes, dropping the longest gone (default 500)', positive('--web-max-gone'))
     .option('--json', 'print {"pk","listen"} as one JSON line on start', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire node-manager: ${s}` : s) });
@@ -51,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
     listen?: { host: string; port: number };
     announce?: string;
     web?: string;
+    webForget?: number;
+    webMaxGone?: number;
     json: boolean;
   }>();
   let key;
@@ -83,7 +93,10 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const { runManagerDashboard } = await import('../nodemanager/dashboard/index.js');
       // With --json the URL goes into the JSON line instead, so stdout stays one JSON line.
-      const dash = await runManagerDashboard(mgr, o.web, o.json ? { write: () => true } : process.stdout);
+      const dash = await runManagerDashboard(mgr, o.web, o.json ? { write: () => true } : process.stdout, {
+        forgetAfterMs: o.webForget === undefined ? undefined : o.webForget * 1000,
+        maxGone: o.webMaxGone === undefined ? undefined : Math.floor(o.webMaxGone),
+      });
       dashboard = dash.url;
     } catch (err) {
       console.error(`skywire node-manager: ${(err as Error).message}`);

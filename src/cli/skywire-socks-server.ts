@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     'socks-server',
   )
     .option('--port <n>', 'mesh port to register', String(DEFAULT_MESH_PORT))
-    .option('--allow <CIDR>', 'also permit these destinations (repeatable), e.g. 192.168.1.0/24 or ::1/128', collect, [])
+    .option('--allow <CIDR>', 'also permit these destinations (repeatable), e.g. 192.168.1.0/24, ::1/128, or one port: 127.0.0.1:7180', collect, [])
     .option('--clients <PK,...>', 'only these client keys may use this exit (repeatable)', collect, [])
     .option('--connect-timeout <ms>', 'time allowed to resolve and connect to a target', '10000');
   const code = parseArgs(program, argv, 'socks-server');

@@ -94,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     config.exists ? `${config.apps.size} app(s) in ${config.file}` : `no config file at ${config.file}: starting with no apps`,
     `signal server on ${engine.signalAddress}`,
     `control file ${control.file}`,
+    engine.supervisor.containment === 'cgroup' ? 'each app in its own cgroup' : 'each app in its own process group (no cgroup v2 here)',
   ];
   if (headless) {
     const { sink } = runHeadless(engine, {
@@ -113,6 +114,7 @@ export async function main(argv: string[]): Promise<number> {
           config: config.file,
           configExists: config.exists,
           apps: [...config.apps.keys()],
+          containment: engine.supervisor.containment,
           ...(guiUrl ? { guiUrl } : {}),
         }) + '\n',
       );

@@ -33,7 +33,8 @@ interface AppSession {
 
 const FIRST_AUTO_PORT = 49152;
 const LISTEN_BACKLOG = 4096;
-const ACCEPT_TIMEOUT_MS = 10_000;
+/** An incoming stream no app takes within this long is closed with an error to the dialer (tests shorten it). */
+const ACCEPT_TIMEOUT_MS = Number(process.env.SKYWIRE_ACCEPT_TIMEOUT_MS) || 10_000;
 
 export class AppApiServer {
   readonly token: string;

@@ -1,4 +1,4 @@
-// The manager's view of the mesh: online nodes and the transports they report, with latency.
+// The manager's view of the mesh: online nodes and the transports both ends of each report, with latency.
 // Paths are chosen by fewest hops, ties broken by total latency (a layered BFS with a latency DP,
 // O(V+E)); a `minHops` above the shortest path falls back to a bounded search for a longer simple path.
 
@@ -44,16 +44,18 @@ export class Graph {
     const peers = [...(this.adj.get(pk)?.keys() ?? [])];
     for (const p of peers) this.adj.get(p)?.delete(pk);
     this.adj.delete(pk);
+    // What the others reported towards pk stays: if pk comes back with the same transports, its own report
+    // alone completes those edges again. Each report is bounded, so this holds no more than they sent.
     this.reports.delete(pk);
-    for (const r of this.reports.values()) r.delete(pk);
     return peers;
   }
 
   /**
-   * Replaces the transports reported by `pk`. A transport one side no longer reports is removed for
-   * both sides (it is one connection). Returns the peers whose edge disappeared.
+   * Replaces the transports reported by `pk`. An edge exists only while BOTH ends report it (a node cannot
+   * invent a link to a node that has no transport to it), with the larger of the two latencies (a node can
+   * only make its own links look worse). Returns the peers whose edge disappeared.
    */
-  setTransports(pk: string, list: Array<{ pk: string; latencyMs?: number }>): string[] {
+  setTransports(pk: string, list: Array<{ pk: string; latencyMs?: number | null }>): string[] {
     this.csr = undefined;
     this.addNode(pk);
     const old = this.reports.get(pk) ?? new Map<string, number>();
@@ -61,26 +63,18 @@ export class Graph {
     for (const t of list) if (t.pk !== pk) next.set(t.pk, Math.max(0, Number(t.latencyMs) || 0));
     this.reports.set(pk, next);
     const lost: string[] = [];
-    for (const peer of old.keys()) {
-      if (!next.has(peer)) {
-        this.reports.get(peer)?.delete(pk);
-        this.adj.get(pk)?.delete(peer);
-        this.adj.get(peer)?.delete(pk);
-        lost.push(peer);
-      }
-    }
-    for (const [peer, lat] of next) {
-      if (!this.adj.has(peer)) continue; // the peer is not (yet) registered; its own report adds it
+    for (const peer of new Set([...old.keys(), ...next.keys()])) {
+      const had = this.hasEdge(pk, peer);
+      const mine = next.get(peer);
       const theirs = this.reports.get(peer)?.get(pk);
-      const l = theirs === undefined ? lat : (lat + theirs) / 2;
-      this.adj.get(pk)!.set(peer, l);
-      this.adj.get(peer)!.set(pk, l);
-    }
-    // Edges other nodes reported towards pk before it registered.
-    for (const [other, rep] of this.reports) {
-      if (other !== pk && rep.has(pk) && !this.adj.get(pk)!.has(other) && this.adj.has(other)) {
-        this.adj.get(pk)!.set(other, rep.get(pk)!);
-        this.adj.get(other)!.set(pk, rep.get(pk)!);
+      if (mine !== undefined && theirs !== undefined && this.adj.has(peer)) {
+        const l = Math.max(mine, theirs);
+        this.adj.get(pk)!.set(peer, l);
+        this.adj.get(peer)!.set(pk, l);
+      } else {
+        this.adj.get(pk)!.delete(peer);
+        this.adj.get(peer)?.delete(pk);
+        if (had) lost.push(peer);
       }
     }
     return lost;

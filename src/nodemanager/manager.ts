@@ -16,6 +16,8 @@ import { createLogger } from '../util/log.js';
 import { formatHostPort } from '../util/hostport.js';
 import { Graph, NoPathError } from './graph.js';
 import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
+import { describeIssue, NodeMessage, reserveReply } from './messages.js';
+import { Penalties, type PenaltyOptions } from './penalties.js';
 
 /** Port on the messenger where the manager accepts relayed control links (same as the node's MANAGER_PORT). */
 export const MANAGER_PORT = 6;
@@ -33,7 +35,30 @@ export interface ManagerOptions {
   setupTimeoutMs?: number;
   /** Hop limit when a request gives none (default 16). */
   defaultMaxHops?: number;
+  /** Strikes against nodes that fail route setups, and when they are left out of paths. */
+  penalties?: PenaltyOptions;
+  /** Paths tried for one route request, each avoiding the hops that failed before (default 2). */
+  setupAttempts?: number;
+  /** Live routes one node may have dialed (default 4096): a node that never reports its routes closed cannot grow the table without bound. */
+  maxRoutesPerNode?: number;
 }
+
+/** A step of route setup that failed at one node (which then gets a strike, and the next try avoids it). */
+class HopError extends ControlError {
+  constructor(
+    readonly node: string,
+    code: string,
+    message: string,
+  ) {
+    super(code, message);
+  }
+}
+
+const atNode = (node: string) => (err: unknown): never => {
+  if (err instanceof HopError) throw err;
+  const e = err as ControlError;
+  throw new HopError(node, e.code ?? 'error', `node ${shortPk(node)}: ${e.message}`);
+};
 
 export interface NodeStats {
   transports: Array<{ pk: string; kind?: string; latencyMs?: number; bytesIn?: number; bytesOut?: number }>;
@@ -65,6 +90,8 @@ export class NodeManager extends EventEmitter {
   readonly messenger: MessengerClient;
   private readonly links = new Map<string, ControlLink>();
   private readonly routes = new Map<string, RouteRecord>();
+  /** Live routes per dialing node. */
+  private readonly dialed = new Map<string, number>();
   /** Route ids each node reserved for us in advance, so route setup is a single install round. */
   private readonly pools = new Map<string, number[]>();
   private readonly refills = new Map<string, Promise<void>>();
@@ -72,6 +99,8 @@ export class NodeManager extends EventEmitter {
   private readonly demand = new Map<string, number>();
   /** The traffic counters each node last reported. */
   private readonly stats = new Map<string, NodeStats>();
+  /** Nodes that failed route setups recently; benched ones are left out of new paths. */
+  readonly penalties: Penalties;
   private listener: SecureListener | undefined;
   private stopRelay: (() => void) | undefined;
   routesSetUp = 0;
@@ -84,6 +113,7 @@ export class NodeManager extends EventEmitter {
   constructor(private readonly o: ManagerOptions) {
     super();
     this.pkHex = pkToHex(o.localKey.publicKey);
+    this.penalties = new Penalties(o.penalties);
     this.messenger = new MessengerClient({ localKey: o.localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
   }
 
@@ -145,16 +175,20 @@ export class NodeManager extends EventEmitter {
     this.emit('nodeUp', pk);
   }
 
-  private onMessage(pk: string, m: ControlMessage): Promise<Record<string, unknown>> | void {
+  private onMessage(pk: string, raw: ControlMessage): Promise<Record<string, unknown>> | void {
+    // Any key may open a control link: check the shape of everything before it touches the graph or a route.
+    const parsed = NodeMessage.safeParse(raw);
+    if (!parsed.success) {
+      const why = raw.t === 'reply' ? 'reply' : `message "${String(raw.t).slice(0, 40)}"`;
+      log.debug('bad control message', { node: shortPk(pk), t: String(raw.t).slice(0, 40), issue: describeIssue(parsed.error) });
+      if (raw.id !== undefined) throw new ControlError('bad_request', `bad ${why}: ${describeIssue(parsed.error)}`);
+      return;
+    }
+    const m = parsed.data;
     switch (m.t) {
       case 'hello':
       case 'transports': {
-        const list = (m.t === 'hello' ? m.transports : m.list) as Array<{ pk: string; latencyMs?: number }>;
-        if (!Array.isArray(list)) return;
-        const lost = this.graph.setTransports(
-          pk,
-          list.filter((t) => typeof t?.pk === 'string'),
-        );
+        const lost = this.graph.setTransports(pk, m.t === 'hello' ? m.transports : m.list);
         for (const peer of lost) {
           this.breakRoutes(
             (r) => usesEdge(r.fwd, pk, peer) || usesEdge(r.rev, pk, peer),
@@ -167,16 +201,14 @@ export class NodeManager extends EventEmitter {
       case 'dial':
         return this.setupRoute(pk, m);
       case 'stats':
-        this.stats.set(pk, {
-          transports: Array.isArray(m.transports) ? (m.transports as NodeStats['transports']) : [],
-          rules: Array.isArray(m.rules) ? (m.rules as NodeStats['rules']) : [],
-        });
+        this.stats.set(pk, { transports: m.transports, rules: m.rules });
         return;
-      case 'closed':
-        this.routes.delete(String(m.routeKey));
+      case 'closed': {
+        // Only an end may close its route (an intermediate knows the key too, and must not stop its repair).
+        const r = this.routes.get(m.routeKey);
+        if (r && (r.from === pk || r.to === pk)) this.forget(r);
         return;
-      default:
-        if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${m.t}`);
+      }
     }
   }
 
@@ -189,7 +221,10 @@ export class NodeManager extends EventEmitter {
     p = link
       .request({ t: 'reserve', count }, this.o.setupTimeoutMs ?? 5000)
       .then((r) => {
-        if (this.links.get(pk) === link) this.pools.get(pk)?.push(...(r.ids as number[]));
+        // At most the ids asked for, each a valid distinct id: a node cannot flood the pool or poison it.
+        const ok = reserveReply(count).safeParse(r);
+        if (!ok.success) throw new ControlError('bad_reply', `bad reply to "reserve": ${describeIssue(ok.error)}`);
+        if (this.links.get(pk) === link) this.pools.get(pk)?.push(...ok.data.ids);
       })
       .finally(() => this.refills.delete(pk));
     this.refills.set(pk, p);
@@ -200,17 +235,17 @@ export class NodeManager extends EventEmitter {
   private async takeIds(pk: string, count: number): Promise<number[]> {
     for (let tries = 0; ; tries++) {
       const pool = this.pools.get(pk);
-      if (!pool) throw new ControlError('offline', `node ${shortPk(pk)} on the path went offline`);
+      if (!pool) throw new HopError(pk, 'offline', `node ${shortPk(pk)} on the path went offline`);
       if (pool.length >= count) {
         const ids = pool.splice(0, count);
         if (pool.length < POOL_SIZE / 4) void this.refill(pk).catch(() => {});
         return ids;
       }
-      if (tries > 3) throw new ControlError('busy', `node ${shortPk(pk)} has no free route ids`);
+      if (tries > 3) throw new HopError(pk, 'busy', `node ${shortPk(pk)} has no free route ids`);
       // A burst of dials (2,000 SOCKS connections at once) needs more than a pool: the refill is sized by demand.
       this.demand.set(pk, (this.demand.get(pk) ?? 0) + count);
       try {
-        await this.refill(pk);
+        await this.refill(pk).catch(atNode(pk));
       } finally {
         const left = (this.demand.get(pk) ?? count) - count;
         if (left > 0) this.demand.set(pk, left);
@@ -227,8 +262,16 @@ export class NodeManager extends EventEmitter {
     }
   }
 
-  private dropRoute(r: RouteRecord, reason: string, extra: Iterable<string> = []): void {
+  private forget(r: RouteRecord): void {
+    if (this.routes.get(r.key) !== r) return;
     this.routes.delete(r.key);
+    const n = (this.dialed.get(r.from) ?? 1) - 1;
+    if (n > 0) this.dialed.set(r.from, n);
+    else this.dialed.delete(r.from);
+  }
+
+  private dropRoute(r: RouteRecord, reason: string, extra: Iterable<string> = []): void {
+    this.forget(r);
     this.routesBroken++;
     this.routesLost++;
     log.info('route broken', { route: r.key, reason });
@@ -241,8 +284,7 @@ export class NodeManager extends EventEmitter {
     const involved = new Set<string>();
     try {
       if (!this.links.has(r.from) || !this.links.has(r.to)) throw new ControlError('offline', 'an end of the route is gone');
-      const fwd = this.graph.findPath({ from: r.from, to: r.to, minHops: r.minHops, maxHops: r.maxHops });
-      const rev = this.graph.findPath({ from: r.to, to: r.from, minHops: r.minHops, maxHops: r.maxHops });
+      const { fwd, rev } = this.findPaths({ from: r.from, to: r.to, minHops: r.minHops, maxHops: r.maxHops }, new Set());
       for (const n of [...fwd, ...rev]) involved.add(n);
       const { fwdIds, revIds, rules } = await this.planRules(fwd, rev, (fIds, rIds) => ({
         to: { reroute: { outPk: rev[1], outRouteId: rIds[1] } },
@@ -270,6 +312,7 @@ export class NodeManager extends EventEmitter {
         void this.repair(r, 'a hop of the new path died during the repair');
       }
     } catch (err) {
+      this.strike(err);
       this.dropRoute(r, `${reason}; no repair: ${(err as Error).message}`, involved);
     }
   }
@@ -308,57 +351,89 @@ export class NodeManager extends EventEmitter {
     await Promise.all(
       [...rules].map(([n, list]) => {
         const link = this.links.get(n);
-        if (!link) throw new ControlError('offline', `node ${shortPk(n)} on the path went offline`);
-        return link.request({ t: 'install', routeKey: key, rules: list }, timeout);
+        if (!link) throw new HopError(n, 'offline', `node ${shortPk(n)} on the path went offline`);
+        return link.request({ t: 'install', routeKey: key, rules: list }, timeout).catch(atNode(n));
       }),
     );
   }
 
+  /**
+   * Paths both ways, leaving out as intermediates the nodes in `failed` and, while another path exists, the
+   * benched ones (a benched node on the only path is still tried: it may be an honest node that came back).
+   */
+  private findPaths(q: { from: string; to: string; minHops?: number; maxHops: number }, failed: Set<string>): { fwd: string[]; rev: string[] } {
+    const find = (avoid: Set<string>) => ({
+      fwd: this.graph.findPath({ ...q, avoid }),
+      rev: this.graph.findPath({ ...q, from: q.to, to: q.from, avoid }),
+    });
+    const benched = this.penalties.benched();
+    if (!benched.size) return find(failed);
+    try {
+      return find(new Set([...failed, ...benched]));
+    } catch (err) {
+      if (!(err instanceof NoPathError)) throw err;
+      return find(failed);
+    }
+  }
+
+  /** A node failed a step of route setup: a strike (an end refusing a port is an answer, not a failure). */
+  private strike(err: unknown): string | undefined {
+    if (!(err instanceof HopError) || err.code === 'refused') return undefined;
+    if (this.penalties.strike(err.node)) log.warn('node benched after failed route setups', { node: shortPk(err.node), reason: err.message });
+    return err.node;
+  }
+
   /** Computes, reserves and installs a route; answers the dialer with its key. */
-  private async setupRoute(from: string, m: ControlMessage): Promise<Record<string, unknown>> {
-    const to = String(m.to ?? '').toLowerCase();
-    const port = Number(m.port);
-    const fromPort = Number(m.fromPort);
-    const int = (v: unknown, name: string) => {
-      if (v === undefined || v === null) return undefined;
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 64) throw new ControlError('bad_request', `${name} must be an integer 1-64`);
-      return n;
-    };
-    const minHops = int(m.minHops, 'min hops');
-    const maxHops = int(m.maxHops, 'max hops') ?? this.o.defaultMaxHops ?? 16;
+  private async setupRoute(from: string, m: Extract<NodeMessage, { t: 'dial' }>): Promise<Record<string, unknown>> {
+    const { to, port, fromPort } = m;
+    const minHops = m.minHops ?? undefined;
+    const maxHops = m.maxHops ?? this.o.defaultMaxHops ?? 16;
+    if (minHops !== undefined && minHops > maxHops) throw new ControlError('min_hops', `min hops ${minHops} is above max hops ${maxHops}`);
     if (!this.links.has(to)) throw new ControlError('offline', `node ${shortPk(to)} is offline (not connected to the node manager)`);
-    let fwd: string[];
-    let rev: string[];
-    try {
-      fwd = this.graph.findPath({ from, to, minHops, maxHops });
-      rev = this.graph.findPath({ from: to, to: from, minHops, maxHops });
-    } catch (err) {
-      this.routesFailed++;
-      if (err instanceof NoPathError) throw new ControlError(err.code, err.message);
-      throw err;
+    const limit = this.o.maxRoutesPerNode ?? 4096;
+    if ((this.dialed.get(from) ?? 0) >= limit) {
+      throw new ControlError('busy', `this node has ${limit} live routes, the most the node manager keeps per node; close some first`);
     }
-    const key = randomBytes(8).toString('hex');
-    const involved = new Set([...fwd, ...rev]);
-    let ids: { fwdIds: number[]; revIds: number[] };
-    try {
-      // Route ids come from the pools the hops reserved for us; then one install round, both ends included.
-      const plan = await this.planRules(fwd, rev, (fIds, rIds) => ({
-        to: { end: { outPk: rev[1], outRouteId: rIds[1], remotePk: from, remotePort: fromPort, localPort: port, initiator: false } },
-        from: { end: { outPk: fwd[1], outRouteId: fIds[1], remotePk: to, remotePort: port, localPort: fromPort, initiator: true } },
-      }));
-      ids = plan;
-      await this.installAll(key, plan.rules);
-    } catch (err) {
-      this.routesFailed++;
-      for (const n of involved) this.links.get(n)?.send({ t: 'remove', routeKey: key, reason: 'route setup failed' });
-      const e = err as ControlError;
-      throw new ControlError(e.code ?? 'error', e.message);
+    const failed = new Set<string>();
+    const attempts = Math.max(1, this.o.setupAttempts ?? 2);
+    for (let attempt = 1; ; attempt++) {
+      let fwd: string[];
+      let rev: string[];
+      try {
+        ({ fwd, rev } = this.findPaths({ from, to, minHops, maxHops }, failed));
+      } catch (err) {
+        this.routesFailed++;
+        if (err instanceof NoPathError) throw new ControlError(err.code, err.message);
+        throw err;
+      }
+      const key = randomBytes(8).toString('hex');
+      const involved = new Set([...fwd, ...rev]);
+      try {
+        // Route ids come from the pools the hops reserved for us; then one install round, both ends included.
+        const plan = await this.planRules(fwd, rev, (fIds, rIds) => ({
+          to: { end: { outPk: rev[1], outRouteId: rIds[1], remotePk: from, remotePort: fromPort, localPort: port, initiator: false } },
+          from: { end: { outPk: fwd[1], outRouteId: fIds[1], remotePk: to, remotePort: port, localPort: fromPort, initiator: true } },
+        }));
+        await this.installAll(key, plan.rules);
+        this.routes.set(key, { key, from, to, port, fwd, rev, createdAt: Date.now(), fwdIds: plan.fwdIds, revIds: plan.revIds, minHops, maxHops, repairs: 0 });
+        this.dialed.set(from, (this.dialed.get(from) ?? 0) + 1);
+        this.routesSetUp++;
+        log.info('route set up', { route: key, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
+        return { routeKey: key, fwd, rev };
+      } catch (err) {
+        for (const n of involved) this.links.get(n)?.send({ t: 'remove', routeKey: key, reason: 'route setup failed' });
+        const bad = this.strike(err);
+        const e = err as ControlError;
+        // A failed intermediate: try a path around it (the ends cannot be avoided).
+        if (bad && bad !== from && bad !== to && attempt < attempts) {
+          log.info('route setup failed at a hop; trying around it', { node: shortPk(bad), reason: e.message });
+          failed.add(bad);
+          continue;
+        }
+        this.routesFailed++;
+        throw new ControlError(e.code ?? 'error', e.message);
+      }
     }
-    this.routes.set(key, { key, from, to, port, fwd, rev, createdAt: Date.now(), ...ids, minHops, maxHops, repairs: 0 });
-    this.routesSetUp++;
-    log.info('route set up', { route: key, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
-    return { routeKey: key, fwd, rev };
   }
 
   /** What node `pk` last reported about its traffic (bytes per transport and per rule). */

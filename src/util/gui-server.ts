@@ -13,10 +13,13 @@ import { createLogger } from './log.js';
 import { formatHostPort } from './hostport.js';
 
 const log = createLogger('gui-server');
+/** Bytes queued for one browser beyond which messages to it are dropped (it resyncs on reconnect). */
+const MAX_QUEUED = 8 * 1024 * 1024;
 
-/** One browser connection. `send` drops messages when the socket is not open or is badly backed up. */
+/** One browser connection. */
 export interface GuiClient {
-  send(msg: unknown): void;
+  /** Queues `msg`; false when it was dropped (the socket is not open, or more than 8 MiB wait for it). */
+  send(msg: unknown): boolean;
   close(): void;
   onMessage(fn: (msg: unknown) => void): void;
   onClose(fn: () => void): void;
@@ -185,6 +188,10 @@ export async function startGuiServer(o: GuiServerOptions): Promise<GuiServer> {
         } catch {
           return void client.send({ type: 'error', message: 'malformed message: not JSON' });
         }
+        // Every GUI speaks in objects; null, a list or a bare value never reaches a handler.
+        if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+          return void client.send({ type: 'error', message: 'malformed message: not a JSON object' });
+        }
         for (const h of messageHandlers) {
           try {
             h(msg);
@@ -201,7 +208,9 @@ export async function startGuiServer(o: GuiServerOptions): Promise<GuiServer> {
       const client: GuiClient = {
         send(msg) {
           // A browser that stopped reading must not make the server buffer without bound.
-          if (ws.readyState === WebSocket.OPEN && ws.bufferedAmount < 8 * 1024 * 1024) ws.send(JSON.stringify(msg));
+          if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount >= MAX_QUEUED) return false;
+          ws.send(JSON.stringify(msg));
+          return true;
         },
         close: () => ws.close(),
         onMessage: (fn) => void messageHandlers.push(fn),
@@ -233,7 +242,7 @@ export async function startGuiServer(o: GuiServerOptions): Promise<GuiServer> {
     url,
     broadcast(msg) {
       const text = JSON.stringify(msg);
-      for (const ws of clients) if (ws.readyState === WebSocket.OPEN && ws.bufferedAmount < 8 * 1024 * 1024) ws.send(text);
+      for (const ws of clients) if (ws.readyState === WebSocket.OPEN && ws.bufferedAmount < MAX_QUEUED) ws.send(text);
     },
     connections: () => clients.size,
     async close() {

@@ -3,7 +3,7 @@
 // and the bad value, so a user can fix the file without guessing.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { parseHostPort } from '../util/hostport.js';
 
@@ -11,7 +11,7 @@ export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 
 // YAML turns `8000` into a number; an argument or env value is always text for the child process.
-const text = z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v));
+const text = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string' }).transform((v) => String(v));
 
 const appSchema = z.strictObject({
   daemon: z.boolean().default(false),
@@ -101,7 +101,21 @@ export function parseConfig(source: string, file: string, exists = true, environ
     const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(`${file}:${line}: YAML syntax error: ${msg}`, file, line);
   }
-  const raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    // The yaml library refuses a "billion laughs" document (aliases of aliases) while expanding it.
+    if (!(err instanceof ReferenceError)) throw err;
+    let line = 1;
+    visit(doc, {
+      Alias(_, node) {
+        if (node.range) line = lineCounter.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    throw new ConfigError(`${file}:${line}: YAML aliases expand too much (more than 100 per alias): ${err.message}`, file, line);
+  }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -161,6 +175,7 @@ function issueToError(issue: z.core.$ZodIssue, doc: Document, lc: LineCounter, f
     let why = issue.message;
     if (issue.code === 'invalid_value' && 'values' in issue) why = `must be one of ${issue.values.map(String).join(', ')}`;
     else if (issue.code === 'invalid_type') why = `must be ${article(issue.expected)}`;
+    else if (issue.code === 'invalid_union') why = issue.message; // the schema's own wording ("must be a string")
     problem = `${showValue(node)} ${why}`;
   }
   return new ConfigError(`${file}:${line}: ${key}: ${problem}`, file, line, key);
@@ -185,6 +200,14 @@ function knownKeys(parent: string[]): string[] {
 function locate(doc: Document, path: string[], wantKey: boolean): { node?: YamlNode; found: boolean } {
   let node: unknown = doc.contents;
   for (let i = 0; i < path.length; i++) {
+    if (isSeq(node)) {
+      // A list item, e.g. default_args.0.
+      const item = /^\d+$/.test(path[i]) ? (node.items[Number(path[i])] as YamlNode | undefined) : undefined;
+      if (!item) return { node: node as YamlNode, found: false };
+      if (i === path.length - 1) return { node: item, found: true };
+      node = item;
+      continue;
+    }
     if (!isMap(node)) return { node: node as YamlNode, found: false };
     const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === path[i]);
     if (!pair) return { node: node as YamlNode, found: false };
@@ -198,10 +221,11 @@ function locate(doc: Document, path: string[], wantKey: boolean): { node?: YamlN
 }
 
 function showValue(node: YamlNode | undefined): string {
-  const v = node && isScalar(node) ? node.value : node ? (node as { toJSON(): unknown }).toJSON() : null;
-  if (node && !isScalar(node) && !Array.isArray(v) && typeof v === 'object' && v !== null) {
-    // A map where a scalar was expected: show the key it starts with rather than the whole map.
-    return 'a map';
+  let v: unknown;
+  try {
+    v = node && isScalar(node) ? node.value : node ? (node as { toJSON(): unknown }).toJSON() : null;
+  } catch {
+    return 'a value'; // e.g. an alias that cannot be shown on its own
   }
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 60 ? s.slice(0, 57) + '...' : s;

@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { z } from 'zod';
 import { createLogger } from '../util/log.js';
 import type { Engine } from './engine.js';
 import { jsonSink } from './render.js';
@@ -15,11 +16,31 @@ import { ShellSession } from './session.js';
 export const CONTROL_FILE = 'control.json';
 const MAX_REQUEST = 64 * 1024;
 
-export interface ControlInfo {
-  host: string;
-  port: number;
-  token: string;
-  pid: number;
+const controlInfoSchema = z.object({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  token: z.string().min(1),
+  pid: z.number().int().positive(),
+});
+export type ControlInfo = z.infer<typeof controlInfoSchema>;
+
+/**
+ * A control request, or the one-line reason it is refused. Anyone on loopback can send one, so nothing about
+ * its shape is assumed. `line` is checked only after the token, so a stranger learns nothing more.
+ */
+export function parseControlRequest(text: string): { token: string; line: unknown } | { error: string } {
+  let req: unknown;
+  try {
+    req = JSON.parse(text);
+  } catch {
+    return { error: 'control: the request is not JSON' };
+  }
+  if (typeof req !== 'object' || req === null || Array.isArray(req)) {
+    return { error: 'control: the request must be a JSON object {"token","line"}' };
+  }
+  const { token, line } = req as Record<string, unknown>;
+  if (typeof token !== 'string') return { error: 'control: "token" must be a string' };
+  return { token, line };
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -57,12 +78,9 @@ export class ControlServer {
   }
 
   async close(): Promise<void> {
-    try {
-      const current = JSON.parse(readFileSync(this.file, 'utf8')) as ControlInfo;
-      if (current.token === this.token) rmSync(this.file, { force: true });
-    } catch {
-      // already gone
-    }
+    // Only our own file: a newer Viscript on the same state dir may have replaced it.
+    const current = controlInfoSchema.safeParse(readJson(this.file));
+    if (current.success && current.data.token === this.token) rmSync(this.file, { force: true });
     // Let answers already written (e.g. to `quit`) reach their clients, but do not wait on followers.
     for (const s of this.sockets) {
       s.end();
@@ -87,42 +105,45 @@ export class ControlServer {
     const onData = (chunk: string) => {
       buf += chunk;
       const nl = buf.indexOf('\n');
-      if (nl < 0) {
-        if (buf.length > MAX_REQUEST) sock.destroy();
+      if (nl < 0 ? buf.length > MAX_REQUEST : nl > MAX_REQUEST) {
+        sock.destroy(); // a request that large is no request: no answer, nothing kept
         return;
       }
+      if (nl < 0) return;
       sock.off('data', onData);
       clearTimeout(timer);
       const reply = (o: unknown) => sock.write(JSON.stringify(o) + '\n');
-      let req: { token?: unknown; line?: unknown };
-      try {
-        req = JSON.parse(buf.slice(0, nl)) as typeof req;
-      } catch {
-        reply({ type: 'result', ok: false, command: '', text: 'control: the request is not JSON' });
+      const refuse = (text: string) => {
+        reply({ type: 'result', ok: false, command: '', text });
         sock.end();
-        return;
-      }
-      if (typeof req.token !== 'string' || !sameSecret(req.token, this.token)) {
+      };
+      const req = parseControlRequest(buf.slice(0, nl));
+      buf = '';
+      if ('error' in req) return refuse(req.error);
+      if (!sameSecret(req.token, this.token)) {
         this.log.warn('control request with a wrong token', { remote: sock.remoteAddress });
-        reply({ type: 'result', ok: false, command: '', text: 'control: wrong token (is control.json from this Viscript?)' });
-        sock.end();
-        return;
+        return refuse('control: wrong token (is control.json from this Viscript?)');
       }
-      if (typeof req.line !== 'string') {
-        reply({ type: 'result', ok: false, command: '', text: 'control: the request has no "line"' });
-        sock.end();
-        return;
-      }
+      const line = req.line;
+      if (typeof line !== 'string') return refuse('control: "line" must be a string');
       session = new ShellSession(this.engine, jsonSink(sock), { interactive: false });
       const s = session;
       // Following output ends when the client goes away.
       sock.on('data', () => undefined);
-      void s.submit(req.line).then((r) => {
+      void s.submit(line).then((r) => {
         if (!r) reply({ type: 'result', ok: false, command: '', text: 'empty command (try "help")' });
         if (!s.isFollowing) sock.end();
       });
     };
     sock.on('data', onData);
+  }
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch {
+    return undefined;
   }
 }
 
@@ -134,13 +155,17 @@ export function readControlInfo(stateDir: string): ControlInfo {
   } catch {
     throw new Error(`no running Viscript found: ${file} does not exist (start one, or pass --state-dir / --config)`);
   }
+  let parsed: ReturnType<typeof controlInfoSchema.safeParse> | undefined;
   try {
-    const o = JSON.parse(text) as ControlInfo;
-    if (typeof o.host !== 'string' || typeof o.port !== 'number' || typeof o.token !== 'string') throw new Error('fields');
-    return o;
+    parsed = controlInfoSchema.safeParse(JSON.parse(text));
   } catch {
-    throw new Error(`${file} is damaged; remove it and restart Viscript`);
+    // not JSON: reported below
   }
+  if (!parsed?.success) {
+    const why = parsed ? parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`)[0] : 'not JSON';
+    throw new Error(`${file} is damaged (${why}); remove it and restart Viscript`);
+  }
+  return parsed.data;
 }
 
 /** Connects to the control socket; rejects with a one-line reason when nobody answers. */
@@ -175,6 +200,11 @@ export interface ControlMessage {
   [k: string]: unknown;
 }
 
+const MESSAGE_TYPES = new Set(['result', 'output', 'event', 'info']);
+function isControlMessage(m: unknown): m is ControlMessage {
+  return typeof m === 'object' && m !== null && MESSAGE_TYPES.has((m as { type?: unknown }).type as string);
+}
+
 /**
  * Sends one command line and calls `onMessage` for every message until the server ends the connection.
  * Resolves true when the command's result was ok.
@@ -190,12 +220,13 @@ export async function sendControlCommand(
   const rl = createInterface({ input: sock, crlfDelay: Infinity });
   for await (const text of rl) {
     if (!text.trim()) continue;
-    let m: ControlMessage;
+    let m: unknown;
     try {
-      m = JSON.parse(text) as ControlMessage;
+      m = JSON.parse(text);
     } catch {
       continue;
     }
+    if (!isControlMessage(m)) continue;
     if (m.type === 'result' && ok === undefined) ok = m.ok === true;
     onMessage(m);
   }

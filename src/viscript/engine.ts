@@ -2,12 +2,14 @@
 // One engine serves any number of sessions (the prompt, headless stdin, one-shot control connections and,
 // later, browser terminals), each with its own attach state.
 import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
 import { SignalServer, type SignalClientInfo } from '../signal/server.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
 import type { OutputLine, StreamName } from './app-output.js';
 import type { ViscriptConfig } from './config.js';
 import type { RestartTiming } from './restart-policy.js';
+import { cleanUpPreviousRun } from './run-record.js';
 import { Supervisor, type AppInfo } from './supervisor.js';
 
 export interface EngineOptions {
@@ -43,14 +45,19 @@ export class Engine extends EventEmitter {
 
   /** Listens for signal clients, then starts the apps marked `autostart`. */
   static async create(o: EngineOptions): Promise<Engine> {
+    // A Viscript killed with SIGKILL could not stop its apps: the next one on its state dir does.
+    mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+    await cleanUpPreviousRun(o.stateDir, createLogger('viscript'));
     const { host, port } = parseHostPort(o.signalAddress ?? o.config.settings.signalAddress);
     const server = new SignalServer({ host, port, allowUntokened: o.config.settings.allowUntokened });
     let bound: { host: string; port: number };
     try {
       bound = await server.listen();
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EADDRINUSE' ? 'the address is in use (another Viscript?)' : (err as Error).message;
+      // The signal server names the errno in its message (it keeps no code): look at both.
+      const e = err as NodeJS.ErrnoException;
+      const inUse = e.code === 'EADDRINUSE' || /\bEADDRINUSE\b/.test(e.message);
+      const why = inUse ? 'the address is in use (another Viscript?)' : e.message.replace(/^signal server: /, '');
       throw new Error(`cannot listen for signal clients on ${formatHostPort({ host, port })}: ${why}`, { cause: err });
     }
     const engine = new Engine(o.config, o.stateDir, server, formatHostPort(bound), o.restartTiming);

@@ -1,5 +1,5 @@
-// Starts apps as child processes, each in its own process group (so stopping it stops everything it
-// started), drains their output, restarts them by policy, and stops them: politely over signal first, then
+// Starts apps as child processes, each in its own process group and, on Linux with cgroup v2, its own cgroup
+// (so stopping it stops everything it started, even what left the group with setsid), drains their output, restarts them by policy, and stops them: politely over signal first, then
 // SIGTERM, then SIGKILL. An instance keeps its id for the whole run, across restarts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -9,10 +9,12 @@ import pidtree from 'pidtree';
 import pidusage from 'pidusage';
 import { createLogger } from '../util/log.js';
 import type { SignalServer } from '../signal/server.js';
+import { AppCgroups } from './app-cgroups.js';
 import { LineBuffer, RotatingLog, type OutputLine, type StreamName } from './app-output.js';
 import type { AppConfig, ViscriptConfig } from './config.js';
-import { LaunchError, resolveLaunch, type Launch } from './launch.js';
+import { LaunchError, resolveExecutable, resolveLaunch, type Launch } from './launch.js';
 import { RestartPlanner, type RestartTiming } from './restart-policy.js';
+import { RunRecord } from './run-record.js';
 
 export type AppState = 'starting' | 'running' | 'registered' | 'stopping' | 'restarting' | 'exited' | 'failed';
 
@@ -115,9 +117,21 @@ export class Supervisor extends EventEmitter {
   private nextId = 2; // 2017: ids start at 2 (1 is the signal client default) and are never reused
   private closing = false;
   private readonly log = createLogger('viscript.supervisor');
+  /** The run's cgroups, when Linux offers them; otherwise process groups are all there is. */
+  private readonly cgroups?: AppCgroups;
+  private readonly record: RunRecord;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
+    const cg = AppCgroups.create();
+    if (cg instanceof AppCgroups) this.cgroups = cg;
+    else this.log.info('apps run in process groups only', { why: cg.unavailable });
+    this.record = new RunRecord(opts.stateDir, this.cgroups?.dir);
+  }
+
+  /** How far "stop" reaches: every process an app started (cgroup), or its process group. */
+  get containment(): 'cgroup' | 'process-group' {
+    return this.cgroups ? 'cgroup' : 'process-group';
   }
 
   get config(): ViscriptConfig {
@@ -236,6 +250,8 @@ export class Supervisor extends EventEmitter {
     } catch {
       pids = [inst.pid];
     }
+    // The cgroup also holds what left the tree (a setsid'd daemon whose parent exited).
+    if (this.cgroups) pids = [...new Set([...pids, ...this.cgroups.pids(inst.id)])];
     // A process of the tree may exit between the two calls, which fails the whole query: then the app alone.
     const none = {} as Record<string, pidusage.Status>;
     const stats = await pidusage(pids).catch(() => pidusage([inst.pid!]).catch(() => none));
@@ -271,12 +287,15 @@ export class Supervisor extends EventEmitter {
       if (inst.group !== undefined) signalGroup(inst.group, 'SIGKILL');
       await inst.log.close();
     }
+    await this.cgroups?.killAll();
+    this.record.remove();
     pidusage.clear();
   }
 
-  /** Last resort when Viscript exits without stopAll(): SIGKILL every process group it ever started. */
+  /** Last resort when Viscript exits without stopAll(): SIGKILL every process group and cgroup it started. */
   killAllNow(): void {
     for (const inst of this.instances.values()) if (inst.group !== undefined) signalGroup(inst.group, 'SIGKILL');
+    this.cgroups?.killAllNow();
   }
 
   private instance(id: number): Instance {
@@ -320,6 +339,7 @@ export class Supervisor extends EventEmitter {
 
   private killGroup(inst: Instance, sig: NodeJS.Signals): void {
     if (inst.group !== undefined) signalGroup(inst.group, sig);
+    this.cgroups?.signal(inst.id, sig);
   }
 
   private async spawnRun(inst: Instance): Promise<void> {
@@ -335,20 +355,31 @@ export class Supervisor extends EventEmitter {
     inst.stopRequested = false;
     this.setState(inst, 'starting');
     inst.log.write(`=== viscript: start ${app.name} (id ${id}) at ${new Date().toISOString()}: ${launch.display.join(' ')}\n`);
-    const child = spawn(launch.file, launch.argv, {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...app.env,
+      SIGNAL_CLIENT: 'true',
+      SIGNAL_SERVER_ADDRESS: this.opts.signalAddress,
+      SIGNAL_CLIENT_ID: String(id),
+      SIGNAL_TOKEN: inst.token,
+    };
+    let command = { file: launch.file, argv: launch.argv };
+    if (this.cgroups) {
+      try {
+        command = this.cgroups.wrap(id, resolveExecutable(launch.file, env.PATH), launch.argv);
+      } catch (err) {
+        if (err instanceof LaunchError) return this.fail(inst, err.message);
+        this.log.warn('cannot create the app cgroup; its process group is all that stop reaches', { id, err });
+      }
+    }
+    const child = spawn(command.file, command.argv, {
       cwd: launch.cwd,
-      env: {
-        ...process.env,
-        ...app.env,
-        SIGNAL_CLIENT: 'true',
-        SIGNAL_SERVER_ADDRESS: this.opts.signalAddress,
-        SIGNAL_CLIENT_ID: String(id),
-        SIGNAL_TOKEN: inst.token,
-      },
+      env,
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true, // its own process group: the group is what gets stopped
     });
     inst.child = child;
+    if (child.pid !== undefined) this.record.addGroup(id, child.pid);
     inst.exited = new Promise<void>((resolve) => {
       child.once('error', () => resolve()); // never spawned: there will be no 'exit'
       child.once('exit', (code, signal) => {
@@ -357,6 +388,11 @@ export class Supervisor extends EventEmitter {
         if (inst.group === child.pid) {
           signalGroup(child.pid!, 'SIGKILL');
           inst.group = undefined;
+          this.record.removeGroup(child.pid!);
+        }
+        if (this.cgroups) {
+          this.cgroups.signal(id, 'SIGKILL');
+          void this.cgroups.removeApp(id);
         }
         // Output still in the pipes arrives before 'close'; wait for it briefly, not forever (a grandchild
         // holding the pipe open must not keep the app "running").

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,6 +17,32 @@ const SKYWIRE = fileURLToPath(new URL('../../src/cli/skywire.js', import.meta.ur
 const VISCRIPT = fileURLToPath(new URL('../../src/cli/viscript.js', import.meta.url));
 const hasCurl = await run('curl', ['--version']).then(() => true, () => false);
 
+/** The SOCKS5 reply code the demo proxy gives for CONNECT host:port (0 = connected, 2 = not allowed by ruleset). */
+function socksReply(socksPort: number, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socksPort, '127.0.0.1', () => sock.write(Buffer.from([5, 1, 0])));
+    let buf = Buffer.alloc(0);
+    let stage = 0;
+    sock.on('error', reject);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (stage === 0 && buf.length >= 2) {
+        buf = buf.subarray(2);
+        stage = 1;
+        const name = Buffer.from(host);
+        const p = Buffer.alloc(2);
+        p.writeUInt16BE(port);
+        sock.write(Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, p]));
+      }
+      if (stage === 1 && buf.length >= 2) {
+        sock.destroy();
+        resolve(buf[1]);
+      }
+    });
+    sock.on('close', () => reject(new Error('the proxy closed without a reply')));
+  });
+}
+
 test('the demo mesh answers its printed curl line and stops without leaving a process', { skip: hasCurl ? false : 'curl is not installed', timeout: 180_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'skywire-demo-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,8 +50,13 @@ test('the demo mesh answers its printed curl line and stops without leaving a pr
   let stderr = '';
   demo.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((res) => demo.on('exit', (code) => res(code)));
-  t.after(() => {
-    if (demo.exitCode === null) demo.kill('SIGKILL');
+  // A failed step must not leave the mesh running: SIGTERM makes the demo stop Viscript and every app.
+  t.after(async () => {
+    if (demo.exitCode !== null) return;
+    demo.kill('SIGTERM');
+    const timer = setTimeout(() => demo.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
   });
 
   const ready = await new Promise<{ curl: string }>((resolve, reject) => {
@@ -41,6 +73,14 @@ test('the demo mesh answers its printed curl line and stops without leaving a pr
   assert.equal(cmd, 'curl');
   const page = await run('curl', ['-sS', '--max-time', '20', ...args]);
   assert.match(page.stdout, /Hello from the Skywire demo web server/);
+
+  // The exit opens the demo web server to the mesh, not the rest of its machine's loopback: Viscript's
+  // control socket, its signal server and the dashboard are refused by the exit (0x02), the web server is not.
+  const control = JSON.parse(readFileSync(join(dir, 'viscript', 'control.json'), 'utf8')) as { port: number };
+  assert.equal(await socksReply(1080, '127.0.0.1', 7180), 0, 'the demo web server');
+  assert.equal(await socksReply(1080, '127.0.0.1', control.port), 2, "Viscript's control port");
+  assert.equal(await socksReply(1080, '127.0.0.1', 7999), 2, "Viscript's signal port");
+  assert.equal(await socksReply(1080, 'localhost', 7190), 2, 'the dashboard');
 
   const vs = async (line: string) =>
     JSON.parse((await run(process.execPath, [VISCRIPT, '--state-dir', join(dir, 'viscript'), '--json', '-c', line])).stdout.trim().split('\n').pop()!) as {
@@ -67,4 +107,15 @@ test('the demo mesh answers its printed curl line and stops without leaving a pr
   demo.kill('SIGINT');
   assert.equal(await exited, 0);
   for (const pid of pids) assert.ok(await goneWithin(pid, 10_000), `process ${pid} is still running after the demo stopped`);
+});
+
+test('the demo wants an IP address for --web, since its exit opens exactly that address and port', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skywire-demo-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await run(process.execPath, [SKYWIRE, 'demo', '--headless', '--dir', dir, '--web', 'localhost:7180']).then(
+    () => ({ code: 0, stderr: '' }),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--web needs an IP address \(e\.g\. 127\.0\.0\.1:7180\), not "localhost"/);
 });

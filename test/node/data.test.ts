@@ -267,3 +267,44 @@ test('a bulk transfer survives the death of its middle node: the route moves and
   assert.equal(got, sent, 'the stream arrived whole and in order');
   assert.equal(received, 80 * 1024 * 1024);
 });
+
+test("an app's socket reset reaches the far end's app as a reset, not a clean end", async (t) => {
+  const { c, apps } = testCluster(t);
+  const n = await chain(c, 3);
+  const server = await AppClient.connect({ apiFile: n[2].apiFile, name: 'server', port: 9 });
+  apps.push(server);
+  const far = new Promise<Socket>((resolve) => server.listen((s: Socket) => resolve(s)));
+  const client = await AppClient.connect({ apiFile: n[0].apiFile, name: 'client' });
+  apps.push(client);
+  const sock = await dialRetry(client, n[2].pk, 9);
+  sock.write('hello');
+  const s = await far;
+  await new Promise((r) => s.once('data', r));
+  const ended = new Promise<string>((resolve) => {
+    s.on('end', () => resolve('clean end'));
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+  sock.resetAndDestroy();
+  assert.equal(await ended, 'ECONNRESET');
+});
+
+test('an incoming stream no app accepts is closed with an error at the dialer (accept timeout)', async (t) => {
+  const { c, apps } = testCluster(t);
+  await c.startCore();
+  const a = await c.node();
+  // The accept timeout (10 s by default) shortened for the test.
+  const b = await c.node([a.pk], [], { SKYWIRE_ACCEPT_TIMEOUT_MS: '300' });
+  await waitTransports(b, [a.pk]);
+  // An app that registers port 9 but never listens: the node announces each stream and nobody takes it.
+  const idle = await AppClient.connect({ apiFile: b.apiFile, name: 'idle', port: 9 });
+  apps.push(idle);
+  const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
+  apps.push(client);
+  const sock = await dialRetry(client, b.pk, 9);
+  const outcome = await new Promise<string>((resolve) => {
+    sock.on('end', () => resolve('clean end'));
+    sock.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    sock.resume();
+  });
+  assert.equal(outcome, 'ECONNRESET');
+});

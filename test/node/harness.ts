@@ -120,12 +120,17 @@ export class Cluster {
 import { AppClient, AppApiError, apiRequest } from '../../src/node/sdk/index.js';
 import type { Socket } from 'node:net';
 
-/** Polls `check` until it returns true (state that has no event to wait on, e.g. another process's view). */
+/**
+ * Polls `check` until it returns true, for state that has no event to wait on (another process's view, such as
+ * a node's status or the manager's graph): bounded, with backoff (20 ms growing to 250 ms between looks).
+ */
 export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
+  let delay = 20;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 30));
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(250, delay * 1.5);
   }
 }
 
@@ -150,16 +155,21 @@ export async function waitTransports(node: { apiFile: string }, peers: string[],
   );
 }
 
-/** Dials, retrying while the manager has not yet heard of the transports the route needs. */
+/**
+ * Dials, retrying while the manager has not yet heard of the transports the route needs (nodes report them to
+ * the manager on their own; no event reaches the app): bounded, with backoff.
+ */
 export async function dialRetry(app: AppClient, pk: string, port: number, o: { minHops?: number; maxHops?: number } = {}, timeoutMs = 5000): Promise<Socket> {
   const end = Date.now() + timeoutMs;
+  let delay = 20;
   for (;;) {
     try {
       return await app.dial(pk, port, o);
     } catch (err) {
       const code = (err as AppApiError).code;
       if (Date.now() > end || !['no_route', 'offline', 'no_manager', 'min_hops'].includes(code)) throw err;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(250, delay * 1.5);
     }
   }
 }

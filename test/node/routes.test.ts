@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { AppClient } from '../../src/node/sdk/index.js';
 import { CLI, Cluster, diamond, dialRetry, echoApp, echoOf, roundTrip, status, testCluster, waitFor, waitTransports } from './harness.js';
 
@@ -50,24 +52,24 @@ test('diamond: killing the middle node of a live route moves it to the other pat
   assert.ok(viaB || (sc.rules as unknown[]).length > 0, 'one middle node has the rules');
   const [victim, other] = viaB ? [b, cc] : [cc, b];
 
-  const killedAt = Date.now();
   await victim.kill('SIGKILL');
   // The open stream carries on over the other middle node, bytes intact.
   assert.equal(await echoOf(sock, 'still here after the kill'), 'still here after the kill');
   const s = await status(other.apiFile);
-  assert.ok((s.rules as unknown[]).length >= 2, 'the surviving middle node carries the route now');
+  assert.equal((s.rules as unknown[]).length, 2, 'the surviving middle node carries the route now');
 
-  const again = await dialRetry(client, d.pk, 7, {}, 2000);
-  const after = Date.now() - killedAt;
-  t.diagnostic(`stream moved and a new dial succeeded ${after} ms after the kill`);
-  assert.ok(after < 2000, `new dial after ${after} ms`);
+  // The manager moved the stream, so its graph has lost the dead node: a new dial takes the other path at
+  // the first try (no retry), and that middle node now carries both routes.
+  const again = await client.dial(d.pk, 7);
   assert.equal((await roundTrip(again, Buffer.from('around'))).toString(), 'around');
+  assert.ok((await status(other.apiFile)).transports.every((x) => x.pk !== victim.pk), 'no transport to the dead node');
 });
 
-test('chain: killing the only middle node fails the open stream with an error, not a hang', async (t) => {
+test('chain: killing the only middle node fails the open stream with "route broken: ... no repair", not a hang', async (t) => {
   const { c, apps } = testCluster(t);
   await c.startCore();
-  const a = await c.node();
+  // Debug logs of the dialing node show why its stream failed.
+  const a = await c.node([], [], { LOG_LEVEL: 'debug' });
   const b = await c.node([a.pk]);
   const d = await c.node([b.pk]);
   await waitTransports(b, [a.pk, d.pk]);
@@ -81,11 +83,17 @@ test('chain: killing the only middle node fails the open stream with an error, n
     sock.on('error', (e) => resolve(e));
     sock.on('close', () => resolve(null));
   });
-  const killedAt = Date.now();
   await b.kill('SIGKILL');
   const err = await failed;
   assert.ok(err, 'the app sees an error (a reset), not a clean end');
-  assert.ok(Date.now() - killedAt < 3000, `failed after ${Date.now() - killedAt} ms`);
+  assert.equal((err as NodeJS.ErrnoException).code, 'ECONNRESET');
+  // The node's stream failed with the manager's one-line reason (its log has no event: a bounded poll). The
+  // manager hears of the death first either from b's control link or from a's transport report.
+  const b8 = b.pk.slice(0, 8);
+  const reason = new RegExp(`route broken: (node ${b8}\\S* went offline|transport \\S*${b8}\\S* lost); no repair: `);
+  await waitFor('the reason in the node log', () => reason.test(a.stderr())).catch((err: Error) => {
+    throw new Error(`${err.message}; the node logged:\n${a.stderr().split('\n').filter((l) => /broken|error/.test(l)).join('\n')}`);
+  });
   await assert.rejects(client.dial(d.pk, 7), (e: Error & { code: string }) => e.code === 'no_route');
 });
 
@@ -118,10 +126,10 @@ test('a random mesh of 20 nodes routes between random pairs', async (t) => {
 test('keepalives hold an idle route; rules expire when an end falls silent; closing tears a route down', async (t) => {
   const { c, apps } = testCluster(t);
   await c.startCore();
-  const idle = ['--route-idle', '1000'];
-  const a = await c.node([], idle);
-  const b = await c.node([a.pk], idle);
-  const d = await c.node([b.pk], idle);
+  const expiry = ['--route-idle', '1000'];
+  const a = await c.node([], expiry);
+  const b = await c.node([a.pk], expiry);
+  const d = await c.node([b.pk], expiry);
   await waitTransports(b, [a.pk, d.pk]);
   apps.push(await echoApp(d.apiFile));
   const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
@@ -135,10 +143,15 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
   const sock = await dialRetry(client, d.pk, 7);
   sock.write('ping');
   await new Promise((r) => sock.once('data', r));
-  assert.equal(((await status(b.apiFile)).rules as unknown[]).length, 2);
-  // Idle for 2.5 expiry periods: keepalives keep every rule alive (asserting absence needs a wait).
-  await new Promise((r) => setTimeout(r, 2500));
-  assert.equal(((await status(b.apiFile)).rules as unknown[]).length, 2);
+  const rulesAt = async () => (await status(b.apiFile)).rules as Array<{ id: number; packetsIn: number }>;
+  const idle = await rulesAt();
+  assert.equal(idle.length, 2);
+  // Idle: each end sends a KEEPALIVE after a third of the expiry without traffic. Once each rule has carried 8
+  // more packets (keepalives only: nothing else is sent), the route has been idle for over 2.5 expiry periods.
+  await waitFor('8 keepalives through each rule', async () => {
+    const now = await rulesAt();
+    return now.length === 2 && now.every((r) => r.packetsIn >= idle.find((f) => f.id === r.id)!.packetsIn + 8);
+  });
   sock.write('pong');
   await new Promise((r) => sock.once('data', r));
 
@@ -147,7 +160,16 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
   apps.push(late);
   late.listen((s) => {
     s.resume();
-    s.on('end', () => setTimeout(() => s.end('late answer'), 2500));
+    // Answer once the open direction's rule on the middle node has lived through more than an expiry period
+    // (4 keepalives at a third of it each) after the request ended.
+    s.on('end', () => {
+      void (async () => {
+        const rules = async () => (await status(b.apiFile)).rules as Array<{ packetsIn: number }>;
+        const base = (await rules()).reduce((n, r) => n + r.packetsIn, 0);
+        await waitFor('keepalives on the half-closed route', async () => (await rules()).reduce((n, r) => n + r.packetsIn, 0) >= base + 4);
+        s.end('late answer');
+      })().catch((err: Error) => s.destroy(err));
+    });
   });
   const half = await dialRetry(client, d.pk, 8);
   assert.equal((await roundTrip(half, Buffer.from('question'))).toString(), 'late answer');
@@ -162,10 +184,8 @@ test('keepalives hold an idle route; rules expire when an end falls silent; clos
     }
   });
   await waitFor('rules to expire', async () => ((await status(b.apiFile)).rules as Array<{ kind: string }>).length === 0, 5000);
-  // A silent neighbour is declared dead within a few seconds.
-  const frozenAt = Date.now();
-  await waitFor('the frozen node\'s transport to close', async () => !(await status(b.apiFile)).transports.some((x) => x.pk === a.pk), 8000);
-  assert.ok(Date.now() - frozenAt < 6000);
+  // A silent neighbour is declared dead (after 4 s of silence; the wait is bounded, not timed).
+  await waitFor('the frozen node\'s transport to close', async () => !(await status(b.apiFile)).transports.some((x) => x.pk === a.pk), 10_000);
 });
 
 test('relayed transports through the messenger, auto-connect, and transports add/rm from the CLI', async (t) => {
@@ -225,4 +245,100 @@ test('removing a transport under a live stream moves the stream to another path'
   const middle = ((await status(b.apiFile)).rules as unknown[]).length > 0 ? b : m;
   await run(process.execPath, [CLI, 'node', 'transports', 'rm', middle.pk, '--api-file', a.apiFile]);
   assert.equal(await echoOf(sock, 'after the transport went away'), 'after the transport went away');
+});
+
+/**
+ * A TCP forwarder standing for a node's announced address (a NAT or port mapping): counts connections and
+ * pipes each to `target` once `hold` resolves (default: at once).
+ */
+async function forwarder(t: { after(fn: () => void): void }) {
+  const f = {
+    target: 0,
+    accepted: 0,
+    hold: Promise.resolve() as Promise<unknown>,
+    onAccept: () => {},
+    port: 0,
+  };
+  const server = createServer((sock) => {
+    f.accepted++;
+    f.onAccept();
+    sock.on('error', () => {});
+    void f.hold.then(() => {
+      const up = connect(f.target, '127.0.0.1');
+      up.on('error', () => sock.destroy());
+      sock.on('close', () => up.destroy());
+      up.on('close', () => sock.destroy());
+      sock.pipe(up).pipe(sock);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  f.port = (server.address() as AddressInfo).port;
+  return f;
+}
+
+/** A port free right now on loopback (for a node whose announced address must be known before it starts). */
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const { port } = s.address() as AddressInfo;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+test('--announce: peers dial the announced address; --relay-only: a node dials through the messenger instead', async (t) => {
+  const { c, apps } = testCluster(t);
+  await c.startCore();
+  const fwd = await forwarder(t);
+  fwd.target = await freePort();
+  const a = await c.node([], ['--listen', `127.0.0.1:${fwd.target}`, '--announce', `127.0.0.1:${fwd.port}`]);
+  const b = await c.node([a.pk]);
+  await waitTransports(b, [a.pk]);
+  assert.equal(fwd.accepted, 1, 'b reached a through the announced address');
+  assert.equal(((await status(b.apiFile)).transports as Array<{ pk: string; kind: string }>).find((x) => x.pk === a.pk)?.kind, 'direct');
+
+  const r = await c.node([a.pk], ['--relay-only']);
+  await waitTransports(r, [a.pk]);
+  assert.equal(((await status(r.apiFile)).transports as Array<{ pk: string; kind: string }>).find((x) => x.pk === a.pk)?.kind, 'relayed');
+  assert.equal(fwd.accepted, 1, 'the relay-only node did not dial the announced address');
+  // The relayed transport carries routes like any other.
+  apps.push(await echoApp(a.apiFile));
+  const client = await AppClient.connect({ apiFile: r.apiFile, name: 'client' });
+  apps.push(client);
+  assert.equal((await roundTrip(await dialRetry(client, a.pk, 7, { maxHops: 1 }), Buffer.from('relayed'))).toString(), 'relayed');
+});
+
+test('simultaneous dials: both nodes keep the one transport dialed by the smaller public key', async (t) => {
+  const { c, apps } = testCluster(t);
+  await c.startCore();
+  // Each node announces a forwarder; the forwarders hold every connection until both have one, so the two
+  // dials are certainly in flight at the same time.
+  const [fa, fb] = [await forwarder(t), await forwarder(t)];
+  let release: () => void = () => {};
+  const bothIn = new Promise<void>((r) => (release = r));
+  for (const f of [fa, fb]) {
+    f.hold = bothIn;
+    f.onAccept = () => fa.accepted && fb.accepted && release();
+    f.target = await freePort();
+  }
+  const a = await c.node([], ['--listen', `127.0.0.1:${fa.target}`, '--announce', `127.0.0.1:${fa.port}`]);
+  const b = await c.node([], ['--listen', `127.0.0.1:${fb.target}`, '--announce', `127.0.0.1:${fb.port}`]);
+  const add = (from: { apiFile: string }, to: string) => run(process.execPath, [CLI, 'node', 'transports', 'add', to, '--api-file', from.apiFile]);
+  await Promise.all([add(a, b.pk), add(b, a.pk)]);
+  assert.equal(fa.accepted + fb.accepted, 2, 'both nodes dialed');
+  await waitFor('one transport each way', async () => {
+    const [sa, sb] = await Promise.all([status(a.apiFile), status(b.apiFile)]);
+    return sa.transports.length === 1 && sb.transports.length === 1;
+  });
+  const [ta] = (await status(a.apiFile)).transports as Array<{ pk: string; initiator: boolean }>;
+  const [tb] = (await status(b.apiFile)).transports as Array<{ pk: string; initiator: boolean }>;
+  const aSmaller = a.pk < b.pk;
+  assert.equal(ta.initiator, aSmaller, 'a keeps the channel the smaller key dialed');
+  assert.equal(tb.initiator, !aSmaller, 'b keeps the same channel');
+  // That one channel works: a route over it.
+  apps.push(await echoApp(b.apiFile));
+  const client = await AppClient.connect({ apiFile: a.apiFile, name: 'client' });
+  apps.push(client);
+  assert.equal((await roundTrip(await dialRetry(client, b.pk, 7), Buffer.from('one channel'))).toString(), 'one channel');
 });

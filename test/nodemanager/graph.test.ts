@@ -44,14 +44,38 @@ test('a transport one side stops reporting disappears for both sides', () => {
   g.addNode('b');
   g.setTransports('a', [{ pk: 'b', latencyMs: 2 }]);
   g.setTransports('b', [{ pk: 'a', latencyMs: 4 }]);
-  assert.equal(g.latency('a', 'b'), 3);
+  assert.equal(g.latency('a', 'b'), 4, 'the larger of the two reports');
   assert.deepEqual(g.setTransports('a', []), ['b']);
   assert.equal(g.hasEdge('b', 'a'), false);
-  // A node that registers after its peer reported the edge still gets it.
-  g.setTransports('a', [{ pk: 'c', latencyMs: 1 }]);
+  // Reported again by a: the edge is back, since b never stopped reporting it.
+  g.setTransports('a', [{ pk: 'b', latencyMs: 1 }]);
+  assert.equal(g.latency('a', 'b'), 4);
+  // A node that registers after its peer reported the edge gets it once it reports the edge too.
+  g.setTransports('a', [{ pk: 'b', latencyMs: 1 }, { pk: 'c', latencyMs: 1 }]);
   assert.equal(g.hasEdge('a', 'c'), false);
-  g.setTransports('c', []);
-  assert.equal(g.hasEdge('a', 'c'), true);
+  g.setTransports('c', [{ pk: 'a', latencyMs: 3 }]);
+  assert.equal(g.latency('a', 'c'), 3);
   g.removeNode('c');
   assert.equal(g.hasEdge('a', 'c'), false);
+  // c reconnects with the same transport: a's standing report completes the edge at once.
+  g.setTransports('c', [{ pk: 'a', latencyMs: 3 }]);
+  assert.equal(g.hasEdge('a', 'c'), true);
+});
+
+test('a key claiming links nobody confirms gets no edge; a liar can only make its own links slower', () => {
+  const g = new Graph();
+  for (const n of ['a', 'b', 'c']) g.addNode(n);
+  g.setTransports('a', [{ pk: 'b', latencyMs: 30 }]);
+  g.setTransports('b', [{ pk: 'a', latencyMs: 30 }, { pk: 'c', latencyMs: 30 }]);
+  g.setTransports('c', [{ pk: 'b', latencyMs: 30 }]);
+  // The attacker claims 0 ms links to a and c; neither has a transport to it.
+  g.setTransports('evil', [{ pk: 'a', latencyMs: 0 }, { pk: 'c', latencyMs: 0 }]);
+  assert.equal(g.hasEdge('evil', 'a'), false);
+  assert.equal(g.hasEdge('c', 'evil'), false);
+  assert.deepEqual(g.findPath({ from: 'a', to: 'c' }), ['a', 'b', 'c']);
+  // With real transports (a and c report it too), its claim of 0 ms does not beat what a and c measured.
+  g.setTransports('a', [{ pk: 'b', latencyMs: 30 }, { pk: 'evil', latencyMs: 50 }]);
+  g.setTransports('c', [{ pk: 'b', latencyMs: 30 }, { pk: 'evil', latencyMs: 50 }]);
+  assert.equal(g.latency('a', 'evil'), 50);
+  assert.deepEqual(g.findPath({ from: 'a', to: 'c' }), ['a', 'b', 'c']);
 });

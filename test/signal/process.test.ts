@@ -36,7 +36,7 @@ test('an app started with SIGNAL_* registers, answers ping and top, and shuts do
   assert.deepEqual(server.clients().map((c) => c.id), [7]);
 
   const rtt = await server.ping(7);
-  assert.ok(rtt > 0 && rtt < 1000, `ping round trip ${rtt} ms`);
+  assert.ok(Number.isFinite(rtt) && rtt >= 0, `ping answered with a round trip time (${rtt} ms)`);
 
   const usage = await server.top(7);
   assert.equal(usage.pid, child.pid);
@@ -123,12 +123,16 @@ test('after the server restarts, the client reconnects and registers again with 
 });
 
 test('a program whose shutdown hooks hang still exits after the forced-exit delay', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'signal-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const marker = join(dir, 'hooks');
   const { server, port } = await startServer(t, { allowUntokened: true });
   const registered = nextEvent(server, 'register');
-  const child = spawnFixture(t, 'hung-app.js', [`127.0.0.1:${port}`, '6', '300']);
+  const child = spawnFixture(t, 'hung-app.js', [`127.0.0.1:${port}`, '6', '300'], { MARKER_FILE: marker });
   await registered;
-  const t0 = performance.now();
+  // It answers before it goes, runs its hooks, and is ended by the forced exit while one still hangs: the hook
+  // registered before the hung one never runs (it would, after the lifecycle's hook timeout).
   assert.deepEqual(await server.shutdown(6), { Pid: child.pid });
-  assert.deepEqual(await exited(child, 4000), { code: 0, signal: null }, 'well before the 5 s hook timeout');
-  assert.ok(performance.now() - t0 >= 250, 'not before the delay');
+  assert.deepEqual(await exited(child), { code: 0, signal: null });
+  assert.equal(readFileSync(marker, 'utf8'), 'hung hook started\n');
 });

@@ -1,9 +1,9 @@
 // Drives the real `viscript` CLI (headless, --json, commands on its stdin) against real signal-client apps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { FIXTURE_APP, VISCRIPT_CLI, goneWithin, isAlive, runViscript, startViscript, tempDir, writeConfig, type Msg } from './helpers.js';
 
@@ -212,6 +212,19 @@ test('one-shot -c talks to the running Viscript; a wrong token is rejected', asy
   const quit = await runViscript(['--config', file, '-c', 'quit']);
   assert.equal(quit.code, 0);
   assert.equal((await v.exited).code, 0);
+  assert.equal(existsSync(controlFile), false, 'control.json is removed when Viscript stops');
+});
+
+test('a taken signal port is a runtime error: exit 1, saying which address', async (t) => {
+  const dir = tempDir(t);
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+  t.after(() => taken.close());
+  const address = `127.0.0.1:${(taken.address() as { port: number }).port}`;
+  const r = await runViscript(['--config', writeConfig(dir, config()), '--headless', '--signal-address', address]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim(), `viscript: cannot listen for signal clients on ${address}: the address is in use (another Viscript?)`);
+  assert.equal(existsSync(join(dir, '.viscript', 'control.json')), false, 'no control file of a Viscript that never ran');
 });
 
 test('SIGTERM to Viscript stops every app and leaves no orphan process', async (t) => {
@@ -284,6 +297,15 @@ test('config errors name the file, line, key and value; a missing config starts 
   const bad = await runViscript(['--config', file, '--headless']);
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr.trim(), `viscript: invalid config: ${file}:4: apps.web.restart: "sometimes" must be one of never, on-failure, always`);
+  writeConfig(dir, 'apps:\n  web:\n    path: ./x\n    default_args: [{a: 1}]\n');
+  const arg = await runViscript(['--config', file, '--headless']);
+  assert.equal(arg.code, 2);
+  assert.equal(arg.stderr.trim(), `viscript: invalid config: ${file}:4: apps.web.default_args.0: {"a":1} must be a string`);
+  const aliases = Array.from({ length: 6 }, (_, i) => `l${i}: &a${i} [${Array(10).fill(i ? `*a${i - 1}` : 'x').join(', ')}]`);
+  writeConfig(dir, aliases.join('\n') + '\n');
+  const bomb = await runViscript(['--config', file, '--headless']);
+  assert.equal(bomb.code, 2, bomb.stderr);
+  assert.match(bomb.stderr.trim(), new RegExp(`^viscript: invalid config: ${file}:2: YAML aliases expand too much`));
 
   const v = startViscript(['--config', join(dir, 'absent.yaml'), '--exit-on-eof']);
   t.after(() => v.kill());

@@ -25,7 +25,10 @@ test('bad configs: the message names file, line, key and value', () => {
     ['apps:\n  web:\n    daemon: maybe\n    path: ./w\n', 3, 'apps.web.daemon', '"maybe" must be a boolean'],
     ['apps:\n  web:\n    desc: no path here\n', 3, 'apps.web.path', 'is required but missing'],
     ['apps:\n  web:\n    path: ./w\n    defualt_args: []\n', 4, 'apps.web.defualt_args', 'unknown key (known keys: daemon, desc, path'],
-    ['apps:\n  web:\n    path: ./w\n    default_args: {a: 1}\n', 4, 'apps.web.default_args', 'a map must be a list'],
+    ['apps:\n  web:\n    path: ./w\n    default_args: {a: 1}\n', 4, 'apps.web.default_args', '{"a":1} must be a list'],
+    ['apps:\n  web:\n    path: ./w\n    default_args: [{a: 1}]\n', 4, 'apps.web.default_args.0', '{"a":1} must be a string'],
+    ['apps:\n  web:\n    path: ./w\n    default_args:\n      - ok\n      - [1, 2]\n', 6, 'apps.web.default_args.1', '[1,2] must be a string'],
+    ['apps:\n  web:\n    path: ./w\n    env:\n      A: {b: 1}\n', 5, 'apps.web.env.A', '{"b":1} must be a string'],
     ['apps:\n  web:\n    path: ./w\n    env:\n      A: [1]\n', 5, 'apps.web.env.A', '[1]'],
     ['settings:\n  runHeadless: true\n  signalAddress: nowhere\n', 3, 'settings.signalAddress', '"nowhere" is not HOST:PORT'],
     ['settings:\n  shutdownGraceMs: -5\n', 2, 'settings.shutdownGraceMs', '-5'],
@@ -40,6 +43,22 @@ test('bad configs: the message names file, line, key and value', () => {
     assert.equal(err.line, line);
     assert.equal(err.key, key);
   }
+});
+
+test('a YAML alias bomb is a located config error, not a crash', () => {
+  const bomb = [
+    'apps:',
+    '  web:',
+    '    path: ./w',
+    '    help: x',
+    'lol1: &a [x, x, x, x, x, x, x, x, x, x]',
+    'lol2: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+    'lol3: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+    'lol4: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]',
+  ].join('\n');
+  const err = errorOf(bomb);
+  assert.match(err.message, /^\/srv\/vs\/config\.yaml:6: YAML aliases expand too much/);
+  assert.equal(err.line, 6);
 });
 
 test('YAML syntax errors and duplicate keys give the file and line', () => {

@@ -75,10 +75,8 @@ test('the dashboard shows a 4-node mesh live, a killed node within 5 s, and the 
   await shot('2-route');
 
   // Step 3: kill the middle node: the page shows it offline within 5 s and the route broken.
-  const killedAt = Date.now();
   await victim.proc.kill('SIGKILL');
   await page.locator(`#graph .node.offline[data-pk="${victim.pk}"]`).waitFor({ timeout: 5000 });
-  assert.ok(Date.now() - killedAt <= 5000);
   await waitPage(page, `${doc}.querySelectorAll('#graph .node.online').length === 3`, null, 5000);
   await page.locator('#history li.broken').waitFor({ timeout: 5000 });
   await shot('3-node-killed');

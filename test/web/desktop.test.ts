@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { chromium, type Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 import { artifacts, browserSkipReason, CHROMIUM, CHROMIUM_ARGS, compiled, startProc } from './helpers.js';
 
 const skip = browserSkipReason('desktop/index.html');
@@ -165,4 +167,98 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
 
   await browser.close();
   await proc.kill();
+});
+
+/** A port free right now (the desktop is then started on it, to come back on the same one). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function tickerConfig(dir: string): string {
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, `apps:\n  ticker:\n    path: ${JSON.stringify(compiled('test/web/fixtures/ticker.js'))}\n    default_args: ["300"]\n`);
+  return config;
+}
+
+test('desktop websocket: null, lists and wrong-typed requests are answered with an error and break nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'desktop-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const proc = startProc(t, [compiled('test/web/fixtures/desktop.js'), tickerConfig(dir), join(dir, 'state')]);
+  t.after(() => proc.kill());
+  const url = new URL((await proc.waitFor(/Viscript desktop: open (\S+)/))[1]);
+  const ws = new WebSocket(`ws://${url.host}/ws${url.search}`, { headers: { origin: `http://${url.host}` } });
+  t.after(() => ws.close());
+  const inbox: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  ws.on('message', (d) => {
+    inbox.push(JSON.parse(d.toString()) as Record<string, unknown>);
+    for (const w of waiters.splice(0)) w();
+  });
+  const next = async (pred: (m: Record<string, unknown>) => boolean) => {
+    for (;;) {
+      const i = inbox.findIndex(pred);
+      if (i >= 0) return inbox.splice(i, 1)[0];
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
+  await new Promise((r) => ws.once('open', r));
+  await next((m) => m.type === 'init');
+
+  const term = 'abcdef12';
+  const bad = [
+    'null', '[]', '1', '"open"', '{}', '{"type":null}', '{"type":"open"}', '{"type":"open","term":5}',
+    '{"type":"open","term":"../x"}', '{"type":"line","term":"abcdef12"}', '{"type":"line","term":"abcdef12","text":5}',
+    `{"type":"line","term":"abcdef12","text":"${'a'.repeat(9000)}"}`, '{"type":"frob","term":"abcdef12"}', '{"type":["open"],"term":"abcdef12"}',
+  ];
+  for (const text of bad) {
+    ws.send(text);
+    const err = await next((m) => m.type === 'error');
+    assert.match(String(err.message), /malformed (message|request)/, text.slice(0, 60));
+  }
+  ws.send(JSON.stringify({ type: 'line', term, text: 'apps' }));
+  assert.equal((await next((m) => m.type === 'error')).message, `no terminal ${term}`);
+
+  // The same connection still works: a terminal opens and runs a command.
+  ws.send(JSON.stringify({ type: 'open', term }));
+  ws.send(JSON.stringify({ type: 'line', term, text: 'apps' }));
+  const result = await next((m) => m.type === 'result');
+  assert.equal(result.ok, true);
+  assert.match(String(result.text), /ticker/);
+});
+
+test('an open desktop page reconnects by itself when Viscript restarts on the same port', { skip, timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'desktop-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = tickerConfig(dir);
+  const state = join(dir, 'state');
+  const address = `127.0.0.1:${await freePort()}`;
+  const first = startProc(t, [compiled('test/web/fixtures/desktop.js'), config, state, address]);
+  const [, url] = await first.waitFor(/Viscript desktop: open (\S+)/);
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(url);
+  const term = await focusedTerm(page);
+  await waitScreen(page, term, /viscript> /);
+
+  await first.kill('SIGTERM');
+  await page.locator('#conn:text("reconnecting")').waitFor();
+  await page.screenshot({ path: join(artifacts, 'desktop-reconnect-1-down.png') });
+
+  const second = startProc(t, [compiled('test/web/fixtures/desktop.js'), config, state, address]);
+  t.after(() => second.kill());
+  const [, url2] = await second.waitFor(/Viscript desktop: open (\S+)/);
+  assert.equal(url2, url, 'same address, same token: the cookie of the open page is still good');
+  await page.waitForFunction(() => (globalThis as unknown as { document: Doc }).document.querySelector('#conn')?.textContent === '', undefined, { timeout: 20_000 });
+  // The page reopened its terminal on the new server: a command typed there runs.
+  await typeLine(page, term, 'apps');
+  await waitScreen(page, term, /ticker/);
+  await page.screenshot({ path: join(artifacts, 'desktop-reconnect-2-healed.png') });
 });

@@ -2,7 +2,7 @@
 // (query or the cookie it is traded for), other origins are refused, bad messages break nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -93,4 +93,57 @@ test('the websocket needs the token and the page origin; bad messages are answer
   assert.equal(await got, JSON.stringify({ type: 'still', ok: true }));
   assert.ok(clients.length >= 2);
   other.close();
+});
+
+test('a websocket message that is JSON but not an object is refused before any GUI handler sees it', async (t) => {
+  const { gui } = await withServer(t);
+  const sock = new WebSocket(`ws://127.0.0.1:${gui.port}/ws?token=${gui.token}`);
+  t.after(() => sock.close());
+  await new Promise((r) => sock.once('open', r));
+  const next = () => new Promise<Record<string, unknown>>((r) => sock.once('message', (d) => r(JSON.parse(d.toString()) as Record<string, unknown>)));
+  for (const bad of ['null', '[]', '[{"type":"x"}]', '1', '"x"', 'true']) {
+    const reply = next();
+    sock.send(bad);
+    assert.deepEqual(await reply, { type: 'error', message: 'malformed message: not a JSON object' }, bad);
+  }
+  const reply = next();
+  sock.send('{"type":"ok"}');
+  assert.deepEqual(await reply, { type: 'echo', m: { type: 'ok' } }, 'objects still reach the GUI');
+});
+
+test('a browser that stops reading is not buffered for without bound: past 8 MiB queued, messages to it are dropped', async (t) => {
+  const { gui, clients } = await withServer(t);
+  const sock = new WebSocket(`ws://127.0.0.1:${gui.port}/ws?token=${gui.token}`);
+  t.after(() => sock.terminate());
+  await new Promise((r) => sock.once('open', r));
+  const server = clients.at(-1)!;
+  sock.pause(); // the browser stops reading: only the kernel's socket buffers take more
+
+  const MiB = 1024 * 1024;
+  const blob = 'x'.repeat(MiB);
+  const sent = 128;
+  let accepted = 0;
+  for (let i = 0; i < sent; i++) if (server.send({ i, blob })) accepted++;
+  // What the server accepted is its 8 MiB queue (plus the message that crossed it) plus what the kernel's
+  // send and receive buffers of the loopback connection absorbed; everything beyond was dropped.
+  const maxOf = (f: string) => Number(readFileSync(f, 'utf8').trim().split(/\s+/)[2]);
+  const kernel = maxOf('/proc/sys/net/ipv4/tcp_wmem') + maxOf('/proc/sys/net/ipv4/tcp_rmem');
+  assert.ok(accepted * MiB <= 8 * MiB + MiB + kernel, `${accepted} MiB accepted for a reader that does not read`);
+  assert.ok(accepted < sent, 'messages were dropped');
+  t.diagnostic(`${accepted} of ${sent} 1 MiB messages accepted for a reader that stopped (kernel buffers ${(kernel / MiB).toFixed(0)} MiB)`);
+
+  // Once it reads again it gets exactly what was accepted, in order and whole, and later messages too.
+  const got: number[] = [];
+  const all = new Promise<void>((resolve) => {
+    sock.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { i: number; blob?: string };
+      got.push(m.i);
+      if (m.blob !== undefined) assert.equal(m.blob.length, MiB);
+      if (got.length === accepted + 1) resolve();
+      else if (got.length === accepted) assert.equal(server.send({ i: -1 }), true, 'the drained socket takes messages again');
+    });
+  });
+  sock.resume();
+  await all;
+  assert.deepEqual(got, [...Array.from({ length: accepted }, (_, i) => i), -1]);
 });

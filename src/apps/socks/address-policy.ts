@@ -10,6 +10,8 @@ export interface Cidr {
   bytes: IpBytes;
   prefix: number;
   text: string;
+  /** When set, the rule covers only this destination port (an allowlist entry such as 127.0.0.1:7180). */
+  port?: number;
 }
 
 function parseV4(s: string): IpBytes | null {
@@ -70,17 +72,28 @@ export function formatIp(b: IpBytes): string {
   return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
 }
 
-/** Parses "10.0.0.0/8", "::1/128" or a bare address (a /32 or /128). Throws a one-line error. */
+/**
+ * Parses "10.0.0.0/8", "::1/128" or a bare address (a /32 or /128), optionally narrowed to one port:
+ * "127.0.0.1:7180", "10.0.0.0/8:80", "[::1]:7180". Throws a one-line error.
+ */
 export function parseCidr(text: string): Cidr {
-  const [addr, prefixText, extra] = text.trim().split('/');
+  const t = text.trim();
+  const withPort = /^\[([^\]]+)\](?::(\d+))?$/.exec(t) ?? /^([^:]+):(\d+)$/.exec(t);
+  const range = withPort ? withPort[1] : t;
+  let port: number | undefined;
+  if (withPort?.[2] !== undefined) {
+    port = Number(withPort[2]);
+    if (port < 1 || port > 65535) throw new Error(`"${text}": port must be 1-65535`);
+  }
+  const [addr, prefixText, extra] = range.split('/');
   const bytes = parseIp(addr ?? '');
-  if (!bytes || extra !== undefined) throw new Error(`"${text}" is not a CIDR such as 10.0.0.0/8 or fd00::/8`);
+  if (!bytes || extra !== undefined) throw new Error(`"${text}" is not a CIDR such as 10.0.0.0/8, fd00::/8 or 127.0.0.1:7180`);
   const max = bytes.length * 8;
   const prefix = prefixText === undefined ? max : Number(prefixText);
   if (!/^\d+$/.test(prefixText ?? String(max)) || prefix > max) {
     throw new Error(`"${text}": prefix must be 0-${max}`);
   }
-  return { bytes, prefix, text: text.trim() };
+  return { bytes, prefix, text: t, ...(port !== undefined ? { port } : {}) };
 }
 
 export function cidrContains(c: Cidr, ip: IpBytes): boolean {
@@ -130,16 +143,17 @@ export const BLOCKED_RANGES: readonly Cidr[] = [
 export class AddressPolicy {
   constructor(private readonly allow: readonly Cidr[] = []) {}
 
-  /** Why `address` is refused, or null when the exit may connect to it. */
-  refusal(address: string): string | null {
+  /** Why `address` (at `port`, for allow rules that name one) is refused, or null when the exit may connect to it. */
+  refusal(address: string, port?: number): string | null {
     const ip = parseIp(address);
     if (!ip) return `"${address}" is not an IP address`;
     // An address counts as what it reaches: a v4-mapped v6 address is judged as the IPv4 it embeds.
     const candidates = [ip, embeddedV4(ip)].filter((x): x is IpBytes => x !== null);
-    if (candidates.some((c) => this.allow.some((a) => cidrContains(a, c)))) return null;
+    const permits = (a: Cidr, c: IpBytes) => cidrContains(a, c) && (a.port === undefined || a.port === port);
+    if (candidates.some((c) => this.allow.some((a) => permits(a, c)))) return null;
     for (const c of candidates) {
       const hit = BLOCKED_RANGES.find((r) => cidrContains(r, c));
-      if (hit) return `${formatIp(c)} is in ${hit.text}, which is not allowed (permit it with --allow)`;
+      if (hit) return `${formatIp(c)}${port !== undefined ? ` port ${port}` : ''} is in ${hit.text}, which is not allowed (permit it with --allow)`;
     }
     return null;
   }

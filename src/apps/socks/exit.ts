@@ -197,8 +197,8 @@ export class SocksExit {
         if (!addrs.length) throw new ExitError(Rep.HOST_UNREACHABLE, 'name has no addresses');
       }
     } else addrs = [t.host];
-    const allowed = addrs.filter((a) => this.policy.refusal(a) === null);
-    if (!allowed.length) throw new ExitError(Rep.NOT_ALLOWED, this.policy.refusal(addrs[0]) ?? 'not allowed');
+    const allowed = addrs.filter((a) => this.policy.refusal(a, t.port) === null);
+    if (!allowed.length) throw new ExitError(Rep.NOT_ALLOWED, this.policy.refusal(addrs[0], t.port) ?? 'not allowed');
     let last: NodeJS.ErrnoException | undefined;
     for (const address of allowed) {
       if (Date.now() >= deadline) break;

@@ -3,7 +3,7 @@ import type { GuiServer } from '../../util/gui-server.js';
 import { parseHostPort } from '../../util/hostport.js';
 import { onShutdown } from '../../util/lifecycle.js';
 import type { NodeManager } from '../manager.js';
-import type { NetworkSnapshot, NodeView, RouteView, RuleView, TransportView } from './model.js';
+import type { NetworkSnapshot, NodeView, RouteView, RuleView, TrackerOptions, TransportView } from './model.js';
 import { startDashboard } from './server.js';
 
 export { startDashboard, type DashboardOptions } from './server.js';
@@ -15,7 +15,7 @@ export interface NodeStats {
   rules?: RuleView[];
 }
 
-export interface ManagerDashboardOptions {
+export interface ManagerDashboardOptions extends TrackerOptions {
   host?: string;
   port?: number;
   token?: string;
@@ -78,6 +78,8 @@ export function startManagerDashboard(manager: ManagerLike, o: ManagerDashboardO
     port: o.port,
     token: o.token,
     intervalMs: o.intervalMs,
+    forgetAfterMs: o.forgetAfterMs,
+    maxGone: o.maxGone,
     snapshot: managerSnapshot(manager, nodeStats),
     events: manager,
   });
@@ -91,11 +93,12 @@ export async function runManagerDashboard(
   manager: ManagerLike,
   address: string,
   out: { write(s: string): unknown } = process.stdout,
+  o: TrackerOptions = {},
 ): Promise<GuiServer> {
   const { host, port } = parseHostPort(address, '127.0.0.1');
   let dash: GuiServer;
   try {
-    dash = await startManagerDashboard(manager, { host, port });
+    dash = await startManagerDashboard(manager, { host, port, ...o });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new Error(`cannot serve the dashboard on ${address}: ${code === 'EADDRINUSE' ? 'the address is in use' : (err as Error).message}`, { cause: err });

@@ -65,13 +65,32 @@ export interface HistoryEvent {
 const short = (pk: string) => pk.slice(0, 8);
 const HISTORY_MAX = 200;
 
+export interface TrackerOptions {
+  /** A node gone this long is dropped from the view (default 10 min). */
+  forgetAfterMs?: number;
+  /** At most this many gone nodes are shown; past it the longest gone are dropped first (default 500). */
+  maxGone?: number;
+}
+
+export const DEFAULT_FORGET_AFTER_MS = 10 * 60_000;
+export const DEFAULT_MAX_GONE = 500;
+
 /** Keeps the previous snapshot to turn counters into rates and route changes into history. */
 export class NetworkTracker {
   private prev?: { at: number; snap: NetworkSnapshot };
-  private readonly known = new Map<string, boolean>(); // node pk -> online
-  /** Routes broken and not yet set up again, by "from>to:port". */
+  /** Node pk -> null while online, else when it went (in the order they went: oldest gone first). */
+  private readonly known = new Map<string, number | null>();
+  private goneCount = 0;
+  /** Routes broken and not yet set up again, by "from>to:port" (oldest first). */
   private readonly brokenEnds = new Map<string, number>();
   readonly history: HistoryEvent[] = [];
+  private readonly forgetAfterMs: number;
+  private readonly maxGone: number;
+
+  constructor(o: TrackerOptions = {}) {
+    this.forgetAfterMs = o.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS;
+    this.maxGone = o.maxGone ?? DEFAULT_MAX_GONE;
+  }
 
   private add(e: HistoryEvent): void {
     this.history.push(e);
@@ -84,20 +103,38 @@ export class NetworkTracker {
     const dt = prev ? (now - prev.at) / 1000 : 0;
     const rate = (cur?: number, old?: number) => (dt > 0 && cur !== undefined && old !== undefined && cur >= old ? (cur - old) / dt : undefined);
 
-    // Nodes: the manager forgets nodes that went down; the dashboard keeps them, greyed.
+    // Nodes: the manager forgets nodes that went down; the dashboard keeps them, greyed, for a while (any key
+    // can connect and leave, so gone nodes are forgotten after forgetAfterMs and capped at maxGone).
     const nodes = snap.nodes.map((n) => ({ ...n }));
     const present = new Set(nodes.map((n) => n.pk));
     for (const n of nodes) {
-      if (this.known.get(n.pk) === false || (this.known.has(n.pk) === false && prev)) {
+      const was = this.known.get(n.pk);
+      if (typeof was === 'number' || (was === undefined && prev)) {
         this.add({ t: now, kind: 'node-up', text: `node ${short(n.pk)} is online` });
       }
-      this.known.set(n.pk, n.online);
+      if (typeof was === 'number') this.goneCount--;
+      this.known.set(n.pk, null);
     }
-    for (const [pk, online] of this.known) {
-      if (present.has(pk)) continue;
-      if (online) this.add({ t: now, kind: 'node-down', text: `node ${short(pk)} went offline` });
-      this.known.set(pk, false);
-      nodes.push({ pk, online: false, transports: [] });
+    for (const [pk, goneAt] of this.known) {
+      if (present.has(pk) || goneAt !== null) continue;
+      this.add({ t: now, kind: 'node-down', text: `node ${short(pk)} went offline` });
+      this.known.delete(pk); // re-inserted at the end: the map stays in the order nodes went
+      this.known.set(pk, now);
+      this.goneCount++;
+    }
+    for (const [pk, goneAt] of this.known) {
+      if (this.goneCount <= this.maxGone && (goneAt === null || now - goneAt < this.forgetAfterMs)) {
+        if (goneAt !== null) break; // the rest went later
+        continue;
+      }
+      if (goneAt === null) continue;
+      this.known.delete(pk);
+      this.goneCount--;
+    }
+    for (const [pk, goneAt] of this.known) if (goneAt !== null) nodes.push({ pk, online: false, transports: [] });
+    for (const [k, at] of this.brokenEnds) {
+      if (this.brokenEnds.size <= this.maxGone && now - at < this.forgetAfterMs) break;
+      this.brokenEnds.delete(k);
     }
 
     if (prev) {

@@ -3,11 +3,11 @@
 import type { EventEmitter } from 'node:events';
 import { startGuiServer, type GuiServer } from '../../util/gui-server.js';
 import { createLogger } from '../../util/log.js';
-import { NetworkTracker, type NetworkSnapshot } from './model.js';
+import { NetworkTracker, type NetworkSnapshot, type TrackerOptions } from './model.js';
 
 const log = createLogger('dashboard');
 
-export interface DashboardOptions {
+export interface DashboardOptions extends TrackerOptions {
   host?: string; // default 127.0.0.1
   port?: number; // default 0
   token?: string;
@@ -19,7 +19,7 @@ export interface DashboardOptions {
 }
 
 export async function startDashboard(o: DashboardOptions): Promise<GuiServer> {
-  const tracker = new NetworkTracker();
+  const tracker = new NetworkTracker({ forgetAfterMs: o.forgetAfterMs, maxGone: o.maxGone });
   let last: unknown = { type: 'snapshot', snapshot: { nodes: [], routes: [], services: [] }, history: [] };
   let lastText = '';
 

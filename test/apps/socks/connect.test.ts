@@ -69,11 +69,10 @@ test('exit failures map to SOCKS5 codes: refused 0x05, timeout 0x06, unknown nam
   const deadPort = (closed.address() as AddressInfo).port;
   closed.close(); // nothing listens there now
   const blackhole = await startBlackhole(t);
-  const { socksPort } = await startRig(t, { exit: { connectTimeoutMs: 500 } });
+  // The client would wait a minute for the exit's reply: a 0x06 can only be the exit's 500 ms connect timeout.
+  const { socksPort } = await startRig(t, { exit: { connectTimeoutMs: 500 }, client: { replyTimeoutMs: 60_000 } });
   assert.equal(hex(await exchange(socksPort, Buffer.concat([GREET, connectV4('127.0.0.1', deadPort)]))), REP(5));
-  const started = Date.now();
   assert.equal(hex(await exchange(socksPort, Buffer.concat([GREET, connectV4('127.0.0.1', blackhole)]))), REP(6));
-  assert.ok(Date.now() - started >= 450, 'the timeout is the exit connect timeout');
   const nx = await exchange(socksPort, Buffer.concat([GREET, connectDomain('no-such-host.invalid', 80)]));
   assert.equal(hex(nx), REP(4));
 });
