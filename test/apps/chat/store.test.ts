@@ -94,3 +94,20 @@ test('a text of 8 KiB of UTF-8 is accepted; one byte more is refused with the li
   }
   await chat.proc.kill();
 });
+
+test('the page API answers null, arrays and wrong types with an error and goes on', async (t) => {
+  const dir = tempDir(t);
+  const chat = await startChat(t, dir, 'alice', deadMessenger());
+  const ws = await ChatSocket.open(t, chat.url);
+  await ws.waitFor((m) => m.type === 'init', 'init');
+  const bad = ['null', '[]', '"send"', '7', '{}', '{"type":null}', '{"type":["send"]}', '{"type":"send","peer":null,"text":"x"}',
+    '{"type":"accept","peer":5}', '{"type":"ignore"}', '{"type":"addContact","pk":[],"nickname":""}', '{"type":"open","peer":{}}'];
+  const from = ws.seen.length;
+  for (const b of bad) ws.ws.send(b);
+  await ws.waitFor(() => ws.seen.slice(from).filter((m) => m.type === 'error').length === bad.length, 'an error for each', 15_000, from);
+  assert.ok(ws.seen.slice(from).every((m) => m.type === 'error' && m.message === 'malformed request'));
+  ws.send({ type: 'send', peer: generateKeyPair().publicKey.toString('hex'), text: 'after the garbage' });
+  const ok = await ws.next((m) => m.type === 'message', 'a message stored after the garbage');
+  assert.equal((ok.message as { text: string }).text, 'after the garbage');
+  await chat.proc.kill();
+});
