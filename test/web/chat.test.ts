@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { artifacts, browserSkipReason, CHROMIUM, CHROMIUM_ARGS, compiled, startMessenger, startProc } from './helpers.js';
 import { generateKeyPair } from '../../src/net/keys.js';
 import { MessengerClient, parseMessengerAddress } from '../../src/messenger/index.js';
+import { Peer } from '../apps/chat/helpers.js';
 import type { TestContext } from 'node:test';
 
 const skip = browserSkipReason('chat/index.html');
@@ -152,6 +153,22 @@ test('two chat apps talk through a real messenger, survive a kill -9, and show m
   await sendText(pageA, 'still working');
   await message(pageB, 'still working').waitFor();
   await shot(pageA, '6-after-bad-input');
+
+  // Step 7: a stranger writes to bob: a request with Accept/Ignore, not a contact, until bob accepts it.
+  const stranger = new Peer(messenger, b.pk);
+  t.after(() => stranger.close());
+  await stranger.start();
+  await stranger.sendMessage('ab'.repeat(12), 'hi bob, we met at the conference');
+  const request = pageB.locator(`#request-list li[data-pk="${stranger.pk}"]`);
+  await request.locator('.preview', { hasText: 'we met at the conference' }).waitFor();
+  assert.equal(await pageB.locator(`#contacts li[data-pk="${stranger.pk}"]`).count(), 0, 'not a contact yet');
+  await shot(pageB, '7-request');
+  await request.locator('[data-testid=accept]').click();
+  await pageB.locator(`#contacts li[data-pk="${stranger.pk}"]`).click();
+  await message(pageB, 'we met at the conference').waitFor();
+  await pageB.waitForSelector('#requests', { state: 'hidden' });
+  await stranger.waitFor((p) => p.t === 'ack' && p.s === 'read', 'the read mark');
+  await shot(pageB, '7-accepted');
 
   await a.proc.kill();
   await b.proc.kill();
