@@ -45,14 +45,21 @@ export function resolveApi(o: { api?: string; token?: string; apiFile?: string }
   let token = o.token ?? process.env.SKYWIRE_APP_TOKEN;
   const file = o.apiFile ?? process.env.SKYWIRE_APP_API_FILE;
   if ((!api || !token) && file) {
-    let j: { api?: string; token?: string };
+    let j: unknown;
     try {
-      j = JSON.parse(readFileSync(file, 'utf8')) as { api?: string; token?: string };
+      j = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
       throw new AppApiError('bad_config', `cannot read node API file ${file}: ${(err as Error).message}`, { cause: err });
     }
-    api ??= j.api;
-    token ??= j.token;
+    // Checked for shape: whatever wrote the file, a wrong one is a clear error, never a TypeError.
+    if (typeof j !== 'object' || j === null || Array.isArray(j)) {
+      throw new AppApiError('bad_config', `node API file ${file} is not a JSON object with "api" and "token"`);
+    }
+    const f = j as Record<string, unknown>;
+    if (f.api !== undefined && typeof f.api !== 'string') throw new AppApiError('bad_config', `node API file ${file}: "api" must be a HOST:PORT string`);
+    if (f.token !== undefined && typeof f.token !== 'string') throw new AppApiError('bad_config', `node API file ${file}: "token" must be a string`);
+    api ??= f.api;
+    token ??= f.token;
   }
   if (!api) throw new AppApiError('bad_config', 'node API address missing: pass api, or set SKYWIRE_APP_API or SKYWIRE_APP_API_FILE');
   if (!token) throw new AppApiError('bad_config', 'node API token missing: pass token, or set SKYWIRE_APP_TOKEN or SKYWIRE_APP_API_FILE');
