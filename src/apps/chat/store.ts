@@ -5,7 +5,7 @@
 //   i!<pk>!<id>            -> "m!<pk>!<seq>" (find a message by its id: dedupe and status updates)
 //   o!<pk>!<seq>           outbox: our messages to <pk> not yet acknowledged as delivered
 //   x!<pk>                 a key the user ignored {pk, ignoredAt}
-import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 
@@ -35,7 +35,7 @@ const SYNC = { sync: true } as const;
  */
 export function checkPrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
+  const st = statSync(dir); // a symlinked directory is judged by what it points to
   if (!st.isDirectory()) throw new Error(`chat history ${dir} is not a directory`);
   if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
     const octal = (st.mode & 0o777).toString(8).padStart(4, '0');
@@ -60,7 +60,7 @@ export class ChatStore {
     try {
       for (const name of readdirSync(dir)) {
         const p = join(dir, name);
-        if (lstatSync(p).isFile()) chmodSync(p, 0o600);
+        if (lstatSync(p).isFile()) chmodSync(p, 0o600); // not through symlinks: only the store's own files
       }
       this.db = new ClassicLevel<string, string>(dir, { valueEncoding: 'utf8' });
       await this.db.open();

@@ -2,7 +2,8 @@
 // four nodes (A, C and D each connected to B), a socks-server beside C with `--clients <A's node key>`, and
 // socks-clients beside A and D asking for 2-hop routes through B. A's client gets through (IPv4 and IPv6
 // targets); D's, a key the exit never saw, gets 0x02; and every reply code the docs promise for a route-level
-// failure (refused, unreachable, no service, name not found, destination not allowed) comes back as that code.
+// failure (refused, unreachable, no service, name not found, destination not allowed, connect timeout) comes back
+// as that code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -11,7 +12,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, pkToHex, writeKeyFile } from '../../../src/net/keys.js';
-import { connectDomain, connectV4, exchange, hex, startHttpTarget } from './helpers.js';
+import { connectDomain, connectV4, exchange, hex, startBlackhole, startHttpTarget } from './helpers.js';
 import { meshHas, start } from './mesh.js';
 
 const GREET = Buffer.from([5, 1, 0]);
@@ -46,6 +47,7 @@ test('--clients over the real mesh: the allowed node key gets through, another n
   await once(closed, 'listening');
   const closedPort = (closed.address() as AddressInfo).port;
   closed.close(); // nothing listens there any more: connection refused
+  const blackhole = await startBlackhole(t); // connects there hang
 
   const m = await start(t, ['messenger', '--listen', '127.0.0.1:0', '--key', join(dir, 'm.json'), '--json'], /^\{/);
   const messenger = (JSON.parse(m.line) as { address: string }).address;
@@ -66,7 +68,7 @@ test('--clients over the real mesh: the allowed node key gets through, another n
 
   const server = await start(
     t,
-    ['socks-server', '--api-file', join(dir, 'c.api.json'), '--clients', keys.a, '--allow', '127.0.0.0/8', '--allow', '::1/128'],
+    ['socks-server', '--api-file', join(dir, 'c.api.json'), '--clients', keys.a, '--allow', '127.0.0.0/8', '--allow', '::1/128', '--connect-timeout', '500'],
     /^socks-server: serving mesh port/,
     { LOG_LEVEL: 'info' },
   );
@@ -123,6 +125,7 @@ test('--clients over the real mesh: the allowed node key gets through, another n
     ['destination outside the allowed ranges', 0x02, connectV4('10.1.2.3', 80)],
     ['target refused the connection', 0x05, connectV4('127.0.0.1', closedPort)],
     ['name does not resolve at the exit', 0x04, connectDomain('no-such-host.invalid', 80)],
+    ['target does not answer within --connect-timeout', 0x06, connectV4('127.0.0.1', blackhole)],
   ];
   for (const [what, code, req] of cases) {
     assert.equal(hex(await exchange(fromA, Buffer.concat([GREET, req]))), FAILED(code), what);
