@@ -52,11 +52,13 @@ export class ChatSocket {
     const u = new URL(url);
     const ws = new WebSocket(`ws://${u.host}/ws?token=${u.searchParams.get('token')}`);
     t.after(() => ws.close());
+    // Listening before 'open': the first message (init) can arrive in the same read as the upgrade answer.
+    const socket = new ChatSocket(ws);
     await new Promise((resolve, reject) => {
       ws.once('open', resolve);
       ws.once('error', reject);
     });
-    return new ChatSocket(ws);
+    return socket;
   }
 
   send(m: Json): void {
