@@ -18,7 +18,7 @@ function tempDir(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
-test('the history directory is 0700 and every file in it 0600, also after messages were stored', async (t) => {
+test('the history directory is 0700 and every file in it 0600, also after messages were stored', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   // A permissive umask, as on many desktops: the store must not depend on the user's.
   const old = process.umask(0o022);
@@ -36,7 +36,7 @@ test('the history directory is 0700 and every file in it 0600, also after messag
   for (const f of files) assert.equal(mode(f), '0600', f);
 });
 
-test('a history directory open to group or others is refused with the path and the fix', async (t) => {
+test('a history directory open to group or others is refused with the path and the fix', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   const data = join(dir, 'shared-history');
   mkdirSync(data);
@@ -48,7 +48,7 @@ test('a history directory open to group or others is refused with the path and t
   assert.deepEqual(readdirSync(data), [], 'nothing was written into it');
 });
 
-test('files an older version left readable (0644) are made 0600 at start', async (t) => {
+test('files an older version left readable (0644) are made 0600 at start', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   const data = join(dir, 'old-history');
   const first = await startChat(t, dir, 'alice', deadMessenger(), { data });
@@ -60,7 +60,7 @@ test('files an older version left readable (0644) are made 0600 at start', async
   await again.proc.kill();
 });
 
-test('a second chat on the same history directory fails at start with a clear message; the first goes on', async (t) => {
+test('a second chat on the same history directory fails at start with a clear message; the first goes on', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   const messenger = deadMessenger();
   const first = await startChat(t, dir, 'alice', messenger);
@@ -77,7 +77,7 @@ test('a second chat on the same history directory fails at start with a clear me
   await first.proc.kill();
 });
 
-test('a text of 8 KiB of UTF-8 is accepted; one byte more is refused with the limit named', async (t) => {
+test('a text of 8 KiB of UTF-8 is accepted; one byte more is refused with the limit named', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   const chat = await startChat(t, dir, 'alice', deadMessenger());
   const ws = await ChatSocket.open(t, chat.url);
@@ -95,7 +95,7 @@ test('a text of 8 KiB of UTF-8 is accepted; one byte more is refused with the li
   await chat.proc.kill();
 });
 
-test('the page API answers null, arrays and wrong types with an error and goes on', async (t) => {
+test('the page API answers null, arrays and wrong types with an error and goes on', { timeout: 30_000 }, async (t) => {
   const dir = tempDir(t);
   const chat = await startChat(t, dir, 'alice', deadMessenger());
   const ws = await ChatSocket.open(t, chat.url);
