@@ -34,11 +34,17 @@ export async function main(argv: string[]): Promise<number> {
   const key = loadOrCreateKeyFile(resolve(opts.key));
   const dataDir = resolve(opts.data ?? join(dirname(resolve(opts.key)), `chat-${shortPk(key.publicKey)}`));
 
+  // Everything this process writes is private: LevelDB also creates files after open (logs, compactions).
+  process.umask(0o077);
+  const store = new ChatStore(dataDir);
+  try {
+    await store.open();
+  } catch (err) {
+    console.error(`chat: ${(err as Error).message}`);
+    return 1;
+  }
   installSignalHandlers();
   startSignalClientFromEnv();
-
-  const store = new ChatStore(dataDir);
-  await store.open();
   onShutdown(() => store.close());
 
   const messenger = new MessengerClient({ localKey: key, messengers });

@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--firewall <kind>', 'NAT with auto | nft | iptables', 'auto')
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
-    .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key)')
+    .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key); a bare :PORT is loopback')
     .option('--key <file>', 'with --direct-listen: this server\'s key file (created if missing)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -58,9 +58,10 @@ export async function main(argv: string[]): Promise<number> {
   installSignalHandlers();
   startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
   let transport: MeshTransport;
+  let direct: ReturnType<typeof directListener> | undefined;
   try {
     transport = opts.directListen
-      ? directListener(opts.directListen, loadOrCreateKeyFile(opts.key!))
+      ? (direct = directListener(opts.directListen, loadOrCreateKeyFile(opts.key!)))
       : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: opts.name, port: Number(opts.port) });
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
@@ -88,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   console.log(
     `vpn-server: up on ${cfg.device}, gateway ${server.gateway}, clients from ${formatCidr(cfg.subnet)}, ` +
-      `${cfg.allow.size} allowed key(s)${opts.directListen ? `, direct on ${opts.directListen} as ${transport.localPk}` : ''}`,
+      `${cfg.allow.size} allowed key(s)${direct ? `, direct on ${direct.address()} as ${transport.localPk}` : ''}`,
   );
   await new Promise<never>(() => {}); // runs until a signal or SHUTDOWN runs the shutdown hooks
   await shutdown(0);

@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WebSocket } from 'ws';
 import { artifacts, browserSkipReason, CHROMIUM, CHROMIUM_ARGS, compiled, startMessenger, startProc } from './helpers.js';
+import { generateKeyPair } from '../../src/net/keys.js';
+import { MessengerClient, parseMessengerAddress } from '../../src/messenger/index.js';
+import { Peer } from '../apps/chat/helpers.js';
 import type { TestContext } from 'node:test';
 
 const skip = browserSkipReason('chat/index.html');
@@ -27,6 +30,20 @@ async function openContact(page: Page, nick: string) {
 async function sendText(page: Page, text: string) {
   await page.fill('[data-testid=text]', text);
   await page.press('[data-testid=text]', 'Enter');
+}
+
+/** Resolves once the messenger refuses datagrams to `pk` as offline, as it will the chat's (each try is a round trip). */
+async function waitUntilOffline(t: TestContext, messenger: string, pk: string): Promise<void> {
+  const asker = new MessengerClient({ localKey: generateKeyPair(), messengers: [parseMessengerAddress(messenger)] });
+  t.after(() => asker.close());
+  await asker.start();
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const err = await asker.send(pk, Buffer.from('are you there?')).then(() => undefined, (e: Error & { code?: string }) => e);
+    if (err?.code === 'offline') break;
+    if (Date.now() > deadline) throw new Error(`the messenger still takes datagrams for ${pk}: ${err?.message ?? 'delivered'}`);
+  }
+  await asker.close();
 }
 
 const message = (page: Page, text: string) => page.locator('#messages .msg .text', { hasText: text });
@@ -72,11 +89,13 @@ test('two chat apps talk through a real messenger, survive a kill -9, and show m
   await shot(pageB, '2-exchange-b');
 
   // Step 3: bob is killed outright; alice writes while he is down.
+  // Once the messenger knows he is gone it refuses datagrams to him, so the message cannot be handed over.
   await b.proc.kill('SIGKILL');
+  await waitUntilOffline(t, messenger, b.pk);
   await sendText(pageA, 'sent while you were away');
   await pageA.locator('#messages .msg.out', { hasText: 'sent while you were away' }).waitFor();
   const pending = await pageA.locator('#messages .msg.out', { hasText: 'sent while you were away' }).getAttribute('data-status');
-  assert.ok(pending === 'queued' || pending === 'sent', `undelivered message shows ${pending}`);
+  assert.equal(pending, 'queued', 'stored, not handed to the messenger');
   await shot(pageA, '3-queued');
 
   // Step 4: bob comes back with the same key and data: history intact, the queued message arrives.
@@ -134,6 +153,22 @@ test('two chat apps talk through a real messenger, survive a kill -9, and show m
   await sendText(pageA, 'still working');
   await message(pageB, 'still working').waitFor();
   await shot(pageA, '6-after-bad-input');
+
+  // Step 7: a stranger writes to bob: a request with Accept/Ignore, not a contact, until bob accepts it.
+  const stranger = new Peer(messenger, b.pk);
+  t.after(() => stranger.close());
+  await stranger.start();
+  await stranger.sendMessage('ab'.repeat(12), 'hi bob, we met at the conference');
+  const request = pageB.locator(`#request-list li[data-pk="${stranger.pk}"]`);
+  await request.locator('.preview', { hasText: 'we met at the conference' }).waitFor();
+  assert.equal(await pageB.locator(`#contacts li[data-pk="${stranger.pk}"]`).count(), 0, 'not a contact yet');
+  await shot(pageB, '7-request');
+  await request.locator('[data-testid=accept]').click();
+  await pageB.locator(`#contacts li[data-pk="${stranger.pk}"]`).click();
+  await message(pageB, 'we met at the conference').waitFor();
+  await pageB.waitForSelector('#requests', { state: 'hidden' });
+  await stranger.waitFor((p) => p.t === 'ack' && p.s === 'read', 'the read mark');
+  await shot(pageB, '7-accepted');
 
   await a.proc.kill();
   await b.proc.kill();

@@ -17,6 +17,14 @@ const log = createLogger('chat');
 /** Longest message text, in UTF-8 bytes (keeps a sealed datagram well under the messenger's limit). */
 export const MAX_TEXT_BYTES = 8 * 1024;
 export const MAX_NICKNAME = 64;
+/** Strangers (keys not in the contacts) whose messages are held for the user to accept; the oldest goes first. */
+export const MAX_REQUESTS = 50;
+/** Messages held per stranger: its first ones (the sender keeps the rest in its outbox until accepted). */
+export const MAX_REQUEST_MESSAGES = 5;
+/** Derived pair keys cached (contacts and recent strangers); beyond it the oldest is derived again when needed. */
+const MAX_CACHED_KEYS = 1024;
+/** Datagrams waiting to be handled (one at a time, in arrival order); beyond it new ones are dropped. */
+const MAX_INBOX = 1000;
 
 /** What the chat needs from a messenger client (MessengerClient fits as it is). */
 // Events used: 'datagram' (from: string, data: Buffer), 'connected', 'disconnected'.
@@ -50,16 +58,17 @@ export function parseContactKey(text: string): string {
 
 const ID_RE = /^[0-9a-f]{8,64}$/;
 
-function parsePayload(buf: Buffer): Payload | undefined {
+/** A peer's datagram plaintext, checked for shape: anything else (null, an array, wrong types) is undefined. */
+export function parsePayload(buf: Buffer): Payload | undefined {
   let p: unknown;
   try {
     p = JSON.parse(buf.toString('utf8'));
   } catch {
     return undefined;
   }
-  if (typeof p !== 'object' || p === null) return undefined;
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
   const o = p as Record<string, unknown>;
-  if (o.t === 'msg' && typeof o.id === 'string' && ID_RE.test(o.id) && typeof o.ts === 'number' &&
+  if (o.t === 'msg' && typeof o.id === 'string' && ID_RE.test(o.id) && typeof o.ts === 'number' && Number.isFinite(o.ts) &&
       typeof o.text === 'string' && Buffer.byteLength(o.text) <= MAX_TEXT_BYTES) {
     return { t: 'msg', id: o.id, ts: o.ts, text: o.text };
   }
@@ -71,11 +80,37 @@ function parsePayload(buf: Buffer): Payload | undefined {
   return undefined;
 }
 
+/**
+ * Messages from a key that is not a contact: held in memory (bounded) until the user accepts the key as a
+ * contact or ignores it. They are not acknowledged, so the sender keeps them queued and re-sends them once
+ * accepted; a stranger can therefore neither add itself to the contacts nor grow the history or memory.
+ */
+export interface ContactRequest {
+  pk: string;
+  firstAt: number;
+  lastAt: number;
+  messages: ChatMessage[];
+  /** Further distinct messages not held (over MAX_REQUEST_MESSAGES). */
+  dropped: number;
+}
+
+/** What the request list holds, for the UI and for checking its bounds. */
+export interface RequestStats {
+  requests: number;
+  messages: number;
+  textBytes: number;
+  /** Requests pushed out by newer ones since start. */
+  droppedRequests: number;
+  /** Datagrams from ignored keys dropped since start. */
+  ignoredDatagrams: number;
+}
+
 export interface ChatAppEvents {
   contact: [Contact];
   message: [ChatMessage];
   status: [ChatMessage];
   online: [boolean];
+  requests: [];
 }
 
 interface RetryState {
@@ -90,9 +125,25 @@ export class ChatApp extends EventEmitter<ChatAppEvents> {
   readonly pk: string;
   private readonly keys = new Map<string, Buffer>();
   private readonly retry = new Map<string, RetryState>();
+  private readonly requestList = new Map<string, ContactRequest>(); // insertion order: oldest first
+  private droppedRequests = 0;
+  private ignoredDatagrams = 0;
   private closed = false;
   online = false;
-  private readonly onDatagram = (from: string, data: Buffer) => void this.receive(String(from), data);
+  // One datagram at a time, in arrival order (a peer's messages and acks keep their order through the store).
+  private inbox: Promise<void> = Promise.resolve();
+  private inboxLength = 0;
+  private readonly onDatagram = (from: string, data: Buffer) => {
+    if (this.inboxLength >= MAX_INBOX) {
+      log.debug('inbox full, datagram dropped', { from: String(from).slice(0, 16) });
+      return;
+    }
+    this.inboxLength++;
+    this.inbox = this.inbox
+      .then(() => this.receive(String(from), data))
+      .catch((err: Error) => log.warn('could not handle a chat datagram', { err }))
+      .finally(() => void this.inboxLength--);
+  };
   private readonly onConnected = () => {
     this.online = true;
     this.emit('online', true);
@@ -148,6 +199,33 @@ export class ChatApp extends EventEmitter<ChatAppEvents> {
     return this.o.store.history(parseContactKey(peer));
   }
 
+  requests(): ContactRequest[] {
+    return [...this.requestList.values()];
+  }
+
+  requestStats(): RequestStats {
+    let messages = 0;
+    let textBytes = 0;
+    for (const r of this.requestList.values()) {
+      messages += r.messages.length;
+      for (const m of r.messages) textBytes += Buffer.byteLength(m.text);
+    }
+    return { requests: this.requestList.size, messages, textBytes, droppedRequests: this.droppedRequests, ignoredDatagrams: this.ignoredDatagrams };
+  }
+
+  /** Accepting a request makes the key a contact, with the messages it held (acknowledged now). */
+  accept(pkText: string, nickname = ''): Promise<Contact> {
+    return this.addContact(pkText, nickname);
+  }
+
+  /** Drops a request and every later datagram from that key (until the user adds it as a contact). */
+  async ignore(pkText: string): Promise<void> {
+    const pk = parseContactKey(pkText);
+    if (await this.o.store.contact(pk)) throw new Error('that key is a contact, not a request');
+    await this.o.store.putIgnored(pk);
+    if (this.requestList.delete(pk)) this.emit('requests');
+  }
+
   async unreadCount(peer: string): Promise<number> {
     return (await this.o.store.unread(peer)).length;
   }
@@ -160,7 +238,16 @@ export class ChatApp extends EventEmitter<ChatAppEvents> {
     const old = await this.o.store.contact(pk);
     const c: Contact = { pk, nickname: nick, addedAt: old?.addedAt ?? Date.now() };
     await this.o.store.putContact(c);
+    await this.o.store.removeIgnored(pk);
     this.emit('contact', c);
+    const req = this.requestList.get(pk);
+    if (req) {
+      this.requestList.delete(pk);
+      this.emit('requests');
+      for (const m of req.messages) await this.storeIncoming(pk, m);
+      if (req.messages.length) this.sendPayload(pk, { t: 'ack', s: 'delivered', ids: req.messages.map((m) => m.id) }).catch(() => undefined);
+    }
+    // Hello also makes the other side re-send what it still queues for us (e.g. messages not held as a request).
     this.sendPayload(pk, { t: 'hello' }).catch(() => undefined);
     return c;
   }
@@ -196,6 +283,7 @@ export class ChatApp extends EventEmitter<ChatAppEvents> {
     let k = this.keys.get(peer);
     if (!k) {
       k = deriveChatKey(this.o.key.secretKey, this.o.key.publicKey, Buffer.from(peer, 'hex'));
+      if (this.keys.size >= MAX_CACHED_KEYS) this.keys.delete(this.keys.keys().next().value!);
       this.keys.set(peer, k);
     }
     return k;
@@ -222,6 +310,11 @@ export class ChatApp extends EventEmitter<ChatAppEvents> {
       return;
     }
     try {
+      if (!(await this.o.store.contact(peer))) {
+        // A stranger: its messages become a request; its hellos and acks mean nothing to us.
+        if (p.t === 'msg') await this.receiveRequest(peer, p);
+        return;
+      }
       const r = this.retry.get(peer);
       if (p.t === 'msg') await this.receiveMessage(peer, p);
       else if (p.t === 'ack') {
@@ -246,18 +339,39 @@ export class ChatApp extends EventEmitter<ChatAppEvents> {
   }
 
   private async receiveMessage(peer: string, p: { id: string; ts: number; text: string }): Promise<void> {
-    if (!(await this.o.store.contact(peer))) {
-      const c: Contact = { pk: peer, nickname: '', addedAt: Date.now() };
-      await this.o.store.putContact(c);
-      this.emit('contact', c);
-    }
-    if (!(await this.o.store.hasMessage(peer, p.id))) {
-      const m: ChatMessage = { id: p.id, peer, dir: 'in', text: p.text, ts: p.ts, status: 'delivered' };
-      await this.o.store.addMessage(m); // on disk before we acknowledge it
-      this.emit('message', m);
-    }
+    await this.storeIncoming(peer, { id: p.id, peer, dir: 'in', text: p.text, ts: p.ts, status: 'delivered' });
     // Acked every time, duplicates too: the first ack may have been lost.
     await this.sendPayload(peer, { t: 'ack', s: 'delivered', ids: [p.id] }).catch(() => undefined);
+  }
+
+  /** Stores an incoming message unless it is already there (on disk before anyone acknowledges it). */
+  private async storeIncoming(peer: string, m: ChatMessage): Promise<void> {
+    if (await this.o.store.hasMessage(peer, m.id)) return;
+    await this.o.store.addMessage(m);
+    this.emit('message', m);
+  }
+
+  private async receiveRequest(peer: string, p: { id: string; ts: number; text: string }): Promise<void> {
+    if (await this.o.store.isIgnored(peer)) {
+      this.ignoredDatagrams++;
+      this.emit('requests'); // the count changed (the page coalesces these)
+      return;
+    }
+    const now = Date.now();
+    let r = this.requestList.get(peer);
+    if (!r) {
+      if (this.requestList.size >= MAX_REQUESTS) {
+        this.requestList.delete(this.requestList.keys().next().value!);
+        this.droppedRequests++;
+      }
+      r = { pk: peer, firstAt: now, lastAt: now, messages: [], dropped: 0 };
+      this.requestList.set(peer, r);
+    }
+    r.lastAt = now;
+    if (r.messages.some((m) => m.id === p.id)) return; // the sender's retry of a message we hold
+    if (r.messages.length >= MAX_REQUEST_MESSAGES) r.dropped++;
+    else r.messages.push({ id: p.id, peer, dir: 'in', text: p.text, ts: p.ts, status: 'delivered' });
+    this.emit('requests');
   }
 
   private async flushAll(): Promise<void> {

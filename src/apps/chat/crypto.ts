@@ -11,11 +11,16 @@ const NONCE = 12;
 const TAG = 16;
 const SALT = Buffer.from('skywire-chat-v1');
 
+/** HKDF-SHA256 (RFC 5869), the derivation the chat key uses. */
+export function hkdfSha256(ikm: Buffer, salt: Buffer, info: Buffer, length: number): Buffer {
+  return Buffer.from(hkdfSync('sha256', ikm, salt, info, length));
+}
+
 export function deriveChatKey(mySecret: Buffer, myPk: Buffer, theirPk: Buffer): Buffer {
-  const shared = secp256k1.getSharedSecret(mySecret, theirPk, true).subarray(1); // x coordinate
+  const shared = Buffer.from(secp256k1.getSharedSecret(mySecret, theirPk, true).subarray(1)); // x coordinate
   // Both sides must build the same info: the two keys in a fixed (sorted) order.
   const [a, b] = Buffer.compare(myPk, theirPk) <= 0 ? [myPk, theirPk] : [theirPk, myPk];
-  return Buffer.from(hkdfSync('sha256', shared, SALT, Buffer.concat([Buffer.from('chat key'), a, b]), 32));
+  return hkdfSha256(shared, SALT, Buffer.concat([Buffer.from('chat key'), a, b]), 32);
 }
 
 export function sealDatagram(key: Buffer, from: Buffer, to: Buffer, plaintext: Buffer): Buffer {

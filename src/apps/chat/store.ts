@@ -4,6 +4,9 @@
 //   m!<pk>!<seq>           message, in arrival order per conversation (seq = 16-digit local counter)
 //   i!<pk>!<id>            -> "m!<pk>!<seq>" (find a message by its id: dedupe and status updates)
 //   o!<pk>!<seq>           outbox: our messages to <pk> not yet acknowledged as delivered
+//   x!<pk>                 a key the user ignored {pk, ignoredAt}
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 
 export type MessageStatus = 'queued' | 'sent' | 'delivered' | 'read';
@@ -24,22 +27,49 @@ export interface Contact {
 }
 
 const SYNC = { sync: true } as const;
+
+/**
+ * Creates the history directory 0700, or checks that an existing one is private: like a key file, a store
+ * that group or others can open is refused with the command that fixes it (never silently changed, since
+ * others may already have read it and the user should know).
+ */
+export function checkPrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir); // a symlinked directory is judged by what it points to
+  if (!st.isDirectory()) throw new Error(`chat history ${dir} is not a directory`);
+  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0) {
+    const octal = (st.mode & 0o777).toString(8).padStart(4, '0');
+    throw new Error(`chat history directory ${dir} is open to group/others (mode ${octal}); fix it with: chmod 700 ${dir}`);
+  }
+}
 const RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, read: 3 };
 
 export class ChatStore {
-  private readonly db: ClassicLevel<string, string>;
+  // Made in open(): a ClassicLevel opens itself as soon as it is constructed, before the directory is checked.
+  private db!: ClassicLevel<string, string>;
   private seq = 0;
 
-  constructor(dir: string) {
-    this.db = new ClassicLevel<string, string>(dir, { valueEncoding: 'utf8' });
-  }
+  constructor(private readonly dir: string) {}
 
   async open(): Promise<void> {
+    const { dir } = this;
+    checkPrivateDir(dir);
+    // The history is plaintext: every file LevelDB creates is 0600 (umask), and files an older version
+    // created 0644 are tightened before the first read.
+    const umask = process.umask(0o077);
     try {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (lstatSync(p).isFile()) chmodSync(p, 0o600); // not through symlinks: only the store's own files
+      }
+      this.db = new ClassicLevel<string, string>(dir, { valueEncoding: 'utf8' });
       await this.db.open();
     } catch (err) {
-      const cause = (err as { cause?: Error }).cause;
-      throw new Error(`cannot open chat history in ${this.db.location}: ${cause?.message ?? (err as Error).message}`, { cause: err });
+      const cause = (err as { cause?: Error & { code?: string } }).cause;
+      const hint = cause?.code === 'LEVEL_LOCKED' ? ' (is another chat already running on it?)' : '';
+      throw new Error(`cannot open chat history in ${dir}: ${cause?.message ?? (err as Error).message}${hint}`, { cause: err });
+    } finally {
+      process.umask(umask);
     }
     // Time-based sequence, so messages also keep their order across restarts.
     this.seq = Date.now() * 1000;
@@ -71,6 +101,19 @@ export class ChatStore {
 
   async removeContact(pk: string): Promise<void> {
     await this.db.del(`c!${pk}`, SYNC);
+  }
+
+  /** Keys the user chose to ignore (`x!<pk>`): their datagrams are dropped until they are added as contacts. */
+  async isIgnored(pk: string): Promise<boolean> {
+    return (await this.db.get(`x!${pk}`)) !== undefined;
+  }
+
+  async putIgnored(pk: string): Promise<void> {
+    await this.db.put(`x!${pk}`, JSON.stringify({ pk, ignoredAt: Date.now() }), SYNC);
+  }
+
+  async removeIgnored(pk: string): Promise<void> {
+    await this.db.del(`x!${pk}`, SYNC);
   }
 
   async hasMessage(peer: string, id: string): Promise<boolean> {

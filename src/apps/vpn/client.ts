@@ -17,7 +17,8 @@ import {
   encodeFrame,
   encodeJson,
   encodePackets,
-  parseJsonBody,
+  parseAssign,
+  parseErrorBody,
 } from './protocol.js';
 import { TunDevice } from './tun.js';
 import { NetJournal, addRoute, configureLink, currentRoute, run } from './netconfig.js';
@@ -176,8 +177,7 @@ export class VpnClient {
             clearTimeout(helloTimer);
             let a: Assign;
             try {
-              a = parseJsonBody<Assign>(f.body, 'ASSIGN');
-              ipToInt(a.address);
+              a = parseAssign(f.body);
             } catch (err) {
               finish(err as Error);
               return;
@@ -190,7 +190,7 @@ export class VpnClient {
           } else if (f.type === FrameType.Error) {
             let e: VpnErrorBody;
             try {
-              e = parseJsonBody<VpnErrorBody>(f.body, 'ERROR');
+              e = parseErrorBody(f.body);
             } catch (err) {
               finish(err as Error);
               return;

@@ -80,13 +80,54 @@ export function createFrameReader(): { push(chunk: Buffer): Frame[] } {
 }
 
 /** Parses a JSON frame body; throws a one-line error naming the frame when it is not an object. */
-export function parseJsonBody<T>(body: Buffer, what: string): T {
+function parseJsonObject(body: Buffer, what: string): Record<string, unknown> {
   let v: unknown;
   try {
     v = JSON.parse(body.toString('utf8'));
   } catch {
     throw new Error(`malformed ${what} frame: not JSON`);
   }
-  if (typeof v !== 'object' || v === null) throw new Error(`malformed ${what} frame: not an object`);
-  return v as T;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`malformed ${what} frame: not an object`);
+  return v as Record<string, unknown>;
+}
+
+function int(o: Record<string, unknown>, key: string, what: string, min: number, max: number): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new Error(`malformed ${what} frame: "${key}" must be a whole number from ${min} to ${max}`);
+  }
+  return v;
+}
+
+const IPV4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+function ipv4(o: Record<string, unknown>, key: string, what: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || !IPV4_RE.test(v)) throw new Error(`malformed ${what} frame: "${key}" must be an IPv4 address`);
+  return v;
+}
+
+/** Checks a client's HELLO: `v` a whole number, `mtu` 576-65535 (each sent by every client of version 1). */
+export function parseHello(body: Buffer): Hello {
+  const o = parseJsonObject(body, 'HELLO');
+  return { v: int(o, 'v', 'HELLO', 0, 0xffff), mtu: int(o, 'mtu', 'HELLO', 576, 65535) };
+}
+
+/** Checks the server's ASSIGN before any of it reaches `ip`. */
+export function parseAssign(body: Buffer): Assign {
+  const o = parseJsonObject(body, 'ASSIGN');
+  return {
+    address: ipv4(o, 'address', 'ASSIGN'),
+    prefixLen: int(o, 'prefixLen', 'ASSIGN', 1, 30),
+    gateway: ipv4(o, 'gateway', 'ASSIGN'),
+    mtu: int(o, 'mtu', 'ASSIGN', 576, 65535),
+  };
+}
+
+/** Checks the server's ERROR; its message is shown to the user, so it is bounded and one line. */
+export function parseErrorBody(body: Buffer): VpnErrorBody {
+  const o = parseJsonObject(body, 'ERROR');
+  if (typeof o.code !== 'string' || !/^[a-z_]{1,32}$/.test(o.code)) throw new Error('malformed ERROR frame: "code" must be a short word');
+  if (typeof o.message !== 'string') throw new Error('malformed ERROR frame: "message" must be a string');
+  return { code: o.code as VpnErrorCode, message: o.message.replace(/\p{Cc}+/gu, ' ').slice(0, 300) };
 }

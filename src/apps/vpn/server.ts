@@ -17,7 +17,6 @@ import {
 } from './ipv4.js';
 import {
   type Frame,
-  type Hello,
   FrameType,
   PROTOCOL_VERSION,
   VPN_SERVICE,
@@ -26,7 +25,7 @@ import {
   encodeFrame,
   encodeJson,
   encodePackets,
-  parseJsonBody,
+  parseHello,
 } from './protocol.js';
 import { AddressPool, PoolExhaustedError } from './pool.js';
 import { TunDevice } from './tun.js';
@@ -178,9 +177,9 @@ export class VpnServer {
   }
 
   private hello(sock: Duplex, remote: RemoteInfo, body: Buffer): Session | undefined {
-    let hello: Hello;
+    let hello;
     try {
-      hello = parseJsonBody<Hello>(body, 'HELLO');
+      hello = parseHello(body);
     } catch (err) {
       return this.refuse(sock, 'bad_hello', (err as Error).message);
     }
@@ -204,7 +203,7 @@ export class VpnServer {
       this.o.log.error('address pool exhausted; refusing a client', { pk: short, subnet: formatCidr(this.o.subnet) });
       return this.refuse(sock, 'pool_exhausted', `the server has no free address: ${err.message}`);
     }
-    const mtu = Math.max(576, Math.min(this.o.mtu, Number(hello.mtu) || this.o.mtu));
+    const mtu = Math.min(this.o.mtu, hello.mtu);
     const s: Session = { pk, addr, mtu, sock, counters: new Counters(), lastHeard: Date.now() };
     this.byAddr.set(addr, s);
     this.byPk.set(pk, s);

@@ -4,7 +4,7 @@
 // namespaces, debugging, or two machines without a mesh.
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { parseHostPort } from '../../util/hostport.js';
+import { formatHostPort, parseHostPort } from '../../util/hostport.js';
 import { VPN_SERVICE } from './protocol.js';
 import { AppClient } from '../../node/sdk/index.js';
 import { type KeyPair, parsePublicKey, pkToHex } from '../../net/keys.js';
@@ -89,12 +89,14 @@ export async function connectNode(o: { api?: string; token?: string; apiFile?: s
 
 /**
  * Server side of the direct transport: a BOLT #8 secure listener (net's listenSecure); every accepted
- * channel is one VPN stream, from the key the handshake authenticated.
+ * channel is one VPN stream, from the key the handshake authenticated. A bare ":PORT" (or "PORT") listens on
+ * loopback, as every other listener of the project does: other machines need an explicit host ("0.0.0.0:PORT").
  */
-export function directListener(listenAt: string, localKey: KeyPair): MeshTransport {
-  const { host, port } = parseHostPort(listenAt, '0.0.0.0');
+export function directListener(listenAt: string, localKey: KeyPair): MeshTransport & { address(): string } {
+  const { host, port } = parseHostPort(listenAt, '127.0.0.1');
   let listener: SecureListener | undefined;
   return {
+    address: () => (listener ? formatHostPort(listener.address()) : formatHostPort({ host, port })),
     localPk: pkToHex(localKey.publicKey),
     listen: async (onConn) => {
       listener = await listenSecure({ localKey, host, port }, (ch) => onConn(ch, { pk: pkToHex(ch.remotePublicKey), port: 0 }));

@@ -46,14 +46,15 @@ export function resolveApi(o: { api?: string; token?: string; apiFile?: string }
     } catch (err) {
       throw new AppApiError('bad_config', `cannot read node API file ${file}: ${(err as Error).message}`, { cause: err });
     }
-    // The file is checked for shape, not only syntax: {"api": "HOST:PORT", "token": "...", ...}.
-    if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new AppApiError('bad_config', `node API file ${file} is not a JSON object`);
-    const f = j as Record<string, unknown>;
-    for (const k of ['api', 'token'] as const) {
-      if (f[k] !== undefined && typeof f[k] !== 'string') throw new AppApiError('bad_config', `node API file ${file}: "${k}" must be a string`);
+    // Checked for shape: whatever wrote the file, a wrong one is a clear error, never a TypeError.
+    if (typeof j !== 'object' || j === null || Array.isArray(j)) {
+      throw new AppApiError('bad_config', `node API file ${file} is not a JSON object with "api" and "token"`);
     }
-    api ??= f.api as string | undefined;
-    token ??= f.token as string | undefined;
+    const f = j as Record<string, unknown>;
+    if (f.api !== undefined && typeof f.api !== 'string') throw new AppApiError('bad_config', `node API file ${file}: "api" must be a string (HOST:PORT)`);
+    if (f.token !== undefined && typeof f.token !== 'string') throw new AppApiError('bad_config', `node API file ${file}: "token" must be a string`);
+    api ??= f.api;
+    token ??= f.token;
   }
   if (!api) throw new AppApiError('bad_config', 'node API address missing: pass api, or set SKYWIRE_APP_API or SKYWIRE_APP_API_FILE');
   if (!token) throw new AppApiError('bad_config', 'node API token missing: pass token, or set SKYWIRE_APP_TOKEN or SKYWIRE_APP_API_FILE');

@@ -7,7 +7,10 @@ interface Message { id: string; peer: string; dir: 'in' | 'out'; text: string; t
 
 const MARKS: Record<Message['status'], string> = { queued: '🕓 queued', sent: '✓ sent', delivered: '✓✓ delivered', read: '✓✓ read' };
 
+interface Request { pk: string; firstAt: number; lastAt: number; count: number; preview: string }
+
 let contacts: Contact[] = [];
+let requests: Request[] = [];
 let current: string | undefined;
 const shown = new Map<string, HTMLElement>(); // message id -> element, for the open conversation
 
@@ -33,6 +36,23 @@ function renderContacts() {
         c.unread && c.pk !== current ? h('span', { class: 'badge', 'data-testid': 'unread' }, String(c.unread)) : undefined);
       li.onclick = () => openChat(c.pk);
       return li;
+    }));
+}
+
+function renderRequests() {
+  const section = $('#requests');
+  section.hidden = requests.length === 0;
+  $('#requests-count').textContent = requests.length ? `(${requests.length})` : '';
+  $('#request-list').replaceChildren(
+    ...requests.map((r) => {
+      const accept = h('button', { type: 'button', 'data-testid': 'accept' }, 'Accept');
+      const ignore = h('button', { type: 'button', 'data-testid': 'ignore' }, 'Ignore');
+      accept.onclick = () => link.send({ type: 'accept', peer: r.pk, nickname: '' });
+      ignore.onclick = () => link.send({ type: 'ignore', peer: r.pk });
+      return h('li', { class: 'request', 'data-pk': r.pk },
+        h('div', {}, h('code', { class: 'pk' }, shortPk(r.pk)), h('span', { class: 'meta' }, ` ${r.count} message${r.count === 1 ? '' : 's'}`)),
+        h('div', { class: 'preview' }, r.preview),
+        h('div', { class: 'actions' }, accept, ignore));
     }));
 }
 
@@ -70,13 +90,19 @@ const link = connect((msg) => {
     case 'init':
       $('#my-pk').textContent = String(msg.me);
       contacts = msg.contacts as Contact[];
+      requests = msg.requests as Request[];
       setOnline(Boolean(msg.online));
       renderContacts();
+      renderRequests();
       if (current) openChat(current);
       break;
     case 'contacts':
       contacts = msg.contacts as Contact[];
       renderContacts();
+      break;
+    case 'requests':
+      requests = msg.requests as Request[];
+      renderRequests();
       break;
     case 'history':
       if (msg.peer === current) for (const m of msg.messages as Message[]) showMessage(m);

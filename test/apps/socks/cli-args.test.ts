@@ -47,3 +47,25 @@ test('socks-server and socks-client reject bad options with one clear line', asy
     SKYWIRE_APP_WAIT_MS: '0',
   });
 });
+
+test('a node API file that is null, an array or mistyped is a one-line error naming the file', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'socks-api-file-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'node.api.json');
+  const cases: Array<[string, RegExp]> = [
+    ['null', /node API file .*node\.api\.json is not a JSON object with "api" and "token"/],
+    ['[]', /node API file .*node\.api\.json is not a JSON object with "api" and "token"/],
+    ['"127.0.0.1:1"', /node API file .*node\.api\.json is not a JSON object with "api" and "token"/],
+    ['{"api":5,"token":"t"}', /node API file .*node\.api\.json: "api" must be a string \(HOST:PORT\)/],
+    ['{"api":"127.0.0.1:1","token":{"a":1}}', /node API file .*node\.api\.json: "token" must be a string/],
+  ];
+  for (const [body, re] of cases) {
+    writeFileSync(file, body);
+    for (const cmd of ['socks-server', 'socks-client']) {
+      await fails([cmd, '--api-file', file, ...(cmd === 'socks-client' ? ['--listen', '127.0.0.1:0'] : [])], 1, re, { SKYWIRE_APP_WAIT_MS: '0' });
+    }
+  }
+});

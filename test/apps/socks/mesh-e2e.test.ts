@@ -3,85 +3,25 @@
 // crosses B. curl fetches a page and a 100 MB file through it, checked by SHA-256, and B's counters show
 // the bytes went through it. The first request waits for an event, not a retry loop: the node manager's
 // dashboard pushing a snapshot in which the A-B and B-C transports exist (the graph routes are computed on).
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { generateKeyPair, pkToHex, writeKeyFile } from '../../../src/net/keys.js';
 import { SignalServer } from '../../../src/signal/index.js';
 import { once } from 'node:events';
 import { SocksClient as SocksLib } from 'socks';
-import { WebSocket } from 'ws';
 import { generatedSha, readAtLeast, startHttpTarget } from './helpers.js';
+import { CLI, meshHas, start } from './mesh.js';
 
-const CLI = fileURLToPath(new URL('../../../src/cli/skywire.js', import.meta.url));
 const run = promisify(execFile);
-
-/** Starts `skywire ARGS` in its own process group; resolves with the first stdout line matching `re`. */
-async function start(
-  t: TestContext,
-  args: string[],
-  re: RegExp,
-  env: Record<string, string> = {},
-): Promise<{ proc: ChildProcess; line: string }> {
-  const proc = spawn(process.execPath, [CLI, ...args], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SIGNAL_CLIENT: 'false', ...env },
-  });
-  let stderr = '';
-  proc.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  t.after(() => {
-    try {
-      process.kill(-proc.pid!, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  });
-  const lines = createInterface({ input: proc.stdout! });
-  const line = await new Promise<string>((resolve, reject) => {
-    lines.on('line', (l) => {
-      if (re.test(l)) resolve(l);
-    });
-    proc.once('exit', (code) => reject(new Error(`skywire ${args[0]} exited (${code}): ${stderr.trim()}`)));
-    // A component that fails without exiting must not hang the test.
-    setTimeout(() => reject(new Error(`skywire ${args[0]} did not start within 20 s: ${stderr.trim()}`)), 20_000).unref();
-  });
-  return { proc, line };
-}
 
 /** The size of the file fetched through the mesh (the issue's acceptance: 100 MB, SHA-256 checked). */
 const BIG = 100 * 1024 * 1024;
-
-/**
- * Resolves when the node manager's dashboard (its websocket pushes a snapshot whenever the network changes)
- * shows a transport between each pair in `edges`: from then on the manager can route across them.
- */
-function meshHas(dashboardUrl: string, edges: Array<[string, string]>): Promise<void> {
-  const u = new URL(dashboardUrl);
-  const ws = new WebSocket(`ws://${u.host}/?token=${u.searchParams.get('token')}`);
-  return new Promise<void>((resolve, reject) => {
-    ws.on('error', reject);
-    ws.on('message', (data) => {
-      const m = JSON.parse(data.toString()) as {
-        type: string;
-        snapshot?: { nodes: Array<{ pk: string; transports: Array<{ peer: string }> }> };
-      };
-      if (m.type !== 'snapshot' || !m.snapshot) return;
-      const peers = new Map(m.snapshot.nodes.map((n) => [n.pk, new Set(n.transports.map((x) => x.peer))]));
-      if (edges.every(([a, b]) => peers.get(a)?.has(b))) {
-        ws.close();
-        resolve();
-      }
-    });
-  });
-}
 
 function curl(args: string[], maxTimeS = 30): Promise<{ code: number | null; sha: string; bytes: number; stderr: string }> {
   const p = spawn('curl', ['-sS', '--max-time', String(maxTimeS), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

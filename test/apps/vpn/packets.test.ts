@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildFragNeeded, checkIpv4, checksum, intToIp, ipToInt, parseCidr, srcOf, dstOf } from '../../../src/apps/vpn/ipv4.js';
-import { FrameType, createFrameReader, encodeJson, encodePackets } from '../../../src/apps/vpn/protocol.js';
+import { FrameType, createFrameReader, encodeJson, encodePackets, parseAssign, parseErrorBody, parseHello } from '../../../src/apps/vpn/protocol.js';
 import { AddressPool, PoolExhaustedError } from '../../../src/apps/vpn/pool.js';
 
 function ipv4(src: string, dst: string, payload = 8, df = true): Buffer {
@@ -17,6 +17,46 @@ function ipv4(src: string, dst: string, payload = 8, df = true): Buffer {
   p.writeUInt16BE(checksum(p, 0, 20), 10);
   return p;
 }
+
+// An IPv4 header captured off a real network, with its checksum 0xb861 as the sender computed it (the
+// example used by Wikipedia's "Internet checksum" / RFC 1071 walkthroughs): an expected value the code under
+// test did not produce.
+const CAPTURED = Buffer.from('450000730000400040110000c0a80001c0a800c7', 'hex');
+
+test('the IPv4 header checksum matches a captured header (0xb861) and verifies to zero', () => {
+  assert.equal(checksum(CAPTURED, 0, 20), 0xb861);
+  const withSum = Buffer.from(CAPTURED);
+  withSum.writeUInt16BE(0xb861, 10);
+  assert.equal(checksum(withSum, 0, 20), 0, 'a header with its checksum sums to zero');
+  const packet = Buffer.concat([withSum, Buffer.alloc(0x73 - 20)]); // total length 0x73, as the header says
+  assert.equal(checkIpv4(packet), undefined);
+  packet.writeUInt16BE(0xb862, 10);
+  assert.equal(checkIpv4(packet), 'bad_checksum');
+});
+
+test('HELLO, ASSIGN and ERROR bodies are checked for shape, with the field named', () => {
+  const j = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+  assert.deepEqual(parseHello(j({ v: 1, mtu: 1400, extra: 'ignored' })), { v: 1, mtu: 1400 });
+  for (const bad of ['null', '[]', '[1,1400]', '7', '"x"', 'nope']) assert.throws(() => parseHello(j(bad)), /^Error: malformed HELLO frame: not (an object|JSON)$/);
+  assert.throws(() => parseHello(j({ v: '1', mtu: 1400 })), /"v" must be a whole number/);
+  assert.throws(() => parseHello(j({ v: 1, mtu: 100 })), /"mtu" must be a whole number from 576 to 65535/);
+  assert.throws(() => parseHello(j({ v: 1, mtu: [1400] })), /"mtu"/);
+
+  const assign = { address: '10.99.0.2', prefixLen: 24, gateway: '10.99.0.1', mtu: 1400 };
+  assert.deepEqual(parseAssign(j(assign)), assign);
+  assert.throws(() => parseAssign(j('null')), /malformed ASSIGN frame: not an object/);
+  assert.throws(() => parseAssign(j({ ...assign, address: '10.99.0.2/24' })), /"address" must be an IPv4 address/);
+  assert.throws(() => parseAssign(j({ ...assign, address: '10.99.0.256' })), /"address"/);
+  assert.throws(() => parseAssign(j({ ...assign, gateway: ['10.99.0.1'] })), /"gateway" must be an IPv4 address/);
+  assert.throws(() => parseAssign(j({ ...assign, prefixLen: 0 })), /"prefixLen" must be a whole number from 1 to 30/);
+  assert.throws(() => parseAssign(j({ ...assign, mtu: '1400' })), /"mtu"/);
+
+  assert.deepEqual(parseErrorBody(j({ code: 'not_allowed', message: 'no\nway\u001b[0m' })), { code: 'not_allowed', message: 'no way [0m' });
+  assert.equal(parseErrorBody(j({ code: 'x', message: 'm'.repeat(5000) })).message.length, 300);
+  assert.throws(() => parseErrorBody(j('[]')), /malformed ERROR frame: not an object/);
+  assert.throws(() => parseErrorBody(j({ code: 5, message: 'x' })), /"code" must be a short word/);
+  assert.throws(() => parseErrorBody(j({ code: 'x', message: { a: 1 } })), /"message" must be a string/);
+});
 
 test('well-formed IPv4 packets pass; truncated, non-IPv4 and corrupted ones are named', () => {
   const good = ipv4('10.99.0.2', '192.168.77.2');

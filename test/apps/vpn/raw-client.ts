@@ -1,12 +1,13 @@
 // A hand-driven VPN client for tests: opens a secure channel with its key file, sends HELLO, prints the answer
 // ("assign {...}" or "error {...}"), then with --bad sends packets the server must drop: a truncated one,
-// one with a broken header checksum, and one with a forged source. Stays connected until killed.
+// one with a broken header checksum, and one with a forged source. With --hello BODY it sends BODY as the
+// HELLO frame's body instead of a well-formed one. Stays connected until killed.
 import { readKeyFile, parsePublicKey } from '../../../src/net/keys.js';
 import { dialSecure } from '../../../src/net/tcp.js';
 import { FrameType, createFrameReader, encodeFrame, encodeJson } from '../../../src/apps/vpn/protocol.js';
 import { checksum, ipToInt } from '../../../src/apps/vpn/ipv4.js';
 
-const [target, serverPk, keyFile, mode] = process.argv.slice(2);
+const [target, serverPk, keyFile, mode, helloBody] = process.argv.slice(2);
 const [host, port] = target.split(':');
 
 function udpPacket(src: string, dst: string): Buffer {
@@ -26,7 +27,7 @@ function udpPacket(src: string, dst: string): Buffer {
 
 const sock = await dialSecure(host, Number(port), parsePublicKey(serverPk), { localKey: readKeyFile(keyFile) });
 const reader = createFrameReader();
-sock.write(encodeJson(FrameType.Hello, { v: 1, mtu: 1400 }));
+sock.write(mode === '--hello' ? encodeFrame(FrameType.Hello, Buffer.from(helloBody)) : encodeJson(FrameType.Hello, { v: 1, mtu: 1400 }));
 sock.on('data', (chunk: Buffer) => {
   for (const f of reader.push(chunk)) {
     if (f.type === FrameType.Assign) {

@@ -89,7 +89,7 @@ export function startClient(l: VpnLab, key: KeyFile, extra: string[] = []): LabP
 }
 
 /** curl from A; resolves with curl's exit code and body. Without a route, curl fails at once. */
-export async function curlFromA(l: VpnLab, url = HELLO_URL, extra: string[] = []): Promise<{ code: number; body: string }> {
+export async function curlFromA(l: Pick<VpnLab, 'a'>, url = HELLO_URL, extra: string[] = []): Promise<{ code: number; body: string }> {
   const r = await l.a.exec('curl', ['-sS', '--max-time', '8', ...extra, url]);
   return { code: r.code, body: r.stdout };
 }
@@ -142,3 +142,85 @@ export async function startMesh(
   await nodeA.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
   return { pkA, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), nodeA, nodeC };
 }
+
+// ---- a mesh route with an intermediate node ------------------------------------------------------------
+// A -- R -- C -- B: R runs the messenger, the node manager and node R; A and C have no IP path to each other
+// (R does not forward), so the only way from node A to node C is the 2-hop mesh route A -> R -> C.
+
+export const R_ON_A_LINK = '10.202.0.1';
+export const A_ON_R_LINK = '10.202.0.2';
+export const R_ON_C_LINK = '10.203.0.1';
+export const C_ON_R_LINK = '10.203.0.2';
+
+export interface RelayLab extends Omit<VpnLab, 'serverKey'> {
+  r: Host;
+}
+
+/** The hosts and links; `netemAR` impairs the A-R link (both ways). */
+export async function buildRelayLab(o: { netemAR?: Netem; blobBytes?: number } = {}): Promise<RelayLab> {
+  const lab = await Lab.create();
+  const stateA = mkdtempSync(join(tmpdir(), 'vpn-state-a-'));
+  const stateC = mkdtempSync(join(tmpdir(), 'vpn-state-c-'));
+  const cleanup = async () => {
+    await lab.cleanup();
+    rmSync(stateA, { recursive: true, force: true });
+    rmSync(stateC, { recursive: true, force: true });
+  };
+  try {
+    const [a, r, c, b] = [await lab.host('a'), await lab.host('r'), await lab.host('c'), await lab.host('b')];
+    await lab.link(a, r, { a: `${A_ON_R_LINK}/24`, b: `${R_ON_A_LINK}/24`, netem: o.netemAR });
+    await lab.link(r, c, { a: `${R_ON_C_LINK}/24`, b: `${C_ON_R_LINK}/24` });
+    await lab.link(c, b, { a: `${C_ON_B_LINK}/24`, b: `${B_ADDR}/24` });
+    const web = b.spawn(process.execPath, [WEB, B_ADDR, '8080', String(o.blobBytes ?? 0)], { label: 'web server' });
+    const m = await web.waitFor(/^ready \d+ ([0-9a-f]{64})$/m);
+    return { lab, a, r, b, c, web, blobSha: m[1], stateA, stateC, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+export interface RelayMesh {
+  pkA: string;
+  pkR: string;
+  pkC: string;
+  apiA: string;
+  apiC: string;
+  apiR: string;
+}
+
+/**
+ * Messenger, node manager and node R in R; node A in A and node C in C, each listening on its link to R and
+ * reached by R (`--connect`). Resolves once the manager's dashboard shows both transports, i.e. once a
+ * 2-hop route A -> R -> C can be set up.
+ */
+export async function startRelayMesh(l: RelayLab, dir: string): Promise<RelayMesh> {
+  const env = { SIGNAL_CLIENT: 'false' };
+  const keyFile = (n: string) => {
+    const kp = generateKeyPair();
+    writeKeyFile(join(dir, `${n}.json`), kp);
+    return pkToHex(kp.publicKey);
+  };
+  const json = (line: string) => JSON.parse(line) as Record<string, string>;
+  const [pkA, pkR, pkC] = [keyFile('a'), keyFile('r'), keyFile('c')];
+  const sky = (h: Host, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
+  const m = sky(l.r, ['messenger', '--listen', '0.0.0.0:0', '--key', join(dir, 'm.json'), '--json'], 'messenger');
+  const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
+  const port = /:(\d+)$/.exec(mInfo.address)![1];
+  const messengerAt = (ip: string) => `${mInfo.publicKey}@${ip}:${port}`;
+  const nm = sky(l.r, ['node-manager', '--key', join(dir, 'nm.json'), '--messenger', messengerAt('127.0.0.1'), '--web', '127.0.0.1:0', '--json'], 'node-manager');
+  const nmInfo = json((await nm.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
+  const node = (h: Host, n: string, messengerIp: string, extra: string[]) =>
+    sky(h, ['node', '--key', join(dir, `${n}.json`), '--messenger', messengerAt(messengerIp), '--manager', nmInfo.pk, '--json', ...extra], `node ${n}`);
+  const nodeA = node(l.a, 'a', R_ON_A_LINK, ['--listen', `${A_ON_R_LINK}:0`]);
+  const nodeC = node(l.c, 'c', R_ON_C_LINK, ['--listen', `${C_ON_R_LINK}:0`]);
+  await Promise.all([nodeA.waitFor(/^\{.*\}$/m, 20_000, 'stdout'), nodeC.waitFor(/^\{.*\}$/m, 20_000, 'stdout')]);
+  // The dashboard lives in R's namespace: a helper process there reports when both transports are known.
+  const routable = l.r.spawn(process.execPath, [MESH_WAIT, nmInfo.dashboard, `${pkA}-${pkR}`, `${pkR}-${pkC}`], { label: 'mesh wait' });
+  const nodeR = node(l.r, 'r', '127.0.0.1', ['--no-listen', '--connect', pkA, '--connect', pkC]);
+  await nodeR.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+  await routable.waitFor(/^routable$/m, 30_000);
+  return { pkA, pkR, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json') };
+}
+
+const MESH_WAIT = fileURLToPath(new URL('./mesh-wait.js', import.meta.url));
