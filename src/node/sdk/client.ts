@@ -7,6 +7,7 @@ import { basename, dirname } from 'node:path';
 import { Backoff } from '../../util/backoff.js';
 import { onLines, readJsonLine, writeJsonLine } from './protocol.js';
 import { AppApiError } from './errors.js';
+import type { DialOptions, MeshApp, RemoteInfo, ServiceEntry } from './mesh-app.js';
 
 export { AppApiError } from './errors.js';
 
@@ -142,14 +143,14 @@ function gaveUp(err: AppApiError, what: 'file' | 'api', waitMs: number, file: st
   );
 }
 
-export type IncomingHandler = (sock: Socket, remote: { pk: string; port: number }) => void;
+export type IncomingHandler = (sock: Socket, remote: RemoteInfo) => void;
 
 /**
  * One app's registration with its node. Emits 'close' once its control connection to the node is gone:
  * with an `AppApiError` (code 'closed') when that was not `close()` (the node stopped or restarted), with no
  * argument after `close()`. The registration, its port and its announcements end with it.
  */
-export class AppClient extends EventEmitter {
+export class AppClient extends EventEmitter implements MeshApp<Socket> {
   readonly localPk: string;
   readonly port: number;
   private onConn: IncomingHandler | undefined;
@@ -230,7 +231,7 @@ export class AppClient extends EventEmitter {
   }
 
   /** Opens a stream to the app on `port` at node `pk`, over a route chosen by the node manager. */
-  async dial(pk: string, port: number, o: { minHops?: number; maxHops?: number } = {}): Promise<Socket> {
+  async dial(pk: string, port: number, o: DialOptions = {}): Promise<Socket> {
     if (this.closed) throw new AppApiError('closed', 'the app client is closed');
     // A dial may wait its turn in the node's bounded setup queue (a burst of dials): the node bounds that wait
     // and each setup, and refuses clearly ("busy") past them, so the SDK waits longer than for other requests.
@@ -250,10 +251,10 @@ export class AppClient extends EventEmitter {
     await this.request({ op: 'announce', service });
   }
 
-  async query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>> {
+  async query(service: string): Promise<ServiceEntry[]> {
     const r = await this.request({ op: 'query', service });
     if (!Array.isArray(r.results)) throw new AppApiError('error', 'the node answered a query without a results list');
-    return r.results as Array<{ pk: string; port: number; attrs?: Record<string, string> }>;
+    return r.results as ServiceEntry[];
   }
 
   async close(): Promise<void> {

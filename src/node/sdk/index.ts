@@ -2,3 +2,4 @@
 export { AppApiError } from './errors.js';
 export { AppClient, DEFAULT_CONNECT_WAIT_MS, resolveApi, apiRequest, type AppClientOptions, type IncomingHandler } from './client.js';
 export { ECHO_PORT } from './protocol.js';
+export type { MeshApp, RemoteInfo, DialOptions, ServiceEntry } from './mesh-app.js';
