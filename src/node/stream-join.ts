@@ -71,7 +71,10 @@ export function joinStreams(sock: Socket, stream: Duplex): void {
     if (!sock.destroyed) sock.resetAndDestroy();
   });
   stream.on('close', () => {
-    if (!sock.destroyed && !sock.writableFinished) sock.resetAndDestroy();
+    // A stream that closed without ending (reset, route gone) resets the app's socket. One that ended has already
+    // ended the socket: its FIN may still be on the way, and a reset then fails (EINVAL) and leaves the socket
+    // half torn down (a closed API server then spun a core).
+    if (!sock.destroyed && !sock.writableEnded) sock.resetAndDestroy();
   });
   sock.on('error', () => stream.destroy());
   sock.on('close', () => {

@@ -15,6 +15,20 @@ class MemoryEnd extends Duplex {
   }
 
   override _read(): void {}
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.peer.push(null);
+    cb();
+  }
+}
+
+/** Two in-memory streams joined back to back: what one writes the other reads (end included). */
+export function duplexPair(): [Duplex, Duplex] {
+  const a = new MemoryEnd({ allowHalfOpen: true });
+  const b = new MemoryEnd({ allowHalfOpen: true });
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
 }
 
 /** A node's identity in these tests: only its key (hex) matters to a route end. */
