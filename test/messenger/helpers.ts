@@ -200,5 +200,5 @@ export async function raw(t: { after: (f: () => void) => void }, m: MessengerAdd
     const g = frames.find((f) => f[0] === T.GOAWAY);
     return g ? CODES[g[3]] : undefined;
   };
-  return { ch, next, goaway, closed };
+  return { ch, next, goaway, closed, events: ev };
 }
