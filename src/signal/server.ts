@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createLogger } from '../util/log.js';
 import { formatHostPort } from '../util/hostport.js';
-import { SignalConnection } from './connection.js';
+import { type QueuedOutput, SignalConnection } from './connection.js';
 import { SignalError } from './errors.js';
 import { OP_PING, OP_REG, OP_SHUTDOWN, OP_TOP, RESPONSE_BIT } from './frames.js';
 
@@ -80,6 +80,8 @@ export class SignalServer extends EventEmitter {
   private readonly byId = new Map<number, Client>();
   private readonly tokens = new Map<number, string>();
   private closed = false;
+  /** The most output queued for any one connection so far, in bytes and in writes (for tests and diagnostics). */
+  readonly peakQueued: QueuedOutput = { bytes: 0, writes: 0 };
 
   constructor(opts: SignalServerOptions = {}) {
     super();
@@ -289,6 +291,8 @@ export class SignalServer extends EventEmitter {
 
   private onClose(c: Client): void {
     clearTimeout(c.idle);
+    this.peakQueued.bytes = Math.max(this.peakQueued.bytes, c.conn.peakQueued.bytes);
+    this.peakQueued.writes = Math.max(this.peakQueued.writes, c.conn.peakQueued.writes);
     this.conns.delete(c);
     this.drop(c, 'connection closed');
   }

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { SignalServer, SignalClient, SignalError, type ProtocolErrorInfo, type SignalClientInfo } from '../../src/signal/index.js';
 import { FrameDecoder, encodeNormal, encodeMessage, encodePing, type Frame } from '../../src/signal/frames.js';
+import { MAX_UNSENT_BYTES, MAX_UNSENT_WRITES } from '../../src/signal/connection.js';
 import { closed, nextEvent, rawConnect, regFrame } from './helpers.js';
 
 async function serve(t: { after(fn: () => unknown): void }, opts: ConstructorParameters<typeof SignalServer>[0] = {}) {
@@ -162,16 +163,18 @@ test('close() fails outstanding requests with closed and frees the port', async 
   assert.equal((await again.listen()).port, port);
 });
 
-test('a peer that sends but never reads is dropped instead of buffering its ACKs and PONGs without end', async (t) => {
+test('a peer that floods PINGs and never reads is dropped, with what is queued for it bounded in bytes and writes', async (t) => {
   const { server, port } = await serve(t);
   await goodClient(t, server, port, 2);
   const s = await rawConnect(t, port);
   s.pause(); // never reads what the server answers
   const dropped = nextEvent<ProtocolErrorInfo>(server, 'protocolError', () => true, 60_000);
-  let gone = false;
-  void dropped.then(() => (gone = true));
+  const gone = closed(s, 60_000);
+  let isGone = false;
+  void gone.then(() => (isGone = true));
+  s.pause(); // closed() resumes to see the end; this peer must keep not reading
   const burst = Buffer.concat(Array.from({ length: 100_000 }, () => encodePing(1))); // 900 kB of PINGs
-  for (let i = 0; i < 200 && !gone && !s.destroyed; i++) {
+  for (let i = 0; i < 200 && !isGone && !s.destroyed; i++) {
     await new Promise<void>((resolve) => {
       if (s.write(burst)) return resolve();
       s.once('drain', resolve);
@@ -180,5 +183,9 @@ test('a peer that sends but never reads is dropped instead of buffering its ACKs
     await new Promise((r) => setImmediate(r));
   }
   assert.match((await dropped).reason, /peer is not reading/);
+  await gone;
+  // Issue 17: every 9-byte PONG was its own write, so 1 MiB of PONGs held ~20 MB. Now both are capped.
+  assert.ok(server.peakQueued.writes <= MAX_UNSENT_WRITES + 1, `${server.peakQueued.writes} writes queued at once`);
+  assert.ok(server.peakQueued.bytes <= MAX_UNSENT_BYTES + 128 * 1024, `${server.peakQueued.bytes} bytes queued at once`);
   assert.ok((await server.ping(2)) >= 0, 'other clients are served as before');
 });
