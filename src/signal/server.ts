@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createLogger } from '../util/log.js';
+import { type RateLimitedLog, createLogger, rateLimited } from '../util/log.js';
 import { formatHostPort } from '../util/hostport.js';
 import { type QueuedOutput, SignalConnection } from './connection.js';
 import { SignalError } from './errors.js';
@@ -18,6 +18,8 @@ export interface SignalServerOptions {
   allowUntokened?: boolean;
   requestTimeoutMs?: number; // default 10 s
   idleTimeoutMs?: number; // default 90 s without a byte from the client
+  /** Protocol errors (a refused REG, junk) are logged at most once per this interval, with a count (10 s). */
+  logIntervalMs?: number;
 }
 
 export interface SignalClientInfo {
@@ -74,6 +76,8 @@ function field(obj: Record<string, unknown>, name: string): unknown {
 
 export class SignalServer extends EventEmitter {
   private readonly log = createLogger('signal-server');
+  // Anyone who can connect can provoke these at will: one line per interval, with the count of the others.
+  private readonly protocolErrors: RateLimitedLog;
   private readonly opts: Required<SignalServerOptions>;
   private server: Server | undefined;
   private readonly conns = new Set<Client>();
@@ -91,7 +95,9 @@ export class SignalServer extends EventEmitter {
       allowUntokened: opts.allowUntokened ?? false,
       requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
       idleTimeoutMs: opts.idleTimeoutMs ?? 90_000,
+      logIntervalMs: opts.logIntervalMs ?? 10_000,
     };
+    this.protocolErrors = rateLimited(this.log, 'warn', 'protocol error, closing connection', this.opts.logIntervalMs);
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -299,7 +305,7 @@ export class SignalServer extends EventEmitter {
 
   private protocolError(c: Client, reason: string): void {
     const info: ProtocolErrorInfo = { remote: c.remote, reason, ...(c.info ? { id: c.info.id } : {}) };
-    this.log.warn('protocol error, closing connection', { ...info });
+    this.protocolErrors.note(reason, { remote: info.remote, ...(info.id !== undefined ? { id: info.id } : {}) });
     this.emit('protocolError', info);
   }
 }

@@ -5,7 +5,8 @@ import type { Socket } from 'node:net';
 import { SignalServer, SignalClient, SignalError, type ProtocolErrorInfo, type SignalClientInfo } from '../../src/signal/index.js';
 import { FrameDecoder, encodeNormal, encodeMessage, encodePing, type Frame } from '../../src/signal/frames.js';
 import { MAX_UNSENT_BYTES, MAX_UNSENT_WRITES } from '../../src/signal/connection.js';
-import { closed, nextEvent, rawConnect, regFrame } from './helpers.js';
+import { setLogSink } from '../../src/util/log.js';
+import { closed, nextEvent, rawConnect, regFrame, withTimeout } from './helpers.js';
 
 async function serve(t: { after(fn: () => unknown): void }, opts: ConstructorParameters<typeof SignalServer>[0] = {}) {
   const server = new SignalServer({ port: 0, allowUntokened: true, ...opts });
@@ -188,4 +189,42 @@ test('a peer that floods PINGs and never reads is dropped, with what is queued f
   assert.ok(server.peakQueued.writes <= MAX_UNSENT_WRITES + 1, `${server.peakQueued.writes} writes queued at once`);
   assert.ok(server.peakQueued.bytes <= MAX_UNSENT_BYTES + 128 * 1024, `${server.peakQueued.bytes} bytes queued at once`);
   assert.ok((await server.ping(2)) >= 0, 'other clients are served as before');
+});
+
+test('refused connections are logged once per interval with a count, not once each', async (t) => {
+  const lines: string[] = [];
+  let wake: (() => void) | undefined;
+  setLogSink((l) => {
+    lines.push(l);
+    wake?.();
+  });
+  t.after(() => setLogSink((l) => process.stderr.write(l + '\n')));
+  const level = process.env.LOG_LEVEL;
+  process.env.LOG_LEVEL = 'warn';
+  t.after(() => (process.env.LOG_LEVEL = level));
+  const { server, port } = await serve(t, { allowUntokened: false, logIntervalMs: 300 });
+  server.expect(4, 'secret');
+  const refused = 200;
+  let seen = 0;
+  const all = new Promise<void>((resolve) => server.on('protocolError', () => ++seen === refused && resolve()));
+  await Promise.all(
+    Array.from({ length: refused }, async () => {
+      const s = await rawConnect(t, port);
+      s.write(regFrame('{"Id":4,"Token":"guess"}'));
+      await closed(s);
+    }),
+  );
+  await all;
+  const summary = (l: string) => l.includes('"suppressed"');
+  const warned = () => lines.filter((l) => l.includes('protocol error'));
+  const summed = (async () => {
+    while (!lines.some(summary)) await new Promise<void>((r) => (wake = r));
+  })();
+  await withTimeout(summed, 5000, `a summary line (got ${warned().length} lines for ${refused} refusals)`).catch((e: Error) => {
+    throw new Error(`${e.message}; ${warned().length} lines were logged for ${refused} refusals`);
+  });
+  assert.equal(warned().length, 2, `one line at once, one summary: ${warned().join('\n')}`);
+  const rec = JSON.parse(warned().find(summary)!) as { suppressed: number; reason: string };
+  assert.equal(rec.suppressed, refused - 1);
+  assert.match(rec.reason, /wrong token/);
 });
