@@ -79,7 +79,7 @@ test('JSON of the wrong shape in HELLO, ANNOUNCE and QUERY is refused with bad_r
   assert.equal((await ask(r, req++, OP.QUERY, Buffer.from('{}'))).code, 'ok');
   assert.match((await ask(r, req++, OP.HELLO, Buffer.from('{}'))).text, /^version: /);
   // The same connection, and a new client, are served afterwards.
-  assert.equal((await ask(r, req++, OP.HELLO, jsonBuf({ version: 1 }))).code, 'ok');
+  assert.equal((await ask(r, req, OP.HELLO, jsonBuf({ version: 1 }))).code, 'ok');
   const c = await client(t, [m.address]);
   assert.equal((await c.lookup(c.pkHex))?.pk, c.pkHex);
   assert.equal(m.proc.exitCode, null);
