@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../../src/net/keys.js';
 import { Handshake } from '../../src/net/handshake.js';
 import { MessengerServer } from '../../src/messenger/server.js';
-import { CODES, OP, T, encodeReq, jsonBuf } from '../../src/messenger/protocol.js';
+import { CODES, FrameReader, OP, T, encodePing, encodeReq, encodeRes, jsonBuf } from '../../src/messenger/protocol.js';
+import type { MessengerError } from '../../src/messenger/errors.js';
+import { listenSecure } from '../../src/net/tcp.js';
 import { dialFrom, flood } from '../net/helpers.js';
 import { client, nextEvent, raw, startMessenger, tempDir } from './helpers.js';
 
@@ -126,4 +128,63 @@ test('a handshake that stalls after act 1 is closed at handshakeTimeoutMs', asyn
   await once(s, 'close');
   assert.equal(got, 50, 'act 2, then the messenger hung up');
   assert.equal(server.stats().connections, 0);
+});
+
+/** A messenger that registers anyone and answers LOOKUP and QUERY with whatever `answer` holds (JSON text). */
+async function lyingMessenger(t: { after(fn: () => unknown): void }) {
+  const key = generateKeyPair();
+  const state = { answer: 'null' };
+  const l = await listenSecure({ localKey: key }, (ch) => {
+    const reader = new FrameReader();
+    ch.on('error', () => {});
+    ch.on('data', (chunk: Buffer) => {
+      for (const f of reader.push(chunk)) {
+        if (Array.isArray(f)) continue;
+        if (f[0] === T.PING) ch.write(encodePing(T.PONG, f.subarray(3)));
+        if (f[0] !== T.REQ) continue;
+        const req = f.readUInt32BE(3);
+        const hello = f[7] === OP.HELLO;
+        ch.write(encodeRes(req, 0, hello ? jsonBuf({ version: 1, limits: {} }) : Buffer.from(state.answer)));
+      }
+    });
+  });
+  t.after(() => l.close());
+  return { address: { pk: key.publicKey, ...l.address() }, state };
+}
+
+test('the client checks the shape of lookup and query answers: a lying messenger gives protocol_error, not junk', async (t) => {
+  const m = await lyingMessenger(t);
+  const c = await client(t, [m.address]);
+  const other = generateKeyPair().publicKey.toString('hex');
+  const entry = (o: Record<string, unknown> = {}) => JSON.stringify({ pk: c.pkHex, addresses: [], services: [], lastSeen: 1, ...o });
+  const badLookups = [
+    '[]',
+    '1',
+    '"x"',
+    'true',
+    '{}',
+    entry({ pk: 'zz' }),
+    entry({ pk: other }), // an entry for another key than the one asked for
+    entry({ addresses: '127.0.0.1:1' }),
+    entry({ addresses: [5] }),
+    entry({ services: [{ name: 1, port: 1 }] }),
+    entry({ services: [null] }),
+    entry({ lastSeen: '1' }),
+  ];
+  for (const a of badLookups) {
+    m.state.answer = a;
+    await assert.rejects(c.lookup(c.pkHex), (e: unknown) => (e as MessengerError).code === 'protocol_error' && /answered a lookup/.test((e as Error).message), a);
+  }
+  const badQueries = ['null', '[]', '1', '"x"', '{}', '{"entries":5,"total":1}', '{"entries":[],"total":"1"}', '{"entries":[null],"total":1}', `{"entries":[${entry({ lastSeen: null })}],"total":1}`];
+  for (const a of badQueries) {
+    m.state.answer = a;
+    await assert.rejects(c.query({}), (e: unknown) => (e as MessengerError).code === 'protocol_error' && /answered a query/.test((e as Error).message), a);
+  }
+  // Well-formed answers still work on the same client.
+  m.state.answer = 'null';
+  assert.equal(await c.lookup(other), null);
+  m.state.answer = entry({ addresses: ['127.0.0.1:9'], services: [{ name: 'chat', port: 3 }] });
+  assert.deepEqual((await c.lookup(c.pkHex))?.services, [{ name: 'chat', port: 3 }]);
+  m.state.answer = `{"entries":[${entry()}],"total":1}`;
+  assert.equal((await c.query({})).total, 1);
 });
