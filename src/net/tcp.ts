@@ -149,6 +149,7 @@ export async function listenSecure(o: ListenSecureOptions, onChannel: (ch: Secur
           return;
         }
         closed = true;
+        refusals.flush();
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       }),

@@ -168,6 +168,7 @@ export class SignalServer extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const c of this.conns) c.conn.socket.destroy();
+    this.protocolErrors.flush();
     const server = this.server;
     if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   }

@@ -48,6 +48,8 @@ export function createLogger(component: string, base: Record<string, unknown> = 
 export interface RateLimitedLog {
   /** Logs now if nothing was logged in the current interval, else counts this one for the summary line. */
   note(reason: string, fields?: Record<string, unknown>): void;
+  /** Logs the summary of what is counted so far now (e.g. on close) instead of at the end of the interval. */
+  flush(): void;
 }
 
 /**
@@ -61,6 +63,7 @@ export function rateLimited(log: Logger, level: LogLevel, msg: string, intervalM
   let last: Record<string, unknown> = {};
   let timer: NodeJS.Timeout | undefined;
   const flush = () => {
+    clearTimeout(timer);
     timer = undefined;
     if (suppressed === 0) return;
     log[level](msg, { ...last, suppressed });
@@ -83,5 +86,6 @@ export function rateLimited(log: Logger, level: LogLevel, msg: string, intervalM
         timer.unref();
       }
     },
+    flush,
   };
 }

