@@ -6,6 +6,9 @@ import type { Duplex } from 'node:stream';
 import { FrameDecoder } from './framing.js';
 
 export const MAX_CONTROL_FRAME = 1 << 20;
+/** A peer that leaves this much of what we send it unread (replies to its requests, say) is dropped, so that
+ *  sending requests without reading the answers cannot make us buffer without limit. */
+export const MAX_CONTROL_UNSENT = 8 << 20;
 
 export interface ControlMessage {
   t: string;
@@ -89,6 +92,9 @@ export class ControlLink extends EventEmitter {
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32BE(body.length);
     this.channel.write(Buffer.concat([head, body]));
+    if (this.channel.writableLength > MAX_CONTROL_UNSENT) {
+      this.close(`peer is not reading (over ${MAX_CONTROL_UNSENT} bytes unsent)`);
+    }
   }
 
   request(m: ControlMessage, timeoutMs = 10_000): Promise<ControlMessage> {

@@ -17,6 +17,7 @@ async function serveLinks(t: { after(fn: () => unknown): void }) {
   const l = await listenSecure({ localKey: SERVER }, (ch) => {
     const link = new ControlLink(ch, (m) => {
       requests.push(m);
+      links.emit('request', requests.length);
       if (m.t !== 'echo') throw new ControlError('unknown', `unknown request ${m.t}`);
       return { echoed: m.value };
     });
@@ -80,5 +81,45 @@ test('messages of the wrong shape close that link with a reason; the listener se
   assert.equal(srv.requests.length, 0, 'no malformed message reached the request handler');
   const good = new ControlLink(await dial(t, srv.port), () => undefined);
   assert.equal((await good.request({ t: 'echo', value: 'still here' })).echoed, 'still here');
+  good.close();
+});
+
+test('a peer that sends requests but never reads the replies is dropped, not buffered for', async (t) => {
+  const srv = await serveLinks(t);
+  const accepted = once(srv.links, 'link') as Promise<[ControlLink]>;
+  const ch = await dial(t, srv.port);
+  const [link] = await accepted;
+  const gone = once(link, 'close') as Promise<[string]>;
+  ch.pause(); // never reads
+  ch.on('error', () => {});
+  const big = 'x'.repeat(60_000);
+  let dropped = false;
+  void gone.then(() => (dropped = true));
+  // 32 MB of replies asked for, far more than the cap and the kernel's buffers together.
+  for (let id = 1; id <= 550 && !dropped && !ch.destroyed; id++) {
+    if (!ch.write(frame(JSON.stringify({ t: 'echo', id, value: big })))) {
+      await new Promise<void>((resolve) => {
+        ch.once('drain', resolve);
+        void gone.then(() => resolve());
+      });
+    }
+  }
+  // Either the link was dropped, or every request got handled and its reply buffered: then wait for the
+  // replies of the last ones to be sent (they follow their handler within the same turn of the event loop).
+  const handled = new Promise<void>((resolve) => {
+    const onRequest = (n: number) => {
+      if (n < 550) return;
+      srv.links.off('request', onRequest);
+      setImmediate(resolve);
+    };
+    srv.links.on('request', onRequest);
+  });
+  await Promise.race([gone, handled]);
+  assert.ok(dropped, `all ${srv.requests.length} replies were buffered for a peer that does not read`);
+  const [why] = await gone;
+  assert.match(why, /peer is not reading/);
+  // Other links are served as before.
+  const good = new ControlLink(await dial(t, srv.port), () => undefined);
+  assert.equal((await good.request({ t: 'echo', value: 1 })).echoed, 1);
   good.close();
 });
