@@ -88,7 +88,7 @@ test('a client uses two messengers at once: operations try each and the first su
 
 /** A raw secure connection speaking frames directly, for input no well-behaved client would send. */
 test('garbage after the handshake, unknown frames, oversized lengths and credit abuse close only that connection', async (t) => {
-  const m = await startMessenger(t, { key: join(tempDir(t), 'm.json') });
+  const m = await startMessenger(t, { key: join(tempDir(t), 'm.json'), env: { LOG_LEVEL: 'warn' } });
   const a = await client(t, [m.address]);
   const b = await client(t, [m.address]);
   b.listen(6, (s) => s.on('error', () => {}).resume());
@@ -156,6 +156,9 @@ test('garbage after the handshake, unknown frames, oversized lengths and credit 
   s.end(Buffer.alloc(100_000));
   await once(s, 'finish');
   assert.equal(m.proc.exitCode, null);
+  // Each of those connections broke the protocol; the log says so once per interval, with a count.
+  const lines = m.stderr().split('\n').filter((l) => l.includes('protocol error'));
+  assert.ok(lines.length >= 1 && lines.length <= 2, `${lines.length} protocol error lines:\n${lines.join('\n')}`);
 });
 
 test('a flooding client is limited (streams, datagrams) while others keep working', async (t) => {
