@@ -9,6 +9,7 @@ import { generateKeyPair } from '../../src/net/keys.js';
 import { Handshake } from '../../src/net/handshake.js';
 import { HandshakeError, secureAccept } from '../../src/net/secure.js';
 import { listenSecure } from '../../src/net/tcp.js';
+import { sourceOf } from '../../src/net/handshake-admission.js';
 import { setLogSink } from '../../src/util/log.js';
 import { dialFrom, flood } from './helpers.js';
 
@@ -106,4 +107,14 @@ test('a dial to a listener that completes act 2 but not the rest times out with 
   await once(s, 'close');
   assert.equal(errors.length, 1);
   assert.ok(errors[0] instanceof HandshakeError && errors[0].code === 'TIMEOUT', String(errors[0]));
+});
+
+test('handshakes are counted per IPv4 address and per IPv6 /64', () => {
+  assert.equal(sourceOf('127.0.0.2'), '127.0.0.2');
+  assert.equal(sourceOf('::ffff:10.1.2.3'), '10.1.2.3');
+  assert.equal(sourceOf('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(sourceOf('2001:db8:0:0:ffff:1:2:3'), '2001:db8:0:0::/64', 'another host of the same /64');
+  assert.equal(sourceOf('2001:DB8:0:1::5'), '2001:db8:0:1::/64');
+  assert.equal(sourceOf('fe80::1%eth0'), 'fe80:0:0:0::/64');
+  assert.equal(sourceOf('::1'), '0:0:0:0::/64');
 });
