@@ -1,4 +1,4 @@
-// The layer rule of DESIGN.md section 1: each folder of src/ imports only from the layers below it,
+// The layer rule of docs/design.md section 1: each folder of src/ imports only from the layers below it,
 // and there are no import cycles between modules.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -16,7 +16,7 @@ import { SignalFrameError } from '../../src/signal/errors.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 
-test('the REG frame for id 5 is byte for byte the DESIGN.md test vector', () => {
+test('the REG frame for id 5 is byte for byte the docs/design.md test vector', () => {
   const frame = encodeNormal(1, encodeMessage(OP_REG, { Id: 5 }));
   assert.equal(hex(frame), '01' + '00000001' + '00000009' + '00' + '7b224964223a357d');
   const [decoded] = new FrameDecoder().push(Buffer.from('01000000010000000900' + '7b224964223a357d', 'hex'));
