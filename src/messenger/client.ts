@@ -4,12 +4,12 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { KeyPair } from '../net/keys.js';
-import { parsePublicKey, pkToHex } from '../net/keys.js';
+import { parsePublicKey, pkToHex, shortPk } from '../net/keys.js';
 import { MessengerError, type MessengerErrorCode } from './errors.js';
 import { Link } from './link.js';
 import { MAX_BODY, OP, PK_BYTES } from './protocol.js';
 import type { RelayStream } from './stream.js';
-import { checkAnnounce, type Announce, type Entry, type Service } from './types.js';
+import { checkAnnounce, checkLookupAnswer, checkQueryAnswer, type Announce, type Entry, type Service } from './types.js';
 
 export interface MessengerClientOptions {
   localKey: KeyPair;
@@ -30,7 +30,8 @@ export interface MessengerClientOptions {
 export const MAX_DATAGRAM_FRAMEABLE = MAX_BODY - 5 - PK_BYTES;
 
 // Errors that say "not here": the next messenger may still succeed.
-const SOFT: MessengerErrorCode[] = ['offline', 'not_connected', 'disconnected', 'timeout', 'closed', 'limit', 'congested'];
+// protocol_error here is a messenger answering nonsense: that one is at fault, the next one may do better.
+const SOFT: MessengerErrorCode[] = ['offline', 'not_connected', 'disconnected', 'timeout', 'closed', 'limit', 'congested', 'protocol_error'];
 
 export class MessengerClient extends EventEmitter {
   private readonly links: Link[];
@@ -113,9 +114,13 @@ export class MessengerClient extends EventEmitter {
   async lookup(pk: Buffer | string): Promise<Entry | null> {
     const key = toPk(pk);
     const found = await this.tryEach(async (l) => {
-      const e = (await l.requestJson(OP.LOOKUP, key)) as Entry | null;
-      if (!e) throw new MessengerError('offline', `${pkToHex(key)} is not registered`);
-      return e;
+      const r = checkLookupAnswer(await l.requestJson(OP.LOOKUP, key));
+      if (!r.ok) throw new MessengerError('protocol_error', `messenger ${shortPk(l.pkHex)} answered a lookup with ${r.error}`);
+      if (!r.value) throw new MessengerError('offline', `${pkToHex(key)} is not registered`);
+      if (r.value.pk !== pkToHex(key)) {
+        throw new MessengerError('protocol_error', `messenger ${shortPk(l.pkHex)} answered a lookup of ${shortPk(key)} with ${shortPk(r.value.pk)}`);
+      }
+      return r.value;
     });
     return found.ok ? found.value : found.error.code === 'offline' ? null : throwIt(found.error);
   }
@@ -126,9 +131,10 @@ export class MessengerClient extends EventEmitter {
   }> {
     const payload = Buffer.from(JSON.stringify(q), 'utf8');
     const found = await this.tryEach(async (l) => {
-      const r = (await l.requestJson(OP.QUERY, payload)) as { entries: Entry[]; total: number };
-      if (r.total === 0) throw new MessengerError('offline', 'no match');
-      return r;
+      const r = checkQueryAnswer(await l.requestJson(OP.QUERY, payload));
+      if (!r.ok) throw new MessengerError('protocol_error', `messenger ${shortPk(l.pkHex)} answered a query with ${r.error}`);
+      if (r.value.total === 0) throw new MessengerError('offline', 'no match');
+      return r.value;
     });
     return found.ok ? found.value : found.error.code === 'offline' ? { entries: [], total: 0 } : throwIt(found.error);
   }

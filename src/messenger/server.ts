@@ -7,7 +7,7 @@ import type { KeyPair } from '../net/keys.js';
 import { pkToHex, shortPk } from '../net/keys.js';
 import type { SecureChannel } from '../net/secure.js';
 import { listenSecure } from '../net/tcp.js';
-import { createLogger } from '../util/log.js';
+import { createLogger, rateLimited } from '../util/log.js';
 import {
   CODES,
   FRAME_HEADER_BYTES,
@@ -38,6 +38,8 @@ import { checkAnnounce, checkHello, checkQuery } from './types.js';
 import { FrameWriter, noDelay } from './writer.js';
 
 const log = createLogger('messenger');
+// Any key (they cost nothing) can break the protocol at will: one line per interval, with a count.
+const protocolErrors = rateLimited(log, 'warn', 'closing connection: protocol error');
 
 export interface MessengerLimits {
   /** Largest datagram payload in bytes. */
@@ -217,7 +219,7 @@ export class MessengerServer extends EventEmitter {
   private drop(c: Conn, code: WireCode, reason: string): void {
     if (c.gone) return;
     if (code === 'protocol_error') {
-      log.warn('closing connection: protocol error', { pk: shortPk(c.pkHex), reason });
+      protocolErrors.note(reason, { pk: shortPk(c.pkHex) });
       this.emit('protocolError', { pk: c.pkHex, reason });
     }
     c.writer.send(encodeGoaway(codeNumber(code), reason));

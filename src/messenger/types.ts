@@ -193,3 +193,32 @@ export function checkQuery(v: unknown): Checked<Query> {
     return q;
   });
 }
+
+/** An entry as a messenger answers a lookup or a query: what the client hands its callers, so it is checked. */
+function entryFields(v: unknown, path: string): Entry {
+  const o = object(v, path);
+  const pk = str(o.pk, at(path, 'pk'), 66, 66);
+  if (!/^0[23][0-9a-f]{64}$/.test(pk)) throw new Invalid(at(path, 'pk'), 'expected a public key as 66 lowercase hex characters');
+  return {
+    pk,
+    addresses: list(o.addresses, at(path, 'addresses'), ENTRY_LIMITS.addresses).map((x, i) => checkAddress(x, at(at(path, 'addresses'), i))),
+    services: list(o.services, at(path, 'services'), ENTRY_LIMITS.services).map((x, i) => checkService(x, at(at(path, 'services'), i))),
+    lastSeen: int(o.lastSeen, at(path, 'lastSeen'), 0),
+  };
+}
+
+/** A LOOKUP answer: null (not registered) or an entry. */
+export function checkLookupAnswer(v: unknown): Checked<Entry | null> {
+  return run(() => (v === null ? null : entryFields(v, '')));
+}
+
+/** A QUERY answer: at most QUERY_MAX_LIMIT entries and the total count. */
+export function checkQueryAnswer(v: unknown): Checked<{ entries: Entry[]; total: number }> {
+  return run(() => {
+    const o = object(v, '');
+    return {
+      entries: list(o.entries, 'entries', QUERY_MAX_LIMIT).map((x, i) => entryFields(x, at('entries', i))),
+      total: int(o.total, 'total', 0),
+    };
+  });
+}

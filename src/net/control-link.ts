@@ -6,11 +6,29 @@ import type { Duplex } from 'node:stream';
 import { FrameDecoder } from './framing.js';
 
 export const MAX_CONTROL_FRAME = 1 << 20;
+/** A peer that leaves this much of what we send it unread (replies to its requests, say) is dropped, so that
+ *  sending requests without reading the answers cannot make us buffer without limit. */
+export const MAX_CONTROL_UNSENT = 8 << 20;
 
 export interface ControlMessage {
   t: string;
   id?: number;
   [k: string]: unknown;
+}
+
+/** Why `v` is not a control message we can act on, or undefined if it is one. A reply (t 'reply') needs its
+ *  request's id and a boolean ok; a request may carry an id (then it is answered). */
+export function controlMessageProblem(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${JSON.stringify(v)} is not an object`;
+  const m = v as Record<string, unknown>;
+  if (typeof m.t !== 'string') return '"t" must be a string';
+  const validId = typeof m.id === 'number' && Number.isSafeInteger(m.id) && m.id >= 0;
+  if ((m.id !== undefined || m.t === 'reply') && !validId) return `"id" must be a non-negative integer, got ${JSON.stringify(m.id)}`;
+  if (m.t === 'reply') {
+    if (typeof m.ok !== 'boolean') return '"ok" must be a boolean';
+    for (const k of ['code', 'error']) if (m[k] !== undefined && typeof m[k] !== 'string') return `"${k}" must be a string`;
+  }
+  return undefined;
 }
 
 export class ControlError extends Error {
@@ -43,15 +61,19 @@ export class ControlLink extends EventEmitter {
         return;
       }
       for (const f of frames) {
-        let m: ControlMessage;
+        let m: unknown;
         try {
-          m = JSON.parse(f.subarray(4).toString('utf8')) as ControlMessage;
-          if (typeof m !== 'object' || m === null || typeof m.t !== 'string') throw new Error('not a message');
+          m = JSON.parse(f.subarray(4).toString('utf8'));
         } catch {
-          this.close('bad control message');
+          this.close('bad control message: not JSON');
           return;
         }
-        this.dispatch(m);
+        const problem = controlMessageProblem(m);
+        if (problem) {
+          this.close(`bad control message: ${problem}`);
+          return;
+        }
+        this.dispatch(m as ControlMessage);
       }
     });
     channel.on('error', (err: Error) => this.close(err.message));
@@ -70,6 +92,9 @@ export class ControlLink extends EventEmitter {
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32BE(body.length);
     this.channel.write(Buffer.concat([head, body]));
+    if (this.channel.writableLength > MAX_CONTROL_UNSENT) {
+      this.close(`peer is not reading (over ${MAX_CONTROL_UNSENT} bytes unsent)`);
+    }
   }
 
   request(m: ControlMessage, timeoutMs = 10_000): Promise<ControlMessage> {
@@ -99,12 +124,13 @@ export class ControlLink extends EventEmitter {
 
   private dispatch(m: ControlMessage): void {
     if (m.t === 'reply') {
-      const p = this.pending.get(Number(m.id));
+      const id = m.id as number;
+      const p = this.pending.get(id);
       if (!p) return;
-      this.pending.delete(Number(m.id));
+      this.pending.delete(id);
       clearTimeout(p.timer);
       if (m.ok) p.resolve(m);
-      else p.reject(new ControlError(String(m.code ?? 'error'), String(m.error ?? 'request failed')));
+      else p.reject(new ControlError((m.code as string | undefined) ?? 'error', (m.error as string | undefined) ?? 'request failed'));
       return;
     }
     Promise.resolve()

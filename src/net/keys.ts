@@ -123,7 +123,7 @@ export function readKeyFile(path: string): KeyPair {
   } catch (err) {
     throw new Error(`key file ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  if (!json || typeof json !== 'object') throw new Error(`key file ${path} must hold a JSON object with publicKey and secretKey`);
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error(`key file ${path} must hold a JSON object with publicKey and secretKey`);
   const { publicKey, secretKey } = json as Partial<Record<keyof KeyFileJson, unknown>>;
   if (typeof secretKey !== 'string' || !/^[0-9a-fA-F]{64}$/.test(secretKey)) {
     throw new Error(`key file ${path}: "secretKey" must be 64 hex characters`);

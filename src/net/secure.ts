@@ -19,6 +19,8 @@ export { MessageError, MAX_MESSAGE_BYTES } from './message-cipher.js';
 
 export const DEFAULT_PROLOGUE = 'skywire';
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long listenSecure waits for act 1: an initiator sends it as soon as it connects. */
+export const DEFAULT_ACT1_TIMEOUT_MS = 3_000;
 
 export interface SecureOptions {
   localKey: KeyPair;
@@ -26,6 +28,9 @@ export interface SecureOptions {
   prologue?: string;
   /** The whole handshake must finish within this time (default 10 s), else it fails with code TIMEOUT. */
   handshakeTimeoutMs?: number;
+  /** Responder only: act 1 must arrive within this time (default: no limit but handshakeTimeoutMs), so that
+   *  connections that send nothing give their place back quickly. */
+  act1TimeoutMs?: number;
   /** Only for the BOLT #8 test vectors, which fix the ephemeral key. Never set it otherwise. */
   ephemeralKeyForTests?: KeyPair;
 }
@@ -351,7 +356,16 @@ export async function secureAccept(stream: Duplex, o: SecureOptions): Promise<Se
     'secure handshake (responder) failed',
     (code) => `the peer closed the connection before a complete act ${code === 'ACT1_READ_FAILED' ? 1 : 3}`,
     async (reader) => {
-      hs.readAct1(await reader.read(ACT_ONE_BYTES, 'ACT1_READ_FAILED'));
+      const act1Ms = o.act1TimeoutMs;
+      const act1Timer =
+        act1Ms === undefined
+          ? undefined
+          : setTimeout(() => reader.fail(new HandshakeError('TIMEOUT', `act 1 did not arrive within ${act1Ms} ms`)), act1Ms);
+      try {
+        hs.readAct1(await reader.read(ACT_ONE_BYTES, 'ACT1_READ_FAILED'));
+      } finally {
+        clearTimeout(act1Timer);
+      }
       stream.write(hs.act2());
       hs.readAct3(await reader.read(ACT_THREE_BYTES, 'ACT3_READ_FAILED'));
       return hs.result();

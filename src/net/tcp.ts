@@ -1,19 +1,27 @@
 // Secure channels over TCP: dial a known public key at host:port, or listen and hand over each authenticated peer.
 import { type Server, type Socket, connect, createServer } from 'node:net';
-import { createLogger } from '../util/log.js';
+import { createLogger, rateLimited } from '../util/log.js';
 import { formatHostPort } from '../util/hostport.js';
 import { shortPk } from './keys.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, HandshakeError, type SecureChannel, type SecureOptions, secureAccept, secureConnect } from './secure.js';
+import { HandshakeAdmission, sourceOf } from './handshake-admission.js';
+import { DEFAULT_ACT1_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, HandshakeError, type SecureChannel, type SecureOptions, secureAccept, secureConnect } from './secure.js';
 
 const log = createLogger('net');
+// A flood is refused thousands of times a second: one line per interval says how many.
+const refusals = rateLimited(log, 'warn', 'handshakes refused or evicted (flood protection)');
 
 export interface ListenSecureOptions extends SecureOptions {
   /** Default 127.0.0.1 (loopback); pass '0.0.0.0' or '::' to accept peers from other machines. */
   host?: string;
   /** Default 0 (an ephemeral port; read it back with address()). */
   port?: number;
-  /** Connections still in the handshake beyond this number are dropped at once (default 256). */
+  /** Connections in the handshake at most (default 256); when full, a new source still gets in (see below). */
   maxPendingHandshakes?: number;
+  /** Connections in the handshake from one source address (IPv6: one /64) at most; more are dropped at once
+   *  (default half of maxPendingHandshakes). Completed handshakes do not count. */
+  maxPendingPerSource?: number;
+  /** Act 1 must arrive within this time (default 3 s), the rest of the handshake within handshakeTimeoutMs. */
+  act1TimeoutMs?: number;
 }
 
 export interface SecureListener {
@@ -78,22 +86,35 @@ export async function dialSecure(host: string, port: number, remotePk: Buffer, o
 export async function listenSecure(o: ListenSecureOptions, onChannel: (ch: SecureChannel) => void): Promise<SecureListener> {
   const host = o.host ?? '127.0.0.1';
   const maxPending = o.maxPendingHandshakes ?? 256;
+  const admission = new HandshakeAdmission<Socket>({
+    maxPending,
+    maxPendingPerSource: o.maxPendingPerSource ?? Math.max(1, Math.floor(maxPending / 2)),
+  });
+  const accept: SecureOptions = { ...o, act1TimeoutMs: o.act1TimeoutMs ?? DEFAULT_ACT1_TIMEOUT_MS };
   const sockets = new Set<Socket>();
-  let pending = 0;
   let closed = false;
   const server: Server = createServer({ noDelay: true }, (sock) => {
-    if (closed || pending >= maxPending) {
+    if (closed) {
       sock.destroy();
       return;
+    }
+    const verdict = admission.admit(sourceOf(sock.remoteAddress), sock);
+    if (!verdict.admitted) {
+      refusals.note(verdict.reason);
+      sock.destroy();
+      return;
+    }
+    if (verdict.evicted) {
+      refusals.note('evicted the oldest pending handshake of the busiest source');
+      verdict.evicted.destroy();
     }
     sockets.add(sock);
     sock.once('close', () => sockets.delete(sock));
     sock.setNoDelay(true);
-    pending++;
     const remote = formatHostPort({ host: sock.remoteAddress ?? '?', port: sock.remotePort ?? 0 });
-    secureAccept(sock, o).then(
+    secureAccept(sock, accept).then(
       (ch) => {
-        pending--;
+        admission.done(sock);
         if (closed) {
           ch.destroy();
           return;
@@ -107,7 +128,7 @@ export async function listenSecure(o: ListenSecureOptions, onChannel: (ch: Secur
         }
       },
       (err: Error) => {
-        pending--;
+        admission.done(sock);
         log.debug('handshake failed', { remote, err });
       },
     );
@@ -128,6 +149,7 @@ export async function listenSecure(o: ListenSecureOptions, onChannel: (ch: Secur
           return;
         }
         closed = true;
+        refusals.flush();
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
       }),

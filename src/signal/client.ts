@@ -145,6 +145,7 @@ export class SignalClient extends EventEmitter {
     else if (this.backoff.attempts === 5) this.log.warn('cannot register with the signal server, still trying', { address: this.opts.address });
     this.retryTimer = setTimeout(() => this.connect(), delay);
     if (!this.opts.keepAlive) this.retryTimer.unref();
+    this.emit('retry', { attempt: this.backoff.attempts, delayMs: delay });
   }
 
   private onMessage(conn: SignalConnection, op: number, data: unknown): void {

@@ -5,8 +5,14 @@ import type { Socket } from 'node:net';
 import { SignalFrameError } from './errors.js';
 import { FrameDecoder, decodeMessage, encodeAck, encodeMessage, encodeNormal, encodePing, encodePong, nextSeq } from './frames.js';
 
-/** A peer that lets this much of our output pile up unread is not reading: it is dropped, not buffered for. */
-export const MAX_UNSENT_BYTES = 1 << 20;
+/**
+ * A peer that lets this much of our output pile up unread is not reading: it is dropped, not buffered for.
+ * Both bytes and writes count: each queued write costs a few hundred bytes of bookkeeping whatever its size, so
+ * a 9-byte PONG per write let 1 MiB of PONGs hold ~20 MB (issue 17). The answers to one incoming chunk go out as
+ * one write, so a peer that reads its answers never comes near either cap.
+ */
+export const MAX_UNSENT_BYTES = 256 * 1024;
+export const MAX_UNSENT_WRITES = 256;
 
 export interface ConnectionHandlers {
   onMessage(op: number, data: unknown): void;
@@ -15,10 +21,21 @@ export interface ConnectionHandlers {
   onPong?(ms: bigint): void;
 }
 
+/** What waits in this process for the peer to read: bytes and separate writes (each write costs memory too). */
+export interface QueuedOutput {
+  bytes: number;
+  writes: number;
+}
+
 export class SignalConnection {
   private seq = 0;
   private readonly decoder = new FrameDecoder();
   private failed = false;
+  private queuedWrites = 0;
+  /** While a received chunk is handled, what it makes us send is gathered here and written once. */
+  private batch: { frames: Buffer[]; written: Array<() => void> } | undefined;
+  /** The most output ever queued at once on this connection (for tests and diagnostics). */
+  readonly peakQueued: QueuedOutput = { bytes: 0, writes: 0 };
 
   constructor(
     readonly socket: Socket,
@@ -44,22 +61,33 @@ export class SignalConnection {
     return !this.socket.destroyed && this.socket.writable;
   }
 
-  private write(frame: Buffer, written?: () => void): boolean {
-    if (!this.open) {
+  private write(frame: Buffer, written?: () => void): void {
+    if (!this.open || this.failed) {
       written?.();
-      return false;
+      return;
     }
-    const ok = this.socket.write(frame, written && (() => written()));
-    if (!ok && this.socket.writableLength > MAX_UNSENT_BYTES) {
-      this.fail(`peer is not reading (over ${MAX_UNSENT_BYTES} bytes unsent)`);
+    if (this.batch) {
+      this.batch.frames.push(frame);
+      if (written) this.batch.written.push(written);
+      return;
     }
-    return ok;
+    this.queuedWrites++;
+    this.socket.write(frame, () => {
+      this.queuedWrites--;
+      written?.();
+    });
+    const bytes = this.socket.writableLength;
+    this.peakQueued.bytes = Math.max(this.peakQueued.bytes, bytes);
+    this.peakQueued.writes = Math.max(this.peakQueued.writes, this.queuedWrites);
+    if (bytes > MAX_UNSENT_BYTES || this.queuedWrites > MAX_UNSENT_WRITES) {
+      this.fail(`peer is not reading (${bytes} bytes in ${this.queuedWrites} writes unsent)`);
+    }
   }
 
   private onData(chunk: Buffer): void {
     if (this.failed) return;
-    // Batch the ACKs and answers produced by one chunk into one write.
-    this.socket.cork();
+    const batch: { frames: Buffer[]; written: Array<() => void> } = { frames: [], written: [] };
+    this.batch = batch;
     try {
       for (const frame of this.decoder.push(chunk)) {
         if (frame.type === 'normal') {
@@ -78,7 +106,11 @@ export class SignalConnection {
       if (!(err instanceof SignalFrameError)) throw err;
       this.fail(err.message);
     } finally {
-      this.socket.uncork();
+      this.batch = undefined;
+      const { frames, written } = batch;
+      if (frames.length) {
+        this.write(frames.length === 1 ? frames[0] : Buffer.concat(frames), written.length ? () => written.forEach((w) => w()) : undefined);
+      } else written.forEach((w) => w());
     }
   }
 

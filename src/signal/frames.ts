@@ -1,4 +1,4 @@
-// The signal wire format (DESIGN.md section 2, byte-compatible with the 2017 Go library).
+// The signal wire format (docs/design.md section 2, byte-compatible with the 2017 Go library).
 // All integers big-endian.
 //   NORMAL 0x01 | seq u32 | len u32 | body[len]   (len <= 10240; body = op u8 + JSON)
 //   ACK    0x80 | seq u32

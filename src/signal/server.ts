@@ -5,9 +5,9 @@ import { EventEmitter } from 'node:events';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createLogger } from '../util/log.js';
+import { type RateLimitedLog, createLogger, rateLimited } from '../util/log.js';
 import { formatHostPort } from '../util/hostport.js';
-import { SignalConnection } from './connection.js';
+import { type QueuedOutput, SignalConnection } from './connection.js';
 import { SignalError } from './errors.js';
 import { OP_PING, OP_REG, OP_SHUTDOWN, OP_TOP, RESPONSE_BIT } from './frames.js';
 
@@ -18,6 +18,8 @@ export interface SignalServerOptions {
   allowUntokened?: boolean;
   requestTimeoutMs?: number; // default 10 s
   idleTimeoutMs?: number; // default 90 s without a byte from the client
+  /** Protocol errors (a refused REG, junk) are logged at most once per this interval, with a count (10 s). */
+  logIntervalMs?: number;
 }
 
 export interface SignalClientInfo {
@@ -74,12 +76,16 @@ function field(obj: Record<string, unknown>, name: string): unknown {
 
 export class SignalServer extends EventEmitter {
   private readonly log = createLogger('signal-server');
+  // Anyone who can connect can provoke these at will: one line per interval, with the count of the others.
+  private readonly protocolErrors: RateLimitedLog;
   private readonly opts: Required<SignalServerOptions>;
   private server: Server | undefined;
   private readonly conns = new Set<Client>();
   private readonly byId = new Map<number, Client>();
   private readonly tokens = new Map<number, string>();
   private closed = false;
+  /** The most output queued for any one connection so far, in bytes and in writes (for tests and diagnostics). */
+  readonly peakQueued: QueuedOutput = { bytes: 0, writes: 0 };
 
   constructor(opts: SignalServerOptions = {}) {
     super();
@@ -89,7 +95,9 @@ export class SignalServer extends EventEmitter {
       allowUntokened: opts.allowUntokened ?? false,
       requestTimeoutMs: opts.requestTimeoutMs ?? 10_000,
       idleTimeoutMs: opts.idleTimeoutMs ?? 90_000,
+      logIntervalMs: opts.logIntervalMs ?? 10_000,
     };
+    this.protocolErrors = rateLimited(this.log, 'warn', 'protocol error, closing connection', this.opts.logIntervalMs);
   }
 
   listen(): Promise<{ host: string; port: number }> {
@@ -160,6 +168,7 @@ export class SignalServer extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const c of this.conns) c.conn.socket.destroy();
+    this.protocolErrors.flush();
     const server = this.server;
     if (server?.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -289,13 +298,15 @@ export class SignalServer extends EventEmitter {
 
   private onClose(c: Client): void {
     clearTimeout(c.idle);
+    this.peakQueued.bytes = Math.max(this.peakQueued.bytes, c.conn.peakQueued.bytes);
+    this.peakQueued.writes = Math.max(this.peakQueued.writes, c.conn.peakQueued.writes);
     this.conns.delete(c);
     this.drop(c, 'connection closed');
   }
 
   private protocolError(c: Client, reason: string): void {
     const info: ProtocolErrorInfo = { remote: c.remote, reason, ...(c.info ? { id: c.info.id } : {}) };
-    this.log.warn('protocol error, closing connection', { ...info });
+    this.protocolErrors.note(reason, { remote: info.remote, ...(info.id !== undefined ? { id: info.id } : {}) });
     this.emit('protocolError', info);
   }
 }

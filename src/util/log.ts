@@ -44,3 +44,48 @@ export function createLogger(component: string, base: Record<string, unknown> = 
     enabled: (level) => ORDER[level] <= ORDER[envLevel()],
   };
 }
+
+export interface RateLimitedLog {
+  /** Logs now if nothing was logged in the current interval, else counts this one for the summary line. */
+  note(reason: string, fields?: Record<string, unknown>): void;
+  /** Logs the summary of what is counted so far now (e.g. on close) instead of at the end of the interval. */
+  flush(): void;
+}
+
+/**
+ * For an event a peer can repeat at will (a refused connection, a protocol error): at most one line per
+ * `intervalMs`. The first occurrence is logged at once; the ones after it in the same interval are counted and
+ * reported in one line (`suppressed: N`, with the last reason) when the interval ends.
+ */
+export function rateLimited(log: Logger, level: LogLevel, msg: string, intervalMs = 10_000): RateLimitedLog {
+  let windowStart = -Infinity;
+  let suppressed = 0;
+  let last: Record<string, unknown> = {};
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (suppressed === 0) return;
+    log[level](msg, { ...last, suppressed });
+    suppressed = 0;
+    windowStart = Date.now();
+  };
+  return {
+    note(reason, fields) {
+      if (!log.enabled(level)) return;
+      const now = Date.now();
+      if (now - windowStart >= intervalMs && suppressed === 0) {
+        windowStart = now;
+        log[level](msg, { reason, ...fields });
+        return;
+      }
+      suppressed++;
+      last = { reason, ...fields };
+      if (!timer) {
+        timer = setTimeout(flush, Math.max(0, windowStart + intervalMs - now));
+        timer.unref();
+      }
+    },
+    flush,
+  };
+}

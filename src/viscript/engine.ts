@@ -63,7 +63,6 @@ export class Engine extends EventEmitter {
     const engine = new Engine(o.config, o.stateDir, server, formatHostPort(bound), o.restartTiming);
     server.on('register', (c: SignalClientInfo) => engine.supervisor.markRegistered(c.id, true, c.pid));
     server.on('unregister', (c: SignalClientInfo) => engine.supervisor.markRegistered(c.id, false, c.pid));
-    server.on('protocolError', (e: unknown) => engine.log.warn('signal protocol error', { error: e }));
     engine.supervisor.on('output', (id: number, stream: StreamName, chunk: string, lines: OutputLine[]) =>
       engine.emit('output', id, stream, chunk, lines),
     );

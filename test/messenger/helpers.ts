@@ -4,9 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { EventEmitter, once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { generateKeyPair, type KeyPair } from '../../src/net/keys.js';
+import { FrameDecoder } from '../../src/net/framing.js';
+import type { SecureChannel } from '../../src/net/secure.js';
+import { dialSecure } from '../../src/net/tcp.js';
+import { CODES, MAX_BODY, T } from '../../src/messenger/protocol.js';
 import { MessengerClient, type MessengerClientOptions } from '../../src/messenger/client.js';
 import { parseMessengerAddress, type MessengerAddress } from '../../src/messenger/address.js';
 
@@ -171,3 +176,29 @@ export async function startPeer(t: TestContext, messenger: string, args: string[
 }
 
 export { killGroup };
+
+/** A raw secure connection to a messenger: frames as they arrive, the GOAWAY code it sent before closing. */
+export async function raw(t: { after: (f: () => void) => void }, m: MessengerAddress) {
+  const ch: SecureChannel = await dialSecure(m.host, m.port, m.pk, { localKey: generateKeyPair() });
+  t.after(() => ch.destroy());
+  const dec = new FrameDecoder({ lengthBytes: 2, headerBytes: 1, maxLength: MAX_BODY });
+  const frames: Buffer[] = [];
+  const ev = new EventEmitter();
+  ch.on('data', (d: Buffer) => {
+    for (const f of dec.push(d)) {
+      frames.push(f);
+      ev.emit('frame', f);
+    }
+  });
+  ch.on('error', () => {});
+  ch.on('end', () => ch.end());
+  const closed = once(ch, 'close');
+  const next = (type: number) => nextEvent<[Buffer]>(ev, 'frame', (f) => f[0] === type).then(([f]) => f);
+  /** The GOAWAY code the messenger sent before closing (undefined if it just closed). */
+  const goaway = async () => {
+    await closed;
+    const g = frames.find((f) => f[0] === T.GOAWAY);
+    return g ? CODES[g[3]] : undefined;
+  };
+  return { ch, next, goaway, closed, events: ev };
+}

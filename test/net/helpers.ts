@@ -1,5 +1,8 @@
-// Shared by the net tests: raw TCP socket pairs and an exact-length reader that never drops bytes.
+// Shared by the net tests: raw TCP socket pairs, an exact-length reader that never drops bytes, and a flood of
+// silent connections from one loopback address (127.0.0.x) with handshakes made from another.
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
+import { generateKeyPair } from '../../src/net/keys.js';
+import { type SecureChannel, secureConnect } from '../../src/net/secure.js';
 import { once } from 'node:events';
 
 export interface Cleanup {
@@ -54,4 +57,49 @@ export function collector(stream: NodeJS.ReadableStream & { on(ev: string, fn: (
       return out;
     },
   };
+}
+
+/**
+ * `count` silent TCP connections from `localAddress` to `port` that re-open as soon as the listener drops
+ * them, like the attacker of issue 17. Resolves once all are connected and the listener has dropped at least
+ * one (it is at its limit); stop() ends the flood.
+ */
+export async function flood(t: Cleanup, port: number, localAddress: string, count: number, host = '127.0.0.1') {
+  let stopped = false;
+  let drops = 0;
+  let connected = 0;
+  let wake: (() => void) | undefined;
+  const live = new Set<Socket>();
+  const open = (): void => {
+    if (stopped) return;
+    const s = connect({ port, host, localAddress });
+    live.add(s);
+    s.on('error', () => {});
+    s.once('connect', () => {
+      connected++;
+      wake?.();
+    });
+    s.once('close', () => {
+      live.delete(s);
+      if (stopped) return;
+      drops++;
+      wake?.();
+      setImmediate(open); // re-open what was dropped, as the attacker does
+    });
+  };
+  const stop = () => {
+    stopped = true;
+    for (const s of live) s.destroy();
+  };
+  t.after(stop);
+  for (let i = 0; i < count; i++) open();
+  while (connected < count || drops === 0) await new Promise<void>((r) => (wake = r));
+  return { stop, drops: () => drops };
+}
+
+/** A handshake to the listener from `localAddress` (a loopback alias), as a legitimate peer makes it. */
+export async function dialFrom(port: number, remotePk: Buffer, localAddress: string, host = '127.0.0.1'): Promise<SecureChannel> {
+  const sock = connect({ port, host, localAddress });
+  await once(sock, 'connect');
+  return secureConnect(sock, remotePk, { localKey: generateKeyPair(), handshakeTimeoutMs: 10_000 });
 }

@@ -90,8 +90,16 @@ test('readKeyFile gives one-line errors for missing, malformed and mismatched fi
   const write = (text: string) => writeFileSync(file, text, { mode: 0o600 });
   write('{not json');
   assert.throws(() => readKeyFile(file), oneLine(/is not valid JSON/));
-  write('[]');
-  assert.throws(() => readKeyFile(file), oneLine(/"secretKey" must be 64 hex characters/));
+  for (const notObject of ['null', '[]', '1', '"x"', 'true']) {
+    write(notObject);
+    assert.throws(() => readKeyFile(file), oneLine(/must hold a JSON object with publicKey and secretKey/), notObject);
+  }
+  for (const wrong of ['{}', '{"secretKey":5}', '{"secretKey":["00"]}', '{"secretKey":null}']) {
+    write(wrong);
+    assert.throws(() => readKeyFile(file), oneLine(/"secretKey" must be 64 hex characters/), wrong);
+  }
+  write(JSON.stringify({ publicKey: 5, secretKey: '11'.repeat(32) }));
+  assert.throws(() => readKeyFile(file), oneLine(/"publicKey" is missing/));
   const a = generateKeyPair();
   const b = generateKeyPair();
   write(JSON.stringify({ secretKey: a.secretKey.toString('hex') }));

@@ -167,12 +167,10 @@ test('a peer that never answers makes the dial time out; a silent client is drop
   silent.listen(0, '127.0.0.1');
   await once(silent, 'listening');
   t.after(() => silent.close());
-  const started = Date.now();
   await assert.rejects(
     dialSecure('127.0.0.1', (silent.address() as AddressInfo).port, A.publicKey, { localKey: B, handshakeTimeoutMs: 300 }),
     (err: unknown) => err instanceof HandshakeError && err.code === 'TIMEOUT' && /within/.test(err.message),
   );
-  assert.ok(Date.now() - started < 5000);
 
   const srv = await listener(t, { handshakeTimeoutMs: 300 });
   const raw = connect(srv.port, '127.0.0.1');

@@ -327,13 +327,16 @@ test('simultaneous dials: both nodes keep the one transport dialed by the smalle
   const add = (from: { apiFile: string }, to: string) => run(process.execPath, [CLI, 'node', 'transports', 'add', to, '--api-file', from.apiFile]);
   await Promise.all([add(a, b.pk), add(b, a.pk)]);
   assert.equal(fa.accepted + fb.accepted, 2, 'both nodes dialed');
-  await waitFor('one transport each way', async () => {
+  // Both channels finish their handshakes in either order, so one side may briefly hold the other channel:
+  // wait for the settled state, one transport each, the same channel seen from both ends.
+  const aSmaller = a.pk < b.pk;
+  await waitFor('one transport each way, the same channel', async () => {
     const [sa, sb] = await Promise.all([status(a.apiFile), status(b.apiFile)]);
-    return sa.transports.length === 1 && sb.transports.length === 1;
+    const [ta, tb] = [sa.transports, sb.transports] as unknown as Array<Array<{ initiator: boolean }>>;
+    return ta.length === 1 && tb.length === 1 && ta[0].initiator !== tb[0].initiator;
   });
   const [ta] = (await status(a.apiFile)).transports as Array<{ pk: string; initiator: boolean }>;
   const [tb] = (await status(b.apiFile)).transports as Array<{ pk: string; initiator: boolean }>;
-  const aSmaller = a.pk < b.pk;
   assert.equal(ta.initiator, aSmaller, 'a keeps the channel the smaller key dialed');
   assert.equal(tb.initiator, !aSmaller, 'b keeps the same channel');
   // That one channel works: a route over it.

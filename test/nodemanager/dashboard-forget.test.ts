@@ -76,6 +76,9 @@ test('throwaway keys that connect to a real manager and leave are dropped from i
       seen.add(b.pk);
       await b.sendAndSync({ t: 'hello', transports: [] });
     }
+    // The dashboard looks once a second and on changes: wait until it has seen this batch online, so that a
+    // loaded machine cannot let a batch come and go between two looks.
+    await until((s) => batch.every((b) => s.nodes.some((n) => n.pk === b.pk && n.online)));
     for (const b of batch) b.close();
   }
   // Every key went (the manager saw all 60 go): then, after the forget interval, none of them is shown.

@@ -77,19 +77,26 @@ test('a SignalClient with the right token registers; with a wrong one it retries
   server.expect(12, 'right');
   const bad = new SignalClient({ address: `127.0.0.1:${port}`, id: 12, token: 'wrong', onShutdown: () => {} });
   t.after(() => bad.stop());
-  const times: number[] = [];
-  const threeRefusals = new Promise<void>((resolve) => {
-    server.on('protocolError', (e: ProtocolErrorInfo) => {
-      if (!/id 12 carries a wrong token/.test(e.reason)) return;
-      times.push(performance.now());
-      if (times.length === 3) resolve();
+  // Each refusal is followed by a retry scheduled later than the one before: backoff, not a busy loop.
+  const retries: Array<{ attempt: number; delayMs: number }> = [];
+  let refusals = 0;
+  const threeRetries = new Promise<void>((resolve) => {
+    bad.on('retry', (r: { attempt: number; delayMs: number }) => {
+      retries.push(r);
+      if (retries.length === 3) resolve();
     });
   });
+  server.on('protocolError', (e: ProtocolErrorInfo) => {
+    if (/id 12 carries a wrong token/.test(e.reason)) refusals++;
+  });
   bad.start();
-  await threeRefusals;
+  await threeRetries;
   await bad.stop();
-  // Backoff 100 ms then 200 ms (+-20%): not a busy loop.
-  assert.ok(times[1] - times[0] >= 70 && times[2] - times[1] >= 150, `gaps ${times[1] - times[0]}, ${times[2] - times[1]}`);
+  assert.ok(refusals >= 3, `${refusals} refusals`);
+  assert.deepEqual(retries.map((r) => r.attempt), [1, 2, 3]);
+  // 100, 200, 400 ms, each +-20%.
+  const [d1, d2, d3] = retries.map((r) => r.delayMs);
+  assert.ok(d1 >= 80 && d2 >= 160 && d3 >= 320 && d2 > d1 && d3 > d2, `delays ${d1}, ${d2}, ${d3}`);
   assert.ok(server.isRegistered(11), 'the good client was not disturbed');
   assert.ok((await server.ping(11)) >= 0);
 });

@@ -16,7 +16,7 @@ import { SignalFrameError } from '../../src/signal/errors.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 
-test('the REG frame for id 5 is byte for byte the DESIGN.md test vector', () => {
+test('the REG frame for id 5 is byte for byte the docs/design.md test vector', () => {
   const frame = encodeNormal(1, encodeMessage(OP_REG, { Id: 5 }));
   assert.equal(hex(frame), '01' + '00000001' + '00000009' + '00' + '7b224964223a357d');
   const [decoded] = new FrameDecoder().push(Buffer.from('01000000010000000900' + '7b224964223a357d', 'hex'));
@@ -109,7 +109,6 @@ test('thousands of random and mutated inputs: the decoder only ever returns fram
   const rand = rng(20170301);
   const int = (n: number) => Math.floor(rand() * n);
   const { bytes } = sampleStream();
-  const started = Date.now();
   let frames = 0;
   let refused = 0;
   for (let i = 0; i < 5000; i++) {
@@ -146,5 +145,4 @@ test('thousands of random and mutated inputs: the decoder only ever returns fram
     }
   }
   assert.ok(frames > 1000 && refused > 1000, `both outcomes exercised (${frames} frames, ${refused} refused)`);
-  assert.ok(Date.now() - started < 20_000, 'no input makes the decoder slow');
 });
