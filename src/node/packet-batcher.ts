@@ -1,11 +1,8 @@
-// How a route end cuts the bytes written to it into packets. Bulk data leaves in whole packets: of the bytes
-// written in one event-loop turn, whole packets go at once and the remainder (less than a packet) is held until
-// the next write or the end of the turn. The end-to-end channel writes messages of 65569 bytes, 41 more than a
-// packet holds: sent as they come, every message would cost a full packet and a tiny one (and, one hop on,
-// transport messages that no longer line up with packets). A small write with nothing held (interactive
-// traffic) goes at once: holding it would only add latency.
+// How a route end cuts the bytes written to it into packets, by the batching policy of src/net/batching.ts:
+// of the bytes written in one event-loop turn, whole packets go at once and the remainder (less than a packet)
+// is held until the next write or the end of the turn; a small write with nothing held goes at once.
 import { MAX_PAYLOAD } from './packet.js';
-import { SMALL_WRITE_BYTES } from './batching.js';
+import { sendsAtOnce } from '../net/batching.js';
 
 export class PacketBatcher {
   private held: Buffer[] = [];
@@ -23,7 +20,7 @@ export class PacketBatcher {
   take(bufs: Buffer[], atOnce: boolean): Buffer[] {
     let len = this.heldLen;
     for (const b of bufs) len += b.length;
-    if (atOnce || (this.heldLen === 0 && len < SMALL_WRITE_BYTES)) return bufs;
+    if (atOnce || sendsAtOnce(len - this.heldLen, this.heldLen)) return bufs;
     const full = len - (len % MAX_PAYLOAD);
     const pieces = this.takeHeld();
     for (const b of bufs) if (b.length) pieces.push(b);

@@ -3,19 +3,14 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createLogger } from '../util/log.js';
-import { SMALL_WRITE_BYTES } from './batching.js';
+import { MAX_BATCH_BYTES, sendsAtOnce } from '../net/batching.js';
 
 const log = createLogger('node.api');
 
-/** A batch is written at once when it reaches this size, else at the end of the event-loop turn. */
-const BATCH_BYTES = 512 * 1024;
-
 /**
- * Like `src.pipe(dst)`, but the chunks read in one event-loop turn go to `dst` as one corked write. A socket
- * delivers 64 KiB reads, one byte more than a secure-channel message holds: written one by one, each would
- * cost a full message and a 1-byte one (two cipher calls, 34 bytes and a packet more); batched, the channel
- * cuts them into full messages. On the way out, one writev per turn instead of one write per message. A small
- * chunk arriving alone goes out at once, so interactive traffic pays no extra turn.
+ * Like `src.pipe(dst)`, but the chunks read in one event-loop turn go to `dst` as one corked write, by the
+ * batching policy of src/net/batching.ts: the secure channel below then cuts them into full messages, and on the
+ * way out the app's socket gets one writev per turn. A small chunk arriving alone goes out at once.
  */
 function pumpBatched(src: Duplex, dst: Duplex): void {
   let chunks: Buffer[] = [];
@@ -50,7 +45,7 @@ function pumpBatched(src: Duplex, dst: Duplex): void {
   src.on('data', (b: Buffer) => {
     chunks.push(b);
     len += b.length;
-    if (len >= BATCH_BYTES || (chunks.length === 1 && len < SMALL_WRITE_BYTES)) flush();
+    if (len >= MAX_BATCH_BYTES || sendsAtOnce(b.length, len - b.length)) flush();
     else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);

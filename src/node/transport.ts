@@ -4,6 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { openSync, writeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
+import { forEachGroup } from '../net/batching.js';
 import { encodeHeader, encodePacket, PacketDecoder, PacketType, type Packet, type PacketTypeValue, HEADER_BYTES, MAX_PAYLOAD } from './packet.js';
 
 export interface TransportOptions {
@@ -124,27 +125,11 @@ export class Transport extends EventEmitter {
     let ok = true;
     let bytes = 0;
     let packets = 0;
-    let group: Buffer[] = [];
-    let groupLen = 0;
-    const flush = () => {
-      if (!groupLen) return;
-      ok = this.sendv(type, routeId, group, groupLen) && ok;
-      bytes += groupLen;
+    forEachGroup(bufs, MAX_PAYLOAD, (group, len) => {
+      ok = this.sendv(type, routeId, group, len) && ok;
+      bytes += len;
       packets++;
-      group = [];
-      groupLen = 0;
-    };
-    for (let b of bufs) {
-      while (b.length) {
-        const room = MAX_PAYLOAD - groupLen;
-        const piece = b.length <= room ? b : b.subarray(0, room);
-        group.push(piece);
-        groupLen += piece.length;
-        b = b.subarray(piece.length);
-        if (groupLen === MAX_PAYLOAD) flush();
-      }
-    }
-    flush();
+    });
     return { ok, bytes, packets };
   }
 

@@ -30,6 +30,7 @@ import {
   type RouteEndSpec,
 } from '../routing/control-protocol.js';
 import { Penalties, type PenaltyOptions } from './penalties.js';
+import type { RouteView } from './dashboard/model.js';
 
 export { MANAGER_PORT, MANAGER_SERVICE, type NodeStats } from '../routing/control-protocol.js';
 const POOL_SIZE = 64;
@@ -73,14 +74,8 @@ const atNode = (node: string) => (err: unknown): never => {
 /** The consume rule of a route's end: a new end, or the new path of an end under repair. */
 type EndRule = { end: RouteEndSpec } | { reroute: { outPk: string; outRouteId: number } };
 
-interface RouteRecord {
-  key: string;
-  from: string;
-  to: string;
-  port: number;
-  fwd: string[];
-  rev: string[];
-  createdAt: number;
+/** A live route: what the dashboard shows of it, and what the manager needs to repair or remove it. */
+interface RouteRecord extends RouteView {
   /** Route ids each hop receives with (index 0, the sending end, has none). */
   fwdIds: number[];
   revIds: number[];
