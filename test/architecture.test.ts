@@ -22,12 +22,13 @@ const ALLOWED: Record<string, string[]> = {
   net: ['util'],
   signal: ['util', 'net'],
   messenger: ['util', 'net'],
-  nodemanager: ['util', 'net', 'messenger'],
-  node: ['util', 'net', 'messenger'],
+  routing: ['util', 'net'],
+  nodemanager: ['util', 'net', 'messenger', 'routing'],
+  node: ['util', 'net', 'messenger', 'routing'],
   apps: ['util', 'net', 'messenger', 'node/sdk'],
   viscript: ['util', 'net', 'signal'],
   web: ['util'],
-  cli: ['util', 'net', 'signal', 'messenger', 'nodemanager', 'node', 'apps', 'viscript', 'web'],
+  cli: ['util', 'net', 'signal', 'messenger', 'routing', 'nodemanager', 'node', 'apps', 'viscript', 'web'],
 };
 
 function walk(dir: string): string[] {

@@ -72,20 +72,21 @@ function frame(type: number, bodyLength: number): Buffer {
   return b;
 }
 
-export function encodeReq(req: number, op: number, payload: Buffer): Buffer {
-  const b = frame(T.REQ, 5 + payload.length);
+/** REQ and RES share a layout: `req u32 | op or code u8 | payload`. */
+function encodeReqOrRes(type: typeof T.REQ | typeof T.RES, req: number, byte: number, payload: Buffer): Buffer {
+  const b = frame(type, 5 + payload.length);
   b.writeUInt32BE(req, 3);
-  b[7] = op;
+  b[7] = byte;
   payload.copy(b, 8);
   return b;
 }
 
+export function encodeReq(req: number, op: number, payload: Buffer): Buffer {
+  return encodeReqOrRes(T.REQ, req, op, payload);
+}
+
 export function encodeRes(req: number, code: number, payload: Buffer): Buffer {
-  const b = frame(T.RES, 5 + payload.length);
-  b.writeUInt32BE(req, 3);
-  b[7] = code;
-  payload.copy(b, 8);
-  return b;
+  return encodeReqOrRes(T.RES, req, code, payload);
 }
 
 export function encodeDgram(from: Buffer, data: Buffer): Buffer {

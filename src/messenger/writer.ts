@@ -1,8 +1,9 @@
-// Gathers frames into corked writes: small frames (WINDOW, ACCEPT, responses...) share secure-channel messages,
-// and DATA waits for the end of the event-loop turn (setImmediate, after every socket read of that turn) so the
-// relay forwards many DATA frames per system call instead of one.
+// Gathers frames into corked writes, by the batching policy of src/net/batching.ts: small frames (WINDOW, ACCEPT,
+// responses...) share secure-channel messages, and DATA waits for the end of the event-loop turn so the relay
+// forwards many DATA frames per system call instead of one.
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { SMALL_PIECE_BYTES } from '../net/batching.js';
 
 const MAX_WRITE = 65535;
 
@@ -18,7 +19,7 @@ export class FrameWriter {
     if (!this.scheduled) {
       this.scheduled = true;
       // Control frames (credit above all) go out at once; DATA waits for the turn's other reads to batch.
-      if (frame.length < 4096) process.nextTick(() => this.flush());
+      if (frame.length < SMALL_PIECE_BYTES) process.nextTick(() => this.flush());
       else setImmediate(() => this.flush());
     }
   }
@@ -44,7 +45,7 @@ export class FrameWriter {
       size = 0;
     };
     for (const f of q) {
-      if (f.length >= 4096) {
+      if (f.length >= SMALL_PIECE_BYTES) {
         emitSmall();
         this.out.write(f);
         continue;

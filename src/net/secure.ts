@@ -13,6 +13,7 @@ import {
   type HandshakeResult,
 } from './handshake.js';
 import { MAX_MESSAGE_BYTES, MessageDecoder, MessageEncryptor, MessageError } from './message-cipher.js';
+import { coalesces, forEachGroup } from './batching.js';
 
 export { HandshakeError, type HandshakeErrorCode } from './handshake.js';
 export { MessageError, MAX_MESSAGE_BYTES } from './message-cipher.js';
@@ -35,9 +36,6 @@ export interface SecureOptions {
   ephemeralKeyForTests?: KeyPair;
 }
 
-// Below this size, pieces of one message are copied together before encryption (one cipher call and one write
-// instead of many tiny ones); above it they are encrypted in place.
-const COALESCE_BYTES = 16 * 1024;
 const WRITE_AHEAD_BYTES = 256 * 1024;
 // Plaintext buffered for the reader before the transport is paused: big enough to take a few whole messages
 // without pausing and resuming the socket for each one.
@@ -170,27 +168,11 @@ export class SecureChannel extends Duplex {
     this.pendingLen = 0;
     if (this.stream.destroyed || this.stream.writableEnded) return;
     const out: Buffer[] = [];
-    let group: Buffer[] = [];
-    let groupLen = 0;
-    const seal = () => {
-      // Many small pieces: one copy beats one cipher call (and one iovec) per piece.
-      if (group.length > 1 && (groupLen <= COALESCE_BYTES || groupLen / group.length < 4096)) {
-        this.encryptor.encrypt(Buffer.concat(group, groupLen), out);
-      } else this.encryptor.encrypt(group, out);
-      group = [];
-      groupLen = 0;
-    };
-    for (let b of bufs) {
-      while (b.length > 0) {
-        const room = MAX_MESSAGE_BYTES - groupLen;
-        const take = Math.min(room, b.length);
-        group.push(take === b.length ? b : b.subarray(0, take));
-        groupLen += take;
-        b = b.subarray(take);
-        if (groupLen === MAX_MESSAGE_BYTES) seal();
-      }
-    }
-    if (groupLen > 0) seal();
+    // Many small pieces of one message are copied together first: one copy beats one cipher call (and one iovec)
+    // per piece (batching.ts).
+    forEachGroup(bufs, MAX_MESSAGE_BYTES, (group, len) =>
+      this.encryptor.encrypt(coalesces(len, group.length) ? Buffer.concat(group, len) : group, out),
+    );
     let ok = true;
     this.stream.cork();
     for (const o of out) ok = this.stream.write(o);

@@ -1,16 +1,8 @@
 // Shape checks for the JSON lines apps send to the node's app API (docs/app-api.md). Every field is checked for
-// type and range before use; a wrong one is an ApiError with a one-line message naming the field. Hand-written
+// type and range before use; a wrong one is an AppApiError with a one-line message naming the field. Hand-written
 // (node processes do not load zod, see docs/node.md).
 import { ENTRY_LIMITS } from '../messenger/types.js';
-
-export class ApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { AppApiError } from './sdk/errors.js';
 
 /** Services one app may announce (the messenger holds at most ENTRY_LIMITS.services per node). */
 export const MAX_SERVICES_PER_APP = 8;
@@ -21,8 +13,8 @@ export interface Service {
   attrs?: Record<string, string>;
 }
 
-function bad(message: string): ApiError {
-  return new ApiError('bad_request', message);
+function bad(message: string): AppApiError {
+  return new AppApiError('bad_request', message);
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {
@@ -56,7 +48,7 @@ export function hello(req: Record<string, unknown>): { name: string; port: numbe
   const p = req.port;
   if (p === undefined || p === null || p === 0) return { name, port: undefined };
   if (typeof p !== 'number' || !Number.isInteger(p) || p < 2 || p > 65535) {
-    throw new ApiError('bad_port', `port ${show(p)} must be an integer 2-65535`);
+    throw new AppApiError('bad_port', `port ${show(p)} must be an integer 2-65535`);
   }
   return { name, port: p };
 }

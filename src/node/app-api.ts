@@ -5,11 +5,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { createLogger } from '../util/log.js';
-import { readJsonLine, writeJsonLine, ECHO_PORT } from './sdk/protocol.js';
+import { onLines, readJsonLine, writeJsonLine, ECHO_PORT } from './sdk/protocol.js';
+import { AppApiError } from './sdk/errors.js';
 import * as check from './app-api-checks.js';
-import { ApiError, MAX_SERVICES_PER_APP } from './app-api-checks.js';
-
-export { ApiError } from './app-api-checks.js';
+import { MAX_SERVICES_PER_APP } from './app-api-checks.js';
+import { joinStreams } from './stream-join.js';
 
 const log = createLogger('node.api');
 
@@ -35,80 +35,6 @@ const FIRST_AUTO_PORT = 49152;
 const LISTEN_BACKLOG = 4096;
 /** An incoming stream no app takes within this long is closed with an error to the dialer (tests shorten it). */
 const ACCEPT_TIMEOUT_MS = Number(process.env.SKYWIRE_ACCEPT_TIMEOUT_MS) || 10_000;
-
-/** A batch is written at once when it reaches this size, else at the end of the event-loop turn. */
-const BATCH_BYTES = 512 * 1024;
-/** A chunk this small with nothing batched (interactive traffic) is written at once, not held for the turn. */
-const SMALL_BYTES = 16 * 1024;
-
-/**
- * Like `src.pipe(dst)`, but the chunks read in one event-loop turn go to `dst` as one corked write. A socket
- * delivers 64 KiB reads, one byte more than a secure-channel message holds: written one by one, each would
- * cost a full message and a 1-byte one (two cipher calls, 34 bytes and a packet more); batched, the channel
- * cuts them into full messages. On the way out, one writev per turn instead of one write per message. A small
- * chunk arriving alone goes out at once, so interactive traffic pays no extra turn.
- */
-function pumpBatched(src: Duplex, dst: Duplex): void {
-  let chunks: Buffer[] = [];
-  let len = 0;
-  let scheduled = false;
-  let waiting = false;
-  const flush = () => {
-    scheduled = false;
-    if (!len) return;
-    const batch = chunks;
-    chunks = [];
-    len = 0;
-    if (dst.destroyed || dst.writableEnded) return;
-    let ok = true;
-    if (batch.length === 1) ok = dst.write(batch[0]);
-    else {
-      dst.cork();
-      for (const b of batch) ok = dst.write(b);
-      dst.uncork();
-    }
-    // Backpressure as with pipe(): stop reading while dst is full. (A false from a corked write with everything
-    // taken at uncork needs no wait; else 'drain' follows, since a false write sets needDrain.)
-    if (!ok && dst.writableLength > 0 && !waiting) {
-      waiting = true;
-      src.pause();
-      dst.once('drain', () => {
-        waiting = false;
-        src.resume();
-      });
-    }
-  };
-  src.on('data', (b: Buffer) => {
-    chunks.push(b);
-    len += b.length;
-    if (len >= BATCH_BYTES || (chunks.length === 1 && len < SMALL_BYTES)) flush();
-    else if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  });
-  src.once('end', () => {
-    flush();
-    if (!dst.destroyed && !dst.writableEnded) dst.end();
-  });
-}
-
-/** Joins an app socket and a stream both ways; an abrupt end on either side resets the other. */
-export function joinStreams(sock: Socket, stream: Duplex): void {
-  pumpBatched(sock, stream);
-  pumpBatched(stream, sock);
-  stream.on('error', (err: Error) => {
-    log.debug('stream error', { err });
-    if (!sock.destroyed) sock.resetAndDestroy();
-  });
-  stream.on('close', () => {
-    if (!sock.destroyed && !sock.writableFinished) sock.resetAndDestroy();
-  });
-  sock.on('error', () => stream.destroy());
-  sock.on('close', () => {
-    if (!stream.destroyed && !(stream.writableFinished && stream.readableEnded)) stream.destroy();
-  });
-}
 
 export class AppApiServer {
   readonly token: string;
@@ -155,13 +81,13 @@ export class AppApiServer {
   incoming(port: number, remote: { pk: string; port: number }, stream: Duplex): void {
     const session = this.byPort.get(port);
     if (!session) {
-      stream.destroy(new ApiError('refused', `nothing listens on port ${port}`));
+      stream.destroy(new AppApiError('refused', `nothing listens on port ${port}`));
       return;
     }
     const id = `s${this.nextId++}`;
     const timer = setTimeout(() => {
       this.pendingAccepts.delete(id);
-      stream.destroy(new ApiError('timeout', `app "${session.name}" did not take the stream within ${ACCEPT_TIMEOUT_MS} ms`));
+      stream.destroy(new AppApiError('timeout', `app "${session.name}" did not take the stream within ${ACCEPT_TIMEOUT_MS} ms`));
     }, ACCEPT_TIMEOUT_MS);
     this.pendingAccepts.set(id, { stream, session, timer });
     stream.once('close', () => {
@@ -216,7 +142,7 @@ export class AppApiServer {
           this.fail(sock, 'bad_request', `unknown op ${JSON.stringify(req.op)}`);
       }
     } catch (err) {
-      const e = err as ApiError;
+      const e = err as AppApiError;
       this.fail(sock, e.code ?? 'error', e.message);
     }
   }
@@ -243,18 +169,7 @@ export class AppApiServer {
     this.byPort.set(port, s);
     log.info('app registered', { name, port });
     writeJsonLine(sock, { ok: true, pk: this.host.pkHex, port, session: s.id });
-    sock.setEncoding('utf8');
-    let buf = '';
-    sock.on('data', (d: string) => {
-      buf += d;
-      if (buf.length > 1 << 20) sock.destroy();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        void this.onControl(s, line);
-      }
-    });
+    onLines(sock, (line) => void this.onControl(s, line));
     sock.on('end', () => sock.end());
     sock.on('close', () => {
       this.sessions.delete(s.id);
@@ -285,29 +200,29 @@ export class AppApiServer {
     const id = check.reqId(req);
     const reply = (r: Record<string, unknown>) => writeJsonLine(s.control, { ...(id === undefined ? {} : { req: id }), ...r });
     try {
-      if (id === undefined) throw new ApiError('bad_request', 'req must be an integer or a short string');
+      if (id === undefined) throw new AppApiError('bad_request', 'req must be an integer or a short string');
       const o = check.op(req);
       if (o === 'announce') {
         const svc = check.announce(req);
         const others = s.services.filter((x) => x.name !== svc.name);
-        if (others.length >= MAX_SERVICES_PER_APP) throw new ApiError('bad_request', `an app announces at most ${MAX_SERVICES_PER_APP} services`);
+        if (others.length >= MAX_SERVICES_PER_APP) throw new AppApiError('bad_request', `an app announces at most ${MAX_SERVICES_PER_APP} services`);
         s.services = [...others, { name: svc.name, port: s.port, ...(svc.attrs ? { attrs: svc.attrs } : {}) }];
         await this.host.announce(this.allServices());
         reply({ ok: true });
       } else if (o === 'query') {
         reply({ ok: true, results: await this.host.query(check.query(req)) });
       } else {
-        throw new ApiError('bad_request', `unknown op ${JSON.stringify(o).slice(0, 80)}`);
+        throw new AppApiError('bad_request', `unknown op ${JSON.stringify(o).slice(0, 80)}`);
       }
     } catch (err) {
-      const e = err as ApiError;
+      const e = err as AppApiError;
       reply({ ok: false, code: e.code ?? 'error', error: e.message });
     }
   }
 
   private session(req: Record<string, unknown>): AppSession {
     const s = this.sessions.get(check.session(req));
-    if (!s) throw new ApiError('not_registered', 'register the app (name and port) before dialing or accepting');
+    if (!s) throw new AppApiError('not_registered', 'register the app (name and port) before dialing or accepting');
     return s;
   }
 
@@ -329,7 +244,7 @@ export class AppApiServer {
     const id = check.acceptId(req);
     const s = this.session(req);
     const p = this.pendingAccepts.get(id);
-    if (!p || p.session !== s) throw new ApiError('unknown_stream', `no incoming stream ${JSON.stringify(id)} for this app`);
+    if (!p || p.session !== s) throw new AppApiError('unknown_stream', `no incoming stream ${JSON.stringify(id)} for this app`);
     clearTimeout(p.timer);
     this.pendingAccepts.delete(id);
     writeJsonLine(sock, { ok: true });

@@ -1,36 +1,36 @@
-// The node: transports to neighbour nodes, the routing table and forwarding, control links to trusted node
-// managers, the ends of routes (each wrapped in an end-to-end secure channel) and the local app API.
+// The node wires its parts together; each part has one job and its own file (docs/node.md, Inside a node):
+//   channels.ts       what reaches the node: transports and control links, told apart by their first byte
+//   transports.ts     the transports to neighbours: dialing, keeping, retrying, auto-connect
+//   forwarder.ts      each packet to the next hop or to a local route end
+//   manager-links.ts  the control links to trusted node managers
+//   control-handler.ts what the managers ask: reserve ids, install and remove rules, switch paths
+//   route-ends.ts     the local ends of routes and their end-to-end channels
+//   route-dialer.ts   an app's dial: route setup and handshake
+//   app-api.ts        the local app API, which calls the AppApiHost methods below
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { type KeyPair, pkToHex, shortPk } from '../net/keys.js';
-import { secureAccept, secureConnect, type SecureChannel } from '../net/secure.js';
-import { dialSecure, listenSecure, type SecureListener } from '../net/tcp.js';
+import { listenSecure, type SecureListener } from '../net/tcp.js';
 import { MessengerClient } from '../messenger/client.js';
 import { createLogger, type Logger } from '../util/log.js';
-import { Backoff } from '../util/backoff.js';
-import { formatHostPort, parseHostPort } from '../util/hostport.js';
-import { PacketType, payloadLength, type Packet } from './packet.js';
-import { RoutingTable, type Rule } from './routing-table.js';
-import { Transport, type TransportInfo, type TransportOptions } from './transport.js';
-import { PeerRetries, type PeerState, type RetryPolicy } from './peer-retry.js';
-import { RouteEnd, RouteEndError, type RouteEndInfo } from './route-end.js';
-import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
-import { AppApiServer, ApiError } from './app-api.js';
-import * as checks from './control-checks.js';
-import { SetupQueue } from './setup-queue.js';
-import { ECHO_PORT } from './sdk/protocol.js';
+import { formatHostPort } from '../util/hostport.js';
+import type { TransportReport } from '../routing/control-protocol.js';
+import { RoutingTable } from './routing-table.js';
+import type { Transport, TransportInfo, TransportOptions } from './transport.js';
+import type { PeerState, RetryPolicy } from './peer-retry.js';
+import { acceptRelayed, demultiplex, TRANSPORT_PORT, type ChannelHandlers, type ChannelKind } from './channels.js';
+import { NODE_SERVICE, Transports } from './transports.js';
+import { Forwarder } from './forwarder.js';
+import { ManagerLinks } from './manager-links.js';
+import { ControlHandler } from './control-handler.js';
+import { RouteEnds } from './route-ends.js';
+import { RouteDialer, type DialOptions } from './route-dialer.js';
+import { AppApiServer, type AppApiHost } from './app-api.js';
+import { nodeStatus } from './node-status.js';
 
-/** Ports on the messenger: relayed transports between nodes, and control links to a node manager. */
-export const TRANSPORT_PORT = 5;
-export const MANAGER_PORT = 6;
-/** First byte a dialer sends on a channel to a node's listener. */
-const KIND_TRANSPORT = 0x54; // 'T'
-const KIND_CONTROL = 0x43; // 'C'
-export const NODE_SERVICE = 'skywire-node';
-/** Route setups (manager request + end-to-end handshake) a node runs at once; more wait in a bounded queue. */
-const MAX_CONCURRENT_SETUPS = 64;
-const MAX_QUEUED_SETUPS = 8192;
-const MAX_SETUP_WAIT_MS = 120_000;
+export { TRANSPORT_PORT } from './channels.js';
+export { NODE_SERVICE } from './transports.js';
+export { MANAGER_PORT } from '../routing/control-protocol.js';
 
 export interface NodeOptions {
   localKey: KeyPair;
@@ -57,46 +57,74 @@ export interface NodeOptions {
   retry?: RetryPolicy;
 }
 
-export class Node extends EventEmitter {
+type Service = { name: string; port: number; attrs?: Record<string, string> };
+
+/** Emits 'transport' (a transport came up) and 'manager' (a manager link came up, its key). */
+export class Node extends EventEmitter implements AppApiHost {
   readonly pkHex: string;
   readonly messenger: MessengerClient;
   readonly table: RoutingTable;
   readonly api: AppApiServer;
+  readonly transports: Transports;
+  readonly managers: ManagerLinks;
+  readonly ends: RouteEnds;
+  readonly forwarder: Forwarder;
+  private readonly control: ControlHandler;
+  private readonly dialer: RouteDialer;
   private readonly log: Logger;
-  private readonly transportsByPk = new Map<string, Transport>();
-  private readonly ends = new Map<string, RouteEnd>();
-  private readonly managerLinks = new Map<string, ControlLink>();
-  /** Route ids reserved by each manager and not yet used. */
-  private readonly pools = new Map<string, Set<number>>();
-  /** New paths of routes under repair, installed and waiting for the manager's "switch". */
-  private readonly pendingSwitch = new Map<string, { inRouteId: number; outPk: string; outRouteId: number }>();
-  private readonly trusted: Set<string>;
-  private readonly wanted = new Set<string>();
-  /** Peers the operator removed: auto-connect leaves them alone. */
-  private readonly excluded = new Set<string>();
-  private readonly dialing = new Map<string, Promise<Transport>>();
-  private readonly retries: PeerRetries;
-  private readonly setups = new SetupQueue(MAX_CONCURRENT_SETUPS, MAX_QUEUED_SETUPS, MAX_SETUP_WAIT_MS);
   private listener: SecureListener | undefined;
   private apiAddr: { host: string; port: number } | undefined;
   private timers: NodeJS.Timeout[] = [];
   private closed = false;
   private stopRelay: (() => void) | undefined;
-  private services: Array<{ name: string; port: number; attrs?: Record<string, string> }> = [];
-  droppedNoTransport = 0;
-  /** Packets for a live route id that came from a transport other than the rule's previous hop. */
-  droppedWrongTransport = 0;
-  rejectedControl = 0;
+  private services: Service[] = [];
 
   constructor(private readonly o: NodeOptions) {
     super();
-    this.pkHex = pkToHex(o.localKey.publicKey);
-    this.log = createLogger('node', { pk: shortPk(this.pkHex) });
-    this.trusted = new Set(o.managers.map((m) => m.toLowerCase()));
-    this.messenger = new MessengerClient({ localKey: o.localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
-    this.table = new RoutingTable({ idleMs: o.routeIdleMs ?? 30_000 });
+    const localKey = o.localKey;
+    const pkHex = (this.pkHex = pkToHex(localKey.publicKey));
+    const log = (this.log = createLogger('node', { pk: shortPk(pkHex) }));
+    this.messenger = new MessengerClient({ localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
+    const table = (this.table = new RoutingTable({ idleMs: o.routeIdleMs ?? 30_000 }));
     this.api = new AppApiServer(this, o.apiToken);
-    this.retries = new PeerRetries(o.retry);
+    const transportTo = (pk: string) => this.transports.get(pk);
+    this.ends = new RouteEnds({
+      localKey,
+      table,
+      log,
+      transportTo,
+      incoming: (port, remote, stream) => this.api.incoming(port, remote, stream),
+      closed: (routeKey) => this.managers.broadcast({ t: 'closed', routeKey }),
+    });
+    this.forwarder = new Forwarder({ table, transportTo, deliver: (key, p, from) => this.ends.deliver(key, p, from) });
+    this.transports = new Transports({
+      localKey,
+      pkHex,
+      messenger: this.messenger,
+      log,
+      transport: o.transport,
+      relayOnly: o.relayOnly,
+      retry: o.retry,
+      autoConnectMax: o.autoConnectMax,
+      onPacket: (p, from) => this.forwarder.onPacket(p, from),
+    });
+    this.transports.on('up', (t: Transport) => {
+      this.reportTransports();
+      this.emit('transport', t);
+    });
+    this.transports.on('down', (t: Transport, reason: string) => this.onTransportDown(t, reason));
+    this.control = new ControlHandler({ table, ends: this.ends, pkHex, log, isListening: (port) => this.api.isListening(port) });
+    this.managers = new ManagerLinks({
+      localKey,
+      messenger: this.messenger,
+      managers: o.managers,
+      log,
+      onRequest: (mpk, m) => this.control.handle(mpk, m),
+      transports: () => this.transportReport(),
+    });
+    this.managers.on('up', (mpk: string) => this.emit('manager', mpk));
+    this.managers.on('down', (mpk: string) => this.control.dropManager(mpk));
+    this.dialer = new RouteDialer(pkHex, this.managers, this.ends, log);
   }
 
   get apiAddress(): { host: string; port: number } | undefined {
@@ -110,22 +138,27 @@ export class Node extends EventEmitter {
   async start(): Promise<void> {
     this.messenger.on('error', (err: Error) => this.log.warn('messenger', { err }));
     await this.messenger.start();
-    this.stopRelay = this.messenger.listen(TRANSPORT_PORT, (s, from) => this.acceptRelayed(s, from));
+    const channels: ChannelHandlers = {
+      transport: (ch, pk, kind) => this.transports.add(ch, pk, kind, false),
+      control: (ch, pk) => this.managers.accept(ch, pk),
+    };
+    const inbound = (kind: ChannelKind) => (ch: Parameters<typeof demultiplex>[0]) => demultiplex(ch, kind, channels, this.log);
+    this.stopRelay = this.messenger.listen(TRANSPORT_PORT, (s, from) => acceptRelayed(s, from, this.o.localKey, this.log, inbound('relayed')));
     if (this.o.listen !== null) {
       const l = this.o.listen ?? { host: '127.0.0.1', port: 0 };
-      this.listener = await listenSecure({ localKey: this.o.localKey, host: l.host, port: l.port }, (ch) => this.onInbound(ch, 'direct'));
+      this.listener = await listenSecure({ localKey: this.o.localKey, host: l.host, port: l.port }, inbound('direct'));
     }
     await this.announceEntry();
     this.apiAddr = await this.api.listen(this.o.api?.host ?? '127.0.0.1', this.o.api?.port ?? 0);
-    for (const m of this.trusted) void this.managerLoop(m);
-    for (const pk of this.o.connect ?? []) this.want(pk.toLowerCase());
+    this.managers.start();
+    for (const pk of this.o.connect ?? []) this.transports.want(pk.toLowerCase());
     const idle = this.table.idleMs;
-    this.timers.push(setInterval(() => this.sweep(), Math.max(50, Math.min(idle / 3, 5000))));
+    this.timers.push(setInterval(() => this.ends.sweep(Date.now()), Math.max(50, Math.min(idle / 3, 5000))));
     this.timers.push(setInterval(() => this.reportTransports(), 5000));
     this.timers.push(setInterval(() => this.reportStats(), 2000));
     if (this.o.autoConnect) {
-      void this.autoConnect();
-      this.timers.push(setInterval(() => void this.autoConnect(), 10_000));
+      void this.transports.autoConnect();
+      this.timers.push(setInterval(() => void this.transports.autoConnect(), 10_000));
     }
     for (const t of this.timers) t.unref();
   }
@@ -134,502 +167,51 @@ export class Node extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    this.retries.close();
-    for (const e of this.ends.values()) e.destroy(new RouteEndError('closed', 'node is shutting down'));
-    for (const l of this.managerLinks.values()) l.close('node is shutting down');
-    for (const t of this.transportsByPk.values()) t.close('node is shutting down');
+    this.ends.destroyAll('node is shutting down');
+    this.managers.close('node is shutting down');
+    this.transports.close('node is shutting down');
     this.stopRelay?.();
     await this.api.close();
     await this.listener?.close();
     await this.messenger.close();
   }
 
-  // ---- transports ----
-
-  transportTo(pk: string): Transport | undefined {
-    return this.transportsByPk.get(pk);
-  }
-
-  transports(): Transport[] {
-    return [...this.transportsByPk.values()];
-  }
-
-  /** Keeps a transport to `pk`, reconnecting when it drops. */
-  want(pk: string): void {
-    if (pk === this.pkHex || this.closed) return;
-    this.wanted.add(pk);
-    if (!this.transportsByPk.has(pk)) void this.connectTo(pk).catch((err: unknown) => this.scheduleRetry(pk, err));
-  }
-
-  unwant(pk: string): void {
-    this.wanted.delete(pk);
-    this.excluded.add(pk);
-    this.retries.forget(pk);
-    this.transportsByPk.get(pk)?.close('removed by the operator');
-  }
-
-  /** Schedules the next try to reach a wanted peer; `err` = the try that just failed (counted). */
-  private scheduleRetry(pk: string, err?: unknown): void {
-    if (this.closed || !this.wanted.has(pk)) return;
-    this.retries.schedule(
-      pk,
-      () => {
-        if (this.transportsByPk.has(pk) || !this.wanted.has(pk)) return;
-        this.connectTo(pk).catch((e: unknown) => this.scheduleRetry(pk, e));
-      },
-      err,
-    );
-  }
-
-  /** Wanted peers without a transport: trying, retrying quickly, or backing off to the long interval. */
-  pendingPeers(): PeerState[] {
-    return [...this.wanted].filter((pk) => !this.transportsByPk.has(pk)).map((pk) => this.retries.state(pk, this.dialing.has(pk)));
-  }
-
-  /** Sets up a transport to `pk`: direct TCP to an announced address, else relayed by the messenger. */
-  connectTo(pk: string): Promise<Transport> {
-    const existing = this.transportsByPk.get(pk);
-    if (existing && !existing.isClosed) return Promise.resolve(existing);
-    let p = this.dialing.get(pk);
-    if (p) return p;
-    p = this.dialTransport(pk).finally(() => this.dialing.delete(pk));
-    this.dialing.set(pk, p);
-    return p;
-  }
-
-  private async dialTransport(pk: string): Promise<Transport> {
-    const pkBuf = Buffer.from(pk, 'hex');
-    const entry = await this.messenger.lookup(pk);
-    if (!entry) throw new ApiError('offline', `node ${shortPk(pk)} is not registered with the messenger`);
-    const errors: string[] = [];
-    if (!this.o.relayOnly) {
-      for (const a of entry.addresses) {
-        try {
-          const { host, port } = parseHostPort(a);
-          const ch = await dialSecure(host, port, pkBuf, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 });
-          ch.write(Buffer.from([KIND_TRANSPORT]));
-          return this.addTransport(ch, pk, 'direct', true);
-        } catch (err) {
-          errors.push((err as Error).message);
-        }
-      }
-    }
-    try {
-      const s = await this.messenger.open(pk, TRANSPORT_PORT);
-      const ch = await secureConnect(s, pkBuf, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 });
-      ch.write(Buffer.from([KIND_TRANSPORT]));
-      return this.addTransport(ch, pk, 'relayed', true);
-    } catch (err) {
-      errors.push((err as Error).message);
-      throw new ApiError('unreachable', `cannot reach ${shortPk(pk)}: ${errors.join('; ')}`);
-    }
-  }
-
-  private acceptRelayed(s: Duplex, from: string): void {
-    secureAccept(s, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 }).then(
-      (ch) => {
-        if (pkToHex(ch.remotePublicKey) !== from) {
-          this.log.warn('relayed peer key differs from the messenger sender', { from: shortPk(from) });
-          ch.destroy();
-          return;
-        }
-        this.onInbound(ch, 'relayed');
-      },
-      (err: Error) => this.log.debug('relayed handshake failed', { err }),
-    );
-  }
-
-  private onInbound(ch: SecureChannel, kind: 'direct' | 'relayed'): void {
-    const pk = pkToHex(ch.remotePublicKey);
-    const timer = setTimeout(() => ch.destroy(), 5000);
-    ch.on('error', () => {});
-    ch.once('data', (first: Buffer) => {
-      clearTimeout(timer);
-      ch.pause();
-      if (first.length > 1) ch.unshift(first.subarray(1));
-      if (first[0] === KIND_TRANSPORT) {
-        this.addTransport(ch, pk, kind, false);
-      } else if (first[0] === KIND_CONTROL) {
-        if (!this.trusted.has(pk)) {
-          this.rejectedControl++;
-          this.log.warn('rejected control channel from an untrusted manager key', { manager: shortPk(pk) });
-          ch.destroy();
-          return;
-        }
-        this.attachManager(pk, ch);
-      } else {
-        this.log.debug('unknown channel kind', { peer: shortPk(pk), kind: first[0] });
-        ch.destroy();
-      }
-    });
-  }
-
-  private addTransport(ch: Duplex, pk: string, kind: 'direct' | 'relayed', initiator: boolean): Transport {
-    const t = new Transport(ch, pk, kind, initiator, this.o.transport);
-    const old = this.transportsByPk.get(pk);
-    if (old && !old.isClosed) {
-      // Both sides dialed at once: keep the transport dialed by the smaller key, on both sides alike.
-      const initOf = (x: Transport) => (x.initiator ? this.pkHex : x.pk);
-      const keepNew = initOf(t) <= initOf(old);
-      const loser = keepNew ? old : t;
-      if (!keepNew) {
-        t.close('duplicate transport');
-        return old;
-      }
-      this.transportsByPk.set(pk, t);
-      loser.close('duplicate transport');
-    } else {
-      this.transportsByPk.set(pk, t);
-    }
-    t.on('packet', (p: Packet) => this.onPacket(p, t));
-    t.on('close', (reason: string) => this.onTransportClosed(t, reason));
-    ch.resume();
-    this.retries.succeeded(pk);
-    this.log.info('transport up', { peer: shortPk(pk), kind, initiator });
-    this.reportTransports();
-    this.emit('transport', t);
-    return t;
-  }
-
-  private onTransportClosed(t: Transport, reason: string): void {
-    if (this.transportsByPk.get(t.pk) !== t) return;
-    this.transportsByPk.delete(t.pk);
-    this.log.info('transport down', { peer: shortPk(t.pk), reason });
+  private onTransportDown(t: Transport, reason: string): void {
     // Streams leaving through it wait for the manager to move them to another path (or fail after a while).
-    for (const e of this.ends.values()) {
-      if (e.info.outPk === t.pk) e.suspend(`route broken: transport to ${shortPk(t.pk)} lost (${reason})`);
-    }
+    this.ends.lostTransport(t.pk, `route broken: transport to ${shortPk(t.pk)} lost (${reason})`);
     for (const r of this.table.list()) if (r.kind === 'intermediary' && r.nextPk === t.pk) this.table.delete(r.id);
     this.reportTransports();
-    this.scheduleRetry(t.pk);
   }
 
-  private async autoConnect(): Promise<void> {
-    try {
-      const { entries } = await this.messenger.query({ service: NODE_SERVICE, limit: 100 });
-      let n = this.transportsByPk.size;
-      for (const e of entries) {
-        if (n >= (this.o.autoConnectMax ?? 16)) break;
-        if (e.pk !== this.pkHex && !this.transportsByPk.has(e.pk) && !this.excluded.has(e.pk)) {
-          n++;
-          this.want(e.pk);
-        }
-      }
-    } catch (err) {
-      this.log.debug('auto-connect query failed', { err });
-    }
-  }
-
-  // ---- forwarding ----
-
-  private onPacket(p: Packet, from: Transport): void {
-    const rule = this.table.lookup(p.routeId);
-    if (!rule) return;
-    // A rule takes packets only from the neighbour it was installed for: a route id is no capability, and any
-    // key may open a transport. (Our own outbound `forward` rules take none.)
-    if (rule.fromPk !== from.pk) {
-      this.droppedWrongTransport++;
-      return;
-    }
-    const now = Date.now();
-    rule.lastActivity = now;
-    const len = payloadLength(p);
-    rule.bytesIn += len;
-    rule.packetsIn++;
-    if (rule.kind === 'intermediary') {
-      const next = this.transportsByPk.get(rule.nextPk!);
-      if (!next) {
-        this.droppedNoTransport++;
-        return;
-      }
-      // A payload that arrived in pieces leaves in pieces (the secure channel seals them without a copy).
-      const ok = p.parts ? next.sendv(p.type, rule.nextRouteId!, p.parts, len) : next.send(p.type, rule.nextRouteId!, p.payload);
-      rule.bytesOut += len;
-      rule.packetsOut++;
-      if (p.type === PacketType.CLOSE || p.type === PacketType.ERROR) this.table.delete(rule.id);
-      if (!ok) this.holdUntilDrained(from, next);
-    } else if (rule.kind === 'consume') {
-      const end = this.ends.get(rule.routeKey);
-      if (end) end.deliver(p, from);
-    }
-  }
-
-  /** Backpressure: stop reading `from` while `to` cannot take more. */
-  private holdUntilDrained(from: Transport, to: Transport): void {
-    if (from.isPausedBy(to)) return;
-    from.pauseReading(to);
-    const release = () => {
-      to.off('drain', release);
-      to.off('close', release);
-      from.resumeReading(to);
-    };
-    to.on('drain', release);
-    to.on('close', release);
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    const third = this.table.idleMs / 3;
-    for (const e of this.ends.values()) {
-      if (now - e.lastSent >= third) e.keepalive();
-      // Our own rules of a half-closed stream must not expire while the other direction still works.
-      if (e.outRule) e.outRule.lastActivity = now;
-      if (e.inRule && e.remoteDone) e.inRule.lastActivity = now;
-    }
-    for (const r of this.table.expire(now)) {
-      if (r.kind === 'consume') {
-        this.ends.get(r.routeKey)?.destroy(new RouteEndError('expired', `route expired after ${r.idleMs} ms without traffic`));
-      }
-    }
-  }
-
-  // ---- managers ----
-
-  private async managerLoop(mpk: string): Promise<void> {
-    const backoff = new Backoff({ initialMs: 200, maxMs: 5000 });
-    while (!this.closed) {
-      try {
-        const ch = await this.dialManager(mpk);
-        backoff.reset();
-        const link = this.attachManager(mpk, ch);
-        await new Promise((r) => link.once('close', r));
-      } catch (err) {
-        this.log.debug('manager connect failed', { manager: shortPk(mpk), err });
-      }
-      if (this.closed) return;
-      await new Promise((r) => setTimeout(r, backoff.next()).unref());
-    }
-  }
-
-  private async dialManager(mpk: string): Promise<SecureChannel> {
-    const pkBuf = Buffer.from(mpk, 'hex');
-    const entry = await this.messenger.lookup(mpk);
-    if (!entry) throw new Error(`manager ${shortPk(mpk)} is not registered with the messenger`);
-    for (const a of entry.addresses) {
-      try {
-        const { host, port } = parseHostPort(a);
-        return await dialSecure(host, port, pkBuf, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 });
-      } catch (err) {
-        this.log.debug('manager address failed', { address: a, err });
-      }
-    }
-    const s = await this.messenger.open(mpk, MANAGER_PORT);
-    return secureConnect(s, pkBuf, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 });
-  }
-
-  private attachManager(mpk: string, ch: Duplex): ControlLink {
-    const link = new ControlLink(ch, (m) => this.onManagerRequest(mpk, m));
-    this.managerLinks.get(mpk)?.close('replaced');
-    this.managerLinks.set(mpk, link);
-    link.on('close', (reason: string) => {
-      if (this.managerLinks.get(mpk) === link) {
-        this.managerLinks.delete(mpk);
-        for (const id of this.pools.get(mpk) ?? []) this.table.delete(id);
-        this.pools.delete(mpk);
-      }
-      this.log.info('manager link down', { manager: shortPk(mpk), reason });
-    });
-    link.send({ t: 'hello', transports: this.transportReport() });
-    this.log.info('manager link up', { manager: shortPk(mpk) });
-    this.emit('manager', mpk);
-    return link;
-  }
-
-  connectedManagers(): string[] {
-    return [...this.managerLinks.keys()];
-  }
-
-  private transportReport(): Array<{ pk: string; latencyMs: number }> {
-    return this.transports().map((t) => ({ pk: t.pk, latencyMs: t.latencyMs }));
+  private transportReport(): TransportReport[] {
+    return this.transports.list().map((t) => ({ pk: t.pk, latencyMs: t.latencyMs }));
   }
 
   private reportTransports(): void {
-    const list = this.transportReport();
-    for (const l of this.managerLinks.values()) l.send({ t: 'transports', list });
+    this.managers.broadcast({ t: 'transports', list: this.transportReport() });
   }
 
   /** Traffic counters for the managers (their dashboards show bytes per transport and per rule). */
   private reportStats(): void {
-    if (!this.managerLinks.size) return;
+    if (!this.managers.connected().length) return;
     const s = this.status();
-    const msg = { t: 'stats', transports: s.transports, rules: (s.rules as unknown[]).slice(0, 500) };
-    for (const l of this.managerLinks.values()) l.send(msg);
-  }
-
-  private onManagerRequest(mpk: string, m: ControlMessage): Record<string, unknown> | void {
-    switch (m.t) {
-      case 'reserve': {
-        // A pool of ids the manager hands out at route setup, saving a round trip per route; held for as long
-        // as the manager link lives, and bounded per manager.
-        const count = checks.reserveCount(m);
-        const pool = this.pools.get(mpk) ?? new Set<number>();
-        if (pool.size + count > checks.MAX_RESERVED_PER_MANAGER) {
-          throw new ControlError('busy', `this manager already holds ${pool.size} reserved route ids (at most ${checks.MAX_RESERVED_PER_MANAGER})`);
-        }
-        const ids = this.table.reserve(count, '', Date.now(), Infinity);
-        this.pools.set(mpk, pool);
-        for (const id of ids) pool.add(id);
-        return { ids };
-      }
-      case 'install': {
-        const key = checks.routeKey(m);
-        const rules = checks.installRules(m);
-        const pool = this.pools.get(mpk);
-        for (const r of rules) {
-          if (!pool?.has(r.routeId)) throw new ControlError('bad_request', `route id ${r.routeId} was not reserved by this manager`);
-          if (r.kind === 'consume' && 'end' in r) {
-            if (this.ends.has(key)) throw new ControlError('bad_request', `route ${key} already has an end here`);
-            if (!r.end.initiator && !this.api.isListening(r.end.localPort)) {
-              throw new ControlError('refused', `nothing listens on port ${r.end.localPort} at ${shortPk(this.pkHex)}`);
-            }
-          }
-        }
-        for (const r of rules) pool!.delete(r.routeId);
-        this.install(key, rules);
-        return;
-      }
-      case 'remove':
-        this.removeRoute(checks.routeKey(m), checks.removeReason(m));
-        return;
-      case 'removeIds':
-        // The rules of a repaired route's old path.
-        for (const id of checks.routeIds(m)) {
-          if (this.table.get(id)?.kind === 'intermediary') this.table.delete(id);
-        }
-        return;
-      case 'switch': {
-        const key = checks.routeKey(m);
-        const end = this.ends.get(key);
-        const next = this.pendingSwitch.get(key);
-        this.pendingSwitch.delete(key);
-        if (!end || !next || !end.repairable) throw new ControlError('not_repairable', `stream ${key} cannot move to a new path`);
-        if (end.inRule) this.table.delete(end.inRule.id);
-        if (end.outRule) this.table.delete(end.outRule.id);
-        end.inRule = this.table.get(next.inRouteId);
-        end.outRule = this.table.install({ kind: 'forward', routeKey: key, nextPk: next.outPk, nextRouteId: next.outRouteId });
-        end.switchTo(next);
-        this.log.info('route moved to a new path', { route: key, next: shortPk(next.outPk) });
-        return;
-      }
-      default:
-        this.log.debug('unknown manager message', { manager: shortPk(mpk), t: m.t });
-        if (m.id !== undefined) throw new ControlError('bad_request', `unknown message ${JSON.stringify(m.t).slice(0, 40)}`);
-    }
-  }
-
-  private install(routeKey: string, rules: checks.InstallRule[]): void {
-    for (const r of rules) {
-      if (r.kind === 'intermediary') {
-        this.table.install({ id: r.routeId, kind: 'intermediary', routeKey, nextPk: r.nextPk, nextRouteId: r.nextRouteId, fromPk: r.fromPk });
-      } else if ('reroute' in r) {
-        const end = this.ends.get(routeKey);
-        if (!end || !end.repairable) throw new ControlError('not_repairable', `stream ${routeKey} cannot move to a new path`);
-        this.table.install({ id: r.routeId, kind: 'consume', routeKey, fromPk: r.fromPk });
-        this.pendingSwitch.set(routeKey, { inRouteId: r.routeId, outPk: r.reroute.outPk, outRouteId: r.reroute.outRouteId });
-      } else {
-        const inRule = this.table.install({ id: r.routeId, kind: 'consume', routeKey, fromPk: r.fromPk });
-        const info: RouteEndInfo = { ...r.end, routeKey, inRouteId: r.routeId };
-        const outRule = this.table.install({ kind: 'forward', routeKey, nextPk: info.outPk, nextRouteId: info.outRouteId });
-        const end = new RouteEnd(this, info);
-        end.inRule = inRule;
-        end.outRule = outRule;
-        this.ends.set(routeKey, end);
-        end.on('error', () => {});
-        end.once('close', () => this.onEndClosed(end));
-        if (!info.initiator) this.acceptRoute(end);
-      }
-    }
-  }
-
-  private removeRoute(routeKey: string, reason: string): void {
-    for (const r of this.table.byRouteKey(routeKey)) this.table.delete(r.id);
-    this.ends.get(routeKey)?.destroy(new RouteEndError('broken', reason));
-  }
-
-  private onEndClosed(end: RouteEnd): void {
-    const key = end.info.routeKey;
-    if (this.ends.get(key) === end) this.ends.delete(key);
-    if (end.inRule) this.table.delete(end.inRule.id);
-    if (end.outRule) this.table.delete(end.outRule.id);
-    for (const l of this.managerLinks.values()) l.send({ t: 'closed', routeKey: key });
-  }
-
-  /** The destination end of a new route: authenticate the dialer end to end, then hand the stream over. */
-  private acceptRoute(end: RouteEnd): void {
-    const { remotePk, remotePort, localPort } = end.info;
-    secureAccept(end, { localKey: this.o.localKey, handshakeTimeoutMs: 10_000 }).then(
-      (ch) => {
-        end.handshaking = false;
-        if (pkToHex(ch.remotePublicKey) !== remotePk) {
-          this.log.warn('end-to-end key differs from the one the manager announced', { route: end.info.routeKey });
-          ch.destroy();
-          return;
-        }
-        ch.on('error', () => {});
-        if (localPort === ECHO_PORT) ch.pipe(ch);
-        else this.api.incoming(localPort, { pk: remotePk, port: remotePort }, ch);
-      },
-      (err: Error) => {
-        this.log.debug('end-to-end handshake failed', { err });
-        end.destroy(err);
-      },
-    );
+    this.managers.broadcast({ t: 'stats', transports: s.transports as unknown[], rules: (s.rules as unknown[]).slice(0, 500) });
   }
 
   // ---- AppApiHost ----
 
-  async dial(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number; gone?: () => boolean }): Promise<Duplex> {
-    if (pk === this.pkHex) throw new ApiError('bad_request', 'cannot dial this node itself');
-    return this.setups.run(() => {
-      // The app gave up while this dial waited its turn: no route for nobody.
-      if (o.gone?.()) throw new ApiError('cancelled', 'the app closed the dial request');
-      return this.setUpRoute(fromPort, pk, port, o);
-    });
+  dial(fromPort: number, pk: string, port: number, o: DialOptions): Promise<Duplex> {
+    return this.dialer.dial(fromPort, pk, port, o);
   }
 
-  private async setUpRoute(fromPort: number, pk: string, port: number, o: { minHops?: number; maxHops?: number }): Promise<Duplex> {
-    const links = [...this.managerLinks.values()];
-    if (!links.length) throw new ApiError('no_manager', 'this node is not connected to any node manager');
-    let routeKey = '';
-    const t0 = performance.now();
-    // Several trusted managers: each knows the nodes linked to it, so the next one is tried unless the answer
-    // is final (the destination refused, or the request itself is wrong).
-    for (let i = 0; i < links.length && !routeKey; i++) {
-      try {
-        const r = await links[i].request({ t: 'dial', to: pk, port, fromPort, minHops: o.minHops, maxHops: o.maxHops }, 10_000);
-        routeKey = checks.dialReply(r);
-      } catch (err) {
-        const e = err as ControlError;
-        if (i + 1 < links.length && e.code !== 'refused' && e.code !== 'bad_request') continue;
-        throw new ApiError(e.code ?? 'error', e.message);
-      }
-    }
-    const end = this.ends.get(routeKey);
-    if (!end) throw new ApiError('error', 'the node manager answered but did not install the route here');
-    const t1 = performance.now();
-    try {
-      const ch = await secureConnect(end, Buffer.from(pk, 'hex'), { localKey: this.o.localKey, handshakeTimeoutMs: 10_000 });
-      end.handshaking = false;
-      this.log.debug('dialed', { route: routeKey, setupMs: t1 - t0, handshakeMs: performance.now() - t1 });
-      ch.on('error', () => {});
-      return ch;
-    } catch (err) {
-      end.destroy();
-      throw new ApiError('timeout', `end-to-end handshake with ${shortPk(pk)} failed: ${(err as Error).message}`);
-    }
-  }
-
-  async announce(services: Array<{ name: string; port: number; attrs?: Record<string, string> }>): Promise<void> {
+  async announce(services: Service[]): Promise<void> {
     this.services = services;
     await this.announceEntry();
   }
 
   private async announceEntry(): Promise<void> {
     const addr = this.o.announceAddress ?? (this.listener ? formatHostPort(this.listener.address()) : undefined);
-    await this.messenger.announce({
-      addresses: addr ? [addr] : [],
-      services: [{ name: NODE_SERVICE, port: 0 }, ...this.services],
-    });
+    await this.messenger.announce({ addresses: addr ? [addr] : [], services: [{ name: NODE_SERVICE, port: 0 }, ...this.services] });
   }
 
   async query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>> {
@@ -640,67 +222,10 @@ export class Node extends EventEmitter {
   }
 
   status(): Record<string, unknown> {
-    const rule = (r: Rule) => ({
-      id: r.id,
-      kind: r.kind,
-      route: r.routeKey,
-      ...(r.nextPk ? { nextPk: r.nextPk, nextRouteId: r.nextRouteId } : {}),
-      bytesIn: r.bytesIn,
-      bytesOut: r.bytesOut,
-      packetsIn: r.packetsIn,
-      packetsOut: r.packetsOut,
-      idleMs: Date.now() - r.lastActivity,
-    });
-    return {
-      pk: this.pkHex,
-      listen: this.listener ? formatHostPort(this.listener.address()) : null,
-      managers: this.connectedManagers(),
-      transports: this.transports().map((t) => t.info()),
-      rules: this.table.list().filter((r) => r.kind !== 'reserved').map(rule),
-      streams: [...this.ends.values()].map((e) => ({
-        route: e.info.routeKey,
-        remotePk: e.info.remotePk,
-        remotePort: e.info.remotePort,
-        localPort: e.info.localPort,
-        initiator: e.info.initiator,
-        repairs: e.repairs,
-      })),
-      apps: this.api.apps(),
-      pending: this.pendingPeers(),
-      dropped: {
-        unknownRoute: this.table.unknownRoute,
-        noTransport: this.droppedNoTransport,
-        wrongTransport: this.droppedWrongTransport,
-        malformed: this.transports().reduce((n, t) => n + t.decoder.stats.malformed, 0),
-        rejectedControl: this.rejectedControl,
-      },
-    };
+    return nodeStatus(this, this.listener ? formatHostPort(this.listener.address()) : null);
   }
 
-  async transportsCmd(action: string, pk?: string): Promise<{ transports: TransportInfo[]; pending: PeerState[] }> {
-    if (action !== 'ls') {
-      if (!pk || !/^[0-9a-fA-F]{66}$/.test(pk)) throw new ApiError('bad_request', `"${pk ?? ''}" is not a public key (66 hex characters)`);
-      pk = pk.toLowerCase();
-      if (pk === this.pkHex) throw new ApiError('bad_request', 'a node needs no transport to itself');
-    }
-    if (action === 'add') {
-      this.wanted.add(pk!);
-      this.excluded.delete(pk!);
-      await this.connectTo(pk!).catch((err: Error) => {
-        this.scheduleRetry(pk!, err);
-        const s = this.retries.state(pk!, false);
-        throw new ApiError(
-          (err as ApiError).code ?? 'unreachable',
-          `${err.message}; retrying in the background (${s.failures} failed, ${this.retries.fastTries} quick tries, then one every ` +
-            `${Math.round(this.retries.slowMs / 1000)} s); "skywire node transports rm ${pk}" stops it`,
-        );
-      });
-    } else if (action === 'rm') {
-      if (!this.transportsByPk.has(pk!) && !this.wanted.has(pk!)) throw new ApiError('not_found', `no transport to ${shortPk(pk!)}`);
-      this.unwant(pk!);
-    } else if (action !== 'ls') {
-      throw new ApiError('bad_request', `unknown transports action "${action}" (add, rm or ls)`);
-    }
-    return { transports: this.transports().map((t) => t.info()), pending: this.pendingPeers() };
+  transportsCmd(action: string, pk?: string): Promise<{ transports: TransportInfo[]; pending: PeerState[] }> {
+    return this.transports.command(action, pk);
   }
 }

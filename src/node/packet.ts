@@ -1,4 +1,4 @@
-// Packets carried by a transport (DESIGN.md section 5): `type u8 | route_id u32 | len u16 | payload`,
+// Packets carried by a transport (docs/design.md section 5): `type u8 | route_id u32 | len u16 | payload`,
 // big-endian. Route id 0 is reserved for the transport itself (PING/PONG/KEEPALIVE between neighbours).
 
 export const PacketType = {
@@ -53,12 +53,21 @@ export function payloadLength(p: Packet): number {
   return p instanceof SplitPacket ? p.length : p.payload.length;
 }
 
-export function encodePacket(type: PacketTypeValue, routeId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  if (payload.length > MAX_PAYLOAD) throw new Error(`packet payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD}`);
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+function writeHeader(buf: Buffer, type: PacketTypeValue, routeId: number, len: number): Buffer {
   buf[0] = type;
   buf.writeUInt32BE(routeId >>> 0, 1);
-  buf.writeUInt16BE(payload.length, 5);
+  buf.writeUInt16BE(len, 5);
+  return buf;
+}
+
+/** The 7-byte header of a packet whose `len` payload bytes are written separately. */
+export function encodeHeader(type: PacketTypeValue, routeId: number, len: number): Buffer {
+  return writeHeader(Buffer.allocUnsafe(HEADER_BYTES), type, routeId, len);
+}
+
+export function encodePacket(type: PacketTypeValue, routeId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  if (payload.length > MAX_PAYLOAD) throw new Error(`packet payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD}`);
+  const buf = writeHeader(Buffer.allocUnsafe(HEADER_BYTES + payload.length), type, routeId, payload.length);
   payload.copy(buf, HEADER_BYTES);
   return buf;
 }

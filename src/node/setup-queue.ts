@@ -2,7 +2,7 @@
 // connections at once) otherwise starts every end-to-end handshake together: they share the CPU, and the slow
 // ones reach their timeouts (the far end's starts at install) before they finish. Queued, each setup runs
 // with the whole budget of its timeouts; the queue itself is bounded and refuses clearly past that.
-import { ApiError } from './app-api-checks.js';
+import { AppApiError } from './sdk/errors.js';
 
 interface Waiter {
   start: () => void;
@@ -28,14 +28,14 @@ export class SetupQueue {
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
       if (this.waiting.length >= this.maxWaiting) {
-        throw new ApiError('busy', `this node already has ${this.waiting.length} route setups waiting; try again later`);
+        throw new AppApiError('busy', `this node already has ${this.waiting.length} route setups waiting; try again later`);
       }
       await new Promise<void>((resolve, reject) => {
         const w: Waiter = {
           start: resolve,
           timer: setTimeout(() => {
             this.waiting.splice(this.waiting.indexOf(w), 1);
-            reject(new ApiError('busy', `this node is busy: the route setup waited ${this.maxWaitMs / 1000} s for its turn`));
+            reject(new AppApiError('busy', `this node is busy: the route setup waited ${this.maxWaitMs / 1000} s for its turn`));
           }, this.maxWaitMs),
         };
         this.waiting.push(w);

@@ -4,7 +4,8 @@
 import { EventEmitter } from 'node:events';
 import { openSync, writeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { encodePacket, PacketDecoder, PacketType, type Packet, type PacketTypeValue, HEADER_BYTES, MAX_PAYLOAD } from './packet.js';
+import { forEachGroup } from '../net/batching.js';
+import { encodeHeader, encodePacket, PacketDecoder, PacketType, type Packet, type PacketTypeValue, HEADER_BYTES, MAX_PAYLOAD } from './packet.js';
 
 export interface TransportOptions {
   /** PING interval (default 1 s). */
@@ -99,11 +100,7 @@ export class Transport extends EventEmitter {
     this.packetsOut++;
     if (len < 1024) return this.channel.write(encodePacket(type, routeId, payload));
     // Header and payload as two writes: the secure channel seals them into one message without a copy.
-    const head = Buffer.allocUnsafe(HEADER_BYTES);
-    head[0] = type;
-    head.writeUInt32BE(routeId >>> 0, 1);
-    head.writeUInt16BE(len, 5);
-    this.channel.write(head);
+    this.channel.write(encodeHeader(type, routeId, len));
     return this.channel.write(payload);
   }
 
@@ -114,14 +111,26 @@ export class Transport extends EventEmitter {
     if (len > MAX_PAYLOAD) throw new Error(`packet payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
     this.bytesOut += HEADER_BYTES + len;
     this.packetsOut++;
-    const head = Buffer.allocUnsafe(HEADER_BYTES);
-    head[0] = type;
-    head.writeUInt32BE(routeId >>> 0, 1);
-    head.writeUInt16BE(len, 5);
-    this.channel.write(head);
+    this.channel.write(encodeHeader(type, routeId, len));
     let ok = true;
     for (const p of pieces) ok = this.channel.write(p);
     return ok;
+  }
+
+  /**
+   * Sends a byte stream's pieces as packets of at most MAX_PAYLOAD bytes each (pieces are cut, never copied);
+   * false when the channel is full.
+   */
+  sendStream(type: PacketTypeValue, routeId: number, bufs: Buffer[]): { ok: boolean; bytes: number; packets: number } {
+    let ok = true;
+    let bytes = 0;
+    let packets = 0;
+    forEachGroup(bufs, MAX_PAYLOAD, (group, len) => {
+      ok = this.sendv(type, routeId, group, len) && ok;
+      bytes += len;
+      packets++;
+    });
+    return { ok, bytes, packets };
   }
 
   get writable(): boolean {

@@ -16,15 +16,26 @@ import { createLogger } from '../util/log.js';
 import { formatHostPort } from '../util/hostport.js';
 import { Graph, NoPathError } from './graph.js';
 import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
-import { describeIssue, NodeMessage, reserveReply } from './messages.js';
+import {
+  decodeNodeMessage,
+  decodeReserveReply,
+  MANAGER_PORT,
+  MANAGER_SERVICE,
+  MAX_RESERVE_PER_REQUEST,
+  type DialMessage,
+  type DialReply,
+  type InstallRule,
+  type ManagerMessage,
+  type NodeStats,
+  type RouteEndSpec,
+} from '../routing/control-protocol.js';
 import { Penalties, type PenaltyOptions } from './penalties.js';
+import type { RouteView } from './dashboard/model.js';
 
-/** Port on the messenger where the manager accepts relayed control links (same as the node's MANAGER_PORT). */
-export const MANAGER_PORT = 6;
-export const MANAGER_SERVICE = 'skywire-manager';
+export { MANAGER_PORT, MANAGER_SERVICE, type NodeStats } from '../routing/control-protocol.js';
 const POOL_SIZE = 64;
-/** Most ids one refill asks a node for (the node refuses more per request, see src/node/control-checks.ts). */
-const MAX_REFILL = 4096;
+/** Most ids one refill asks a node for (the node refuses more per request). */
+const MAX_REFILL = MAX_RESERVE_PER_REQUEST;
 
 export interface ManagerOptions {
   localKey: KeyPair;
@@ -60,19 +71,11 @@ const atNode = (node: string) => (err: unknown): never => {
   throw new HopError(node, e.code ?? 'error', `node ${shortPk(node)}: ${e.message}`);
 };
 
-export interface NodeStats {
-  transports: Array<{ pk: string; kind?: string; latencyMs?: number; bytesIn?: number; bytesOut?: number }>;
-  rules: Array<{ id: number; kind: string; route: string; nextPk?: string; bytesIn: number; bytesOut: number }>;
-}
+/** The consume rule of a route's end: a new end, or the new path of an end under repair. */
+type EndRule = { end: RouteEndSpec } | { reroute: { outPk: string; outRouteId: number } };
 
-interface RouteRecord {
-  key: string;
-  from: string;
-  to: string;
-  port: number;
-  fwd: string[];
-  rev: string[];
-  createdAt: number;
+/** A live route: what the dashboard shows of it, and what the manager needs to repair or remove it. */
+interface RouteRecord extends RouteView {
   /** Route ids each hop receives with (index 0, the sending end, has none). */
   fwdIds: number[];
   revIds: number[];
@@ -177,14 +180,14 @@ export class NodeManager extends EventEmitter {
 
   private onMessage(pk: string, raw: ControlMessage): Promise<Record<string, unknown>> | void {
     // Any key may open a control link: check the shape of everything before it touches the graph or a route.
-    const parsed = NodeMessage.safeParse(raw);
-    if (!parsed.success) {
-      const why = raw.t === 'reply' ? 'reply' : `message "${String(raw.t).slice(0, 40)}"`;
-      log.debug('bad control message', { node: shortPk(pk), t: String(raw.t).slice(0, 40), issue: describeIssue(parsed.error) });
-      if (raw.id !== undefined) throw new ControlError('bad_request', `bad ${why}: ${describeIssue(parsed.error)}`);
+    let m: ReturnType<typeof decodeNodeMessage>;
+    try {
+      m = decodeNodeMessage(raw);
+    } catch (err) {
+      log.debug('bad control message', { node: shortPk(pk), t: String(raw.t).slice(0, 40), issue: (err as Error).message });
+      if (raw.id !== undefined) throw err;
       return;
     }
-    const m = parsed.data;
     switch (m.t) {
       case 'hello':
       case 'transports': {
@@ -219,12 +222,11 @@ export class NodeManager extends EventEmitter {
     if (!link) return Promise.reject(new ControlError('offline', `node ${shortPk(pk)} went offline`));
     const count = Math.min(MAX_REFILL, POOL_SIZE + (this.demand.get(pk) ?? 0));
     p = link
-      .request({ t: 'reserve', count }, this.o.setupTimeoutMs ?? 5000)
+      .request({ t: 'reserve', count } satisfies ManagerMessage, this.o.setupTimeoutMs ?? 5000)
       .then((r) => {
         // At most the ids asked for, each a valid distinct id: a node cannot flood the pool or poison it.
-        const ok = reserveReply(count).safeParse(r);
-        if (!ok.success) throw new ControlError('bad_reply', `bad reply to "reserve": ${describeIssue(ok.error)}`);
-        if (this.links.get(pk) === link) this.pools.get(pk)?.push(...ok.data.ids);
+        const ids = decodeReserveReply(r, count);
+        if (this.links.get(pk) === link) this.pools.get(pk)?.push(...ids);
       })
       .finally(() => this.refills.delete(pk));
     this.refills.set(pk, p);
@@ -275,7 +277,7 @@ export class NodeManager extends EventEmitter {
     this.routesBroken++;
     this.routesLost++;
     log.info('route broken', { route: r.key, reason });
-    for (const n of new Set([...r.fwd, ...r.rev, ...extra])) this.links.get(n)?.send({ t: 'remove', routeKey: r.key, reason });
+    for (const n of new Set([...r.fwd, ...r.rev, ...extra])) this.links.get(n)?.send({ t: 'remove', routeKey: r.key, reason } satisfies ManagerMessage);
     this.emit('routeBroken', r.key);
   }
 
@@ -291,7 +293,7 @@ export class NodeManager extends EventEmitter {
         from: { reroute: { outPk: fwd[1], outRouteId: fIds[1] } },
       }));
       await this.installAll(r.key, rules);
-      await Promise.all([r.from, r.to].map((n) => this.links.get(n)!.request({ t: 'switch', routeKey: r.key }, this.o.setupTimeoutMs ?? 5000)));
+      await Promise.all([r.from, r.to].map((n) => this.links.get(n)!.request({ t: 'switch', routeKey: r.key } satisfies ManagerMessage, this.o.setupTimeoutMs ?? 5000)));
       // The old path's rules on nodes that are still there.
       const old = new Map<string, number[]>();
       const collect = (path: string[], ids: number[]) => {
@@ -299,7 +301,7 @@ export class NodeManager extends EventEmitter {
       };
       collect(r.fwd, r.fwdIds);
       collect(r.rev, r.revIds);
-      for (const [n, ids] of old) this.links.get(n)?.send({ t: 'removeIds', ids });
+      for (const [n, ids] of old) this.links.get(n)?.send({ t: 'removeIds', ids } satisfies ManagerMessage);
       Object.assign(r, { fwd, rev, fwdIds, revIds, repairs: r.repairs + 1, repairing: false });
       this.routesBroken++;
       this.routesRepaired++;
@@ -321,8 +323,8 @@ export class NodeManager extends EventEmitter {
   private async planRules(
     fwd: string[],
     rev: string[],
-    ends: (fwdIds: number[], revIds: number[]) => { to: Record<string, unknown>; from: Record<string, unknown> },
-  ): Promise<{ fwdIds: number[]; revIds: number[]; rules: Map<string, Array<Record<string, unknown>>> }> {
+    ends: (fwdIds: number[], revIds: number[]) => { to: EndRule; from: EndRule },
+  ): Promise<{ fwdIds: number[]; revIds: number[]; rules: Map<string, InstallRule[]> }> {
     const need = new Map<string, number>();
     for (const n of [...fwd.slice(1), ...rev.slice(1)]) need.set(n, (need.get(n) ?? 0) + 1);
     const granted = new Map<string, number[]>();
@@ -330,8 +332,8 @@ export class NodeManager extends EventEmitter {
     const take = (n: string) => granted.get(n)!.shift()!;
     const fwdIds = fwd.map((n, i) => (i === 0 ? 0 : take(n)));
     const revIds = rev.map((n, i) => (i === 0 ? 0 : take(n)));
-    const rules = new Map<string, Array<Record<string, unknown>>>();
-    const add = (n: string, r: Record<string, unknown>) => rules.set(n, [...(rules.get(n) ?? []), r]);
+    const rules = new Map<string, InstallRule[]>();
+    const add = (n: string, r: InstallRule) => rules.set(n, [...(rules.get(n) ?? []), r]);
     const chain = (path: string[], ids: number[]) => {
       for (let i = 1; i < path.length - 1; i++) {
         add(path[i], { routeId: ids[i], fromPk: path[i - 1], kind: 'intermediary', nextPk: path[i + 1], nextRouteId: ids[i + 1] });
@@ -346,13 +348,13 @@ export class NodeManager extends EventEmitter {
     return { fwdIds, revIds, rules };
   }
 
-  private async installAll(key: string, rules: Map<string, Array<Record<string, unknown>>>): Promise<void> {
+  private async installAll(key: string, rules: Map<string, InstallRule[]>): Promise<void> {
     const timeout = this.o.setupTimeoutMs ?? 5000;
     await Promise.all(
       [...rules].map(([n, list]) => {
         const link = this.links.get(n);
         if (!link) throw new HopError(n, 'offline', `node ${shortPk(n)} on the path went offline`);
-        return link.request({ t: 'install', routeKey: key, rules: list }, timeout).catch(atNode(n));
+        return link.request({ t: 'install', routeKey: key, rules: list } satisfies ManagerMessage, timeout).catch(atNode(n));
       }),
     );
   }
@@ -384,7 +386,7 @@ export class NodeManager extends EventEmitter {
   }
 
   /** Computes, reserves and installs a route; answers the dialer with its key. */
-  private async setupRoute(from: string, m: Extract<NodeMessage, { t: 'dial' }>): Promise<Record<string, unknown>> {
+  private async setupRoute(from: string, m: DialMessage): Promise<DialReply> {
     const { to, port, fromPort } = m;
     const minHops = m.minHops ?? undefined;
     const maxHops = m.maxHops ?? this.o.defaultMaxHops ?? 16;
@@ -421,7 +423,7 @@ export class NodeManager extends EventEmitter {
         log.info('route set up', { route: key, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
         return { routeKey: key, fwd, rev };
       } catch (err) {
-        for (const n of involved) this.links.get(n)?.send({ t: 'remove', routeKey: key, reason: 'route setup failed' });
+        for (const n of involved) this.links.get(n)?.send({ t: 'remove', routeKey: key, reason: 'route setup failed' } satisfies ManagerMessage);
         const bad = this.strike(err);
         const e = err as ControlError;
         // A failed intermediate: try a path around it (the ends cannot be avoided).

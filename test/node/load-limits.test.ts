@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { SetupQueue } from '../../src/node/setup-queue.js';
 import { Transport } from '../../src/node/transport.js';
-import { ApiError } from '../../src/node/app-api.js';
+import type { AppApiError } from '../../src/node/sdk/index.js';
 
 test('the setup queue runs at most `concurrency` at once, in order, and refuses clearly when full or waited too long', async () => {
   const q = new SetupQueue(2, 2, 200);
@@ -26,7 +26,7 @@ test('the setup queue runs at most `concurrency` at once, in order, and refuses 
     });
   const runs = [0, 1, 2, 3].map((i) => q.run(job(i)));
   assert.equal(q.queued, 2);
-  await assert.rejects(q.run(job(9)), (e: ApiError) => e.code === 'busy' && /2 route setups waiting/.test(e.message));
+  await assert.rejects(q.run(job(9)), (e: AppApiError) => e.code === 'busy' && /2 route setups waiting/.test(e.message));
   while (gates.length) {
     gates.shift()!();
     await new Promise((r) => setImmediate(r));
@@ -37,7 +37,7 @@ test('the setup queue runs at most `concurrency` at once, in order, and refuses 
   // A waiter whose turn does not come within maxWaitMs is refused (its slot never taken).
   const hold = q.run(job(10));
   const hold2 = q.run(job(11));
-  await assert.rejects(q.run(job(12)), (e: ApiError) => e.code === 'busy' && /waited 0.2 s/.test(e.message));
+  await assert.rejects(q.run(job(12)), (e: AppApiError) => e.code === 'busy' && /waited 0.2 s/.test(e.message));
   gates.splice(0).forEach((g) => g());
   assert.deepEqual(await Promise.all([hold, hold2]), [10, 11]);
   assert.equal(q.queued, 0);

@@ -1,25 +1,19 @@
 // Wiring of the two apps onto a node app connection (the SDK's AppClient, or anything with the same
 // shape), kept apart from argument parsing so it can run against any mesh.
-import type { Duplex } from 'node:stream';
 import { createLogger, type Logger } from '../../util/log.js';
 import { AddressPolicy, type Cidr } from './address-policy.js';
 import { SocksClient } from './client.js';
-import { ExitPicker, type ExitCandidate } from './exit-picker.js';
+import { ExitPicker } from './exit-picker.js';
 import { SocksExit } from './exit.js';
+import type { MeshApp } from '../../node/sdk/index.js';
 
 /** The service name socks-servers announce and socks-clients query. */
 export const SOCKS_SERVICE = 'socks';
 /** The mesh port a socks-server registers unless told otherwise. */
 export const DEFAULT_MESH_PORT = 1080;
 
-/** The part of the node SDK's AppClient these apps use (docs/internal-apis.md). */
-export interface MeshApp {
-  readonly localPk: string;
-  listen(onConn: (sock: Duplex, remote: { pk: string; port: number }) => void): void;
-  dial(pk: string, port: number, o?: { minHops?: number; maxHops?: number }): Promise<Duplex>;
-  announce(service: { name: string; attrs?: Record<string, string> }): Promise<void>;
-  query(service: string): Promise<ExitCandidate[]>;
-}
+/** The node SDK's app interface (AppClient fits it; docs/internal-apis.md). */
+export type { MeshApp } from '../../node/sdk/index.js';
 
 export interface SocksServerAppOptions {
   allow?: Cidr[];

@@ -6,48 +6,22 @@ import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { formatHostPort, parseHostPort } from '../../util/hostport.js';
 import { VPN_SERVICE } from './protocol.js';
-import { AppClient } from '../../node/sdk/index.js';
+import { AppClient, type MeshApp as SdkMeshApp, type RemoteInfo } from '../../node/sdk/index.js';
 import { type KeyPair, parsePublicKey, pkToHex } from '../../net/keys.js';
 import { type SecureListener, dialSecure, listenSecure } from '../../net/tcp.js';
 
-export interface RemoteInfo {
-  /** The peer's public key (hex), authenticated by the node or the secure channel. */
-  pk: string;
-  port: number;
-}
+export type { RemoteInfo, DialOptions, ServiceEntry } from '../../node/sdk/index.js';
 
-export interface DialOptions {
-  minHops?: number;
-  maxHops?: number;
-}
+/** The SDK's app interface with net.Socket streams (AppClient fits it as is). */
+export type MeshApp = SdkMeshApp<net.Socket>;
 
-export interface ServiceEntry {
-  pk: string;
-  port: number;
-  attrs?: Record<string, string>;
-}
-
-/** The subset of the SDK's AppClient the VPN uses (AppClient fits it as is). */
-export interface MeshApp {
-  readonly localPk: string;
-  listen(onConn: (sock: net.Socket, remote: RemoteInfo) => void): void;
-  dial(pk: string, port: number, o?: DialOptions): Promise<net.Socket>;
-  announce(service: { name: string; attrs?: Record<string, string> }): Promise<void>;
-  query(service: string): Promise<ServiceEntry[]>;
-  close(): Promise<void>;
-}
-
-export interface MeshTransport {
-  readonly localPk: string;
+/** How the VPN reaches its peer: a node app, or a direct secure connection (which has underlay addresses). */
+export interface MeshTransport extends Omit<SdkMeshApp, 'listen'> {
   listen(onConn: (sock: Duplex, remote: RemoteInfo) => void): Promise<void>;
-  dial(pk: string, port: number, o?: DialOptions): Promise<Duplex>;
-  announce(service: { name: string; attrs?: Record<string, string> }): Promise<void>;
-  query(service: string): Promise<ServiceEntry[]>;
   /** IPv4 addresses the stream itself travels to: a full tunnel must keep routes to them outside. */
   underlayAddresses(): string[];
   /** Calls `cb` once if the transport is lost for good (the node went away). */
   onLost(cb: (err: Error) => void): void;
-  close(): Promise<void>;
 }
 
 /** How often a node app checks that its node is still there. */

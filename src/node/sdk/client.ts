@@ -5,18 +5,11 @@ import { connect, type Socket } from 'node:net';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { Backoff } from '../../util/backoff.js';
-import { readJsonLine, writeJsonLine } from './protocol.js';
+import { onLines, readJsonLine, writeJsonLine } from './protocol.js';
+import { AppApiError } from './errors.js';
+import type { DialOptions, MeshApp, RemoteInfo, ServiceEntry } from './mesh-app.js';
 
-export class AppApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'AppApiError';
-  }
-}
+export { AppApiError } from './errors.js';
 
 export interface AppClientOptions {
   /** host:port of the node's app API; default SKYWIRE_APP_API, else the api file. */
@@ -150,14 +143,14 @@ function gaveUp(err: AppApiError, what: 'file' | 'api', waitMs: number, file: st
   );
 }
 
-export type IncomingHandler = (sock: Socket, remote: { pk: string; port: number }) => void;
+export type IncomingHandler = (sock: Socket, remote: RemoteInfo) => void;
 
 /**
  * One app's registration with its node. Emits 'close' once its control connection to the node is gone:
  * with an `AppApiError` (code 'closed') when that was not `close()` (the node stopped or restarted), with no
  * argument after `close()`. The registration, its port and its announcements end with it.
  */
-export class AppClient extends EventEmitter {
+export class AppClient extends EventEmitter implements MeshApp<Socket> {
   readonly localPk: string;
   readonly port: number;
   private onConn: IncomingHandler | undefined;
@@ -177,20 +170,14 @@ export class AppClient extends EventEmitter {
     super();
     this.localPk = String(reply.pk);
     this.port = Number(reply.port);
-    control.setEncoding('utf8');
-    let buf = '';
-    control.on('data', (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        try {
-          this.onLine(JSON.parse(line));
-        } catch {
-          /* a garbled line from the node is ignored */
-        }
+    onLines(control, (line) => {
+      let m: unknown;
+      try {
+        m = JSON.parse(line);
+      } catch {
+        return; // a garbled line from the node is ignored
       }
+      this.onLine(m);
     });
     let lastError: Error | undefined;
     control.on('error', (e) => (lastError = e));
@@ -244,7 +231,7 @@ export class AppClient extends EventEmitter {
   }
 
   /** Opens a stream to the app on `port` at node `pk`, over a route chosen by the node manager. */
-  async dial(pk: string, port: number, o: { minHops?: number; maxHops?: number } = {}): Promise<Socket> {
+  async dial(pk: string, port: number, o: DialOptions = {}): Promise<Socket> {
     if (this.closed) throw new AppApiError('closed', 'the app client is closed');
     // A dial may wait its turn in the node's bounded setup queue (a burst of dials): the node bounds that wait
     // and each setup, and refuses clearly ("busy") past them, so the SDK waits longer than for other requests.
@@ -264,10 +251,10 @@ export class AppClient extends EventEmitter {
     await this.request({ op: 'announce', service });
   }
 
-  async query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>> {
+  async query(service: string): Promise<ServiceEntry[]> {
     const r = await this.request({ op: 'query', service });
     if (!Array.isArray(r.results)) throw new AppApiError('error', 'the node answered a query without a results list');
-    return r.results as Array<{ pk: string; port: number; attrs?: Record<string, string> }>;
+    return r.results as ServiceEntry[];
   }
 
   async close(): Promise<void> {

@@ -56,6 +56,28 @@ export function readJsonLine(sock: Socket, timeoutMs = 10_000): Promise<Record<s
   });
 }
 
+/** Bytes a control connection may hold of a line not yet ended: past it the peer is not speaking this protocol. */
+export const MAX_PENDING_LINE = 1 << 20;
+
+/**
+ * Calls `onLine` with each '\n'-terminated line of a long-lived connection (the app's control connection, on
+ * both sides), in order; an unended line over MAX_PENDING_LINE bytes destroys the socket.
+ */
+export function onLines(sock: Socket, onLine: (line: string) => void): void {
+  sock.setEncoding('utf8');
+  let buf = '';
+  sock.on('data', (d: string) => {
+    buf += d;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      onLine(line);
+    }
+    if (buf.length > MAX_PENDING_LINE) sock.destroy();
+  });
+}
+
 export function writeJsonLine(sock: Socket, v: Record<string, unknown>): void {
   if (!sock.destroyed) sock.write(JSON.stringify(v) + '\n');
 }

@@ -1,0 +1,209 @@
+// A node's transports to its neighbours: dialing (direct TCP to an announced address, else relayed by the
+// messenger), keeping the ones the operator wants (retried with backoff, peer-retry.ts), auto-connect, and the
+// tie-break when two nodes dial each other at once. Emits 'up' (transport) and 'down' (transport, reason).
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { type KeyPair, shortPk } from '../net/keys.js';
+import { secureConnect } from '../net/secure.js';
+import { dialSecure } from '../net/tcp.js';
+import type { MessengerClient } from '../messenger/client.js';
+import type { Logger } from '../util/log.js';
+import { parseHostPort } from '../util/hostport.js';
+import type { Packet } from './packet.js';
+import { Transport, type TransportInfo, type TransportOptions } from './transport.js';
+import { PeerRetries, type PeerState, type RetryPolicy } from './peer-retry.js';
+import { KIND_TRANSPORT, TRANSPORT_PORT, type ChannelKind } from './channels.js';
+import { AppApiError } from './sdk/errors.js';
+
+/** Messenger service every node announces (auto-connect looks for it). */
+export const NODE_SERVICE = 'skywire-node';
+const HANDSHAKE_MS = 5000;
+
+export interface TransportsOptions {
+  localKey: KeyPair;
+  pkHex: string;
+  messenger: MessengerClient;
+  log: Logger;
+  transport?: TransportOptions;
+  /** Direct transports only via relay (for tests of relayed transports). */
+  relayOnly?: boolean;
+  retry?: RetryPolicy;
+  autoConnectMax?: number;
+  /** Where the packets of every transport go (attached before the transport reads). */
+  onPacket(p: Packet, from: Transport): void;
+}
+
+export class Transports extends EventEmitter {
+  private readonly byPk = new Map<string, Transport>();
+  private readonly wanted = new Set<string>();
+  /** Peers the operator removed: auto-connect leaves them alone. */
+  private readonly excluded = new Set<string>();
+  private readonly dialing = new Map<string, Promise<Transport>>();
+  private readonly retries: PeerRetries;
+  private closed = false;
+
+  constructor(private readonly o: TransportsOptions) {
+    super();
+    this.retries = new PeerRetries(o.retry);
+  }
+
+  get(pk: string): Transport | undefined {
+    return this.byPk.get(pk);
+  }
+
+  list(): Transport[] {
+    return [...this.byPk.values()];
+  }
+
+  close(reason: string): void {
+    this.closed = true;
+    this.retries.close();
+    for (const t of this.byPk.values()) t.close(reason);
+  }
+
+  /** Keeps a transport to `pk`, reconnecting when it drops. */
+  want(pk: string): void {
+    if (pk === this.o.pkHex || this.closed) return;
+    this.wanted.add(pk);
+    if (!this.byPk.has(pk)) void this.connectTo(pk).catch((err: unknown) => this.scheduleRetry(pk, err));
+  }
+
+  private unwant(pk: string): void {
+    this.wanted.delete(pk);
+    this.excluded.add(pk);
+    this.retries.forget(pk);
+    this.byPk.get(pk)?.close('removed by the operator');
+  }
+
+  /** Schedules the next try to reach a wanted peer; `err` = the try that just failed (counted). */
+  private scheduleRetry(pk: string, err?: unknown): void {
+    if (this.closed || !this.wanted.has(pk)) return;
+    const retry = () => {
+      if (this.byPk.has(pk) || !this.wanted.has(pk)) return;
+      this.connectTo(pk).catch((e: unknown) => this.scheduleRetry(pk, e));
+    };
+    this.retries.schedule(pk, retry, err);
+  }
+
+  /** Wanted peers without a transport: trying, retrying quickly, or backing off to the long interval. */
+  pending(): PeerState[] {
+    return [...this.wanted].filter((pk) => !this.byPk.has(pk)).map((pk) => this.retries.state(pk, this.dialing.has(pk)));
+  }
+
+  /** Sets up a transport to `pk`: direct TCP to an announced address, else relayed by the messenger. */
+  connectTo(pk: string): Promise<Transport> {
+    const existing = this.byPk.get(pk);
+    if (existing && !existing.isClosed) return Promise.resolve(existing);
+    let p = this.dialing.get(pk);
+    if (p) return p;
+    p = this.dial(pk).finally(() => this.dialing.delete(pk));
+    this.dialing.set(pk, p);
+    return p;
+  }
+
+  private async dial(pk: string): Promise<Transport> {
+    const pkBuf = Buffer.from(pk, 'hex');
+    const entry = await this.o.messenger.lookup(pk);
+    if (!entry) throw new AppApiError('offline', `node ${shortPk(pk)} is not registered with the messenger`);
+    const errors: string[] = [];
+    const opts = { localKey: this.o.localKey, handshakeTimeoutMs: HANDSHAKE_MS };
+    if (!this.o.relayOnly) {
+      for (const a of entry.addresses) {
+        try {
+          const { host, port } = parseHostPort(a);
+          const ch = await dialSecure(host, port, pkBuf, opts);
+          ch.write(Buffer.from([KIND_TRANSPORT]));
+          return this.add(ch, pk, 'direct', true);
+        } catch (err) {
+          errors.push((err as Error).message);
+        }
+      }
+    }
+    try {
+      const ch = await secureConnect(await this.o.messenger.open(pk, TRANSPORT_PORT), pkBuf, opts);
+      ch.write(Buffer.from([KIND_TRANSPORT]));
+      return this.add(ch, pk, 'relayed', true);
+    } catch (err) {
+      errors.push((err as Error).message);
+      throw new AppApiError('unreachable', `cannot reach ${shortPk(pk)}: ${errors.join('; ')}`);
+    }
+  }
+
+  /** Takes a channel (dialed, or accepted with its first byte read) as the transport to `pk`. */
+  add(ch: Duplex, pk: string, kind: ChannelKind, initiator: boolean): Transport {
+    const t = new Transport(ch, pk, kind, initiator, this.o.transport);
+    const old = this.byPk.get(pk);
+    if (old && !old.isClosed) {
+      // Both sides dialed at once: keep the transport dialed by the smaller key, on both sides alike.
+      const initOf = (x: Transport) => (x.initiator ? this.o.pkHex : x.pk);
+      if (initOf(t) > initOf(old)) {
+        t.close('duplicate transport');
+        return old;
+      }
+      this.byPk.set(pk, t);
+      old.close('duplicate transport');
+    } else {
+      this.byPk.set(pk, t);
+    }
+    t.on('packet', (p: Packet) => this.o.onPacket(p, t));
+    t.on('close', (reason: string) => this.onClosed(t, reason));
+    ch.resume();
+    this.retries.succeeded(pk);
+    this.o.log.info('transport up', { peer: shortPk(pk), kind, initiator });
+    this.emit('up', t);
+    return t;
+  }
+
+  private onClosed(t: Transport, reason: string): void {
+    if (this.byPk.get(t.pk) !== t) return;
+    this.byPk.delete(t.pk);
+    this.o.log.info('transport down', { peer: shortPk(t.pk), reason });
+    this.emit('down', t, reason);
+    this.scheduleRetry(t.pk);
+  }
+
+  /** Wants every node the messenger lists, up to autoConnectMax transports. */
+  async autoConnect(): Promise<void> {
+    try {
+      const { entries } = await this.o.messenger.query({ service: NODE_SERVICE, limit: 100 });
+      let n = this.byPk.size;
+      for (const e of entries) {
+        if (n >= (this.o.autoConnectMax ?? 16)) break;
+        if (e.pk !== this.o.pkHex && !this.byPk.has(e.pk) && !this.excluded.has(e.pk)) {
+          n++;
+          this.want(e.pk);
+        }
+      }
+    } catch (err) {
+      this.o.log.debug('auto-connect query failed', { err });
+    }
+  }
+
+  /** The app API's `transports` verb: ls, add PK (kept and retried), rm PK. */
+  async command(action: string, pk?: string): Promise<{ transports: TransportInfo[]; pending: PeerState[] }> {
+    if (action !== 'ls') {
+      if (!pk || !/^[0-9a-fA-F]{66}$/.test(pk)) throw new AppApiError('bad_request', `"${pk ?? ''}" is not a public key (66 hex characters)`);
+      pk = pk.toLowerCase();
+      if (pk === this.o.pkHex) throw new AppApiError('bad_request', 'a node needs no transport to itself');
+    }
+    if (action === 'add') {
+      this.wanted.add(pk!);
+      this.excluded.delete(pk!);
+      await this.connectTo(pk!).catch((err: Error) => {
+        this.scheduleRetry(pk!, err);
+        const s = this.retries.state(pk!, false);
+        throw new AppApiError(
+          (err as AppApiError).code ?? 'unreachable',
+          `${err.message}; retrying in the background (${s.failures} failed, ${this.retries.fastTries} quick tries, then one every ` +
+            `${Math.round(this.retries.slowMs / 1000)} s); "skywire node transports rm ${pk}" stops it`,
+        );
+      });
+    } else if (action === 'rm') {
+      if (!this.byPk.has(pk!) && !this.wanted.has(pk!)) throw new AppApiError('not_found', `no transport to ${shortPk(pk!)}`);
+      this.unwant(pk!);
+    } else if (action !== 'ls') {
+      throw new AppApiError('bad_request', `unknown transports action "${action}" (add, rm or ls)`);
+    }
+    return { transports: this.list().map((t) => t.info()), pending: this.pending() };
+  }
+}
