@@ -13,7 +13,7 @@ import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
 import { VpnClient, VpnFatalError } from '../apps/vpn/client.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
-import { DEFAULT_MTU, collect, parseDevice, parseHops, parseIpv4, parseMtu, parsePk } from '../apps/vpn/options.js';
+import { DEFAULT_GIVE_UP_S, DEFAULT_MTU, collect, parseGiveUp, parseDevice, parseHops, parseIpv4, parseMtu, parsePk } from '../apps/vpn/options.js';
 import { VPN_PORT } from '../apps/vpn/protocol.js';
 import { type MeshTransport, connectNode, directDialer } from '../apps/vpn/transport.js';
 
@@ -22,6 +22,12 @@ export async function main(argv: string[]): Promise<number> {
     .description('VPN client: routes traffic through a vpn-server reached over the mesh (Linux, CAP_NET_ADMIN)')
     .argument('<server>', 'the vpn-server\'s public key, or "auto" for any node announcing the vpn service')
     .option('--hops <n>', 'route length in hops')
+    .option(
+      '--give-up-after <seconds>',
+      'exit with an error when no session with the server came up within this time (0 = retry forever); ' +
+        'once up, a lost route is always retried',
+      String(DEFAULT_GIVE_UP_S),
+    )
     .option('--subnet <cidr>', 'route only this subnet through the VPN (repeatable); default: everything', collect, [])
     .option('--exclude <ip>', 'keep this IPv4 address outside a full tunnel, e.g. your transports\' peers (repeatable)', collect, [])
     .option('--dev <name>', 'TUN device name', 'cvpn0')
@@ -38,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     return err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : 2;
   }
   const opts = program.opts<{
-    hops?: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
+    hops?: string; giveUpAfter: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
     api?: string; token?: string; apiFile?: string; name: string; port: string; direct?: string; key?: string;
   }>();
   const serverArg = program.args[0];
@@ -49,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     cfg = {
       server: serverArg === 'auto' ? 'auto' : parsePk(serverArg, 'server key'),
       hops: opts.hops ? parseHops(opts.hops) : undefined,
+      giveUpMs: parseGiveUp(opts.giveUpAfter) * 1000,
       subnets: opts.subnet.length ? opts.subnet.map(parseCidr) : undefined,
       exclude: opts.exclude.map((ip) => parseIpv4(ip, '--exclude')),
       device: parseDevice(opts.dev),
