@@ -10,6 +10,7 @@ import { loadOrCreateKeyFile } from '../net/keys.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, isShuttingDown, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
+import { capYoungGeneration } from '../apps/vpn/memory.js';
 import { VpnClient, VpnFatalError } from '../apps/vpn/client.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
@@ -71,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger('vpn-client');
+  capYoungGeneration();
   installSignalHandlers();
   startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
   let transport: MeshTransport;

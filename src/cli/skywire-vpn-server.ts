@@ -7,6 +7,7 @@ import { loadOrCreateKeyFile } from '../net/keys.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
+import { capYoungGeneration } from '../apps/vpn/memory.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
 import { DEFAULT_MTU, DEFAULT_SUBNET, collect, parseAllowList, parseDevice, parseMtu } from '../apps/vpn/options.js';
@@ -55,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger('vpn-server');
+  capYoungGeneration();
   installSignalHandlers();
   startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
   let transport: MeshTransport;
