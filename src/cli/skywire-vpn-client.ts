@@ -6,7 +6,6 @@ import { Command, CommanderError } from 'commander';
 import { addAppApiOptions } from './app-command.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
-import { loadOrCreateKeyFile } from '../net/keys.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, isShuttingDown, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
@@ -16,7 +15,7 @@ import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
 import { DEFAULT_GIVE_UP_S, DEFAULT_MTU, collect, parseGiveUp, parseDevice, parseHops, parseIpv4, parseMtu, parsePk } from '../apps/vpn/options.js';
 import { VPN_PORT } from '../apps/vpn/protocol.js';
-import { type MeshTransport, connectNode, directDialer } from '../apps/vpn/transport.js';
+import { type MeshTransport, connectNode } from '../apps/vpn/transport.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = addAppApiOptions(new Command('skywire vpn-client'), 'vpn-client')
@@ -77,8 +76,10 @@ export async function main(argv: string[]): Promise<number> {
   startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
   let transport: MeshTransport;
   try {
-    transport = opts.direct
-      ? directDialer(await resolveDirect(opts.direct), loadOrCreateKeyFile(opts.key!))
+    // Loaded only when used: a client on a node never needs the secure channel's code (memory).
+    const direct = opts.direct ? await import('../apps/vpn/direct-transport.js') : undefined;
+    transport = direct
+      ? direct.directDialer(await resolveDirect(opts.direct!), direct.loadOrCreateKeyFile(opts.key!))
       : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: opts.name });
   } catch (err) {
     console.error(`vpn-client: ${(err as Error).message}`);
