@@ -10,8 +10,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Host, type LabProcess, labSkipReason } from '../../test/netns/lab.js';
-import { generateKeyPair, pkToHex, writeKeyFile } from '../../src/net/keys.js';
+import { labSkipReason } from '../../test/netns/lab.js';
+import { startBenchMesh } from './mesh.js';
 import { cannotMeasure, loadLine } from '../common/report.js';
 import { findAddon } from '../../src/apps/vpn/tun.js';
 import {
@@ -59,38 +59,6 @@ async function measure(l: VpnLab): Promise<Figures> {
   return { mbits: r.end.sum_received.bits_per_second / 1e6, rttMs, busyRttMs };
 }
 
-/**
- * Real Skywire nodes on the lab: messenger, node manager, node C and relay node R in C (listening on C's address
- * towards A), node A in A keeping transports to both. A route with `--hops 1` goes A -> C, with `--hops 2` it
- * can only go A -> R -> C.
- */
-async function startMesh(l: VpnLab, dir: string) {
-  const env = { SIGNAL_CLIENT: 'false' };
-  const keyFile = (n: string) => {
-    const kp = generateKeyPair();
-    writeKeyFile(join(dir, `${n}.json`), kp);
-    return pkToHex(kp.publicKey);
-  };
-  const json = (line: string) => JSON.parse(line) as Record<string, string>;
-  const [pkA, pkR, pkC] = [keyFile('a'), keyFile('r'), keyFile('c')];
-  const sky = (h: Host, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
-  const m = sky(l.c, ['messenger', '--listen', `${C_ON_A_LINK}:0`, '--key', join(dir, 'm.json'), '--json'], 'messenger');
-  const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
-  const messenger = mInfo.address.includes('@') ? mInfo.address : `${mInfo.publicKey}@${mInfo.address}`;
-  const nm = sky(l.c, ['node-manager', '--key', join(dir, 'nm.json'), '--messenger', messenger, '--json'], 'node-manager');
-  const managerPk = json((await nm.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]).pk;
-  const node = async (h: Host, n: string, extra: string[]): Promise<LabProcess> => {
-    const args = ['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', managerPk, '--json', ...extra];
-    const p = sky(h, args, `node ${n}`);
-    await p.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
-    return p;
-  };
-  await node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]);
-  await node(l.c, 'r', ['--listen', `${C_ON_A_LINK}:0`, '--connect', pkC]);
-  await node(l.a, 'a', ['--no-listen', '--connect', pkC, '--connect', pkR]);
-  return { pkA, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json') };
-}
-
 async function main(): Promise<void> {
   const missing =
     (await labSkipReason({ tun: true, tools: ['iperf3', 'ping', 'nft'] })) ?? (findAddon() ? undefined : 'TUN addon not built (npm run build)');
@@ -122,7 +90,7 @@ async function main(): Promise<void> {
     await server.stop();
 
     // VPN over mesh routes between real nodes: no intermediate node, then one (the goal's configuration).
-    const mesh = await startMesh(l, dir);
+    const mesh = await startBenchMesh(l, dir);
     server = l.c.spawn(process.execPath, [CLI, 'vpn-server', '--api-file', mesh.apiC, '--allow', mesh.pkA, '--state-dir', l.stateC], {
       label: 'vpn-server',
     });

@@ -85,8 +85,9 @@ typedef struct {
   napi_ref cb;
   int fd;
   int active;
-  size_t cap;
-  char *buf;
+  size_t cap;      /* the largest packet a read may return */
+  size_t slab_cap; /* room for a batch: MAX_BATCH packets of the MTU hint, and always one whole `cap` */
+  char *buf;       /* the batch's packets back to back */
 } reader_t;
 
 static void on_poll_closed(uv_handle_t *h) {
@@ -132,28 +133,31 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     napi_close_handle_scope(env, scope);
     return;
   }
-  napi_value arr;
-  napi_create_array(env, &arr);
+  napi_value lens;
+  napi_create_array(env, &lens);
   uint32_t n = 0;
+  size_t off = 0;
   int err = 0;
-  // Read several packets per wake-up so a busy tunnel costs one JS call per batch, not per packet.
-  // The buffer holds the largest possible packet, so whatever the device's MTU a packet is seen whole.
-  while (n < MAX_BATCH) {
-    ssize_t got = read(r->fd, r->buf, r->cap);
+  // Read several packets per wake-up so a busy tunnel costs one JS call per batch, not per packet, and
+  // one Buffer per batch: the packets lie back to back and JS takes views of them (one allocation, not
+  // one per packet). A read always has room for the largest packet, so each packet is seen whole.
+  while (n < MAX_BATCH && r->slab_cap - off >= r->cap) {
+    ssize_t got = read(r->fd, r->buf + off, r->cap);
     if (got < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) err = errno;
       break;
     }
     if (got == 0) break;
-    napi_value b;
-    void *data;
-    napi_create_buffer_copy(env, (size_t)got, r->buf, &data, &b);
-    napi_set_element(env, arr, n++, b);
+    napi_value len;
+    napi_create_uint32(env, (uint32_t)got, &len);
+    napi_set_element(env, lens, n++, len);
+    off += (size_t)got;
   }
   if (n > 0) {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    call_js(r, arr, undef);
+    napi_value slab;
+    void *data;
+    napi_create_buffer_copy(env, off, r->buf, &data, &slab);
+    call_js(r, slab, lens);
   }
   if (err && r->active) fail_reader(r, err);
   napi_close_handle_scope(env, scope);
@@ -184,7 +188,8 @@ static napi_value js_start_reader(napi_env env, napi_callback_info info) {
   r->fd = fd;
   // `mtu` is a hint only: never read less than a whole IPv4 packet can be.
   r->cap = mtu > 65535 ? (size_t)mtu : 65535;
-  r->buf = malloc(r->cap);
+  r->slab_cap = r->cap + (size_t)MAX_BATCH * (size_t)(mtu > 0 && mtu < 65535 ? mtu : 1500);
+  r->buf = malloc(r->slab_cap);
   r->poll.data = r;
   if (!r->buf || uv_poll_init(loop, &r->poll, fd) != 0) {
     free(r->buf);

@@ -6,22 +6,28 @@ import { Command, CommanderError } from 'commander';
 import { addAppApiOptions } from './app-command.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
-import { loadOrCreateKeyFile } from '../net/keys.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, isShuttingDown, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
+import { capYoungGeneration } from '../apps/vpn/memory.js';
 import { VpnClient, VpnFatalError } from '../apps/vpn/client.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
-import { DEFAULT_MTU, collect, parseDevice, parseHops, parseIpv4, parseMtu, parsePk } from '../apps/vpn/options.js';
+import { DEFAULT_GIVE_UP_S, DEFAULT_MTU, collect, parseGiveUp, parseDevice, parseHops, parseIpv4, parseMtu, parsePk } from '../apps/vpn/options.js';
 import { VPN_PORT } from '../apps/vpn/protocol.js';
-import { type MeshTransport, connectNode, directDialer } from '../apps/vpn/transport.js';
+import { type MeshTransport, connectNode } from '../apps/vpn/transport.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = addAppApiOptions(new Command('skywire vpn-client'), 'vpn-client')
     .description('VPN client: routes traffic through a vpn-server reached over the mesh (Linux, CAP_NET_ADMIN)')
     .argument('<server>', 'the vpn-server\'s public key, or "auto" for any node announcing the vpn service')
     .option('--hops <n>', 'route length in hops')
+    .option(
+      '--give-up-after <seconds>',
+      'exit with an error when no session with the server came up within this time (0 = retry forever); ' +
+        'once up, a lost route is always retried',
+      String(DEFAULT_GIVE_UP_S),
+    )
     .option('--subnet <cidr>', 'route only this subnet through the VPN (repeatable); default: everything', collect, [])
     .option('--exclude <ip>', 'keep this IPv4 address outside a full tunnel, e.g. your transports\' peers (repeatable)', collect, [])
     .option('--dev <name>', 'TUN device name', 'cvpn0')
@@ -38,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     return err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : 2;
   }
   const opts = program.opts<{
-    hops?: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
+    hops?: string; giveUpAfter: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
     api?: string; token?: string; apiFile?: string; name: string; port: string; direct?: string; key?: string;
   }>();
   const serverArg = program.args[0];
@@ -49,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     cfg = {
       server: serverArg === 'auto' ? 'auto' : parsePk(serverArg, 'server key'),
       hops: opts.hops ? parseHops(opts.hops) : undefined,
+      giveUpMs: parseGiveUp(opts.giveUpAfter) * 1000,
       subnets: opts.subnet.length ? opts.subnet.map(parseCidr) : undefined,
       exclude: opts.exclude.map((ip) => parseIpv4(ip, '--exclude')),
       device: parseDevice(opts.dev),
@@ -64,12 +71,15 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger('vpn-client');
+  capYoungGeneration();
   installSignalHandlers();
   startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
   let transport: MeshTransport;
   try {
-    transport = opts.direct
-      ? directDialer(await resolveDirect(opts.direct), loadOrCreateKeyFile(opts.key!))
+    // Loaded only when used: a client on a node never needs the secure channel's code (memory).
+    const direct = opts.direct ? await import('../apps/vpn/direct-transport.js') : undefined;
+    transport = direct
+      ? direct.directDialer(await resolveDirect(opts.direct!), direct.loadOrCreateKeyFile(opts.key!))
       : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: opts.name });
   } catch (err) {
     console.error(`vpn-client: ${(err as Error).message}`);

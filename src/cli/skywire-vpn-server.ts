@@ -3,16 +3,17 @@
 import { Command, CommanderError } from 'commander';
 import { addAppApiOptions } from './app-command.js';
 import { createLogger } from '../util/log.js';
-import { loadOrCreateKeyFile } from '../net/keys.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
+import { capYoungGeneration } from '../apps/vpn/memory.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
 import { DEFAULT_MTU, DEFAULT_SUBNET, collect, parseAllowList, parseDevice, parseMtu } from '../apps/vpn/options.js';
 import { VPN_PORT } from '../apps/vpn/protocol.js';
 import { VpnServer } from '../apps/vpn/server.js';
-import { type MeshTransport, connectNode, directListener } from '../apps/vpn/transport.js';
+import { type MeshTransport, connectNode } from '../apps/vpn/transport.js';
+import type { directListener } from '../apps/vpn/direct-transport.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = addAppApiOptions(new Command('skywire vpn-server'), 'vpn-server')
@@ -55,14 +56,17 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger('vpn-server');
+  capYoungGeneration();
   installSignalHandlers();
   startSignalClientFromEnv(); // when started by Viscript: ping, resource usage, shutdown
   let transport: MeshTransport;
   let direct: ReturnType<typeof directListener> | undefined;
   try {
-    transport = opts.directListen
-      ? (direct = directListener(opts.directListen, loadOrCreateKeyFile(opts.key!)))
-      : await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: opts.name, port: Number(opts.port) });
+    if (opts.directListen) {
+      // Loaded only when used: a server on a node never needs the secure channel's code (memory).
+      const d = await import('../apps/vpn/direct-transport.js');
+      transport = direct = d.directListener(opts.directListen, d.loadOrCreateKeyFile(opts.key!));
+    } else transport = await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: opts.name, port: Number(opts.port) });
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
     await shutdown(1);

@@ -168,7 +168,7 @@ export class Graph {
         'no_route',
         maxHops === Infinity
           ? `no path from ${q.from.slice(0, 8)} to ${q.to.slice(0, 8)}`
-          : `no path from ${q.from.slice(0, 8)} to ${q.to.slice(0, 8)} within ${maxHops} hops`,
+          : `no path from ${q.from.slice(0, 8)} to ${q.to.slice(0, 8)} within ${maxHops} hop${maxHops === 1 ? '' : 's'}`,
       );
     }
     if (shortest >= minHops) {

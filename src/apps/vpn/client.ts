@@ -39,6 +39,11 @@ export interface VpnClientOptions {
   stateDir: string;
   log: Logger;
   keepaliveMs?: number;
+  /**
+   * Until the first session is up: give up (VpnFatalError 'unreachable') after this long without one;
+   * 0 = retry forever. After a session was up the client always reconnects (its routes keep traffic in).
+   */
+  giveUpMs?: number;
   /** Called when the client cannot go on (its TUN device was removed under it). */
   onFatal?: (err: Error) => void;
   /** Called each time a session is established (first time and after each reconnect). */
@@ -78,6 +83,25 @@ export class VpnClient {
     const { o } = this;
     await this.journal.recover();
     const backoff = new Backoff({ initialMs: 500, maxMs: 10_000 });
+    const startedAt = Date.now();
+    let attempt = 0;
+    /** How long to wait before the next attempt; throws when the client should give up instead. */
+    const retryDelay = (lastError: string): number => {
+      attempt++;
+      const delay = backoff.next();
+      const giveUpMs = o.giveUpMs ?? 0;
+      if (this.assigned || !giveUpMs) return delay;
+      const left = startedAt + giveUpMs - Date.now();
+      if (left <= 0) {
+        const who = o.server === 'auto' ? 'announcing the vpn service' : `${o.server.slice(0, 8)}…`;
+        throw new VpnFatalError(
+          'unreachable',
+          `gave up: no session with the vpn-server ${who} within ${giveUpMs / 1000} s (last error: ${lastError}); ` +
+            'raise --give-up-after, or 0 to retry forever',
+        );
+      }
+      return Math.min(delay, left);
+    };
     while (!this.stopped) {
       let server = o.server;
       try {
@@ -89,8 +113,8 @@ export class VpnClient {
         const why = await this.session(sock, target.pk);
         if (this.stopped) break;
         if (Date.now() - started > 10_000) backoff.reset();
-        const delay = backoff.next();
-        o.log.error('route to the vpn-server lost; reconnecting', { server, why, retryInMs: delay });
+        const delay = retryDelay(why);
+        o.log.error('route to the vpn-server lost; reconnecting', { server, why, attempt, retryInMs: delay });
         await this.sleep(delay);
       } catch (err) {
         if (err instanceof VpnFatalError || this.stopped) throw err;
@@ -99,8 +123,8 @@ export class VpnClient {
           // The app's connection to its node is gone (node stopped): its session there cannot come back.
           throw new VpnFatalError('node_closed', `lost the connection to the node (${(err as Error).message})`);
         }
-        const delay = backoff.next();
-        o.log.error('cannot reach the vpn-server; retrying', { server, err: err as Error, retryInMs: delay });
+        const delay = retryDelay((err as Error).message);
+        o.log.error('cannot reach the vpn-server; retrying', { server, err: err as Error, attempt, retryInMs: delay });
         await this.sleep(delay);
       }
     }

@@ -5,10 +5,12 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../util/log.js';
+import { routeReplacedBy } from './routes.js';
 
 export type Change =
   | { kind: 'link'; dev: string }
-  | { kind: 'route'; spec: string[] }
+  /** `previous`: the route with the same destination and metric that ours replaced, put back on undo. */
+  | { kind: 'route'; spec: string[]; previous?: string[] }
   | { kind: 'nft_table'; name: string }
   | { kind: 'iptables'; table: string; chain: string; rule: string[] }
   | { kind: 'sysctl'; path: string; value: string };
@@ -79,12 +81,15 @@ export class NetJournal {
    * Refuses when that run is still alive. Returns how many changes were undone.
    */
   async recover(): Promise<number> {
-    let state: StateFile;
+    let raw: unknown;
     try {
-      state = JSON.parse(readFileSync(this.file, 'utf8')) as StateFile;
+      raw = JSON.parse(readFileSync(this.file, 'utf8'));
     } catch {
       return 0;
     }
+    const problem = stateFileProblem(raw);
+    if (problem) throw new Error(`state file ${this.file} is not one this app wrote (${problem}): check it and remove it`);
+    const state = raw as StateFile;
     if (pidAlive(state.pid)) {
       throw new Error(`another ${this.app} (pid ${state.pid}) is running with state file ${this.file}; stop it first`);
     }
@@ -147,13 +152,35 @@ export class NetJournal {
   }
 }
 
+const isStrings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** Why `raw` is not a state file as save() writes it (its changes are run as commands on undo), or undefined. */
+function stateFileProblem(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return 'not a JSON object';
+  const s = raw as Record<string, unknown>;
+  if (!Number.isInteger(s.pid)) return '"pid" must be a whole number';
+  if (!Array.isArray(s.changes)) return '"changes" must be an array';
+  for (const [i, c] of s.changes.entries()) {
+    const ok =
+      typeof c === 'object' && c !== null &&
+      ((c.kind === 'link' && typeof c.dev === 'string') ||
+        (c.kind === 'route' && isStrings(c.spec) && (c.previous === undefined || isStrings(c.previous))) ||
+        (c.kind === 'nft_table' && typeof c.name === 'string') ||
+        (c.kind === 'iptables' && typeof c.table === 'string' && typeof c.chain === 'string' && isStrings(c.rule)) ||
+        (c.kind === 'sysctl' && typeof c.path === 'string' && c.path.startsWith('/proc/sys/') && typeof c.value === 'string'));
+    if (!ok) return `changes[${i}] is not a link, route, nft_table, iptables or sysctl change`;
+  }
+  return undefined;
+}
+
 async function undo(c: Change): Promise<void> {
   switch (c.kind) {
     case 'link':
       await run('ip', ['link', 'del', 'dev', c.dev]);
       return;
     case 'route':
-      await run('ip', ['route', 'del', ...c.spec]);
+      if (c.previous) await run('ip', ['route', 'replace', ...c.previous]);
+      else await run('ip', ['route', 'del', ...c.spec]);
       return;
     case 'nft_table':
       await run('nft', ['delete', 'table', 'ip', c.name]);
@@ -207,8 +234,13 @@ export async function configureLink(j: NetJournal, dev: string, cidrAddr: string
   });
 }
 
+/**
+ * Adds (`ip route replace`) the route `spec` (destination first, no metric). A route the host already had
+ * for that destination and metric is replaced by ours, so the journal records it and undo puts it back.
+ */
 export async function addRoute(j: NetJournal, spec: string[]): Promise<void> {
-  await j.make({ kind: 'route', spec }, () => run('ip', ['route', 'replace', ...spec]));
+  const previous = await routeReplacedBy(spec[0]);
+  await j.make({ kind: 'route', spec, ...(previous ? { previous } : {}) }, () => run('ip', ['route', 'replace', ...spec]));
 }
 
 export type Firewall = 'nft' | 'iptables';

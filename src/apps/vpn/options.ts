@@ -61,4 +61,13 @@ export function parseHops(text: string): number {
   return n;
 }
 
+/** Default of vpn-client's --give-up-after: a new node's transports reach the manager within seconds. */
+export const DEFAULT_GIVE_UP_S = 60;
+
+export function parseGiveUp(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 86_400) throw new Error(`--give-up-after "${text}" must be a whole number of seconds from 0 (never) to 86400`);
+  return n;
+}
+
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];

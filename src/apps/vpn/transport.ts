@@ -1,14 +1,11 @@
 // How the VPN apps reach each other. In production that is the node's app SDK (AppClient: streams over
-// mesh routes, peers authenticated by the node). The direct transport carries the same streams over one
-// BOLT #8 secure TCP connection between the two apps, each with its own key file: for tests in network
-// namespaces, debugging, or two machines without a mesh.
-import net from 'node:net';
+// mesh routes, peers authenticated by the node). The direct transport (direct-transport.ts) carries the same
+// streams over one BOLT #8 secure TCP connection between the two apps, each with its own key file: for tests
+// in network namespaces, debugging, or two machines without a mesh.
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { formatHostPort, parseHostPort } from '../../util/hostport.js';
 import { VPN_SERVICE } from './protocol.js';
 import { AppClient, type MeshApp as SdkMeshApp, type RemoteInfo } from '../../node/sdk/index.js';
-import { type KeyPair, parsePublicKey, pkToHex } from '../../net/keys.js';
-import { type SecureListener, dialSecure, listenSecure } from '../../net/tcp.js';
 
 export type { RemoteInfo, DialOptions, ServiceEntry } from '../../node/sdk/index.js';
 
@@ -59,44 +56,4 @@ export function fromMeshApp(app: MeshApp): MeshTransport {
 /** Connects to the local node's app API (options, else SKYWIRE_APP_API / SKYWIRE_APP_TOKEN / SKYWIRE_APP_API_FILE). */
 export async function connectNode(o: { api?: string; token?: string; apiFile?: string; name: string; port?: number }): Promise<MeshTransport> {
   return fromMeshApp(await AppClient.connect(o));
-}
-
-/**
- * Server side of the direct transport: a BOLT #8 secure listener (net's listenSecure); every accepted
- * channel is one VPN stream, from the key the handshake authenticated. A bare ":PORT" (or "PORT") listens on
- * loopback, as every other listener of the project does: other machines need an explicit host ("0.0.0.0:PORT").
- */
-export function directListener(listenAt: string, localKey: KeyPair): MeshTransport & { address(): string } {
-  const { host, port } = parseHostPort(listenAt, '127.0.0.1');
-  let listener: SecureListener | undefined;
-  return {
-    address: () => (listener ? formatHostPort(listener.address()) : formatHostPort({ host, port })),
-    localPk: pkToHex(localKey.publicKey),
-    listen: async (onConn) => {
-      listener = await listenSecure({ localKey, host, port }, (ch) => onConn(ch, { pk: pkToHex(ch.remotePublicKey), port: 0 }));
-    },
-    dial: () => Promise.reject(new Error('a direct listener cannot dial')),
-    announce: async () => {},
-    query: async () => [],
-    underlayAddresses: () => [],
-    onLost: () => {},
-    close: async () => {
-      await listener?.close();
-    },
-  };
-}
-
-/** Client side of the direct transport: each dial is a secure channel to `serverAt`, authenticating the server's key. */
-export function directDialer(serverAt: string, localKey: KeyPair): MeshTransport {
-  const { host, port } = parseHostPort(serverAt);
-  return {
-    localPk: pkToHex(localKey.publicKey),
-    listen: () => Promise.reject(new Error('a direct dialer cannot listen')),
-    dial: (pk) => dialSecure(host, port, parsePublicKey(pk), { localKey }),
-    announce: async () => {},
-    query: async () => [],
-    underlayAddresses: () => (net.isIPv4(host) ? [host] : []),
-    onLost: () => {},
-    close: async () => {},
-  };
 }

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 
 interface TunAddon {
   open(name: string): { fd: number; name: string };
-  startReader(fd: number, mtu: number, cb: (packets: Buffer[] | null, error?: string) => void): object;
+  /** cb(batch, lengths): the packets lie back to back in `batch`; cb(null, error) once when the device fails. */
+  startReader(fd: number, mtu: number, cb: (batch: Buffer | null, lengthsOrError: number[] | string) => void): object;
   stopReader(reader: object): void;
   write(fd: number, packet: Buffer): boolean;
   close(fd: number): void;
@@ -76,10 +77,10 @@ export class TunDevice {
    */
   onPackets(maxPacket: number, cb: (packets: Buffer[]) => void, onFailure: (err: Error) => void): void {
     if (this.reader || this.closed) return;
-    this.reader = this.lib.startReader(this.fd, maxPacket, (packets, error) => {
+    this.reader = this.lib.startReader(this.fd, maxPacket, (batch, lengths) => {
       try {
-        if (packets) cb(packets);
-        else onFailure(new Error(`TUN device ${this.name} failed: ${error ?? 'unknown error'}`));
+        if (batch && Array.isArray(lengths)) cb(splitBatch(batch, lengths, PER_PACKET));
+        else onFailure(new Error(`TUN device ${this.name} failed: ${typeof lengths === 'string' ? lengths : 'unknown error'}`));
       } catch (err) {
         // An exception must not escape into native code; report it on the next tick like any other.
         process.nextTick(() => {
@@ -102,4 +103,25 @@ export class TunDevice {
     this.reader = undefined;
     this.lib.close(this.fd);
   }
+}
+
+/**
+ * `SKYWIRE_VPN_TUN_BATCH=per-packet`: one allocation per packet, as before issue 13 (for the memory bench's
+ * comparison in one run).
+ */
+const PER_PACKET = process.env.SKYWIRE_VPN_TUN_BATCH === 'per-packet';
+
+/**
+ * The packets of one batch as views of its buffer (no copies). They are valid as long as the batch is; the
+ * VPN copies what it keeps (into frames, ICMP replies) before the callback returns.
+ */
+export function splitBatch(batch: Buffer, lengths: number[], copy = false): Buffer[] {
+  const out = new Array<Buffer>(lengths.length);
+  let off = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const view = batch.subarray(off, off + lengths[i]);
+    out[i] = copy ? Buffer.from(view) : view;
+    off += lengths[i];
+  }
+  return out;
 }

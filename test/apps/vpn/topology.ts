@@ -187,6 +187,11 @@ export interface RelayMesh {
   apiA: string;
   apiC: string;
   apiR: string;
+  /** Node R's process, and a way to start it again with the same key and options (after killing it). */
+  nodeA: LabProcess;
+  nodeC: LabProcess;
+  nodeR: LabProcess;
+  startNodeR(): LabProcess;
 }
 
 /**
@@ -217,10 +222,11 @@ export async function startRelayMesh(l: RelayLab, dir: string): Promise<RelayMes
   await Promise.all([nodeA.waitFor(/^\{.*\}$/m, 20_000, 'stdout'), nodeC.waitFor(/^\{.*\}$/m, 20_000, 'stdout')]);
   // The dashboard lives in R's namespace: a helper process there reports when both transports are known.
   const routable = l.r.spawn(process.execPath, [MESH_WAIT, nmInfo.dashboard, `${pkA}-${pkR}`, `${pkR}-${pkC}`], { label: 'mesh wait' });
-  const nodeR = node(l.r, 'r', '127.0.0.1', ['--no-listen', '--connect', pkA, '--connect', pkC]);
+  const startNodeR = () => node(l.r, 'r', '127.0.0.1', ['--no-listen', '--connect', pkA, '--connect', pkC]);
+  const nodeR = startNodeR();
   await nodeR.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
   await routable.waitFor(/^routable$/m, 30_000);
-  return { pkA, pkR, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json') };
+  return { pkA, pkR, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json'), nodeA, nodeC, nodeR, startNodeR };
 }
 
 const MESH_WAIT = fileURLToPath(new URL('./mesh-wait.js', import.meta.url));

@@ -102,3 +102,25 @@ test('over A -> R -> C with 50 ms delay and 2% loss on A-R, a 10 MB download arr
   assert.ok((await relayed(l, apiR, pkA, pkC)) >= 10 * 1024 * 1024, 'the download crossed node R');
   t.diagnostic(`10 MB over a 2-hop mesh route with a lossy first hop in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
+
+test('after node R is killed and restarted, the client reconnects over the new R and a download arrives intact', { skip, timeout: 120_000 }, async (t) => {
+  const l = await buildRelayLab({ blobBytes: 5 * 1024 * 1024 });
+  t.after(() => l.cleanup());
+  const dir = l.stateA;
+  const mesh = await startRelayMesh(l, dir);
+  const srv = server(l, dir, mesh.pkA);
+  await srv.waitFor(/^vpn-server: up on/m);
+  const c = client(l, dir, mesh.pkC);
+  await c.waitFor(UP_CLIENT, 40_000);
+  assert.equal((await curlFromA(l)).code, 0, c.stderr);
+
+  await mesh.nodeR.stop('SIGKILL');
+  await c.waitFor(/route to the vpn-server lost; reconnecting/, 30_000);
+  await mesh.startNodeR().waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+  await c.waitFor(/(?:^vpn-client: up on[^]*){2}/m, 60_000);
+  const r = await l.a.exec('sh', ['-c', `curl -sS --max-time 60 ${BLOB_URL} | sha256sum`], 70_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.split(' ')[0], l.blobSha, 'SHA-256 of what arrived matches what B sent');
+  assert.ok((await relayed(l, mesh.apiR, mesh.pkA, mesh.pkC)) >= 5 * 1024 * 1024, 'the download crossed the restarted node R');
+  assert.equal((await c.stop()).code, 0);
+});

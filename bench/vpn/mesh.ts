@@ -1,0 +1,47 @@
+// The VPN benches' mesh on the A -- C -- B lab: messenger, node manager, node C and relay node R in C (each
+// listening on C's address towards A), node A in A keeping transports to both. A route with `--hops 1` goes
+// A -> C, with `--hops 2` it can only go A -> R -> C.
+import { join } from 'node:path';
+import type { Host, LabProcess } from '../../test/netns/lab.js';
+import { generateKeyPair, pkToHex, writeKeyFile } from '../../src/net/keys.js';
+import { C_ON_A_LINK, CLI, type VpnLab } from '../../test/apps/vpn/topology.js';
+
+export interface BenchMesh {
+  pkA: string;
+  pkR: string;
+  pkC: string;
+  apiA: string;
+  apiC: string;
+  apiR: string;
+  nodeR: LabProcess;
+  /** Starts node R again with the same key and options (after it was killed); resolves once it is up. */
+  startNodeR(): Promise<LabProcess>;
+}
+
+export async function startBenchMesh(l: VpnLab, dir: string): Promise<BenchMesh> {
+  const env = { SIGNAL_CLIENT: 'false' };
+  const keyFile = (n: string) => {
+    const kp = generateKeyPair();
+    writeKeyFile(join(dir, `${n}.json`), kp);
+    return pkToHex(kp.publicKey);
+  };
+  const json = (line: string) => JSON.parse(line) as Record<string, string>;
+  const [pkA, pkR, pkC] = [keyFile('a'), keyFile('r'), keyFile('c')];
+  const sky = (h: Host, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
+  const m = sky(l.c, ['messenger', '--listen', `${C_ON_A_LINK}:0`, '--key', join(dir, 'm.json'), '--json'], 'messenger');
+  const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
+  const messenger = mInfo.address.includes('@') ? mInfo.address : `${mInfo.publicKey}@${mInfo.address}`;
+  const nm = sky(l.c, ['node-manager', '--key', join(dir, 'nm.json'), '--messenger', messenger, '--json'], 'node-manager');
+  const managerPk = json((await nm.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]).pk;
+  const node = async (h: Host, n: string, extra: string[]): Promise<LabProcess> => {
+    const args = ['node', '--key', join(dir, `${n}.json`), '--messenger', messenger, '--manager', managerPk, '--json', ...extra];
+    const p = sky(h, args, `node ${n}`);
+    await p.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
+    return p;
+  };
+  await node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]);
+  const startNodeR = () => node(l.c, 'r', ['--listen', `${C_ON_A_LINK}:0`, '--connect', pkC]);
+  const nodeR = await startNodeR();
+  await node(l.a, 'a', ['--no-listen', '--connect', pkC, '--connect', pkR]);
+  return { pkA, pkR, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json'), nodeR, startNodeR };
+}
