@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { type KeyPair, shortPk } from '../net/keys.js';
 import { secureConnect } from '../net/secure.js';
 import { dialSecure } from '../net/tcp.js';
+import type { SecureChannel } from '../net/secure.js';
 import type { MessengerClient } from '../messenger/client.js';
 import type { Logger } from '../util/log.js';
 import { parseHostPort } from '../util/hostport.js';
@@ -107,21 +108,24 @@ export class Transports extends EventEmitter {
     if (!entry) throw new AppApiError('offline', `node ${shortPk(pk)} is not registered with the messenger`);
     const errors: string[] = [];
     const opts = { localKey: this.o.localKey, handshakeTimeoutMs: HANDSHAKE_MS };
-    if (!this.o.relayOnly) {
-      for (const a of entry.addresses) {
-        try {
-          const { host, port } = parseHostPort(a);
-          const ch = await dialSecure(host, port, pkBuf, opts);
-          ch.write(Buffer.from([KIND_TRANSPORT]));
-          return this.add(ch, pk, 'direct', true);
-        } catch (err) {
-          errors.push((err as Error).message);
-        }
+    if (!this.o.relayOnly && entry.addresses.length) {
+      try {
+        const ch = await dialFirst(entry.addresses, pkBuf, opts);
+        ch.write(Buffer.from([KIND_TRANSPORT]));
+        return this.add(ch, pk, 'direct', true);
+      } catch (err) {
+        errors.push((err as Error).message);
       }
     }
+    const why = this.o.relayOnly
+      ? '--relay-only'
+      : entry.addresses.length
+        ? `no announced address answered: ${errors.join('; ')}`
+        : 'the peer announces no address (it listens on none, or has not announced yet)';
     try {
       const ch = await secureConnect(await this.o.messenger.open(pk, TRANSPORT_PORT), pkBuf, opts);
       ch.write(Buffer.from([KIND_TRANSPORT]));
+      this.o.log.info('transport relayed by the messenger', { peer: shortPk(pk), why });
       return this.add(ch, pk, 'relayed', true);
     } catch (err) {
       errors.push((err as Error).message);
@@ -206,4 +210,39 @@ export class Transports extends EventEmitter {
     }
     return { transports: this.list().map((t) => t.info()), pending: this.pending() };
   }
+}
+
+/**
+ * Dials every announced address at once (a node announces its LAN addresses and its public one: only some
+ * answer, and a silent one must not hold up the others) and keeps the first channel that authenticates;
+ * the others are closed as they arrive. Rejects with every address's failure.
+ */
+export function dialFirst(addresses: readonly string[], pk: Buffer, opts: Parameters<typeof dialSecure>[3]): Promise<SecureChannel> {
+  return new Promise((resolve, reject) => {
+    const errors: string[] = [];
+    let won = false;
+    let left = addresses.length;
+    for (const a of addresses) {
+      let dialed: Promise<SecureChannel>;
+      try {
+        const { host, port } = parseHostPort(a);
+        dialed = dialSecure(host, port, pk, opts);
+      } catch (err) {
+        dialed = Promise.reject(new Error(`announced address "${a}": ${(err as Error).message}`));
+      }
+      dialed.then(
+        (ch) => {
+          if (won) ch.destroy();
+          else {
+            won = true;
+            resolve(ch);
+          }
+        },
+        (err: Error) => {
+          errors.push(err.message);
+          if (--left === 0 && !won) reject(new Error(errors.join('; ')));
+        },
+      );
+    }
+  });
 }
