@@ -125,7 +125,8 @@ export class Transports extends EventEmitter {
     try {
       const ch = await secureConnect(await this.o.messenger.open(pk, TRANSPORT_PORT), pkBuf, opts);
       ch.write(Buffer.from([KIND_TRANSPORT]));
-      this.o.log.info('transport relayed by the messenger', { peer: shortPk(pk), why });
+      // Relayed costs the messenger's bandwidth and speed: said at the default level unless asked for.
+      this.o.log[this.o.relayOnly ? 'info' : 'warn']('transport relayed by the messenger', { peer: shortPk(pk), why });
       return this.add(ch, pk, 'relayed', true);
     } catch (err) {
       errors.push((err as Error).message);
