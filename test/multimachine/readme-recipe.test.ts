@@ -97,4 +97,10 @@ test('the README multi-machine recipe works as printed: keygen-free start to a c
     }
   }
   assert.ok(site.running);
+  // Machines that reach each other by routed IP get direct transports, not the messenger relay.
+  const c = machines.get('C')!;
+  const st = await c.host.exec('sh', ['-c', `cd '${c.dir}' && PATH='${env.PATH}' skywire node status --json -k node.json`]);
+  assert.equal(st.code, 0, st.stderr);
+  const kinds = (JSON.parse(st.stdout) as { transports: Array<{ kind: string }> }).transports.map((x) => x.kind);
+  assert.deepEqual(kinds, ['direct', 'direct'], 'C has direct transports to A and B');
 });
