@@ -291,6 +291,10 @@ export class Transports extends EventEmitter {
  */
 export function dialFirst(addresses: readonly string[], pk: Buffer, opts: Parameters<typeof dialSecure>[3]): Promise<SecureChannel> {
   return new Promise((resolve, reject) => {
+    if (!addresses.length) {
+      reject(new Error('no address to dial'));
+      return;
+    }
     const errors: string[] = [];
     let won = false;
     let left = addresses.length;
