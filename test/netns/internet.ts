@@ -24,6 +24,11 @@ export interface HomeOptions {
   randomPorts?: boolean;
   /** TCP ports forwarded from the router's public address to the same port of the host. */
   forward?: number[];
+  /**
+   * Drop unsolicited connections to the router itself silently, as most home routers do, instead of answering
+   * them with a reset (the Linux default when nothing listens).
+   */
+  silent?: boolean;
 }
 
 export class Internet {
@@ -81,6 +86,7 @@ export class Internet {
       // As a home router: nothing from outside reaches the LAN unless it answers a connection from inside
       // or is forwarded.
       'table ip filter {',
+      ...(o.silent ? ['  chain input { type filter hook input priority filter; policy accept;', `    iifname "${wan}" ct state new drop`, '  }'] : []),
       '  chain forward { type filter hook forward priority filter; policy drop;',
       '    ct state established,related accept',
       `    iifname != "${wan}" accept`,
