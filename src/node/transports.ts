@@ -233,6 +233,7 @@ export class Transports extends EventEmitter {
   private onClosed(t: Transport, reason: string): void {
     if (this.byPk.get(t.pk) !== t) return;
     this.byPk.delete(t.pk);
+    this.upgradeTries.delete(t.pk);
     this.o.log.info('transport down', { peer: shortPk(t.pk), reason });
     this.emit('down', t, reason);
     this.scheduleRetry(t.pk);

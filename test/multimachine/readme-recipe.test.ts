@@ -23,7 +23,7 @@ const READY: Array<[RegExp, RegExp]> = [
   [/^skywire socks-client /, /socks-client: SOCKS5 on/],
 ];
 
-test('the README multi-machine recipe works as printed: keygen-free start to a curl through the mesh and a ping', { skip, timeout: 90_000 }, async (t) => {
+test('the README multi-machine recipe works as printed: from keygen to a curl through the mesh and a ping', { skip, timeout: 90_000 }, async (t) => {
   const { lines, everyMachine } = readRecipe();
   assert.match(everyMachine.join('\n'), /npm link/, 'the recipe says how skywire gets on PATH');
 
@@ -73,8 +73,15 @@ test('the README multi-machine recipe works as printed: keygen-free start to a c
           const mine = new RegExp(`messenger listening on ([0-9a-f]{66})@${m.ip.replace(/\./g, '\\.')}:7110`).exec(p.stdout);
           assert.ok(mine, `the messenger prints PK@${m.ip}:7110:\n${p.stdout}`);
           values.MESSENGER_PK = mine[1];
-        } else if (/^skywire node-manager /.test(line)) values.MANAGER_PK = got[1];
-        else if (/^skywire node /.test(line) && name === 'A') values.NODE_PK_OF_A = got[1];
+        } else if (/^skywire node-manager /.test(line)) assert.equal(got[1], values.MANAGER_PK, 'the manager runs with the key made by keygen');
+        else if (/^skywire node /.test(line) && name === 'A') assert.equal(got[1], values.NODE_PK_OF_A, 'node A runs with the key made by keygen');
+      } else if (/^skywire keygen /.test(line)) {
+        const r = await m.host.exec('sh', ['-c', `cd '${m.dir}' && PATH='${env.PATH}' ${cmd}`]);
+        assert.equal(r.code, 0, r.stderr);
+        const pk = r.stdout.trim();
+        assert.match(pk, /^[0-9a-f]{66}$/);
+        if (/manager\.json/.test(line)) values.MANAGER_PK = pk;
+        if (/node\.json/.test(line) && name === 'A') values.NODE_PK_OF_A = pk;
       } else if (/^curl /.test(line)) {
         // The nodes' transports, the exit's announcement and the manager's graph form on their own: retry the
         // request (bounded) until the mesh carries it, as a person would.
