@@ -6,6 +6,7 @@ import { loadOrCreateKeyFile, pkToHex } from '../net/keys.js';
 import { formatMessengerAddress } from '../messenger/address.js';
 import { DEFAULT_LIMITS, MessengerServer } from '../messenger/server.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
+import { dialableAddresses } from '../util/dialable.js';
 import { parseHostPort } from '../util/hostport.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
 
@@ -34,7 +35,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--max-streams <n>', 'relayed streams per connection at most', int('--max-streams', 1), L.maxStreamsPerConn)
     .option('--max-datagram <bytes>', 'largest datagram', int('--max-datagram', 1), L.maxDatagram)
     .option('--datagram-rate <n>', 'datagrams per second per connection (burst: twice that)', int('--datagram-rate', 1), L.datagramRate)
-    .option('--json', 'print {"publicKey","address"} as one JSON line on start', false)
+    .option('--announce <host:port>', 'the address clients dial, printed in PK@HOST:PORT (default: each interface address for 0.0.0.0/::)')
+    .option('--json', 'print {"publicKey","address","addresses"} as one JSON line on start', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire messenger: ${s}` : s) });
   try {
@@ -52,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     maxStreams: number;
     maxDatagram: number;
     datagramRate: number;
+    announce?: string;
     json: boolean;
   }>();
   let listen;
@@ -60,6 +63,14 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     console.error(`skywire messenger: --listen: ${(err as Error).message}`);
     return 2;
+  }
+  if (o.announce !== undefined) {
+    try {
+      if (parseHostPort(o.announce).port === 0) throw new Error(`"${o.announce}": port must not be 0`);
+    } catch (err) {
+      console.error(`skywire messenger: --announce: ${(err as Error).message}`);
+      return 2;
+    }
   }
   if (o.maxDatagram > DEFAULT_LIMITS.maxDatagram) {
     console.error(`skywire messenger: --max-datagram must be at most ${DEFAULT_LIMITS.maxDatagram}`);
@@ -96,11 +107,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   onShutdown(() => server.close());
   startSignalClientFromEnv();
-  const address = formatMessengerAddress({ pk: key.publicKey, ...addr });
-  if (o.json) console.log(JSON.stringify({ publicKey: pkToHex(key.publicKey), address }));
+  // Never print a wildcard host: other machines need an address they can dial.
+  const addresses = dialableAddresses(addr, o.announce).map((a) => formatMessengerAddress({ pk: key.publicKey, ...parseHostPort(a) }));
+  if (o.json) console.log(JSON.stringify({ publicKey: pkToHex(key.publicKey), address: addresses[0], addresses }));
   else {
     console.log(`messenger public key: ${pkToHex(key.publicKey)}`);
-    console.log(`messenger listening on ${address}`);
+    for (const a of addresses) console.log(`messenger listening on ${a}`);
   }
   return 0;
 }

@@ -5,6 +5,7 @@ import { loadOrCreateKeyFile } from '../net/keys.js';
 import { parseMessengerAddress } from '../messenger/address.js';
 import { NodeManager } from '../nodemanager/manager.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
+import { dialableAddresses } from '../util/dialable.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
 
@@ -105,10 +106,11 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   const listen = formatHostPort(mgr.listenAddress!);
-  if (o.json) console.log(JSON.stringify({ pk: mgr.pkHex, listen, ...(dashboard ? { dashboard } : {}) }));
+  const addresses = dialableAddresses(mgr.listenAddress!, o.announce);
+  if (o.json) console.log(JSON.stringify({ pk: mgr.pkHex, listen, addresses, ...(dashboard ? { dashboard } : {}) }));
   else {
     console.log(`node manager public key: ${mgr.pkHex}`);
-    console.log(`node manager listening on ${listen}`);
+    console.log(`node manager listening on ${addresses.join(', ')}`);
   }
   return 0;
 }

@@ -84,7 +84,7 @@ async function runNode(argv: string[]): Promise<number> {
     .option('--relay-only', 'dial peers through the messenger relay even when they announce an address', false)
     .option('--retry-fast <n>', 'failed tries to reach a wanted peer with a quick backoff (200 ms to 5 s)', int('--retry-fast', 0), 10)
     .option('--retry-slow <ms>', 'then one try per this interval', int('--retry-slow', 1000), 300_000)
-    .option('--json', 'print {"pk","api","apiFile","listen"} as one JSON line on start', false);
+    .option('--json', 'print {"pk","api","apiFile","listen","addresses"} as one JSON line on start', false);
   const code = parse(program, argv);
   if (code !== undefined) return code;
   const o = program.opts<{
@@ -147,10 +147,12 @@ async function runNode(argv: string[]): Promise<number> {
   onShutdown(() => rmSync(apiFile, { force: true }));
   startSignalClientFromEnv();
   const listen = node.listenAddress ? formatHostPort(node.listenAddress) : null;
-  if (o.json) console.log(JSON.stringify({ pk: node.pkHex, api, apiFile, listen }));
+  // What others dial (never a wildcard such as 0.0.0.0); the messenger's observed address joins it later.
+  const addresses = node.announcedAddresses;
+  if (o.json) console.log(JSON.stringify({ pk: node.pkHex, api, apiFile, listen, addresses }));
   else {
     console.log(`node public key: ${node.pkHex}`);
-    console.log(`transports: ${listen ?? 'relayed only'}; app API: ${api} (token in ${apiFile})`);
+    console.log(`transports: ${listen ? addresses.join(', ') : 'relayed only'}; app API: ${api} (token in ${apiFile})`);
   }
   return 0;
 }

@@ -43,15 +43,17 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   installSignalHandlers();
-  let app: AppClient;
+  let app: AppClient | undefined;
   let sock: Socket;
   const t0 = performance.now();
   try {
     app = await AppClient.connect({ apiFile: o.apiFile, name: 'ping' });
-    onShutdown(() => app.close());
+    onShutdown(() => app?.close());
     sock = await app.dial(target, ECHO_PORT, { minHops: o.hops });
   } catch (err) {
     console.error(`skywire ping: ${(err as Error).message}`);
+    // The app's connection to the node would keep the process alive: close it so the exit code is seen.
+    await app?.close();
     return 1;
   }
   const setupMs = performance.now() - t0;
@@ -98,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
   clearTimeout(deadline);
   const total = performance.now() - started;
   sock.destroy();
-  await app.close();
+  await app!.close();
   const sorted = [...rtts].sort((a, b) => a - b);
   const avg = rtts.reduce((a, b) => a + b, 0) / (rtts.length || 1);
   const mdev = Math.sqrt(rtts.reduce((a, b) => a + (b - avg) ** 2, 0) / (rtts.length || 1));

@@ -74,6 +74,14 @@ export class MessengerClient extends EventEmitter {
     return this.links.filter((l) => l.ready).map((l) => l.pkHex);
   }
 
+  /**
+   * The addresses the connected messengers saw this client's connections come from ("IP:PORT", deduplicated):
+   * behind a NAT, its public mapping. 'connected' is emitted after a registration, when this may have changed.
+   */
+  observedAddresses(): string[] {
+    return [...new Set(this.links.filter((l) => l.ready && l.observed).map((l) => l.observed!))];
+  }
+
   /** Resolves once registered with at least one messenger; keeps (re)connecting to all of them. */
   start(): Promise<void> {
     if (this.closed) return Promise.reject(new MessengerError('closed', 'messenger client is closed'));

@@ -1,6 +1,7 @@
 // One client connection to one messenger: dials, registers (HELLO with the announced entry), keeps the
 // connection alive, and reconnects with capped backoff. Requests and streams on a connection that drops fail
 // at once with 'disconnected' instead of hanging.
+import { isIP } from 'node:net';
 import type { KeyPair } from '../net/keys.js';
 import { pkToHex, shortPk } from '../net/keys.js';
 import type { SecureChannel } from '../net/secure.js';
@@ -70,6 +71,8 @@ interface Opening {
 export class Link implements StreamLink {
   readonly pkHex: string;
   ready = false;
+  /** The address this messenger saw our connection come from ("IP:PORT", from its HELLO reply), if it said. */
+  observed: string | undefined;
   private ch?: SecureChannel;
   private writer?: FrameWriter;
   private stopped = false;
@@ -179,8 +182,9 @@ export class Link implements StreamLink {
 
       const a = this.owner.announced();
       this.request(OP.HELLO, jsonBuf({ version: PROTOCOL_VERSION, ...a })).then(
-        () => {
+        (reply) => {
           if (ch.destroyed) return;
+          this.observed = observedOf(reply);
           this.ready = true;
           this.backoff.reset();
           log.info('registered with messenger', { messenger: shortPk(this.pkHex) });
@@ -394,4 +398,24 @@ function resetMessage(code: string, s: RelayStream): string {
     default:
       return `stream to ${where} reset (${code})`;
   }
+}
+
+/**
+ * The `observed` field of a HELLO reply, kept only if it is an IP address and port (a messenger's word is
+ * checked like any peer input; anything else is ignored, as from a messenger that does not send it).
+ */
+export function observedOf(reply: Buffer): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(reply.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const o = v !== null && typeof v === 'object' ? (v as { observed?: unknown }).observed : undefined;
+  if (typeof o !== 'string' || o.length > 64) return undefined;
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9a-fA-F:.]+)\]):(\d{1,5})$/.exec(o);
+  if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) return undefined;
+  if (m[1] && isIP(m[1]) !== 4) return undefined;
+  if (m[2] && isIP(m[2]) !== 6) return undefined;
+  return o;
 }

@@ -7,6 +7,7 @@ import type { KeyPair } from '../net/keys.js';
 import { pkToHex, shortPk } from '../net/keys.js';
 import type { SecureChannel } from '../net/secure.js';
 import { listenSecure } from '../net/tcp.js';
+import { formatHostPort } from '../util/hostport.js';
 import { createLogger, rateLimited } from '../util/log.js';
 import {
   CODES,
@@ -321,8 +322,12 @@ export class MessengerServer extends EventEmitter {
         const r = checkHello(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
         this.registry.announce(c.pkHex, r.value);
+        const observed = observedAddress(c.ch.transport);
         return this.reply(c, req, {
           version: PROTOCOL_VERSION,
+          // Where this client's connection came from, as seen here (behind a NAT: its public mapping, as STUN
+          // tells). Older clients ignore the field.
+          ...(observed ? { observed } : {}),
           limits: {
             maxDatagram: this.limits.maxDatagram,
             maxStreams: this.limits.maxStreamsPerConn,
@@ -460,4 +465,12 @@ export class MessengerServer extends EventEmitter {
       if (x.opener) x.conn.opened--;
     }
   }
+}
+
+/** "IP:PORT" of the TCP peer under a channel (an IPv4-mapped IPv6 address as plain IPv4), if it is a socket. */
+function observedAddress(transport: unknown): string | undefined {
+  const sock = transport as { remoteAddress?: unknown; remotePort?: unknown };
+  if (typeof sock.remoteAddress !== 'string' || typeof sock.remotePort !== 'number') return undefined;
+  const host = sock.remoteAddress.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+  return formatHostPort({ host, port: sock.remotePort });
 }

@@ -27,6 +27,7 @@ import { RouteEnds } from './route-ends.js';
 import { RouteDialer, type DialOptions } from './route-dialer.js';
 import { AppApiServer, type AppApiHost } from './app-api.js';
 import { nodeStatus } from './node-status.js';
+import { announcedAddresses } from './announced-addresses.js';
 
 export { TRANSPORT_PORT } from './channels.js';
 export { NODE_SERVICE } from './transports.js';
@@ -78,6 +79,7 @@ export class Node extends EventEmitter implements AppApiHost {
   private closed = false;
   private stopRelay: (() => void) | undefined;
   private services: Service[] = [];
+  private lastAnnounced = '';
 
   constructor(private readonly o: NodeOptions) {
     super();
@@ -137,6 +139,7 @@ export class Node extends EventEmitter implements AppApiHost {
 
   async start(): Promise<void> {
     this.messenger.on('error', (err: Error) => this.log.warn('messenger', { err }));
+    this.messenger.on('connected', () => this.reannounceIfMoved());
     await this.messenger.start();
     const channels: ChannelHandlers = {
       transport: (ch, pk, kind) => this.transports.add(ch, pk, kind, false),
@@ -209,9 +212,24 @@ export class Node extends EventEmitter implements AppApiHost {
     await this.announceEntry();
   }
 
+  /** Addresses announced for direct transports (see announced-addresses.ts). */
+  get announcedAddresses(): string[] {
+    return announcedAddresses(this.listener?.address(), this.o.announceAddress, this.messenger.observedAddresses());
+  }
+
   private async announceEntry(): Promise<void> {
-    const addr = this.o.announceAddress ?? (this.listener ? formatHostPort(this.listener.address()) : undefined);
-    await this.messenger.announce({ addresses: addr ? [addr] : [], services: [{ name: NODE_SERVICE, port: 0 }, ...this.services] });
+    const addresses = this.announcedAddresses;
+    this.lastAnnounced = addresses.join(' ');
+    await this.messenger.announce({ addresses, services: [{ name: NODE_SERVICE, port: 0 }, ...this.services] });
+  }
+
+  /** After a (re)registration the observed public address may be new: announce it. */
+  private reannounceIfMoved(): void {
+    if (this.closed || this.announcedAddresses.join(' ') === this.lastAnnounced) return;
+    this.announceEntry().then(
+      () => this.log.info('announced addresses', { addresses: this.lastAnnounced }),
+      (err: Error) => this.log.warn('announce failed', { err }),
+    );
   }
 
   async query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>> {

@@ -51,6 +51,8 @@ export class Transport extends EventEmitter {
   private readonly pausers = new Set<unknown>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private retiring = false;
+  private readonly deadMs: number;
   private readonly tap = tapWriter();
 
   constructor(
@@ -63,6 +65,7 @@ export class Transport extends EventEmitter {
     super();
     const pingMs = o.pingIntervalMs ?? 1000;
     const deadMs = o.deadAfterMs ?? 4000;
+    this.deadMs = deadMs;
     channel.on('data', (chunk: Buffer) => this.onData(chunk));
     channel.on('drain', () => this.emit('drain'));
     channel.on('error', (err: Error) => this.close(err.message));
@@ -91,9 +94,29 @@ export class Transport extends EventEmitter {
     return this.closed;
   }
 
+  /** Being replaced by a better transport to the same peer (see retire). */
+  get isRetiring(): boolean {
+    return this.retiring;
+  }
+
+  /**
+   * Replaced by another transport to the same peer: sends nothing more, and reads on until the peer
+   * half-closes (its last packet here), then closes. The replacement's reader waits for that close, so packets
+   * stay in order across the move. `halfClose` also tells the peer our last packet has gone: the side that
+   * accepted the replacement says so first; the side that dialed it answers with its own close only after that,
+   * so the peer never sees this one end before the replacement reached it. A peer that never half-closes is
+   * given up after the silence limit.
+   */
+  retire(reason: string, halfClose: boolean): void {
+    if (this.closed || this.retiring) return;
+    this.retiring = true;
+    if (halfClose) this.channel.end();
+    setTimeout(() => this.close(reason), this.deadMs).unref();
+  }
+
   /** Writes one packet; false means the outbound buffer is full (wait for 'drain'). */
   send(type: PacketTypeValue, routeId: number, payload?: Buffer): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.retiring) return false;
     const len = payload?.length ?? 0;
     if (len > MAX_PAYLOAD) throw new Error(`packet payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
     this.bytesOut += HEADER_BYTES + len;
@@ -107,7 +130,7 @@ export class Transport extends EventEmitter {
   /** Writes one packet whose payload is the concatenation of `pieces` (no copy for large pieces). */
   sendv(type: PacketTypeValue, routeId: number, pieces: Buffer[], len: number): boolean {
     if (pieces.length === 1 || len < 1024) return this.send(type, routeId, pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, len));
-    if (this.closed) return false;
+    if (this.closed || this.retiring) return false;
     if (len > MAX_PAYLOAD) throw new Error(`packet payload of ${len} bytes exceeds ${MAX_PAYLOAD}`);
     this.bytesOut += HEADER_BYTES + len;
     this.packetsOut++;
@@ -134,7 +157,7 @@ export class Transport extends EventEmitter {
   }
 
   get writable(): boolean {
-    return !this.closed && !this.channel.writableNeedDrain;
+    return !this.closed && !this.retiring && !this.channel.writableNeedDrain;
   }
 
   /** Stops reading until every pauser has resumed (backpressure from a full outbound queue). */

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { type KeyPair, shortPk } from '../net/keys.js';
 import { secureConnect } from '../net/secure.js';
 import { dialSecure } from '../net/tcp.js';
+import type { SecureChannel } from '../net/secure.js';
 import type { MessengerClient } from '../messenger/client.js';
 import type { Logger } from '../util/log.js';
 import { parseHostPort } from '../util/hostport.js';
@@ -18,6 +19,8 @@ import { AppApiError } from './sdk/errors.js';
 /** Messenger service every node announces (auto-connect looks for it). */
 export const NODE_SERVICE = 'skywire-node';
 const HANDSHAKE_MS = 5000;
+const RECHECK_RELAYED_MS = 2000;
+const UPGRADE_FIRST_PAUSE_MS = 2000;
 
 export interface TransportsOptions {
   localKey: KeyPair;
@@ -29,6 +32,8 @@ export interface TransportsOptions {
   relayOnly?: boolean;
   retry?: RetryPolicy;
   autoConnectMax?: number;
+  /** How often relayed transports this node dialed are re-checked for an upgrade to direct (default 2 s). */
+  recheckRelayedMs?: number;
   /** Where the packets of every transport go (attached before the transport reads). */
   onPacket(p: Packet, from: Transport): void;
 }
@@ -40,11 +45,17 @@ export class Transports extends EventEmitter {
   private readonly excluded = new Set<string>();
   private readonly dialing = new Map<string, Promise<Transport>>();
   private readonly retries: PeerRetries;
+  /** Per relayed peer: the addresses last tried for an upgrade, and when to try the same ones again. */
+  private readonly upgradeTries = new Map<string, { addresses: string; next: number; pauseMs: number }>();
+  private readonly recheckTimer: NodeJS.Timeout;
+  private rechecking = false;
   private closed = false;
 
   constructor(private readonly o: TransportsOptions) {
     super();
     this.retries = new PeerRetries(o.retry);
+    this.recheckTimer = setInterval(() => void this.recheckRelayed(), o.recheckRelayedMs ?? RECHECK_RELAYED_MS);
+    this.recheckTimer.unref();
   }
 
   get(pk: string): Transport | undefined {
@@ -57,6 +68,7 @@ export class Transports extends EventEmitter {
 
   close(reason: string): void {
     this.closed = true;
+    clearInterval(this.recheckTimer);
     this.retries.close();
     for (const t of this.byPk.values()) t.close(reason);
   }
@@ -107,21 +119,25 @@ export class Transports extends EventEmitter {
     if (!entry) throw new AppApiError('offline', `node ${shortPk(pk)} is not registered with the messenger`);
     const errors: string[] = [];
     const opts = { localKey: this.o.localKey, handshakeTimeoutMs: HANDSHAKE_MS };
-    if (!this.o.relayOnly) {
-      for (const a of entry.addresses) {
-        try {
-          const { host, port } = parseHostPort(a);
-          const ch = await dialSecure(host, port, pkBuf, opts);
-          ch.write(Buffer.from([KIND_TRANSPORT]));
-          return this.add(ch, pk, 'direct', true);
-        } catch (err) {
-          errors.push((err as Error).message);
-        }
+    if (!this.o.relayOnly && entry.addresses.length) {
+      try {
+        const ch = await dialFirst(entry.addresses, pkBuf, opts);
+        ch.write(Buffer.from([KIND_TRANSPORT]));
+        return this.add(ch, pk, 'direct', true);
+      } catch (err) {
+        errors.push((err as Error).message);
       }
     }
+    const why = this.o.relayOnly
+      ? '--relay-only'
+      : entry.addresses.length
+        ? `no announced address answered: ${errors.join('; ')}`
+        : 'the peer announces no address (it listens on none, or has not announced yet)';
     try {
       const ch = await secureConnect(await this.o.messenger.open(pk, TRANSPORT_PORT), pkBuf, opts);
       ch.write(Buffer.from([KIND_TRANSPORT]));
+      // Relayed costs the messenger's bandwidth and speed: said at the default level unless asked for.
+      this.o.log[this.o.relayOnly ? 'info' : 'warn']('transport relayed by the messenger', { peer: shortPk(pk), why });
       return this.add(ch, pk, 'relayed', true);
     } catch (err) {
       errors.push((err as Error).message);
@@ -133,6 +149,9 @@ export class Transports extends EventEmitter {
   add(ch: Duplex, pk: string, kind: ChannelKind, initiator: boolean): Transport {
     const t = new Transport(ch, pk, kind, initiator, this.o.transport);
     const old = this.byPk.get(pk);
+    if (old && !old.isClosed && !old.isRetiring && old.kind === 'relayed' && kind === 'direct') {
+      return this.upgrade(old, t);
+    }
     if (old && !old.isClosed) {
       // Both sides dialed at once: keep the transport dialed by the smaller key, on both sides alike.
       const initOf = (x: Transport) => (x.initiator ? this.o.pkHex : x.pk);
@@ -145,18 +164,76 @@ export class Transports extends EventEmitter {
     } else {
       this.byPk.set(pk, t);
     }
-    t.on('packet', (p: Packet) => this.o.onPacket(p, t));
-    t.on('close', (reason: string) => this.onClosed(t, reason));
-    ch.resume();
-    this.retries.succeeded(pk);
+    this.wire(t);
     this.o.log.info('transport up', { peer: shortPk(pk), kind, initiator });
     this.emit('up', t);
     return t;
   }
 
+  /**
+   * A direct transport replaces a relayed one to the same peer without a 'down': routes keep their next hop
+   * (looked up by key on every send), the relayed one retires (half-closed after our last packet on it), and
+   * the direct one is read only once the peer's last packet on the relayed one arrived, so nothing reorders.
+   */
+  private upgrade(old: Transport, t: Transport): Transport {
+    this.byPk.set(t.pk, t);
+    this.wire(t);
+    t.pauseReading(old);
+    old.once('close', () => t.resumeReading(old));
+    old.retire('replaced by a direct transport', !t.initiator);
+    this.upgradeTries.delete(t.pk);
+    this.o.log.warn('relayed transport upgraded to direct', { peer: shortPk(t.pk), initiator: t.initiator });
+    this.emit('upgraded', t);
+    return t;
+  }
+
+  private wire(t: Transport): void {
+    t.on('packet', (p: Packet) => this.o.onPacket(p, t));
+    t.on('close', (reason: string) => this.onClosed(t, reason));
+    t.channel.resume();
+    this.retries.succeeded(t.pk);
+  }
+
+  /**
+   * Re-checks the relayed transports this node dialed: when the peer announces an address (again, or later
+   * than our dial), dials it directly and upgrades. One lookup per relayed transport per sweep; a peer whose
+   * addresses did not answer is tried again only when they change or after a growing pause (2 s to 60 s).
+   */
+  private async recheckRelayed(): Promise<void> {
+    if (this.closed || this.o.relayOnly || this.rechecking) return;
+    this.rechecking = true;
+    try {
+      const now = Date.now();
+      for (const t of [...this.byPk.values()]) {
+        if (t.kind !== 'relayed' || !t.initiator || t.isClosed || t.isRetiring) continue;
+        const entry = await this.o.messenger.lookup(t.pk).catch(() => null);
+        if (!entry?.addresses.length || this.byPk.get(t.pk) !== t) continue;
+        const key = entry.addresses.join(' ');
+        const last = this.upgradeTries.get(t.pk);
+        if (last && last.addresses === key && now < last.next) continue;
+        const pauseMs = last && last.addresses === key ? Math.min(60_000, last.pauseMs * 2) : UPGRADE_FIRST_PAUSE_MS;
+        this.upgradeTries.set(t.pk, { addresses: key, next: now + pauseMs, pauseMs });
+        try {
+          const ch = await dialFirst(entry.addresses, Buffer.from(t.pk, 'hex'), { localKey: this.o.localKey, handshakeTimeoutMs: HANDSHAKE_MS });
+          if (this.closed || this.byPk.get(t.pk) !== t || t.isClosed) {
+            ch.destroy();
+            continue;
+          }
+          ch.write(Buffer.from([KIND_TRANSPORT]));
+          this.add(ch, t.pk, 'direct', true);
+        } catch (err) {
+          this.o.log.debug('relayed transport stays relayed', { peer: shortPk(t.pk), err: err as Error });
+        }
+      }
+    } finally {
+      this.rechecking = false;
+    }
+  }
+
   private onClosed(t: Transport, reason: string): void {
     if (this.byPk.get(t.pk) !== t) return;
     this.byPk.delete(t.pk);
+    this.upgradeTries.delete(t.pk);
     this.o.log.info('transport down', { peer: shortPk(t.pk), reason });
     this.emit('down', t, reason);
     this.scheduleRetry(t.pk);
@@ -206,4 +283,43 @@ export class Transports extends EventEmitter {
     }
     return { transports: this.list().map((t) => t.info()), pending: this.pending() };
   }
+}
+
+/**
+ * Dials every announced address at once (a node announces its LAN addresses and its public one: only some
+ * answer, and a silent one must not hold up the others) and keeps the first channel that authenticates;
+ * the others are closed as they arrive. Rejects with every address's failure.
+ */
+export function dialFirst(addresses: readonly string[], pk: Buffer, opts: Parameters<typeof dialSecure>[3]): Promise<SecureChannel> {
+  return new Promise((resolve, reject) => {
+    if (!addresses.length) {
+      reject(new Error('no address to dial'));
+      return;
+    }
+    const errors: string[] = [];
+    let won = false;
+    let left = addresses.length;
+    for (const a of addresses) {
+      let dialed: Promise<SecureChannel>;
+      try {
+        const { host, port } = parseHostPort(a);
+        dialed = dialSecure(host, port, pk, opts);
+      } catch (err) {
+        dialed = Promise.reject(new Error(`announced address "${a}": ${(err as Error).message}`));
+      }
+      dialed.then(
+        (ch) => {
+          if (won) ch.destroy();
+          else {
+            won = true;
+            resolve(ch);
+          }
+        },
+        (err: Error) => {
+          errors.push(err.message);
+          if (--left === 0 && !won) reject(new Error(errors.join('; ')));
+        },
+      );
+    }
+  });
 }

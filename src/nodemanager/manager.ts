@@ -13,6 +13,7 @@ import { secureAccept } from '../net/secure.js';
 import { listenSecure, type SecureListener } from '../net/tcp.js';
 import { MessengerClient } from '../messenger/client.js';
 import { createLogger } from '../util/log.js';
+import { dialableAddresses } from '../util/dialable.js';
 import { formatHostPort } from '../util/hostport.js';
 import { Graph, NoPathError } from './graph.js';
 import { ControlLink, ControlError, type ControlMessage } from '../net/control-link.js';
@@ -135,7 +136,7 @@ export class NodeManager extends EventEmitter {
       );
     });
     await this.messenger.announce({
-      addresses: [this.o.announceAddress ?? formatHostPort(this.listener.address())],
+      addresses: dialableAddresses(this.listener.address(), this.o.announceAddress),
       services: [{ name: MANAGER_SERVICE, port: MANAGER_PORT }],
     });
   }
