@@ -27,6 +27,10 @@ import { RouteEnds } from './route-ends.js';
 import { RouteDialer, type DialOptions } from './route-dialer.js';
 import { AppApiServer, type AppApiHost } from './app-api.js';
 import { nodeStatus } from './node-status.js';
+import { PacketType } from './packet.js';
+import { Meter } from './metering/meter.js';
+import { Ledger } from './metering/ledger.js';
+import { meteringView, type MeteringRequest } from './metering/view.js';
 
 export { TRANSPORT_PORT } from './channels.js';
 export { NODE_SERVICE } from './transports.js';
@@ -55,6 +59,11 @@ export interface NodeOptions {
   relayOnly?: boolean;
   /** How wanted peers are retried after failed tries. */
   retry?: RetryPolicy;
+  /**
+   * Bandwidth receipts (docs/metering.md): on by default, kept in memory; `dir` keeps them in a ledger there.
+   * false: no counting, no receipts.
+   */
+  metering?: { dir?: string; retentionMs?: number } | false;
 }
 
 type Service = { name: string; port: number; attrs?: Record<string, string> };
@@ -69,6 +78,8 @@ export class Node extends EventEmitter implements AppApiHost {
   readonly managers: ManagerLinks;
   readonly ends: RouteEnds;
   readonly forwarder: Forwarder;
+  readonly meter: Meter | undefined;
+  private readonly ledger: Ledger | undefined;
   private readonly control: ControlHandler;
   private readonly dialer: RouteDialer;
   private readonly log: Logger;
@@ -96,7 +107,19 @@ export class Node extends EventEmitter implements AppApiHost {
       incoming: (port, remote, stream) => this.api.incoming(port, remote, stream),
       closed: (routeKey) => this.managers.broadcast({ t: 'closed', routeKey }),
     });
-    this.forwarder = new Forwarder({ table, transportTo, deliver: (key, p, from) => this.ends.deliver(key, p, from) });
+    if (o.metering !== false) {
+      this.ledger = o.metering?.dir ? new Ledger(o.metering.dir, o.metering.retentionMs) : undefined;
+      this.meter = new Meter({
+        key: localKey,
+        pkHex,
+        log,
+        ledger: this.ledger,
+        sendReceipt: (pk, raw) => this.transports.get(pk)?.send(PacketType.RECEIPT, 0, raw) ?? false,
+        ruleAlive: (id) => (table.get(id)?.kind ?? 'reserved') !== 'reserved',
+      });
+    }
+    const meter = this.meter;
+    this.forwarder = new Forwarder({ table, transportTo, meter, deliver: (key, p, from) => this.ends.deliver(key, p, from) });
     this.transports = new Transports({
       localKey,
       pkHex,
@@ -109,6 +132,7 @@ export class Node extends EventEmitter implements AppApiHost {
       onPacket: (p, from) => this.forwarder.onPacket(p, from),
     });
     this.transports.on('up', (t: Transport) => {
+      if (meter) t.on('receipt', (raw: Buffer) => meter.onReceipt(t.pk, raw));
       this.reportTransports();
       this.emit('transport', t);
     });
@@ -137,6 +161,7 @@ export class Node extends EventEmitter implements AppApiHost {
 
   async start(): Promise<void> {
     this.messenger.on('error', (err: Error) => this.log.warn('messenger', { err }));
+    await this.ledger?.open();
     await this.messenger.start();
     const channels: ChannelHandlers = {
       transport: (ch, pk, kind) => this.transports.add(ch, pk, kind, false),
@@ -156,6 +181,8 @@ export class Node extends EventEmitter implements AppApiHost {
     this.timers.push(setInterval(() => this.ends.sweep(Date.now()), Math.max(50, Math.min(idle / 3, 5000))));
     this.timers.push(setInterval(() => this.reportTransports(), 5000));
     this.timers.push(setInterval(() => this.reportStats(), 2000));
+    const meter = this.meter;
+    if (meter) this.timers.push(setInterval(() => void meter.tick(), 1000));
     if (this.o.autoConnect) {
       void this.transports.autoConnect();
       this.timers.push(setInterval(() => void this.transports.autoConnect(), 10_000));
@@ -168,12 +195,15 @@ export class Node extends EventEmitter implements AppApiHost {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.ends.destroyAll('node is shutting down');
+    // The last counts and receipts reach the ledger (and our neighbours) before the transports go.
+    await this.meter?.tick();
     this.managers.close('node is shutting down');
     this.transports.close('node is shutting down');
     this.stopRelay?.();
     await this.api.close();
     await this.listener?.close();
     await this.messenger.close();
+    await this.ledger?.close();
   }
 
   private onTransportDown(t: Transport, reason: string): void {
@@ -223,6 +253,10 @@ export class Node extends EventEmitter implements AppApiHost {
 
   status(): Record<string, unknown> {
     return nodeStatus(this, this.listener ? formatHostPort(this.listener.address()) : null);
+  }
+
+  metering(req: MeteringRequest): Promise<Record<string, unknown>> {
+    return meteringView(req, { pkHex: this.pkHex, key: this.o.localKey, meter: this.meter, ledger: this.ledger });
   }
 
   transportsCmd(action: string, pk?: string): Promise<{ transports: TransportInfo[]; pending: PeerState[] }> {

@@ -43,7 +43,7 @@ test('a signature computed independently (RFC 6979 on the digest) verifies, and 
   for (const at of [0, 10, 75, 95, 110]) {
     const bad = Buffer.from(raw);
     bad[at] ^= 1;
-    let ok = false;
+    let ok: boolean;
     try {
       const d = decodeReceipt(bad);
       ok = verifyReceipt(d) || verifyReceiptFast(d);
