@@ -19,8 +19,9 @@ export function parsePeriod(v: string, now = Date.now()): { fromMs: number; toMs
   const day = Math.floor(now / DAY_MS) * DAY_MS;
   if (v === 'today') return { fromMs: day, toMs: day + DAY_MS };
   if (v === 'yesterday') return { fromMs: day - DAY_MS, toMs: day };
-  if (v === 'last-hour') return { fromMs: now - 3_600_000, toMs: now + 1 };
-  if (v === 'last-24h') return { fromMs: now - DAY_MS, toMs: now + 1 };
+  // Up to now, and the minute after: what the node counts while it answers belongs to the period too.
+  if (v === 'last-hour') return { fromMs: now - 3_600_000, toMs: now + 60_000 };
+  if (v === 'last-24h') return { fromMs: now - DAY_MS, toMs: now + 60_000 };
   let m = /^(\d{4}-\d{2}-\d{2})$/.exec(v);
   if (m) {
     const from = Date.parse(`${m[1]}T00:00:00Z`);

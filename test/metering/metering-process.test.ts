@@ -13,6 +13,7 @@ import { readKeyFile, generateKeyPair } from '../../src/net/keys.js';
 import { CLI, dialRetry, testCluster, waitFor, waitTransports, type Cluster } from '../node/harness.js';
 import { signStatement, type Statement } from '../../src/node/metering/statement.js';
 import { decodeReceipt, signReceipt } from '../../src/node/metering/receipt.js';
+import { Ledger } from '../../src/node/metering/ledger.js';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -92,8 +93,9 @@ test('A -> B -> C: B exports a statement that verifies offline and claims within
     out = (await view(keyB)).find((r) => r.dir === 'out' && r.peer === cc.pk && r.bytes >= total);
     return !!out && out.signedBytes === out.bytes;
   });
-  const cIn = (await view(keyC)).find((r) => r.dir === 'in' && r.peer === b.pk && r.routeId === out!.routeId);
-  assert.ok(cIn, 'C meters the same route id as received from B');
+  const cRows = await view(keyC);
+  const cIn = cRows.find((r) => r.dir === 'in' && r.peer === b.pk && r.routeId === out!.routeId);
+  assert.ok(cIn, `C meters the same route id as received from B: ${JSON.stringify(cRows)} vs ${JSON.stringify(out)} a=${a.pk} b=${b.pk} c=${cc.pk}`);
   assert.equal(cIn.signedBytes, out!.bytes, 'C signed what B counted as forwarded');
 
   const to = new Date(Date.now() + 60_000).toISOString();
@@ -164,4 +166,13 @@ test('A -> B -> C: B exports a statement that verifies offline and claims within
   const r = await cli(['metering', 'verify', f]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /bad-statement-signature: the statement is not signed by its node/);
+
+  // Durable: B killed with SIGKILL, its ledger still holds C's final receipt for the route.
+  await b.kill('SIGKILL');
+  const ledger = new Ledger(join(c.dir, 'node1.metering'));
+  await ledger.open();
+  t.after(() => ledger.close());
+  const rec = (await ledger.records()).filter((x) => x.dir === 'out' && x.peer === cc.pk && x.routeId === out!.routeId).pop();
+  assert.ok(rec?.receipt, 'the record and its receipt survived');
+  assert.equal(decodeReceipt(Buffer.from(rec.receipt, 'hex')).bytes, signedByC.bytes);
 });
