@@ -197,6 +197,7 @@ export class Node extends EventEmitter implements AppApiHost {
     this.ends.destroyAll('node is shutting down');
     // The last counts and receipts reach the ledger (and our neighbours) before the transports go.
     await this.meter?.tick();
+    await this.meter?.snapshot();
     this.managers.close('node is shutting down');
     this.transports.close('node is shutting down');
     this.stopRelay?.();

@@ -35,7 +35,12 @@ function pair(o: { drop?: () => boolean } = {}) {
     c.received(hex(kb), 22, len);
   };
   const out = () => b.rows().find((r) => r.dir === 'out')!;
-  return { kb, kc, b, c, sent, packet, out, alive, pkB: hex(kb), pkC: hex(kc) };
+  /** Waits for the signatures and checks in flight (they run on the thread pool). */
+  const settle = async () => {
+    await c.settled();
+    await b.settled();
+  };
+  return { settle, kb, kc, b, c, sent, packet, out, alive, pkB: hex(kb), pkC: hex(kc) };
 }
 
 test('the receiver signs every 1 MiB, on the 1 s tick for less, and at close; the sender keeps the latest', async () => {
@@ -43,16 +48,20 @@ test('the receiver signs every 1 MiB, on the 1 s tick for less, and at close; th
   for (let i = 0; i < 16; i++) p.packet(65528); // 1 MiB minus 128 bytes: no receipt yet
   assert.equal(p.sent.length, 0);
   p.packet(65528);
+  await p.settle();
   assert.equal(p.sent.length, 1, 'a receipt once 1 MiB arrived');
   assert.equal(decodeReceipt(p.sent[0]).bytes, 17 * 65528);
   assert.equal(p.out().signedBytes, 17 * 65528);
   p.packet(100);
   await p.c.tick();
+  await p.settle();
   assert.equal(p.sent.length, 2, 'the tick signs what is left');
   await p.c.tick();
+  await p.settle();
   assert.equal(p.sent.length, 2, 'nothing new, nothing signed');
   p.packet(7);
   p.c.closed(22);
+  await p.settle();
   assert.equal(p.sent.length, 3, 'a final receipt at close');
   const last = decodeReceipt(p.sent[2]);
   assert.deepEqual([last.bytes, last.packets, last.seq], [17 * 65528 + 107, 19, 2]);
@@ -61,10 +70,12 @@ test('the receiver signs every 1 MiB, on the 1 s tick for less, and at close; th
   assert.ok(RECEIPT_EVERY_BYTES === 1 << 20);
 });
 
-test('a sender refuses receipts that are replayed, from another key, for another node or for a route it never used', () => {
+test('a sender refuses receipts that are replayed, from another key, for another node or for a route it never used', async () => {
   const p = pair();
   p.packet(RECEIPT_EVERY_BYTES);
+  await p.settle();
   p.packet(RECEIPT_EVERY_BYTES);
+  await p.settle();
   assert.equal(p.sent.length, 2);
   const r = p.b.counters.refused;
   p.b.onReceipt(p.pkC, p.sent[0]);
@@ -77,6 +88,7 @@ test('a sender refuses receipts that are replayed, from another key, for another
   // The same message, but the signature of another key.
   signReceipt({ ...fields, signer: other.publicKey.toString('hex') }, other).raw.copy(forged, 102, 102);
   p.b.onReceipt(p.pkC, forged);
+  await p.settle();
   assert.equal(r.badSignature, 1);
   p.b.onReceipt(other.publicKey.toString('hex'), signReceipt({ ...fields, signer: other.publicKey.toString('hex') }, other).raw);
   assert.equal(r.unknownRoute, 1, 'a neighbour we never sent to on that route');
@@ -87,6 +99,7 @@ test('a sender refuses receipts that are replayed, from another key, for another
   p.b.onReceipt(p.pkC, signReceipt({ ...fields, routeId: 23 }, p.kc).raw);
   assert.equal(r.unknownRoute, 2);
   p.b.onReceipt(p.pkC, Buffer.alloc(50));
+  await p.settle();
   assert.equal(r.malformed, 1);
   assert.equal(p.out().signedBytes, 2 * RECEIPT_EVERY_BYTES, 'none of them changed what the sender holds');
   assert.equal(p.b.counters.receiptsAccepted, 2);
@@ -97,11 +110,13 @@ test('a next hop that withholds its receipts is shown as withholding; an honest 
   const p = pair({ drop: () => withhold });
   const t0 = Date.now();
   for (let i = 0; i < 20; i++) p.packet(RECEIPT_EVERY_BYTES);
+  await p.settle();
   await p.b.tick(t0);
   await p.b.tick(t0 + 10 * WITHHELD_AFTER_MS);
   assert.equal(p.out().withholding, false);
   withhold = true;
   for (let i = 0; i < UNSIGNED_TAIL_BYTES / RECEIPT_EVERY_BYTES + 1; i++) p.packet(RECEIPT_EVERY_BYTES);
+  await p.settle();
   await p.b.tick(t0);
   assert.equal(p.b.rows(t0 + WITHHELD_AFTER_MS - 1)[0].withholding, false, 'not before the grace');
   assert.equal(p.b.rows(t0 + WITHHELD_AFTER_MS)[0].withholding, true);

@@ -6,7 +6,7 @@
 // The hot path (`received`, `forwarded`) is a number-keyed map lookup and two additions per packet.
 import type { KeyPair } from '../../net/keys.js';
 import type { Logger } from '../../util/log.js';
-import { decodeReceipt, signReceipt, verifyReceiptFast, type Receipt } from './receipt.js';
+import { decodeReceipt, signReceiptAsync, verifyReceiptAsync, type Receipt } from './receipt.js';
 import { HOUR_MS, type Ledger, type LedgerRecord } from './ledger.js';
 
 /** A receipt at least every this many received bytes on a route (and every second of traffic). */
@@ -84,6 +84,8 @@ export class Meter {
     refused: { malformed: 0, badSignature: 0, wrongPayee: 0, wrongSigner: 0, unknownRoute: 0, stale: 0 },
   };
   private writing: Promise<void> = Promise.resolve();
+  /** Signatures being made or checked on the thread pool. */
+  private readonly busy = new Set<Promise<void>>();
 
   constructor(private readonly host: MeterHost) {}
 
@@ -133,10 +135,27 @@ export class Meter {
     const e = ruleId === undefined ? undefined : this.outbound.get(ruleId);
     if (!e) return void c.unknownRoute++;
     // Cumulative counts: an older receipt (replayed, or overtaken) proves less than the one we have.
-    if (e.receipt && (r.seq <= e.receipt.seq || r.bytes < e.receipt.bytes)) return void c.stale++;
-    if (!verifyReceiptFast(r)) return void c.badSignature++;
-    e.receipt = r;
-    this.counters.receiptsAccepted++;
+    const stale = (have: Receipt | undefined) => have && (r.seq <= have.seq || r.bytes < have.bytes);
+    if (stale(e.receipt)) return void c.stale++;
+    this.track(
+      verifyReceiptAsync(r).then((ok) => {
+        if (!ok) return void c.badSignature++;
+        if (stale(e.receipt)) return void c.stale++; // a newer one was checked meanwhile
+        e.receipt = r;
+        this.counters.receiptsAccepted++;
+      }),
+    );
+  }
+
+  /** Resolves when the signatures started so far are made and checked. */
+  async settled(): Promise<void> {
+    while (this.busy.size) await Promise.all([...this.busy]);
+  }
+
+  private track(p: Promise<void>): void {
+    const q = p.catch((err: Error) => this.host.log.warn('metering signature failed', { err: err.message }));
+    this.busy.add(q);
+    void q.finally(() => this.busy.delete(q));
   }
 
   /** Once a second: receipts for routes with unsigned traffic, entries of gone rules, the ledger. */
@@ -169,21 +188,24 @@ export class Meter {
     return out;
   }
 
-  /** Waits for the ledger writes started so far. */
-  flushed(): Promise<void> {
-    return this.writing;
+  /** Waits for the signatures in flight, then writes what changed to the ledger. */
+  async snapshot(): Promise<void> {
+    await this.settled();
+    await this.persist(Date.now());
   }
 
   private sign(e: InEntry, now: number): void {
-    const r = signReceipt(
-      { signer: this.host.pkHex, payee: e.peer, routeId: e.routeId, bytes: e.bytes, packets: e.packets, seq: e.seq, timeMs: now },
-      this.host.key,
-    );
+    const fields = { signer: this.host.pkHex, payee: e.peer, routeId: e.routeId, bytes: e.bytes, packets: e.packets, seq: e.seq, timeMs: now };
     e.seq++;
     e.signedBytes = e.bytes;
     e.lastSignedMs = now;
-    e.receipt = r;
-    if (this.host.sendReceipt(e.peer, r.raw)) this.counters.receiptsSent++;
+    this.track(
+      signReceiptAsync(fields, this.host.key).then((r) => {
+        // Signatures may finish out of order; the receipt kept is the newest.
+        if (!e.receipt || r.seq > e.receipt.seq) e.receipt = r;
+        if (this.host.sendReceipt(e.peer, r.raw)) this.counters.receiptsSent++;
+      }),
+    );
   }
 
   /** Marks an entry whose rule is gone; true when it is forgotten (after its last state went to the ledger). */

@@ -45,6 +45,7 @@ export async function meteringView(req: MeteringRequest, p: MeteringParts): Prom
   if (!p.meter) throw new AppApiError('metering_off', 'metering is off on this node (started with --no-metering)');
   // Today's counts and receipts go to the ledger first, so that what is shown or exported is current.
   await p.meter.tick();
+  await p.meter.snapshot();
   const period = { fromMs: req.fromMs, toMs: req.toMs };
   if (req.action === 'export') {
     if (!p.ledger) throw new AppApiError('no_ledger', 'this node keeps no metering ledger (start it with a key file, or --metering-dir)');
