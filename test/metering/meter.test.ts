@@ -38,6 +38,7 @@ function pair(o: { drop?: () => boolean } = {}) {
   /** Waits for the signatures and checks in flight (they run on the thread pool). */
   const settle = async () => {
     await c.settled();
+    b.checkReceipts();
     await b.settled();
   };
   return { settle, kb, kc, b, c, sent, packet, out, alive, pkB: hex(kb), pkC: hex(kc) };

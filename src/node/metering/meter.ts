@@ -50,7 +50,10 @@ interface InEntry extends Entry {
 }
 
 interface OutEntry extends Entry {
+  /** The newest receipt whose signature checked out. */
   receipt?: Receipt;
+  /** A newer one, its signature checked on the next tick (one check per route per second, not per receipt). */
+  unchecked?: Receipt;
   /** When the unsigned part last went above UNSIGNED_TAIL_BYTES (0 = it is not). */
   tailSince: number;
 }
@@ -71,6 +74,10 @@ export interface MeterCounters {
   receiptsAccepted: number;
   /** Receipts refused, by reason (bad layout or signature, not for us, not from the sender, unknown route, stale). */
   refused: Record<'malformed' | 'badSignature' | 'wrongPayee' | 'wrongSigner' | 'unknownRoute' | 'stale', number>;
+}
+
+function isStale(r: Receipt, have: Receipt | undefined): boolean {
+  return !!have && (r.seq <= have.seq || r.bytes < have.bytes);
 }
 
 export class Meter {
@@ -134,17 +141,27 @@ export class Meter {
     const ruleId = this.outByPeerRoute.get(`${from}:${r.routeId}`);
     const e = ruleId === undefined ? undefined : this.outbound.get(ruleId);
     if (!e) return void c.unknownRoute++;
-    // Cumulative counts: an older receipt (replayed, or overtaken) proves less than the one we have.
-    const stale = (have: Receipt | undefined) => have && (r.seq <= have.seq || r.bytes < have.bytes);
-    if (stale(e.receipt)) return void c.stale++;
-    this.track(
-      verifyReceiptAsync(r).then((ok) => {
-        if (!ok) return void c.badSignature++;
-        if (stale(e.receipt)) return void c.stale++; // a newer one was checked meanwhile
-        e.receipt = r;
-        this.counters.receiptsAccepted++;
-      }),
-    );
+    // Cumulative counts: an older receipt (replayed, or overtaken) proves less than the one we have. Only the
+    // transport's peer can send us its receipts, so a bogus one waiting for its check delays only its own.
+    if (isStale(r, e.receipt) || isStale(r, e.unchecked)) return void c.stale++;
+    e.unchecked = r;
+  }
+
+  /** Checks the signature of each route's newest receipt (on the thread pool); the good ones are kept. */
+  checkReceipts(): void {
+    for (const e of this.outbound.values()) {
+      const r = e.unchecked;
+      if (!r) continue;
+      e.unchecked = undefined;
+      this.track(
+        verifyReceiptAsync(r).then((ok) => {
+          if (!ok) return void this.counters.refused.badSignature++;
+          if (isStale(r, e.receipt)) return;
+          e.receipt = r;
+          this.counters.receiptsAccepted++;
+        }),
+      );
+    }
   }
 
   /** Resolves when the signatures started so far are made and checked. */
@@ -160,6 +177,7 @@ export class Meter {
 
   /** Once a second: receipts for routes with unsigned traffic, entries of gone rules, the ledger. */
   tick(now = Date.now()): Promise<void> {
+    this.checkReceipts();
     for (const e of this.inbound.values()) {
       if (e.bytes > e.signedBytes) this.sign(e, now);
       this.age(e, now, this.inbound, 'in');
@@ -190,6 +208,8 @@ export class Meter {
 
   /** Waits for the signatures in flight, then writes what changed to the ledger. */
   async snapshot(): Promise<void> {
+    await this.settled();
+    this.checkReceipts();
     await this.settled();
     await this.persist(Date.now());
   }
