@@ -82,18 +82,21 @@ async function main(): Promise<void> {
   const on = await mesh(true);
   const off = await mesh(false);
   try {
-    const size = 256 << 20;
+    const size = 128 << 20;
     await send(on.client, on.sink, on.cc.pk, 32 << 20); // warm up both
     await send(off.client, off.sink, off.cc.pk, 32 << 20);
     const onRuns: number[] = [];
     const offRuns: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    // Alternating, and which goes first alternates too: on this shared machine the second of two back-to-back
+    // runs was measured ~8% slower with metering off in both meshes.
+    for (let i = 0; i < 6; i++) {
+      if (i % 2) onRuns.push(await send(on.client, on.sink, on.cc.pk, size));
       offRuns.push(await send(off.client, off.sink, off.cc.pk, size));
-      onRuns.push(await send(on.client, on.sink, on.cc.pk, size));
+      if (!(i % 2)) onRuns.push(await send(on.client, on.sink, on.cc.pk, size));
     }
     const mOn = median(onRuns);
     const mOff = median(offRuns);
-    console.log(`1 intermediate node, 256 MiB x3 alternating: receipts off ${mOff.toFixed(0)} MB/s (${offRuns.map((x) => x.toFixed(0)).join(' ')}), ` +
+    console.log(`1 intermediate node, 128 MiB x6 alternating: receipts off ${mOff.toFixed(0)} MB/s (${offRuns.map((x) => x.toFixed(0)).join(' ')}), ` +
       `on ${mOn.toFixed(0)} MB/s (${onRuns.map((x) => x.toFixed(0)).join(' ')}): ${((mOn / mOff - 1) * 100).toFixed(1)}% (goal: within 2%)`);
 
     // The acceptance: 1 GiB, B's statement against C's receipts.
