@@ -73,6 +73,13 @@ async function mesh(metering: boolean) {
   };
 }
 
+/** CPU time (user + system) of a process and its threads so far, ms (Linux /proc). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (100 per second)
+}
+
 function duBytes(dir: string): number {
   return Number(execFileSync('du', ['-sb', dir]).toString().split('\t')[0]);
 }
@@ -87,13 +94,27 @@ async function main(): Promise<void> {
     await send(off.client, off.sink, off.cc.pk, 32 << 20);
     const onRuns: number[] = [];
     const offRuns: number[] = [];
+    // CPU per MB of each mesh's three nodes (the sum over the runs): steadier than MB/s on a shared machine.
+    const pids = (m: typeof on) => [m.a, m.b, m.cc].map((n) => n.child.pid!);
+    const cpu = (m: typeof on) => pids(m).map(cpuMs);
+    const cpuOn = [0, 0, 0];
+    const cpuOff = [0, 0, 0];
+    const timed = async (m: typeof on, acc: number[], runs: number[]) => {
+      const c0 = cpu(m);
+      runs.push(await send(m.client, m.sink, m.cc.pk, size));
+      cpu(m).forEach((x, i) => (acc[i] += x - c0[i]));
+    };
     // Alternating, and which goes first alternates too: on this shared machine the second of two back-to-back
     // runs was measured ~8% slower with metering off in both meshes.
     for (let i = 0; i < 6; i++) {
-      if (i % 2) onRuns.push(await send(on.client, on.sink, on.cc.pk, size));
-      offRuns.push(await send(off.client, off.sink, off.cc.pk, size));
-      if (!(i % 2)) onRuns.push(await send(on.client, on.sink, on.cc.pk, size));
+      if (i % 2) await timed(on, cpuOn, onRuns);
+      await timed(off, cpuOff, offRuns);
+      if (!(i % 2)) await timed(on, cpuOn, onRuns);
     }
+    const mb = (6 * size) / 1e6;
+    const per = (acc: number[]) => acc.map((x) => (x / mb).toFixed(2)).join(' / ');
+    console.log(`CPU per MB, source / middle / exit node: receipts off ${per(cpuOff)} ms, on ${per(cpuOn)} ms ` +
+      `(middle node ${((cpuOn[1] / cpuOff[1] - 1) * 100).toFixed(1)}%, exit node ${((cpuOn[2] / cpuOff[2] - 1) * 100).toFixed(1)}%)`);
     const mOn = median(onRuns);
     const mOff = median(offRuns);
     console.log(`1 intermediate node, 128 MiB x6 alternating: receipts off ${mOff.toFixed(0)} MB/s (${offRuns.map((x) => x.toFixed(0)).join(' ')}), ` +
