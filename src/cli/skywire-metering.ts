@@ -203,8 +203,15 @@ async function runVerify(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'export') return runExport(argv.slice(1));
-  if (argv[0] === 'verify') return runVerify(argv.slice(1));
-  if (argv[0] === 'show') return runShow(argv.slice(1));
-  return runShow(argv);
+  try {
+    if (argv[0] === 'export') return await runExport(argv.slice(1));
+    if (argv[0] === 'verify') return await runVerify(argv.slice(1));
+    if (argv[0] === 'show') return await runShow(argv.slice(1));
+    return await runShow(argv);
+  } catch (err) {
+    // A bad --period is a usage error (exit 2), like commander's own.
+    if (!(err instanceof InvalidArgumentError)) throw err;
+    console.error(`skywire metering: ${err.message}`);
+    return 2;
+  }
 }
