@@ -84,6 +84,8 @@ async function runNode(argv: string[]): Promise<number> {
     .option('--relay-only', 'dial peers through the messenger relay even when they announce an address', false)
     .option('--retry-fast <n>', 'failed tries to reach a wanted peer with a quick backoff (200 ms to 5 s)', int('--retry-fast', 0), 10)
     .option('--retry-slow <ms>', 'then one try per this interval', int('--retry-slow', 1000), 300_000)
+    .option('--metering-dir <dir>', 'the bandwidth receipts ledger (default <key>.metering)')
+    .option('--metering', 'sign and keep bandwidth receipts with each neighbour (off by default: signing costs throughput, see docs/metering.md)', false)
     .option('--json', 'print {"pk","api","apiFile","listen","addresses"} as one JSON line on start', false);
   const code = parse(program, argv);
   if (code !== undefined) return code;
@@ -101,6 +103,8 @@ async function runNode(argv: string[]): Promise<number> {
     relayOnly: boolean;
     retryFast: number;
     retrySlow: number;
+    meteringDir?: string;
+    metering: boolean;
     json: boolean;
   }>();
   if (!o.manager.length) console.error('skywire node: warning: no --manager given; this node can forward nothing and dial nobody');
@@ -124,6 +128,7 @@ async function runNode(argv: string[]): Promise<number> {
     routeIdleMs: o.routeIdle,
     relayOnly: o.relayOnly,
     retry: { fastTries: o.retryFast, slowMs: o.retrySlow },
+    metering: o.metering && { dir: o.meteringDir ?? `${o.key.replace(/\.json$/, '')}.metering` },
   });
   onShutdown(() => node.close());
   // start() waits for a messenger; say so if that takes a while, rather than sit silent.

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { desc: string; load: () => Promise<CommandModule
   messenger: { desc: 'run a messenger: discovery, datagrams and relayed streams by public key', load: () => import('./skywire-messenger.js') },
   'node-manager': { desc: 'run a node manager: route graph, setup and repair', load: () => import('./skywire-node-manager.js') },
   node: { desc: 'run a mesh node (or: node status, node transports add|rm|ls)', load: () => import('./skywire-node.js') },
+  metering: { desc: 'bandwidth receipts: per peer and route, export a signed statement, verify one', load: () => import('./skywire-metering.js') },
   ping: { desc: 'round trips to a node over a mesh route', load: () => import('./skywire-ping.js') },
   services: { desc: 'list services announced in the messenger (e.g. socks)', load: () => import('./skywire-services.js') },
   'socks-server': { desc: 'SOCKS exit over the mesh (announced as service "socks")', load: () => import('./skywire-socks-server.js') },

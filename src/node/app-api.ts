@@ -10,6 +10,7 @@ import { AppApiError } from './sdk/errors.js';
 import * as check from './app-api-checks.js';
 import { MAX_SERVICES_PER_APP } from './app-api-checks.js';
 import { joinStreams } from './stream-join.js';
+import { checkMeteringRequest, type MeteringRequest } from './metering/view.js';
 
 const log = createLogger('node.api');
 
@@ -21,6 +22,8 @@ export interface AppApiHost {
   query(service: string): Promise<Array<{ pk: string; port: number; attrs?: Record<string, string> }>>;
   status(): Record<string, unknown>;
   transportsCmd(action: string, pk?: string): Promise<{ transports: unknown[]; pending: unknown[] }>;
+  /** Bandwidth metering (docs/metering.md): the view, or a signed statement. */
+  metering?(req: MeteringRequest): Promise<Record<string, unknown>>;
 }
 
 interface AppSession {
@@ -136,6 +139,15 @@ export class AppApiServer {
           const { action, pk } = check.transports(req);
           writeJsonLine(sock, { ok: true, ...(await this.host.transportsCmd(action, pk)) });
           sock.end();
+          return;
+        }
+        case 'metering': {
+          const r = checkMeteringRequest(req);
+          if (!this.host.metering) return this.fail(sock, 'metering_off', 'this node does not meter');
+          // A statement can be far longer than a line may be: the answer follows the line, up to the end.
+          const body = Buffer.from(JSON.stringify(await this.host.metering(r)));
+          writeJsonLine(sock, { ok: true, bytes: body.length });
+          sock.end(body);
           return;
         }
         default:

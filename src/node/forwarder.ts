@@ -4,12 +4,15 @@
 import { PacketType, payloadLength, type Packet } from './packet.js';
 import type { RoutingTable } from './routing-table.js';
 import type { Transport } from './transport.js';
+import type { Meter } from './metering/meter.js';
 
 export interface ForwarderHost {
   readonly table: RoutingTable;
   transportTo(pk: string): Transport | undefined;
   /** Hands a packet for a local route end (a `consume` rule) to that end. */
   deliver(routeKey: string, p: Packet, from: Transport): void;
+  /** Counts what each neighbour sent us and what we forwarded, for receipts (docs/metering.md). */
+  readonly meter?: Meter;
 }
 
 export class Forwarder {
@@ -18,7 +21,11 @@ export class Forwarder {
   /** Packets for a live route id that came from a transport other than the rule's previous hop. */
   droppedWrongTransport = 0;
 
-  constructor(private readonly host: ForwarderHost) {}
+  private readonly meter: Meter | undefined;
+
+  constructor(private readonly host: ForwarderHost) {
+    this.meter = host.meter;
+  }
 
   onPacket(p: Packet, from: Transport): void {
     const table = this.host.table;
@@ -34,6 +41,9 @@ export class Forwarder {
     const len = payloadLength(p);
     rule.bytesIn += len;
     rule.packetsIn++;
+    const meter = this.meter;
+    meter?.received(from.pk, rule.id, len);
+    if (meter && (p.type === PacketType.CLOSE || p.type === PacketType.ERROR)) meter.closed(rule.id);
     if (rule.kind === 'intermediary') {
       const next = this.host.transportTo(rule.nextPk!);
       if (!next) {
@@ -44,6 +54,7 @@ export class Forwarder {
       const ok = p.parts ? next.sendv(p.type, rule.nextRouteId!, p.parts, len) : next.send(p.type, rule.nextRouteId!, p.payload);
       rule.bytesOut += len;
       rule.packetsOut++;
+      meter?.forwarded(rule.id, rule.nextPk!, rule.nextRouteId!, len);
       if (p.type === PacketType.CLOSE || p.type === PacketType.ERROR) table.delete(rule.id);
       if (!ok) holdUntilDrained(from, next);
     } else if (rule.kind === 'consume') {

@@ -28,6 +28,10 @@ import { RouteDialer, type DialOptions } from './route-dialer.js';
 import { AppApiServer, type AppApiHost } from './app-api.js';
 import { nodeStatus } from './node-status.js';
 import { announcedAddresses } from './announced-addresses.js';
+import { PacketType } from './packet.js';
+import { Meter } from './metering/meter.js';
+import { Ledger } from './metering/ledger.js';
+import { meteringView, type MeteringRequest } from './metering/view.js';
 
 export { TRANSPORT_PORT } from './channels.js';
 export { NODE_SERVICE } from './transports.js';
@@ -56,6 +60,11 @@ export interface NodeOptions {
   relayOnly?: boolean;
   /** How wanted peers are retried after failed tries. */
   retry?: RetryPolicy;
+  /**
+   * Bandwidth receipts (docs/metering.md), off unless given (signing costs throughput): kept in memory, or
+   * in a ledger in `dir`. Absent or false: no counting, no receipts.
+   */
+  metering?: { dir?: string; retentionMs?: number } | false;
 }
 
 type Service = { name: string; port: number; attrs?: Record<string, string> };
@@ -70,6 +79,8 @@ export class Node extends EventEmitter implements AppApiHost {
   readonly managers: ManagerLinks;
   readonly ends: RouteEnds;
   readonly forwarder: Forwarder;
+  readonly meter: Meter | undefined;
+  private readonly ledger: Ledger | undefined;
   private readonly control: ControlHandler;
   private readonly dialer: RouteDialer;
   private readonly log: Logger;
@@ -98,7 +109,19 @@ export class Node extends EventEmitter implements AppApiHost {
       incoming: (port, remote, stream) => this.api.incoming(port, remote, stream),
       closed: (routeKey) => this.managers.broadcast({ t: 'closed', routeKey }),
     });
-    this.forwarder = new Forwarder({ table, transportTo, deliver: (key, p, from) => this.ends.deliver(key, p, from) });
+    if (o.metering) {
+      this.ledger = o.metering?.dir ? new Ledger(o.metering.dir, o.metering.retentionMs) : undefined;
+      this.meter = new Meter({
+        key: localKey,
+        pkHex,
+        log,
+        ledger: this.ledger,
+        sendReceipt: (pk, raw) => this.transports.get(pk)?.send(PacketType.RECEIPT, 0, raw) ?? false,
+        ruleAlive: (id) => (table.get(id)?.kind ?? 'reserved') !== 'reserved',
+      });
+    }
+    const meter = this.meter;
+    this.forwarder = new Forwarder({ table, transportTo, meter, deliver: (key, p, from) => this.ends.deliver(key, p, from) });
     this.transports = new Transports({
       localKey,
       pkHex,
@@ -111,6 +134,7 @@ export class Node extends EventEmitter implements AppApiHost {
       onPacket: (p, from) => this.forwarder.onPacket(p, from),
     });
     this.transports.on('up', (t: Transport) => {
+      if (meter) t.on('receipt', (raw: Buffer) => meter.onReceipt(t.pk, raw));
       this.reportTransports();
       this.emit('transport', t);
     });
@@ -140,6 +164,7 @@ export class Node extends EventEmitter implements AppApiHost {
   async start(): Promise<void> {
     this.messenger.on('error', (err: Error) => this.log.warn('messenger', { err }));
     this.messenger.on('connected', () => this.reannounceIfMoved());
+    await this.ledger?.open();
     await this.messenger.start();
     const channels: ChannelHandlers = {
       transport: (ch, pk, kind) => this.transports.add(ch, pk, kind, false),
@@ -159,6 +184,8 @@ export class Node extends EventEmitter implements AppApiHost {
     this.timers.push(setInterval(() => this.ends.sweep(Date.now()), Math.max(50, Math.min(idle / 3, 5000))));
     this.timers.push(setInterval(() => this.reportTransports(), 5000));
     this.timers.push(setInterval(() => this.reportStats(), 2000));
+    const meter = this.meter;
+    if (meter) this.timers.push(setInterval(() => void meter.tick(), 1000));
     if (this.o.autoConnect) {
       void this.transports.autoConnect();
       this.timers.push(setInterval(() => void this.transports.autoConnect(), 10_000));
@@ -171,12 +198,16 @@ export class Node extends EventEmitter implements AppApiHost {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     this.ends.destroyAll('node is shutting down');
+    // The last counts and receipts reach the ledger (and our neighbours) before the transports go.
+    await this.meter?.tick();
+    await this.meter?.snapshot();
     this.managers.close('node is shutting down');
     this.transports.close('node is shutting down');
     this.stopRelay?.();
     await this.api.close();
     await this.listener?.close();
     await this.messenger.close();
+    await this.ledger?.close();
   }
 
   private onTransportDown(t: Transport, reason: string): void {
@@ -241,6 +272,10 @@ export class Node extends EventEmitter implements AppApiHost {
 
   status(): Record<string, unknown> {
     return nodeStatus(this, this.listener ? formatHostPort(this.listener.address()) : null);
+  }
+
+  metering(req: MeteringRequest): Promise<Record<string, unknown>> {
+    return meteringView(req, { pkHex: this.pkHex, key: this.o.localKey, meter: this.meter, ledger: this.ledger });
   }
 
   transportsCmd(action: string, pk?: string): Promise<{ transports: TransportInfo[]; pending: PeerState[] }> {

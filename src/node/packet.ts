@@ -1,5 +1,5 @@
 // Packets carried by a transport (docs/design.md section 5): `type u8 | route_id u32 | len u16 | payload`,
-// big-endian. Route id 0 is reserved for the transport itself (PING/PONG/KEEPALIVE between neighbours).
+// big-endian. Route id 0 is reserved for the transport itself (PING/PONG/RECEIPT between neighbours).
 
 export const PacketType = {
   DATA: 0x00,
@@ -9,7 +9,10 @@ export const PacketType = {
   PING: 0x04,
   PONG: 0x05,
   ERROR: 0x06,
+  /** Route id 0 only: a signed bandwidth receipt for the neighbour (src/node/metering/receipt.ts). */
+  RECEIPT: 0x07,
 } as const;
+const LAST_TYPE = PacketType.RECEIPT;
 export type PacketTypeValue = (typeof PacketType)[keyof typeof PacketType];
 
 export const PACKET_TYPE_NAMES: Record<number, string> = Object.fromEntries(
@@ -107,7 +110,7 @@ export class PacketDecoder {
         while (end - off >= HEADER_BYTES) {
           const type = chunk[off];
           const len = chunk.readUInt16BE(off + 5);
-          if (type > PacketType.ERROR || len > MAX_PAYLOAD) return this.malformed(out);
+          if (type > LAST_TYPE || len > MAX_PAYLOAD) return this.malformed(out);
           if (end - off < HEADER_BYTES + len) break;
           out.push({
             type: type as PacketTypeValue,
@@ -126,7 +129,7 @@ export class PacketDecoder {
         off += k;
         if (this.headFill < HEADER_BYTES) break;
         const len = this.head.readUInt16BE(5);
-        if (this.head[0] > PacketType.ERROR || len > MAX_PAYLOAD) return this.malformed(out);
+        if (this.head[0] > LAST_TYPE || len > MAX_PAYLOAD) return this.malformed(out);
         this.inPayload = true;
         this.want = len;
         this.got = 0;

@@ -1,6 +1,7 @@
 // A transport: a secure channel to a neighbour node (direct TCP or relayed by a messenger) carrying packets.
 // It measures latency with PING/PONG on route id 0, notices a silent peer within `deadAfterMs`, meters bytes
-// and packets both ways, and lets the forwarder pause reading (backpressure) while an outbound queue is full.
+// and packets both ways, emits 'receipt' for the bandwidth receipts the neighbour signs (docs/metering.md), and
+// lets the forwarder pause reading (backpressure) while an outbound queue is full.
 import { EventEmitter } from 'node:events';
 import { openSync, writeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
@@ -218,6 +219,7 @@ export class Transport extends EventEmitter {
 
   private onTransportPacket(p: Packet): void {
     if (p.type === PacketType.PING) this.send(PacketType.PONG, 0, p.payload);
+    else if (p.type === PacketType.RECEIPT) this.emit('receipt', p.payload);
     else if (p.type === PacketType.PONG && p.payload.length === 8) {
       const sent = p.payload.readDoubleBE(0);
       if (sent > 0) {

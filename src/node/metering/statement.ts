@@ -1,0 +1,229 @@
+// A metering statement (docs/metering.md, Statement): what a node claims it forwarded to each neighbour on each
+// route during a period, each claim with the latest receipt that neighbour signed, and the same for the end of
+// the previous period (the base), so that the period's amount is the difference of two cumulative receipts.
+// The node signs the whole statement. `verifyStatement` needs only public keys: those in the file.
+import { createHash } from 'node:crypto';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { KeyPair } from '../../net/keys.js';
+import { decodeReceipt, verifyReceipt, type Receipt } from './receipt.js';
+import { UNSIGNED_TAIL_BYTES } from './meter.js';
+import type { LedgerRecord } from './ledger.js';
+
+export const STATEMENT_TYPE = 'skywire-metering-statement';
+/** Signer clocks may differ from the exporter's by this much around the period's edges. */
+export const CLOCK_SKEW_MS = 60_000;
+const MAX_ENTRIES = 1_000_000;
+
+export interface Counts {
+  bytes: number;
+  packets: number;
+}
+export interface StatementEntry {
+  peer: string;
+  routeId: number;
+  /** Our cumulative counts at the end of the period, and the peer's latest receipt then (hex). */
+  claimed: Counts;
+  receipt?: string;
+  /** The same at the end of the previous period, when the route carried traffic before. */
+  base?: Counts & { receipt?: string };
+}
+export interface StatementBody {
+  type: typeof STATEMENT_TYPE;
+  version: 1;
+  node: string;
+  period: { fromMs: number; toMs: number };
+  createdMs: number;
+  entries: StatementEntry[];
+}
+export interface Statement extends StatementBody {
+  /** ECDSA secp256k1 (compact r||s, low s) by `node` over SHA-256 of JSON.stringify(body without signature). */
+  signature: string;
+}
+
+export type IssueKind = 'malformed' | 'bad-statement-signature' | 'wrong-key' | 'replayed' | 'inflated' | 'withheld';
+export interface Issue {
+  kind: IssueKind;
+  peer?: string;
+  routeId?: number;
+  message: string;
+}
+export interface VerifiedEntry {
+  peer: string;
+  routeId: number;
+  claimedBytes: number;
+  signedBytes: number;
+  /** Share of the claimed bytes backed by the peer's signatures (1 when nothing is claimed). */
+  coverage: number;
+}
+export interface Verification {
+  ok: boolean;
+  node?: string;
+  period?: { fromMs: number; toMs: number };
+  entries: VerifiedEntry[];
+  totals: { claimedBytes: number; signedBytes: number; payableBytes: number; coverage: number };
+  issues: Issue[];
+}
+
+const bodyBytes = (b: StatementBody) =>
+  Buffer.from(JSON.stringify({ type: b.type, version: b.version, node: b.node, period: b.period, createdMs: b.createdMs, entries: b.entries }));
+
+/** The statement for [fromMs, toMs) from the ledger's `out` records (those of the period and those before it). */
+export function buildStatement(key: KeyPair, records: LedgerRecord[], period: { fromMs: number; toMs: number }, now = Date.now()): Statement {
+  const latest = (inPeriod: boolean) => {
+    const m = new Map<string, LedgerRecord>();
+    for (const r of records) {
+      if (r.dir !== 'out' || r.lastMs >= period.toMs || (r.lastMs >= period.fromMs) !== inPeriod) continue;
+      const k = `${r.peer}:${r.routeId}`;
+      const have = m.get(k);
+      if (!have || r.lastMs >= have.lastMs) m.set(k, r);
+    }
+    return m;
+  };
+  const now_ = latest(true);
+  const before = latest(false);
+  const entries: StatementEntry[] = [];
+  for (const [k, r] of now_) {
+    const b = before.get(k);
+    entries.push({
+      peer: r.peer,
+      routeId: r.routeId,
+      claimed: { bytes: r.bytes, packets: r.packets },
+      ...(r.receipt ? { receipt: r.receipt } : {}),
+      ...(b ? { base: { bytes: b.bytes, packets: b.packets, ...(b.receipt ? { receipt: b.receipt } : {}) } } : {}),
+    });
+  }
+  entries.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : a.routeId - b.routeId));
+  const body: StatementBody = { type: STATEMENT_TYPE, version: 1, node: key.publicKey.toString('hex'), period, createdMs: now, entries };
+  return signStatement(body, key);
+}
+
+/** Signs a statement body with the node's key. */
+export function signStatement(body: StatementBody, key: KeyPair): Statement {
+  const sig = secp256k1.sign(bodyBytes(body), key.secretKey, { prehash: true });
+  return { ...body, signature: Buffer.from(sig).toString('hex') };
+}
+
+// ---- verification: nothing in the file is trusted, every field is checked before use ----
+
+const isPk = (v: unknown): v is string => typeof v === 'string' && /^0[23][0-9a-f]{64}$/.test(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isU32 = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCounts = (v: unknown): v is Counts => isObj(v) && isCount(v.bytes) && isCount(v.packets);
+const isReceiptHex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{332}$/.test(v);
+
+/** Why a value is not a statement, or undefined when its shape is right. */
+function shapeError(v: unknown): string | undefined {
+  if (!isObj(v)) return 'the statement must be a JSON object';
+  if (v.type !== STATEMENT_TYPE || v.version !== 1) return `not a version 1 "${STATEMENT_TYPE}"`;
+  if (!isPk(v.node)) return 'node must be a public key (66 lowercase hex characters)';
+  if (!isObj(v.period) || !isCount(v.period.fromMs) || !isCount(v.period.toMs) || v.period.fromMs >= v.period.toMs) {
+    return 'period must be {fromMs, toMs} with fromMs < toMs';
+  }
+  if (!isCount(v.createdMs)) return 'createdMs must be a time in ms';
+  if (typeof v.signature !== 'string' || !/^[0-9a-f]{128}$/.test(v.signature)) return 'signature must be 128 hex characters';
+  if (!Array.isArray(v.entries) || v.entries.length > MAX_ENTRIES) return `entries must be a list of at most ${MAX_ENTRIES}`;
+  for (let i = 0; i < v.entries.length; i++) {
+    const e: unknown = v.entries[i];
+    const at = `entries[${i}]`;
+    if (!isObj(e)) return `${at} must be an object`;
+    if (!isPk(e.peer)) return `${at}.peer must be a public key`;
+    if (!isU32(e.routeId)) return `${at}.routeId must be a route id (u32)`;
+    if (!isCounts(e.claimed)) return `${at}.claimed must be {bytes, packets}`;
+    if (e.receipt !== undefined && !isReceiptHex(e.receipt)) return `${at}.receipt must be a receipt (332 hex characters)`;
+    if (e.base !== undefined) {
+      if (!isCounts(e.base)) return `${at}.base must be {bytes, packets[, receipt]}`;
+      const r = (e.base as unknown as Record<string, unknown>).receipt;
+      if (r !== undefined && !isReceiptHex(r)) return `${at}.base.receipt must be a receipt (332 hex characters)`;
+    }
+  }
+  return undefined;
+}
+
+const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
+
+/** Checks a statement offline: its signature, each receipt, and each claim against what the peers signed. */
+export function verifyStatement(v: unknown): Verification {
+  const issues: Issue[] = [];
+  const entries: VerifiedEntry[] = [];
+  const totals = { claimedBytes: 0, signedBytes: 0, payableBytes: 0, coverage: 1 };
+  const bad = shapeError(v);
+  if (bad) return { ok: false, entries, totals, issues: [{ kind: 'malformed', message: bad }] };
+  const s = v as Statement;
+  const { fromMs, toMs } = s.period;
+  let sigOk: boolean;
+  try {
+    sigOk = secp256k1.verify(Buffer.from(s.signature, 'hex'), bodyBytes(s), Buffer.from(s.node, 'hex'), { prehash: true, lowS: true });
+  } catch {
+    sigOk = false;
+  }
+  if (!sigOk) issues.push({ kind: 'bad-statement-signature', message: `the statement is not signed by its node ${s.node}` });
+
+  const seen = new Set<string>();
+  const routes = new Set<string>();
+  for (const e of s.entries) {
+    const where = { peer: e.peer, routeId: e.routeId };
+    const name = `route ${e.routeId} to ${e.peer.slice(0, 12)}...`;
+    const issue = (kind: IssueKind, message: string) => issues.push({ kind, ...where, message: `${name}: ${message}` });
+    const rk = `${e.peer}:${e.routeId}`;
+    if (routes.has(rk)) issue('replayed', 'listed twice');
+    routes.add(rk);
+
+    // A receipt counts only if the peer signed it, for this node and route, and it is not used twice.
+    const check = (hex: string, what: string): Receipt | undefined => {
+      const r = decodeReceiptOrUndefined(hex);
+      if (!r) return void issue('malformed', `the ${what} is not a receipt`);
+      if (r.signer !== e.peer) return void issue('wrong-key', `the ${what} is signed by ${r.signer.slice(0, 12)}..., not by the peer`);
+      if (!verifyReceipt(r)) return void issue('wrong-key', `the ${what}'s signature does not verify with the peer's key`);
+      if (r.payee !== s.node) return void issue('replayed', `the ${what} was issued to ${r.payee.slice(0, 12)}..., not to this node`);
+      if (r.routeId !== e.routeId) return void issue('replayed', `the ${what} is for route ${r.routeId}`);
+      const id = `${r.signer}:${r.routeId}:${r.seq}`;
+      if (seen.has(id)) return void issue('replayed', `the ${what} (seq ${r.seq}) is used more than once`);
+      seen.add(id);
+      return r;
+    };
+    const receipt = e.receipt ? check(e.receipt, 'receipt') : undefined;
+    const base = e.base?.receipt ? check(e.base.receipt, 'base receipt') : undefined;
+    let ok = true;
+    if (receipt && (receipt.timeMs < fromMs - CLOCK_SKEW_MS || receipt.timeMs >= toMs + CLOCK_SKEW_MS)) {
+      issue('replayed', `the receipt is from ${new Date(receipt.timeMs).toISOString()}, outside the period`);
+      ok = false;
+    }
+    if (base && base.timeMs >= fromMs + CLOCK_SKEW_MS) {
+      issue('replayed', `the base receipt is from ${new Date(base.timeMs).toISOString()}, not before the period`);
+      ok = false;
+    }
+    if (receipt && base && (base.seq >= receipt.seq || base.bytes > receipt.bytes)) {
+      issue('replayed', `the base receipt (seq ${base.seq}) is not older than the receipt (seq ${receipt.seq})`);
+      ok = false;
+    }
+    const claimed = Math.max(0, e.claimed.bytes - (e.base?.bytes ?? 0));
+    const signed = receipt && ok ? Math.max(0, receipt.bytes - (base?.bytes ?? 0)) : 0;
+    if (e.base && e.base.bytes > e.claimed.bytes) issue('inflated', 'the base claims more than the end of the period');
+    if (!e.receipt && claimed > 0) {
+      issue('withheld', `claims ${mib(claimed)} with no receipt from the peer (withheld by the peer, or never sent)`);
+    } else if (receipt && ok && claimed > signed + UNSIGNED_TAIL_BYTES) {
+      issue('inflated', `claims ${mib(claimed)}, the peer signed for ${mib(signed)}`);
+    }
+    const backed = Math.min(claimed, signed);
+    entries.push({ ...where, claimedBytes: claimed, signedBytes: signed, coverage: claimed ? backed / claimed : 1 });
+    totals.claimedBytes += claimed;
+    totals.signedBytes += signed;
+    totals.payableBytes += backed;
+  }
+  totals.coverage = totals.claimedBytes ? totals.payableBytes / totals.claimedBytes : 1;
+  return { ok: issues.length === 0, node: s.node, period: s.period, entries, totals, issues };
+}
+
+function decodeReceiptOrUndefined(hex: string): Receipt | undefined {
+  try {
+    return decodeReceipt(Buffer.from(hex, 'hex'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** SHA-256 of a statement's signed bytes (for people who want to name one). */
+export function statementDigest(s: StatementBody): string {
+  return createHash('sha256').update(bodyBytes(s)).digest('hex');
+}
