@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, isIP } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { loadOrCreateKeyFile, pkToHex } from '../net/keys.js';
@@ -124,7 +124,8 @@ export async function main(argv: string[]): Promise<number> {
       console.log(
         `\nThe demo mesh is up: a request to ${target} through the SOCKS proxy went A -> B -> C and out.\n` +
           `Try it:\n\n    ${curl}\n\n` +
-          `In Viscript: "la" lists every component, "ping <id>", "ru <id>", "logs <id>", "sd <id>".\n` +
+          `In Viscript: "la" lists every component, "ping <id|name>", "ru <id|name>", "logs <id|name>", "sd <id|name>".\n` +
+          `From another terminal: node ${relativeOrAbsolute(join(here, 'viscript.js'))} --state-dir ${relativeOrAbsolute(join(dir, 'viscript'))} -c "la"\n` +
           `"logs" of node-manager shows the dashboard URL. Ctrl+C twice or "quit" stops everything.\n` +
           (o.headless ? '' : '(press Enter for the prompt)\n'),
       );
@@ -134,6 +135,12 @@ export async function main(argv: string[]): Promise<number> {
       `look at "la" and "logs <id>" in Viscript (logs are also in ${join(dir, 'viscript')})`);
   }
   return exited;
+}
+
+/** A path as short as it can be for a command line typed in the current directory. */
+function relativeOrAbsolute(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
 }
 
 function portIsFree(addr: HostPort): Promise<boolean> {

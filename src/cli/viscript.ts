@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `viscript`: the launcher. Loads config.yaml, serves signal clients, runs the shell as an interactive prompt
 // or headless on stdin, and answers one-shot `viscript -c "<command>"` calls through its control socket.
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -50,7 +50,11 @@ export async function main(argv: string[]): Promise<number> {
   const configPath = resolve(opts.config);
   const stateDir = resolve(opts.stateDir ?? join(dirname(configPath), '.viscript'));
 
-  if (opts.command !== undefined) return oneShot(stateDir, opts.command, opts.json === true);
+  if (opts.command !== undefined) {
+    // With neither --config nor --state-dir, a demo started from here (`npm start`, `skywire demo`) counts too.
+    const implicit = cmd.getOptionValueSource('config') === 'default' && opts.stateDir === undefined;
+    return oneShot(implicit ? findStateDir(stateDir) : stateDir, opts.command, opts.json === true);
+  }
 
   let config;
   try {
@@ -126,9 +130,17 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The default state dir when a Viscript uses it, else the demo's (`.demo/viscript`) when that one exists. */
+function findStateDir(defaultDir: string): string {
+  const demo = resolve('.demo', 'viscript');
+  if (existsSync(join(defaultDir, 'control.json')) || !existsSync(join(demo, 'control.json'))) return defaultDir;
+  return demo;
+}
+
 async function oneShot(stateDir: string, line: string, json: boolean): Promise<number> {
   try {
     const info = readControlInfo(stateDir);
+    const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
     const ok = await sendControlCommand(info, line, (m: ControlMessage) => {
       if (json) return void process.stdout.write(JSON.stringify(m) + '\n');
       if (m.type === 'result') {
@@ -137,7 +149,7 @@ async function oneShot(stateDir: string, line: string, json: boolean): Promise<n
         } else process.stderr.write(`viscript: ${m.text}\n`);
       } else if (m.type === 'output') process.stdout.write(`${m.text ?? ''}\n`);
       else if (m.text) process.stdout.write(`[viscript] ${m.text}\n`);
-    });
+    }, columns);
     return ok ? 0 : 1;
   } catch (err) {
     process.stderr.write(`viscript: ${(err as Error).message}\n`);

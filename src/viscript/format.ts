@@ -30,6 +30,8 @@ export function stateText(info: AppInfo): string {
       return info.exitSignal ? `exited (${info.exitSignal})` : `exited (code ${info.exitCode ?? '?'})`;
     case 'failed':
       return `failed: ${info.error ?? 'could not start'}`;
+    case 'fatal':
+      return `fatal (${info.exitSignal ?? `code ${info.exitCode ?? '?'}`})`;
     case 'restarting':
       return `restarting (${info.exitSignal ?? `code ${info.exitCode ?? '?'}`})`;
     default:
@@ -39,7 +41,7 @@ export function stateText(info: AppInfo): string {
 
 export function uptimeMs(info: AppInfo, now = Date.now()): number | undefined {
   if (info.startedAt === undefined) return undefined;
-  if (info.state === 'exited' || info.state === 'failed' || info.state === 'restarting') return undefined;
+  if (info.state === 'exited' || info.state === 'failed' || info.state === 'fatal' || info.state === 'restarting') return undefined;
   return now - info.startedAt;
 }
 
@@ -47,12 +49,18 @@ export function commandLine(words: string[]): string {
   return words.map(quoteWord).join(' ');
 }
 
-/** A plain text table: columns padded to their widest cell, the last column free. */
-export function table(header: string[], rows: string[][]): string {
+/**
+ * A plain text table: columns padded to their widest cell, the last column free, or cut (ending in "…") so
+ * that a line fits `maxWidth` characters.
+ */
+export function table(header: string[], rows: string[][], maxWidth?: number): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const last = header.length - 1;
+  const room = maxWidth === undefined ? Infinity : Math.max(8, maxWidth - widths.slice(0, last).reduce((n, w) => n + w + 2, 0));
+  const cut = (c: string) => (c.length > room ? c.slice(0, room - 1) + '…' : c);
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .map((c, i) => (i === last ? cut(c) : c.padEnd(widths[i])))
       .join('  ')
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');

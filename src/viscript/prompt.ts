@@ -47,7 +47,7 @@ export function runPrompt(engine: Engine, o: PromptOptions = {}): ShellSession {
       },
       attachChanged: (id) => rl.setPrompt(id === undefined ? PROMPT : ''),
     },
-    { interactive: true },
+    { interactive: true, columns: (output as { columns?: number }).columns },
   );
   const rl = createInterface({
     input,

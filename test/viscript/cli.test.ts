@@ -61,7 +61,7 @@ test('headless --json: apps, start, la, ping, ru, logs, attach, sd against a rea
   assert.equal(row.pid, data.pid);
   assert.equal(row.state, 'registered');
   assert.equal(typeof row.uptimeMs, 'number');
-  assert.match(String(la.text), /^ID\s+NAME\s+PID\s+STATE\s+UPTIME\s+ARGS\n2\s+app\s+\d+\s+registered\s+\d+s\s+--tick 50 'Mixed Case'$/);
+  assert.match(String(la.text), /^ID\s+NAME\s+PID\s+STATE\s+UPTIME\s+CPU\s+MEM\s+ARGS\n2\s+app\s+\d+\s+registered\s+\d+s\s+\d+\.\d%\s+[\d.]+ MiB\s+--tick 50 'Mixed Case'$/);
   const laf = await v.run('la -f');
   assert.match(String(laf.text), /client-app\.js --tick 50 'Mixed Case'/);
 
@@ -125,7 +125,7 @@ test('bad input gets a one-line error and breaks nothing; a missing binary is re
   t.after(() => v.kill());
   for (const [line, pattern] of [
     ['frobnicate 2', /unknown command "frobnicate"/],
-    ['ping abc', /"abc" is not an id/],
+    ['ping abc', /"abc" is neither an id nor an app name nor "all"/],
     ['ping 42', /no app with id 42/],
     ['s nosuchapp', /unknown app "nosuchapp"/],
     ['s', /missing app name/],
