@@ -83,7 +83,9 @@ export function describeReportedUsage(r: Record<string, unknown>): string {
   if (user !== undefined && sys !== undefined) parts.push(`cpu time ${(user / 1000).toFixed(0)} ms user, ${(sys / 1000).toFixed(0)} ms system`);
   const up = num('uptimeS');
   if (up !== undefined) parts.push(`up ${up.toFixed(1)} s`);
+  // Our clients also send Go MemStats names (for 2017 servers): the same figures, not shown twice.
   const known = new Set(['pid', 'rss', 'heapUsed', 'heapTotal', 'external', 'cpuUserUs', 'cpuSystemUs', 'uptimeS']);
+  if (rss !== undefined) for (const k of ['Alloc', 'HeapAlloc', 'HeapInuse', 'HeapSys', 'HeapIdle', 'Sys', 'NumGC']) known.add(k);
   const rest = Object.fromEntries(Object.entries(r).filter(([k]) => !known.has(k)));
   if (Object.keys(rest).length || !parts.length) parts.push(JSON.stringify(rest));
   return parts.join(', ');

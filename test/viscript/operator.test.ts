@@ -167,3 +167,17 @@ test('shutdownGraceMs per app: a client that exits a while after SHUTDOWN (a 201
   assert.equal((slow.data as { via: string }).via, 'signal', String(slow.text));
   assert.equal((hasty.data as { via: string }).via, 'SIGTERM', String(hasty.text));
 });
+
+test('TOP answers carry Go MemStats names (for a 2017 Go Viscript) alongside ours; ru shows them once', { timeout: 30_000 }, async (t) => {
+  const { v } = await launch(t, `apps:\n${app('c', ['--tick', '5000'])}`);
+  await v.run('s c');
+  await v.waitFor((m: Msg) => m.type === 'event' && m.event === 'registered' && m.id === 2);
+  const ru = await v.run('ru c');
+  const reported = (ru.data as { reported: Record<string, unknown> }).reported;
+  for (const k of ['rss', 'heapUsed', 'HeapAlloc', 'HeapSys', 'HeapIdle', 'HeapInuse', 'Alloc', 'Sys', 'NumGC']) {
+    assert.equal(typeof reported[k], 'number', k);
+  }
+  assert.equal(reported.HeapAlloc, reported.heapUsed);
+  assert.equal(reported.Sys, reported.rss);
+  assert.doesNotMatch(String(ru.text), /HeapAlloc/, 'the same figures are not shown twice');
+});
