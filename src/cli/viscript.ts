@@ -9,6 +9,7 @@ import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.j
 import { ConfigError, loadConfig } from '../viscript/config.js';
 import { ControlServer, isRunning, readControlInfo, sendControlCommand, type ControlMessage } from '../viscript/control.js';
 import { Engine } from '../viscript/engine.js';
+import { stampedLine } from '../viscript/format.js';
 import { runHeadless } from '../viscript/headless.js';
 import { runPrompt } from '../viscript/prompt.js';
 
@@ -147,7 +148,10 @@ async function oneShot(stateDir: string, line: string, json: boolean): Promise<n
         if (m.ok) {
           if (m.text) process.stdout.write(m.text + '\n');
         } else process.stderr.write(`viscript: ${m.text}\n`);
-      } else if (m.type === 'output') process.stdout.write(`${m.text ?? ''}\n`);
+      } else if (m.type === 'output') {
+        const t = typeof m.t === 'number' ? m.t : Date.now();
+        process.stdout.write(`${stampedLine({ stream: 'stdout', text: String(m.text ?? ''), t })}\n`);
+      }
       else if (m.text) process.stdout.write(`[viscript] ${m.text}\n`);
     }, columns);
     return ok ? 0 : 1;

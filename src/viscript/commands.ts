@@ -2,7 +2,7 @@
 // returns a structured result (ok + one text + data) that every front end renders the same way.
 import { SignalError } from '../signal/errors.js';
 import type { Engine } from './engine.js';
-import { commandLine, describeExit, describeReportedUsage, formatBytes, formatDuration, stateText, table, uptimeMs } from './format.js';
+import { commandLine, describeExit, stampedLine, describeReportedUsage, formatBytes, formatDuration, stateText, table, uptimeMs } from './format.js';
 import { UnknownAppError, UnknownIdError, type AppInfo, type StopOutcome } from './supervisor.js';
 import { isLive, resolveOne, resolveTargets, TargetError } from './targets.js';
 
@@ -347,7 +347,7 @@ export const COMMANDS: CommandSpec[] = [
       const id = info.id;
       const lines = ctx.engine.supervisor.tail(id, n);
       if (follow) ctx.session.follow(id);
-      const text = lines.map((l) => l.text).join('\n');
+      const text = lines.map(stampedLine).join('\n');
       const empty = ctx.engine.supervisor.tail(id, 1).length === 0;
       const note = empty ? `(no output yet from ${label(info)}; full log: ${info.logFile})` : '';
       return ok('logs', text || note, { id, lines, logFile: info.logFile, following: follow });

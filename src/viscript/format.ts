@@ -1,4 +1,5 @@
 // Text rendering shared by every front end, so the prompt, headless mode and one-shot commands agree.
+import type { OutputLine } from './app-output.js';
 import type { AppInfo } from './supervisor.js';
 import { quoteWord } from './tokenize.js';
 
@@ -89,4 +90,12 @@ export function describeReportedUsage(r: Record<string, unknown>): string {
   const rest = Object.fromEntries(Object.entries(r).filter(([k]) => !known.has(k)));
   if (Object.keys(rest).length || !parts.length) parts.push(JSON.stringify(rest));
   return parts.join(', ');
+}
+
+/** An app's line as `logs` shows it: the local time it arrived, then the text. */
+export function stampedLine(l: OutputLine): string {
+  const d = new Date(l.t);
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const time = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  return `${time} ${l.text}`;
 }

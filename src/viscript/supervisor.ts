@@ -414,6 +414,8 @@ export class Supervisor extends EventEmitter {
     inst.log.write(`=== viscript: start ${app.name} (id ${id}) at ${new Date().toISOString()}: ${launch.display.join(' ')}\n`);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      // Our apps' logs as human lines: `logs` stamps every line with its time, so there is one format.
+      LOG_FORMAT: 'text',
       ...app.env,
       SIGNAL_CLIENT: 'true',
       SIGNAL_SERVER_ADDRESS: this.opts.signalAddress,

@@ -99,6 +99,12 @@ test('the demo mesh answers its printed curl line and stops without leaving a pr
     const ru = await vs(`ru ${app.id}`);
     assert.match(ru.text, /rss/, `ru ${app.name}`);
   }
+  // A healthy start-up warns about nothing (a peer still starting is normal), and every line is a human one.
+  for (const app of la.data) {
+    const logs = await vs(`logs ${app.id} -n 500`);
+    assert.doesNotMatch(logs.text, / (WARN|ERROR) /, `${app.name} warned during a healthy start:\n${logs.text}`);
+    assert.doesNotMatch(logs.text, /\{"t":/, `${app.name} logged JSON:\n${logs.text}`);
+  }
   const web = la.data.find((a) => a.name === 'web')!;
   const sd = await vs(`sd ${web.id}`);
   assert.ok(sd.ok, sd.text);

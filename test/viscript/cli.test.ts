@@ -197,7 +197,7 @@ test('one-shot -c talks to the running Viscript; a wrong token is rejected', asy
     let out = '';
     follower.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (/^tick \d+$/m.test(out)) resolve();
+      if (/^\S+ \S+ tick \d+$/m.test(out)) resolve(); // each line stamped with its time
     });
   });
   follower.kill('SIGINT');

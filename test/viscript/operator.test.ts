@@ -181,3 +181,18 @@ test('TOP answers carry Go MemStats names (for a 2017 Go Viscript) alongside our
   assert.equal(reported.Sys, reported.rss);
   assert.doesNotMatch(String(ru.text), /HeapAlloc/, 'the same figures are not shown twice');
 });
+
+test('logs: every line of an app, printed or logged, is one human line with its time; JSON only with --json', { timeout: 30_000 }, async (t) => {
+  const { v } = await launch(t, `apps:\n${app('l', ['--no-signal', '--log-warn'])}`);
+  await v.run('s l');
+  await v.waitForAppLine(2, (l) => l.includes('a warning'));
+  const logs = await v.run('logs l');
+  const lines = String(logs.text).split('\n');
+  const stamp = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} /;
+  for (const l of lines) assert.match(l, stamp, l);
+  assert.ok(lines.some((l) => /^\S+ \S+ app pid \d+/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /^\S+ \S+ WARN fixture: a warning key=value n=2$/.test(l)), lines.join('\n'));
+  assert.ok(!lines.some((l) => l.includes('{"')), 'no JSON log lines among the human ones');
+  const data = logs.data as { lines: Array<{ text: string; t: number }> };
+  assert.ok(data.lines.every((l) => typeof l.t === 'number'), 'the JSON form has each line\'s time');
+});
