@@ -110,13 +110,28 @@ export async function main(argv: string[]): Promise<number> {
   const viscript = spawn(process.execPath, viscriptArgs, { env, stdio: 'inherit' });
   const exited = new Promise<number>((res) => viscript.on('exit', (code, sig) => res(code ?? (sig ? 1 : 0))));
   // Viscript stops every app on SIGINT/SIGTERM; this process only passes the signal on and waits.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => viscript.kill(sig));
+  let interrupted = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      interrupted = true;
+      viscript.kill(sig);
+    });
+  }
 
   const target = `http://${formatHostPort(o.web)}/`;
+  // Stopped when Viscript exits first, so nothing keeps this process waiting on a mesh that is gone.
+  const stopWaiting = new AbortController();
   const ready = await Promise.race([
-    waitForMesh(o.socks, o.web, o.readyTimeout).then(() => true, () => false),
+    waitForMesh(o.socks, o.web, o.readyTimeout, stopWaiting.signal).then(() => true, () => false),
     exited.then(() => false),
   ]);
+  stopWaiting.abort();
+  if (!ready && viscript.exitCode !== null) {
+    // Stopped (Ctrl+C twice at the prompt, quit, a signal) before the mesh carried a request: not a success.
+    const code = await exited;
+    console.error(`skywire demo: stopped before the mesh was ready${interrupted ? ' (interrupted)' : ''}`);
+    return code !== 0 ? code : 130;
+  }
   const curl = `curl --socks5-hostname ${formatHostPort(o.socks)} ${target}`;
   if (ready) {
     if (o.json) console.log(JSON.stringify({ type: 'demo-ready', curl, socks: formatHostPort(o.socks), target, dir }));
@@ -152,11 +167,11 @@ function portIsFree(addr: HostPort): Promise<boolean> {
 }
 
 /** Retries a real GET through the SOCKS proxy until the web server's answer comes back. */
-async function waitForMesh(socks: HostPort, web: HostPort, timeoutMs: number): Promise<void> {
+async function waitForMesh(socks: HostPort, web: HostPort, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 100;
-  while (Date.now() < deadline) {
-    if (await fetchThroughSocks(socks, web).catch(() => false)) return;
+  while (Date.now() < deadline && !signal.aborted) {
+    if (await fetchThroughSocks(socks, web, signal).catch(() => false)) return;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 1000);
   }
@@ -164,9 +179,10 @@ async function waitForMesh(socks: HostPort, web: HostPort, timeoutMs: number): P
 }
 
 /** One HTTP GET / over SOCKS5 (no auth, CONNECT by domain name); true when the demo page answers. */
-function fetchThroughSocks(socks: HostPort, web: HostPort): Promise<boolean> {
+function fetchThroughSocks(socks: HostPort, web: HostPort, signal: AbortSignal): Promise<boolean> {
   return new Promise((res, rej) => {
     const sock = connect(socks.port, socks.host);
+    signal.addEventListener('abort', () => sock.destroy(new Error('stopped')), { once: true });
     sock.setTimeout(5000, () => sock.destroy(new Error('timeout')));
     let stage = 0;
     let buf = Buffer.alloc(0);

@@ -125,3 +125,23 @@ test('the demo wants an IP address for --web, since its exit opens exactly that 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--web needs an IP address \(e\.g\. 127\.0\.0\.1:7180\), not "localhost"/);
 });
+
+test('interrupted before the mesh is ready, the demo stops everything and exits at once, non-zero', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skywire-demo-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ports = ['--socks', '127.0.0.1:1181', '--web', '127.0.0.1:7281', '--messenger', '127.0.0.1:7211', '--dashboard', '127.0.0.1:7291', '--signal', '127.0.0.1:7998'];
+  const demo = spawn(process.execPath, [SKYWIRE, 'demo', '--headless', '--json', '--dir', dir, '--ready-timeout', '120000', ...ports], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((res) => demo.on('exit', (code) => res(code)));
+  t.after(() => demo.kill('SIGKILL'));
+  let stderr = '';
+  demo.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve) => {
+    createInterface({ input: demo.stdout }).on('line', (line) => {
+      if (line.startsWith('{"type":"ready"')) resolve();
+    });
+  });
+  demo.kill('SIGINT');
+  const code = await exited;
+  assert.notEqual(code, 0, stderr);
+  assert.match(stderr, /stopped before the mesh was ready \(interrupted\)/);
+});
