@@ -1,6 +1,7 @@
 // What the commands of apps beside a node share: the options that find the node's app API, argv parsing with
 // one-line usage errors, and connecting with signal-client and SIGINT/SIGTERM handling set up first.
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { AppClient } from '../node/sdk/index.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
@@ -17,16 +18,8 @@ export function addAppApiOptions(program: Command, defaultName: string): Command
 
 /** Parses argv; returns the exit code on --help or a usage error, else undefined. */
 export function parseArgs(program: Command, argv: string[], cmd: string): number | undefined {
-  program
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire ${cmd}: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-    return undefined;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  if (program.name() !== `skywire ${cmd}`) program.name(`skywire ${cmd}`);
+  return parseCommandLine(program, argv);
 }
 
 export function intOption(text: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

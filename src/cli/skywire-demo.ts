@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, isIP } from 'node:net';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { loadOrCreateKeyFile, pkToHex } from '../net/keys.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../util/hostport.js';
 
@@ -52,12 +53,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--ready-timeout <ms>', 'how long to wait for the mesh to carry a request', (s) => Number(s), 60_000)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire demo: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const o = program.opts<DemoOptions>();
   const dir = resolve(o.dir);
   // The SOCKS exit opens exactly this address and port of its machine to the mesh (--allow IP:PORT).

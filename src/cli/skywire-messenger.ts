@@ -1,7 +1,8 @@
 // `skywire messenger --listen HOST:PORT --key FILE`: runs a messenger (discovery, datagrams and relayed streams
 // by public key). The key file is loaded, or created (mode 0600) if missing; the address clients need,
 // PK@HOST:PORT, is printed on start. A signal client when Viscript starts it; SIGINT/SIGTERM close cleanly.
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { loadOrCreateKeyFile, pkToHex } from '../net/keys.js';
 import { formatMessengerAddress } from '../messenger/address.js';
 import { DEFAULT_LIMITS, MessengerServer } from '../messenger/server.js';
@@ -37,12 +38,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print {"publicKey","address"} as one JSON line on start', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire messenger: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const o = program.opts<{
     listen: string;
     key: string;

@@ -1,6 +1,7 @@
 // `skywire node ...`: runs a mesh node, or talks to a running one through its local API
 // (`skywire node status`, `skywire node transports add|rm|ls`).
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { loadOrCreateKeyFile, parsePublicKey, pkToHex, shortPk } from '../net/keys.js';
 import { parseMessengerAddress } from '../messenger/address.js';
@@ -49,12 +50,8 @@ function parse(program: Command, argv: string[]): number | undefined {
   program.exitOverride().configureOutput({
     writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `${program.name()}: ${s}` : s),
   });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   return undefined;
 }
 
@@ -263,8 +260,27 @@ async function runStatus(argv: string[]): Promise<number> {
 
 async function runTransports(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
+  const help = [
+    'Usage: skywire node transports add|rm|ls [PK] [--api-file FILE | -k FILE] [--json]',
+    '',
+    "Adds, removes or lists a running node's transports (direct encrypted links to peer nodes).",
+    '',
+    'Options:',
+    '  --api-file <file>  the node API file (default from --key, or SKYWIRE_APP_API_FILE)',
+    '  -k, --key <file>   the key file of the node (its API file is <key>.api.json)',
+    '  --json             print JSON',
+    '',
+    'Examples:',
+    '  skywire node transports ls -k .demo/keys/a.json',
+    '  skywire node transports add 02ab...(66 hex) -k .demo/keys/a.json',
+    '  skywire node transports rm 02ab...(66 hex) --api-file .demo/keys/a.api.json',
+  ].join('\n');
+  if (action === '--help' || action === '-h') {
+    console.log(help);
+    return 0;
+  }
   if (!action || !['add', 'rm', 'ls'].includes(action)) {
-    console.error('usage: skywire node transports add|rm|ls [PK] [--api-file FILE | --key FILE] [--json]');
+    console.error(`skywire node transports: ${action ? `unknown action "${action}"` : 'missing action'}\n\n${help}`);
     return 2;
   }
   const program = new Command(`skywire node transports ${action}`)

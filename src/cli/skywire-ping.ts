@@ -1,6 +1,7 @@
 // `skywire ping PK [--hops N] [-c COUNT]`: round trips over a real route to the echo service every node runs,
 // printed like ping(8), with a summary.
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseCommandLine } from './usage.js';
 import type { Socket } from 'node:net';
 import { parsePublicKey, pkToHex, shortPk } from '../net/keys.js';
 import { AppClient, ECHO_PORT } from '../node/sdk/index.js';
@@ -27,12 +28,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the summary as one JSON line', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire ping: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const o = program.opts<{ hops?: number; count: number; interval: number; apiFile?: string; key?: string; json: boolean }>();
   if (!o.apiFile && o.key) o.apiFile = `${o.key.replace(/\.json$/, '')}.api.json`;
   let target: string;

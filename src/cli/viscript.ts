@@ -5,6 +5,8 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { packageVersion } from '../util/package-version.js';
+import { parseCommandLine } from './usage.js';
 import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
 import { ConfigError, loadConfig } from '../viscript/config.js';
 import { ControlServer, isRunning, readControlInfo, sendControlCommand, type ControlMessage } from '../viscript/control.js';
@@ -41,12 +43,14 @@ function program(): Command {
         '  printf "s ticker\\nla\\n" | viscript --headless --json --config examples/config.yaml\n' +
         '\nType "help" at the prompt for the commands.',
     )
+    .version(packageVersion(), '-V, --version', 'the version of this program')
     .showHelpAfterError('(run "viscript --help" for the options)');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const cmd = program();
-  cmd.parse(argv, { from: 'user' });
+  const usage = parseCommandLine(cmd, argv);
+  if (usage !== undefined) return usage;
   const opts = cmd.opts<Options>();
   const configPath = resolve(opts.config);
   const stateDir = resolve(opts.stateDir ?? join(dirname(configPath), '.viscript'));

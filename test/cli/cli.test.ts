@@ -1,0 +1,56 @@
+// The skywire and viscript command lines as a user meets them, through the real bins: --version, help of a
+// command, and one exit code (2) for every usage error, an unknown option named before a missing required one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../viscript/helpers.js';
+
+const SKYWIRE = fileURLToPath(new URL('../../src/cli/skywire.js', import.meta.url));
+const VISCRIPT = fileURLToPath(new URL('../../src/cli/viscript.js', import.meta.url));
+
+function run(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { env: { ...process.env, SIGNAL_CLIENT: 'false' }, timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+test('--version on both bins prints the package version', async () => {
+  const { version } = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string };
+  for (const bin of [SKYWIRE, VISCRIPT]) {
+    const r = await run(bin, ['--version']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), version);
+  }
+});
+
+test('"skywire help node" shows the node\'s help; "skywire node transports --help" shows its help with examples', async () => {
+  const help = await run(SKYWIRE, ['help', 'node']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: skywire node \[options\]/);
+  const tr = await run(SKYWIRE, ['node', 'transports', '--help']);
+  assert.equal(tr.code, 0, tr.stderr);
+  assert.match(tr.stdout, /^Usage: skywire node transports add\|rm\|ls/);
+  assert.match(tr.stdout, /Examples:\n {2}skywire node transports ls/);
+  const none = await run(SKYWIRE, ['node', 'transports']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /missing action/);
+});
+
+test('every command answers an unknown option with exit 2, naming it (before any missing required option)', async () => {
+  const commands = ['node', 'keygen', 'messenger', 'node-manager', 'ping', 'services', 'socks-server', 'socks-client', 'vpn-server', 'vpn-client', 'chat', 'demo'];
+  const results = await Promise.all(commands.map((c) => run(SKYWIRE, [c, '--bogus'])));
+  results.forEach((r, i) => {
+    assert.equal(r.code, 2, `${commands[i]}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^skywire ${commands[i]}: error: unknown option '--bogus'`), commands[i]);
+  });
+  const v = await run(VISCRIPT, ['--bogus']);
+  assert.equal(v.code, 2);
+  assert.match(v.stderr, /^viscript: error: unknown option '--bogus'/);
+  const unknownCmd = await run(SKYWIRE, ['frob']);
+  assert.equal(unknownCmd.code, 2);
+});
