@@ -2,7 +2,8 @@
 // one-line usage errors, and connecting with signal-client and SIGINT/SIGTERM handling set up first.
 import type { Command } from 'commander';
 import { parseCommandLine } from './usage.js';
-import { AppClient } from '../node/sdk/index.js';
+import { existsSync } from 'node:fs';
+import { AppClient, DEFAULT_CONNECT_WAIT_MS } from '../node/sdk/index.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
 
@@ -38,6 +39,13 @@ export async function connectApp(o: {
 }): Promise<AppClient> {
   installSignalHandlers();
   startSignalClientFromEnv();
+  // The SDK waits (up to SKYWIRE_APP_WAIT_MS) for a node that is still starting: say so at once, not after it.
+  const file = o.apiFile ?? process.env.SKYWIRE_APP_API_FILE;
+  if (!o.api && file && !existsSync(file)) {
+    const fromEnv = process.env.SKYWIRE_APP_WAIT_MS;
+    const waitMs = fromEnv && /^\d+$/.test(fromEnv) ? Number(fromEnv) : DEFAULT_CONNECT_WAIT_MS;
+    process.stderr.write(`${o.name}: waiting up to ${Math.round(waitMs / 1000)} s for the node's API file ${file} (its node writes it when it starts)\n`);
+  }
   // The SDK falls back to SKYWIRE_APP_API / SKYWIRE_APP_TOKEN / SKYWIRE_APP_API_FILE.
   const app = await AppClient.connect({ api: o.api, token: o.token, apiFile: o.apiFile, name: o.name, port: o.port });
   onShutdown(() => app.close());

@@ -1,6 +1,7 @@
 // `skywire keygen [--out FILE] [--force] [--json]`: creates a key pair file (mode 0600) and prints its public key.
 // The secret key is never printed.
 import { Command } from 'commander';
+import { missingKeyFolder } from './key-file-folder.js';
 import { parseCommandLine } from './usage.js';
 import { generateKeyPair, pkToHex, writeKeyFile } from '../net/keys.js';
 
@@ -17,6 +18,11 @@ export async function main(argv: string[]): Promise<number> {
   const usage = parseCommandLine(program, argv);
   if (usage !== undefined) return usage;
   const opts = program.opts<{ out: string; force: boolean; json: boolean }>();
+  const noFolder = missingKeyFolder(opts.out, '--out');
+  if (noFolder) {
+    console.error(`skywire keygen: ${noFolder}`);
+    return 1;
+  }
   const kp = generateKeyPair();
   try {
     writeKeyFile(opts.out, kp, { overwrite: opts.force });

@@ -1,7 +1,9 @@
 // `skywire messenger --listen HOST:PORT --key FILE`: runs a messenger (discovery, datagrams and relayed streams
 // by public key). The key file is loaded, or created (mode 0600) if missing; the address clients need,
 // PK@HOST:PORT, is printed on start. A signal client when Viscript starts it; SIGINT/SIGTERM close cleanly.
+import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
+import { missingKeyFolder } from './key-file-folder.js';
 import { parseCommandLine } from './usage.js';
 import { loadOrCreateKeyFile, pkToHex } from '../net/keys.js';
 import { formatMessengerAddress } from '../messenger/address.js';
@@ -61,6 +63,11 @@ export async function main(argv: string[]): Promise<number> {
   if (o.maxDatagram > DEFAULT_LIMITS.maxDatagram) {
     console.error(`skywire messenger: --max-datagram must be at most ${DEFAULT_LIMITS.maxDatagram}`);
     return 2;
+  }
+  const noFolder = existsSync(o.key) ? undefined : missingKeyFolder(o.key, '--key');
+  if (noFolder) {
+    console.error(`skywire messenger: ${noFolder}`);
+    return 1;
   }
   let key;
   try {

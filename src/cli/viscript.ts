@@ -61,6 +61,12 @@ export async function main(argv: string[]): Promise<number> {
     return oneShot(implicit ? findStateDir(stateDir) : stateDir, opts.command, opts.json === true);
   }
 
+  // Only the default ./config.yaml may be missing (then there are no apps): a named file that is not there is
+  // a typo, and starting with nothing would hide it.
+  if (cmd.getOptionValueSource('config') !== 'default' && !existsSync(configPath)) {
+    process.stderr.write(`viscript: --config ${opts.config}: no such file (${configPath})\n`);
+    return 2;
+  }
   let config;
   try {
     config = loadConfig(configPath);

@@ -2,9 +2,11 @@
 // command, and one exit code (2) for every usage error, an unknown option named before a missing required one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '../viscript/helpers.js';
 
@@ -53,4 +55,26 @@ test('every command answers an unknown option with exit 2, naming it (before any
   assert.match(v.stderr, /^viscript: error: unknown option '--bogus'/);
   const unknownCmd = await run(SKYWIRE, ['frob']);
   assert.equal(unknownCmd.code, 2);
+});
+
+test('a key file in a missing folder: keygen and messenger both refuse, naming the folder, and create nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skywire-cli-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const missing = join(dir, 'missing', 'dir');
+  for (const [cmd, option] of [['keygen', '--out'], ['messenger', '--key']]) {
+    const r = await run(SKYWIRE, [cmd, option, join(missing, 'x.json'), ...(cmd === 'messenger' ? ['--listen', '127.0.0.1:0'] : [])]);
+    assert.equal(r.code, 1, `${cmd}: ${r.stderr}`);
+    assert.equal(r.stderr.trim(), `skywire ${cmd}: ${option} ${join(missing, 'x.json')}: the folder ${missing} does not exist (create it first, e.g. mkdir -p ${missing})`);
+    assert.equal(existsSync(join(dir, 'missing')), false, `${cmd} created no folder`);
+  }
+});
+
+test('socks-server waiting for its node\'s API file says so at once, before it gives up', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skywire-cli-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'a.api.json');
+  const child = spawn(process.execPath, [SKYWIRE, 'socks-server', '--api-file', file], { env: { ...process.env, SIGNAL_CLIENT: 'false', SKYWIRE_APP_WAIT_MS: '60000' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const line = await new Promise<string>((resolve) => createInterface({ input: child.stderr! }).once('line', resolve));
+  assert.equal(line, `socks-server: waiting up to 60 s for the node's API file ${file} (its node writes it when it starts)`);
 });

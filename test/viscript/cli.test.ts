@@ -307,12 +307,18 @@ test('config errors name the file, line, key and value; a missing config starts 
   assert.equal(bomb.code, 2, bomb.stderr);
   assert.match(bomb.stderr.trim(), new RegExp(`^viscript: invalid config: ${file}:2: YAML aliases expand too much`));
 
-  const v = startViscript(['--config', join(dir, 'absent.yaml'), '--exit-on-eof']);
+  // A named config that is missing is refused (a typo); only the default ./config.yaml may be absent.
+  const named = await runViscript(['--config', join(dir, 'absent.yaml'), '--headless']);
+  assert.equal(named.code, 2);
+  assert.match(named.stderr, /^viscript: --config .*absent\.yaml: no such file/);
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  const v = startViscript(['--exit-on-eof'], { cwd: empty });
   t.after(() => v.kill());
   const ready = await v.waitFor((m) => m.type === 'ready');
   assert.equal(ready.configExists, false);
   const apps = await v.run('apps');
-  assert.match(String(apps.text), /no apps: .*absent\.yaml: it does not exist/);
+  assert.match(String(apps.text), /no apps: .*config\.yaml: it does not exist/);
   v.child.stdin!.end();
   assert.equal((await v.exited).code, 0);
 
