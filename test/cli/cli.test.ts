@@ -69,7 +69,7 @@ test('a key file in a missing folder: keygen and messenger both refuse, naming t
   }
 });
 
-test('socks-server waiting for its node\'s API file says so at once, before it gives up', async (t) => {
+test('socks-server waiting for its node\'s API file says so at once, before it gives up', { timeout: 20_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'skywire-cli-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'a.api.json');

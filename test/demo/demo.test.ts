@@ -73,6 +73,9 @@ test('the demo mesh answers its printed curl line and stops without leaving a pr
   assert.equal(cmd, 'curl');
   const page = await run('curl', ['-sS', '--max-time', '20', ...args]);
   assert.match(page.stdout, /Hello from the Skywire demo web server/);
+  // The page says only what it knows: where the request came from, not a path it cannot see.
+  assert.match(page.stdout, /This request came from 127\.0\.0\.1 port \d+\./);
+  assert.doesNotMatch(page.stdout, /node C|node B/);
 
   // The exit opens the demo web server to the mesh, not the rest of its machine's loopback: Viscript's
   // control socket, its signal server and the dashboard are refused by the exit (0x02), the web server is not.
