@@ -1,6 +1,7 @@
 // `skywire node ...`: runs a mesh node, or talks to a running one through its local API
 // (`skywire node status`, `skywire node transports add|rm|ls`).
 import { Command, InvalidArgumentError } from 'commander';
+import { formatBytes, table } from '../util/text-table.js';
 import { parseCommandLine } from './usage.js';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { loadOrCreateKeyFile, parsePublicKey, pkToHex, shortPk } from '../net/keys.js';
@@ -152,16 +153,6 @@ async function runNode(argv: string[]): Promise<number> {
   return 0;
 }
 
-function fmtBytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i ? n.toFixed(1) : n} ${u[i]}`;
-}
-
 interface TransportRow {
   pk: string;
   kind: string;
@@ -194,12 +185,8 @@ function printTransports(list: TransportRow[]): void {
     console.log('no transports');
     return;
   }
-  console.log('PEER                                                                KIND     LATENCY    IN          OUT');
-  for (const t of list) {
-    console.log(
-      `${t.pk.padEnd(68)}${t.kind.padEnd(9)}${(t.latencyMs.toFixed(2) + ' ms').padEnd(11)}${fmtBytes(t.bytesIn).padEnd(12)}${fmtBytes(t.bytesOut)}`,
-    );
-  }
+  const rows = list.map((t) => [t.pk, t.kind, `${t.latencyMs.toFixed(2)} ms`, formatBytes(t.bytesIn), formatBytes(t.bytesOut)]);
+  console.log(table(['PEER', 'KIND', 'LATENCY', 'IN', 'OUT'], rows));
 }
 
 async function runStatus(argv: string[]): Promise<number> {
@@ -238,13 +225,15 @@ async function runStatus(argv: string[]): Promise<number> {
   console.log('');
   if (!s.rules.length) console.log('no routing rules');
   else {
-    console.log('ROUTE ID    KIND          ROUTE             NEXT HOP          IN          OUT');
-    for (const r of s.rules) {
-      const next = r.nextPk ? `${shortPk(r.nextPk)}:${r.nextRouteId}` : '-';
-      console.log(
-        `${String(r.id).padEnd(12)}${r.kind.padEnd(14)}${r.route.padEnd(18)}${next.padEnd(18)}${fmtBytes(r.bytesIn).padEnd(12)}${fmtBytes(r.bytesOut)}`,
-      );
-    }
+    const rows = s.rules.map((r) => [
+      String(r.id),
+      r.kind,
+      r.route,
+      r.nextPk ? `${shortPk(r.nextPk)}:${r.nextRouteId}` : '-',
+      formatBytes(r.bytesIn),
+      formatBytes(r.bytesOut),
+    ]);
+    console.log(table(['ROUTE ID', 'KIND', 'ROUTE', 'NEXT HOP', 'IN', 'OUT'], rows));
   }
   if (s.streams.length) {
     console.log('');

@@ -2,6 +2,7 @@
 // (public key, port, attributes). Asks the messenger directly, so it works without a local node; the
 // querying identity is --key FILE, or a throw-away key generated for this one query.
 import { Command } from 'commander';
+import { table as textTable } from '../util/text-table.js';
 import { parseCommandLine } from './usage.js';
 import { generateKeyPair, readKeyFile, type KeyPair } from '../net/keys.js';
 import { MessengerClient, parseMessengerAddress, type Entry } from '../messenger/index.js';
@@ -43,9 +44,7 @@ function table(rows: Row[]): string {
       .map(([k, v]) => `${k}=${v}`)
       .join(' ') || '-',
   ]);
-  const head = ['SERVICE', 'PUBLIC KEY', 'PORT', 'ATTRS'];
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  return [head, ...cells].map((c) => c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]))).join('  ')).join('\n');
+  return textTable(['SERVICE', 'PUBLIC KEY', 'PORT', 'ATTRS'], cells);
 }
 
 export async function main(argv: string[]): Promise<number> {

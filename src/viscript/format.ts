@@ -1,7 +1,11 @@
 // Text rendering shared by every front end, so the prompt, headless mode and one-shot commands agree.
 import type { OutputLine } from './app-output.js';
 import type { AppInfo } from './supervisor.js';
+import { formatBytes } from '../util/text-table.js';
 import { quoteWord } from './tokenize.js';
+
+// One table and byte formatter for every front end (and the skywire CLI).
+export { formatBytes, table } from '../util/text-table.js';
 
 export function formatDuration(ms: number): string {
   const s = Math.floor(ms / 1000);
@@ -11,13 +15,6 @@ export function formatDuration(ms: number): string {
   const h = Math.floor(m / 60);
   if (h < 24) return `${h}h${String(m % 60).padStart(2, '0')}m`;
   return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 export function describeExit(info: Pick<AppInfo, 'exitCode' | 'exitSignal'>): string {
@@ -48,23 +45,6 @@ export function uptimeMs(info: AppInfo, now = Date.now()): number | undefined {
 
 export function commandLine(words: string[]): string {
   return words.map(quoteWord).join(' ');
-}
-
-/**
- * A plain text table: columns padded to their widest cell, the last column free, or cut (ending in "…") so
- * that a line fits `maxWidth` characters.
- */
-export function table(header: string[], rows: string[][], maxWidth?: number): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const last = header.length - 1;
-  const room = maxWidth === undefined ? Infinity : Math.max(8, maxWidth - widths.slice(0, last).reduce((n, w) => n + w + 2, 0));
-  const cut = (c: string) => (c.length > room ? c.slice(0, room - 1) + '…' : c);
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === last ? cut(c) : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
 }
 
 /**

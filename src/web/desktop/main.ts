@@ -4,6 +4,7 @@
 import '@xterm/xterm/css/xterm.css';
 import { connect } from '../common/ws';
 import { $, h } from '../common/dom';
+import { formatBytes } from '../../util/text-table';
 import { sparkline } from './sparkline';
 import { TermWindow } from './window';
 
@@ -152,7 +153,8 @@ function startApp(name: string) {
   link.send({ type: 'line', term: w.id, text: `start ${name}` });
 }
 
-const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+// The CLI's byte formatter, so the desktop and `la`/`ru` say the same (MiB, not MB).
+const mb = formatBytes;
 
 function renderApps(rows: AppRow[]) {
   for (const r of rows) {
