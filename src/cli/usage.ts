@@ -1,7 +1,8 @@
 // How every skywire command reads its command line: one exit code for every usage error (2, as hand-written
 // checks use), 0 for --help and --version, and an unknown option reported before a missing required one
 // (commander checks the required ones first, so `node --bogus` used to complain about --key).
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type Option } from 'commander';
+import { EXAMPLES } from './examples.js';
 
 export const USAGE_EXIT = 2;
 
@@ -35,6 +36,9 @@ export function parseCommandLine(program: Command, argv: string[]): number | und
   program.exitOverride().configureOutput({
     writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `${program.name()}: ${s}` : s),
   });
+  program.configureHelp({ optionDescription: describeOption });
+  const examples = EXAMPLES[program.name()];
+  if (examples) program.addHelpText('after', `\nExamples:\n${examples.map((e) => `  ${e}`).join('\n')}`);
   try {
     const unknown = program.commands.length ? undefined : firstUnknownOption(program, argv);
     if (unknown !== undefined) program.error(`error: unknown option '${unknown}'`, { code: 'commander.unknownOption', exitCode: USAGE_EXIT });
@@ -44,4 +48,23 @@ export function parseCommandLine(program: Command, argv: string[]): number | und
     if (err instanceof CommanderError) return commanderExit(err);
     throw err;
   }
+}
+
+/** An option's help line with its default as text: `127.0.0.1:1080`, not JSON; no `[]` or `false` noise. */
+function describeOption(option: Option): string {
+  const d: unknown = option.defaultValue;
+  const text =
+    option.defaultValueDescription ??
+    (d === undefined || d === false || (Array.isArray(d) && d.length === 0)
+      ? undefined
+      : isHostPort(d)
+        ? `${d.host.includes(':') ? `[${d.host}]` : d.host}:${d.port}`
+        : typeof d === 'string'
+          ? d
+          : JSON.stringify(d));
+  return text === undefined ? option.description : `${option.description} (default: ${text})`;
+}
+
+function isHostPort(v: unknown): v is { host: string; port: number } {
+  return typeof v === 'object' && v !== null && typeof (v as { host?: unknown }).host === 'string' && typeof (v as { port?: unknown }).port === 'number';
 }

@@ -78,3 +78,15 @@ test('socks-server waiting for its node\'s API file says so at once, before it g
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stderr! }).once('line', resolve));
   assert.equal(line, `socks-server: waiting up to 60 s for the node's API file ${file} (its node writes it when it starts)`);
 });
+
+test('every command\'s --help ends with examples and prints defaults as text (no JSON, no empty lists)', async () => {
+  const commands = ['node', 'node status', 'keygen', 'messenger', 'node-manager', 'ping', 'services', 'socks-server', 'socks-client', 'vpn-server', 'vpn-client', 'chat', 'demo'];
+  const results = await Promise.all(commands.map((c) => run(SKYWIRE, [...c.split(' '), '--help'])));
+  results.forEach((r, i) => {
+    assert.equal(r.code, 0, `${commands[i]}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`\\nExamples:\\n  skywire ${commands[i]}`), commands[i]);
+    assert.doesNotMatch(r.stdout, /default: (\{|\[\]|false)/, commands[i]);
+  });
+  const demo = results[commands.indexOf('demo')].stdout;
+  assert.match(demo, /the SOCKS5 proxy for your programs \(default:\s+127\.0\.0\.1:1080\)/);
+});
