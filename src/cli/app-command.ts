@@ -44,7 +44,8 @@ export async function connectApp(o: {
   if (!o.api && file && !existsSync(file)) {
     const fromEnv = process.env.SKYWIRE_APP_WAIT_MS;
     const waitMs = fromEnv && /^\d+$/.test(fromEnv) ? Number(fromEnv) : DEFAULT_CONNECT_WAIT_MS;
-    process.stderr.write(`${o.name}: waiting up to ${Math.round(waitMs / 1000)} s for the node's API file ${file} (its node writes it when it starts)\n`);
+    // A short wait (a script's SKYWIRE_APP_WAIT_MS) ends with its own error line soon enough.
+    if (waitMs >= 1000) process.stderr.write(`${o.name}: waiting up to ${Math.round(waitMs / 1000)} s for the node's API file ${file} (its node writes it when it starts)\n`);
   }
   // The SDK falls back to SKYWIRE_APP_API / SKYWIRE_APP_TOKEN / SKYWIRE_APP_API_FILE.
   const app = await AppClient.connect({ api: o.api, token: o.token, apiFile: o.apiFile, name: o.name, port: o.port });
