@@ -17,8 +17,8 @@ const log = createLogger('chat');
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('skywire chat')
     .description('Sky-Messenger: chat by public key, end-to-end encrypted, through a messenger; UI in the browser')
-    .requiredOption('--key <file>', 'key pair file (created if missing)')
-    .requiredOption('--messenger <PK@HOST:PORT...>', 'messenger(s) to register with')
+    .requiredOption('-k, --key <file>', 'key pair file (created if missing)')
+    .requiredOption('-m, --messenger <PK@HOST:PORT...>', 'messenger(s) to register with')
     .option('--web <HOST:PORT>', 'where to serve the browser UI (loopback by default)', '127.0.0.1:0')
     .option('--data <dir>', 'history directory (default: chat-<pk prefix> beside the key file)')
     .exitOverride()

@@ -20,7 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('run a node manager: route graph, route setup, teardown and repair')
     .requiredOption('-k, --key <file>', 'key pair file (created with mode 0600 if missing)')
     .requiredOption(
-      '-m, --messenger <pk@host:port>',
+      '-m, --messenger <PK@HOST:PORT>',
       'messenger to register with (repeatable)',
       (v: string, prev: Array<ReturnType<typeof parseMessengerAddress>> = []) => {
         try {

@@ -69,14 +69,14 @@ async function runNode(argv: string[]): Promise<number> {
   const program = new Command('skywire node')
     .description('run a mesh node: transports to peers, routing, and the local app API')
     .requiredOption('-k, --key <file>', 'key pair file (created with mode 0600 if missing)')
-    .requiredOption('-m, --messenger <pk@host:port>', 'messenger to register with (repeatable)', collect(messenger))
-    .option('--manager <pk>', 'public key of a trusted node manager (repeatable)', collect(pk), [])
+    .requiredOption('-m, --messenger <PK@HOST:PORT>', 'messenger to register with (repeatable)', collect(messenger))
+    .option('--manager <PK>', 'public key of a trusted node manager (repeatable)', collect(pk), [])
     .option('-l, --listen <host:port>', 'where to accept direct transports (default 127.0.0.1:0)', hostPort)
     .option('--no-listen', 'accept relayed transports only')
     .option('--announce <host:port>', 'address to announce for direct transports (default: the listen address)')
     .option('--api <host:port>', 'local app API address, loopback (default 127.0.0.1:0)', hostPort)
     .option('--api-file <file>', 'where to write {"api","token","pk"} for apps and the CLI (mode 0600; default <key>.api.json)')
-    .option('--connect <pk>', 'keep a transport to this node (repeatable)', collect(pk), [])
+    .option('--connect <PK>', 'keep a transport to this node (repeatable)', collect(pk), [])
     .option('--auto-connect', 'keep transports to the nodes the messenger knows', false)
     .option('--route-idle <ms>', 'idle expiry of routing rules', int('--route-idle', 100), 30_000)
     .option('--relay-only', 'dial peers through the messenger relay even when they announce an address', false)
@@ -276,7 +276,7 @@ async function runTransports(argv: string[]): Promise<number> {
     .option('--api-file <file>', 'the node API file (default from --key, or SKYWIRE_APP_API_FILE)')
     .option('-k, --key <file>', 'the key file of the node (its API file is <key>.api.json)')
     .option('--json', 'print JSON', false)
-    .argument(action === 'ls' ? '[pk]' : '<pk>', 'public key of the peer node');
+    .argument(action === 'ls' ? '[PK]' : '<PK>', 'public key of the peer node');
   const code = parse(program, rest);
   if (code !== undefined) return code;
   const o = program.opts<{ apiFile?: string; key?: string; json: boolean }>();

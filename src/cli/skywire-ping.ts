@@ -19,7 +19,7 @@ function int(name: string, min: number) {
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('skywire ping')
     .description('measure round trips to a node over a route chosen by the node manager')
-    .argument('<pk>', 'public key of the node to ping')
+    .argument('<PK>', 'public key of the node to ping')
     .option('--hops <n>', 'use a route of at least this many hops', int('--hops', 1))
     .option('-c, --count <n>', 'stop after this many probes', int('--count', 1), 4)
     .option('-i, --interval <ms>', 'time between probes', int('--interval', 1), 1000)

@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--port <n>', 'the vpn-server\'s app port', String(VPN_PORT))
     .option('--direct <host:port>', 'reach the server on its secure TCP listener instead of the mesh (needs --key)')
-    .option('--key <file>', 'with --direct: this client\'s key file (created if missing; the server must allow its key)');
+    .option('-k, --key <file>', 'with --direct: this client\'s key file (created if missing; the server must allow its key)');
   const usage = parseCommandLine(program, argv);
   if (usage !== undefined) return usage;
   const opts = program.opts<{

@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
     .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key); a bare :PORT is loopback')
-    .option('--key <file>', 'with --direct-listen: this server\'s key file (created if missing)');
+    .option('-k, --key <file>', 'with --direct-listen: this server\'s key file (created if missing)');
   const usage = parseCommandLine(program, argv);
   if (usage !== undefined) return usage;
   const opts = program.opts<{

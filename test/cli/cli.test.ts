@@ -90,3 +90,13 @@ test('every command\'s --help ends with examples and prints defaults as text (no
   const demo = results[commands.indexOf('demo')].stdout;
   assert.match(demo, /the SOCKS5 proxy for your programs \(default:\s+127\.0\.0\.1:1080\)/);
 });
+
+test('the same options have the same short flags and placeholders everywhere: -k, --key and -m, --messenger <PK@HOST:PORT>', async () => {
+  const commands = ['node', 'node-manager', 'messenger', 'services', 'chat', 'ping', 'node status', 'vpn-server', 'vpn-client'];
+  const results = await Promise.all(commands.map((c) => run(SKYWIRE, [...c.split(' '), '--help'])));
+  results.forEach((r, i) => {
+    if (/--key </.test(r.stdout)) assert.match(r.stdout, /-k, --key </, `${commands[i]}: -k`);
+    if (/--messenger </.test(r.stdout) && commands[i] !== 'demo') assert.match(r.stdout, /-m, --messenger <PK@HOST:PORT/, `${commands[i]}: -m`);
+    assert.doesNotMatch(r.stdout, /<pk>|pk@host/, `${commands[i]}: one placeholder style (PK, PK@HOST:PORT)`);
+  });
+});
