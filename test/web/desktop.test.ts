@@ -166,6 +166,13 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
   await waitScreen(page, logs, /tick \d+/);
   await shot('8-logs');
 
+  // Step 9: the panel's own actions: restart brings the app back under its id, stop stops it.
+  await row.locator('[data-testid=restart]').click();
+  await row.locator('.state.registered').waitFor({ timeout: 15_000 });
+  await row.locator('[data-testid=stop]').click();
+  await row.locator('.state.exited').waitFor({ timeout: 15_000 });
+  await shot('9-panel-actions');
+
   await browser.close();
   await proc.kill();
 });
