@@ -28,11 +28,11 @@ function connectThrough(port: number): Promise<number> {
   });
 }
 
-test('an exit that is offline while the mesh starts is not a warning; an unexpected dial error is', async (t) => {
+test('an exit that is offline, or a node without its manager yet, while the mesh starts is not a warning; an unexpected dial error is', async (t) => {
   const lines: string[] = [];
   setLogSink((l) => lines.push(l));
   t.after(() => setLogSink((l) => process.stderr.write(l + '\n')));
-  for (const [code, rep, warns] of [['offline', 3, false], ['no_route', 3, false], ['boom', 1, true]] as const) {
+  for (const [code, rep, warns] of [['offline', 3, false], ['no_route', 3, false], ['no_manager', 1, false], ['boom', 1, true]] as const) {
     lines.length = 0;
     const client = new SocksClient({
       port: 0,
