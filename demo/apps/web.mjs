@@ -1,5 +1,5 @@
 // The demo's small web server: the target a browser or curl reaches through the mesh.
-// GET /          a page that names the node it was served behind
+// GET /          a page that says where the request came from
 // GET /bytes/N   N pseudo-random bytes (for download tests), at most 1 GiB
 // It is a signal client (one import), so Viscript can ping it, read its usage and shut it down.
 import 'skywire-viscript/signal/auto';
@@ -30,8 +30,10 @@ const server = createServer((req, res) => {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     return;
   }
+  // Only what this server knows: where the request came from (through the demo mesh, the socks-server
+  // beside node C; a browser that bypassed the proxy for loopback comes straight from itself).
   res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-  res.end('Hello from the Skywire demo web server.\nThis answer left the mesh at node C, after crossing node B.\n');
+  res.end(`Hello from the Skywire demo web server.\nThis request came from ${req.socket.remoteAddress} port ${req.socket.remotePort}.\n`);
 });
 
 server.on('error', (err) => {

@@ -1,7 +1,9 @@
 // What the commands of apps beside a node share: the options that find the node's app API, argv parsing with
 // one-line usage errors, and connecting with signal-client and SIGINT/SIGTERM handling set up first.
-import { Command, CommanderError } from 'commander';
-import { AppClient } from '../node/sdk/index.js';
+import type { Command } from 'commander';
+import { parseCommandLine } from './usage.js';
+import { existsSync } from 'node:fs';
+import { AppClient, DEFAULT_CONNECT_WAIT_MS } from '../node/sdk/index.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
 
@@ -17,16 +19,8 @@ export function addAppApiOptions(program: Command, defaultName: string): Command
 
 /** Parses argv; returns the exit code on --help or a usage error, else undefined. */
 export function parseArgs(program: Command, argv: string[], cmd: string): number | undefined {
-  program
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire ${cmd}: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-    return undefined;
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  if (program.name() !== `skywire ${cmd}`) program.name(`skywire ${cmd}`);
+  return parseCommandLine(program, argv);
 }
 
 export function intOption(text: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -45,6 +39,14 @@ export async function connectApp(o: {
 }): Promise<AppClient> {
   installSignalHandlers();
   startSignalClientFromEnv();
+  // The SDK waits (up to SKYWIRE_APP_WAIT_MS) for a node that is still starting: say so at once, not after it.
+  const file = o.apiFile ?? process.env.SKYWIRE_APP_API_FILE;
+  if (!o.api && file && !existsSync(file)) {
+    const fromEnv = process.env.SKYWIRE_APP_WAIT_MS;
+    const waitMs = fromEnv && /^\d+$/.test(fromEnv) ? Number(fromEnv) : DEFAULT_CONNECT_WAIT_MS;
+    // A short wait (a script's SKYWIRE_APP_WAIT_MS) ends with its own error line soon enough.
+    if (waitMs >= 1000) process.stderr.write(`${o.name}: waiting up to ${Math.round(waitMs / 1000)} s for the node's API file ${file} (its node writes it when it starts)\n`);
+  }
   // The SDK falls back to SKYWIRE_APP_API / SKYWIRE_APP_TOKEN / SKYWIRE_APP_API_FILE.
   const app = await AppClient.connect({ api: o.api, token: o.token, apiFile: o.apiFile, name: o.name, port: o.port });
   onShutdown(() => app.close());

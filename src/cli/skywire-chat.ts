@@ -1,6 +1,7 @@
 // `skywire chat`: Sky-Messenger, a chat by public key over the messenger, with a browser UI.
 import { dirname, join, resolve } from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { loadOrCreateKeyFile, shortPk } from '../net/keys.js';
 import { MessengerClient, parseMessengerAddress } from '../messenger/index.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
@@ -16,18 +17,14 @@ const log = createLogger('chat');
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('skywire chat')
     .description('Sky-Messenger: chat by public key, end-to-end encrypted, through a messenger; UI in the browser')
-    .requiredOption('--key <file>', 'key pair file (created if missing)')
-    .requiredOption('--messenger <PK@HOST:PORT...>', 'messenger(s) to register with')
+    .requiredOption('-k, --key <file>', 'key pair file (created if missing)')
+    .requiredOption('-m, --messenger <PK@HOST:PORT...>', 'messenger(s) to register with')
     .option('--web <HOST:PORT>', 'where to serve the browser UI (loopback by default)', '127.0.0.1:0')
     .option('--data <dir>', 'history directory (default: chat-<pk prefix> beside the key file)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const opts = program.opts<{ key: string; messenger: string[]; web: string; data?: string }>();
   const messengers = opts.messenger.map((m) => parseMessengerAddress(m));
   const web = parseHostPort(opts.web, '127.0.0.1');

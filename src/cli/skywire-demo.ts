@@ -6,9 +6,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, isIP } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { loadOrCreateKeyFile, pkToHex } from '../net/keys.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../util/hostport.js';
 
@@ -52,12 +53,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--ready-timeout <ms>', 'how long to wait for the mesh to carry a request', (s) => Number(s), 60_000)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire demo: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const o = program.opts<DemoOptions>();
   const dir = resolve(o.dir);
   // The SOCKS exit opens exactly this address and port of its machine to the mesh (--allow IP:PORT).
@@ -110,13 +107,28 @@ export async function main(argv: string[]): Promise<number> {
   const viscript = spawn(process.execPath, viscriptArgs, { env, stdio: 'inherit' });
   const exited = new Promise<number>((res) => viscript.on('exit', (code, sig) => res(code ?? (sig ? 1 : 0))));
   // Viscript stops every app on SIGINT/SIGTERM; this process only passes the signal on and waits.
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => viscript.kill(sig));
+  let interrupted = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      interrupted = true;
+      viscript.kill(sig);
+    });
+  }
 
   const target = `http://${formatHostPort(o.web)}/`;
+  // Stopped when Viscript exits first, so nothing keeps this process waiting on a mesh that is gone.
+  const stopWaiting = new AbortController();
   const ready = await Promise.race([
-    waitForMesh(o.socks, o.web, o.readyTimeout).then(() => true, () => false),
+    waitForMesh(o.socks, o.web, o.readyTimeout, stopWaiting.signal).then(() => true, () => false),
     exited.then(() => false),
   ]);
+  stopWaiting.abort();
+  if (!ready && viscript.exitCode !== null) {
+    // Stopped (Ctrl+C twice at the prompt, quit, a signal) before the mesh carried a request: not a success.
+    const code = await exited;
+    console.error(`skywire demo: stopped before the mesh was ready${interrupted ? ' (interrupted)' : ''}`);
+    return code !== 0 ? code : 130;
+  }
   const curl = `curl --socks5-hostname ${formatHostPort(o.socks)} ${target}`;
   if (ready) {
     if (o.json) console.log(JSON.stringify({ type: 'demo-ready', curl, socks: formatHostPort(o.socks), target, dir }));
@@ -124,7 +136,8 @@ export async function main(argv: string[]): Promise<number> {
       console.log(
         `\nThe demo mesh is up: a request to ${target} through the SOCKS proxy went A -> B -> C and out.\n` +
           `Try it:\n\n    ${curl}\n\n` +
-          `In Viscript: "la" lists every component, "ping <id>", "ru <id>", "logs <id>", "sd <id>".\n` +
+          `In Viscript: "la" lists every component, "ping <id|name>", "ru <id|name>", "logs <id|name>", "sd <id|name>".\n` +
+          `From another terminal: node ${relativeOrAbsolute(join(here, 'viscript.js'))} --state-dir ${relativeOrAbsolute(join(dir, 'viscript'))} -c "la"\n` +
           `"logs" of node-manager shows the dashboard URL. Ctrl+C twice or "quit" stops everything.\n` +
           (o.headless ? '' : '(press Enter for the prompt)\n'),
       );
@@ -136,6 +149,12 @@ export async function main(argv: string[]): Promise<number> {
   return exited;
 }
 
+/** A path as short as it can be for a command line typed in the current directory. */
+function relativeOrAbsolute(p: string): string {
+  const r = relative(process.cwd(), p);
+  return r && !r.startsWith('..') ? r : p;
+}
+
 function portIsFree(addr: HostPort): Promise<boolean> {
   return new Promise((res) => {
     const srv = createServer();
@@ -145,11 +164,11 @@ function portIsFree(addr: HostPort): Promise<boolean> {
 }
 
 /** Retries a real GET through the SOCKS proxy until the web server's answer comes back. */
-async function waitForMesh(socks: HostPort, web: HostPort, timeoutMs: number): Promise<void> {
+async function waitForMesh(socks: HostPort, web: HostPort, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let delay = 100;
-  while (Date.now() < deadline) {
-    if (await fetchThroughSocks(socks, web).catch(() => false)) return;
+  while (Date.now() < deadline && !signal.aborted) {
+    if (await fetchThroughSocks(socks, web, signal).catch(() => false)) return;
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 1000);
   }
@@ -157,9 +176,10 @@ async function waitForMesh(socks: HostPort, web: HostPort, timeoutMs: number): P
 }
 
 /** One HTTP GET / over SOCKS5 (no auth, CONNECT by domain name); true when the demo page answers. */
-function fetchThroughSocks(socks: HostPort, web: HostPort): Promise<boolean> {
+function fetchThroughSocks(socks: HostPort, web: HostPort, signal: AbortSignal): Promise<boolean> {
   return new Promise((res, rej) => {
     const sock = connect(socks.port, socks.host);
+    signal.addEventListener('abort', () => sock.destroy(new Error('stopped')), { once: true });
     sock.setTimeout(5000, () => sock.destroy(new Error('timeout')));
     let stage = 0;
     let buf = Buffer.alloc(0);

@@ -1,6 +1,8 @@
 // `skywire keygen [--out FILE] [--force] [--json]`: creates a key pair file (mode 0600) and prints its public key.
 // The secret key is never printed.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { missingKeyFolder } from './key-file-folder.js';
+import { parseCommandLine } from './usage.js';
 import { generateKeyPair, pkToHex, writeKeyFile } from '../net/keys.js';
 
 export const DEFAULT_KEY_FILE = 'skywire-key.json';
@@ -13,13 +15,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print {"publicKey","file"} as JSON', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire keygen: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const opts = program.opts<{ out: string; force: boolean; json: boolean }>();
+  const noFolder = missingKeyFolder(opts.out, '--out');
+  if (noFolder) {
+    console.error(`skywire keygen: ${noFolder}`);
+    return 1;
+  }
   const kp = generateKeyPair();
   try {
     writeKeyFile(opts.out, kp, { overwrite: opts.force });

@@ -1,7 +1,10 @@
 // `skywire messenger --listen HOST:PORT --key FILE`: runs a messenger (discovery, datagrams and relayed streams
 // by public key). The key file is loaded, or created (mode 0600) if missing; the address clients need,
 // PK@HOST:PORT, is printed on start. A signal client when Viscript starts it; SIGINT/SIGTERM close cleanly.
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { missingKeyFolder } from './key-file-folder.js';
+import { parseCommandLine } from './usage.js';
 import { loadOrCreateKeyFile, pkToHex } from '../net/keys.js';
 import { formatMessengerAddress } from '../messenger/address.js';
 import { DEFAULT_LIMITS, MessengerServer } from '../messenger/server.js';
@@ -39,12 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print {"publicKey","address","addresses"} as one JSON line on start', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire messenger: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const o = program.opts<{
     listen: string;
     key: string;
@@ -75,6 +74,11 @@ export async function main(argv: string[]): Promise<number> {
   if (o.maxDatagram > DEFAULT_LIMITS.maxDatagram) {
     console.error(`skywire messenger: --max-datagram must be at most ${DEFAULT_LIMITS.maxDatagram}`);
     return 2;
+  }
+  const noFolder = existsSync(o.key) ? undefined : missingKeyFolder(o.key, '--key');
+  if (noFolder) {
+    console.error(`skywire messenger: ${noFolder}`);
+    return 1;
   }
   let key;
   try {

@@ -1,6 +1,7 @@
 // `skywire node-manager --key FILE --messenger PK@HOST:PORT [--listen HOST:PORT]`: runs a node manager, which
 // keeps the graph of nodes and transports and sets up, tears down and repairs routes.
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { loadOrCreateKeyFile } from '../net/keys.js';
 import { parseMessengerAddress } from '../messenger/address.js';
 import { NodeManager } from '../nodemanager/manager.js';
@@ -20,7 +21,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('run a node manager: route graph, route setup, teardown and repair')
     .requiredOption('-k, --key <file>', 'key pair file (created with mode 0600 if missing)')
     .requiredOption(
-      '-m, --messenger <pk@host:port>',
+      '-m, --messenger <PK@HOST:PORT>',
       'messenger to register with (repeatable)',
       (v: string, prev: Array<ReturnType<typeof parseMessengerAddress>> = []) => {
         try {
@@ -48,12 +49,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print {"pk","listen"} as one JSON line on start', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire node-manager: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const o = program.opts<{
     key: string;
     messenger: Array<{ pk: Buffer; host: string; port: number }>;

@@ -1,6 +1,8 @@
 // `skywire node ...`: runs a mesh node, or talks to a running one through its local API
 // (`skywire node status`, `skywire node transports add|rm|ls`).
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { formatBytes, table } from '../util/text-table.js';
+import { parseCommandLine } from './usage.js';
 import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { loadOrCreateKeyFile, parsePublicKey, pkToHex, shortPk } from '../net/keys.js';
 import { parseMessengerAddress } from '../messenger/address.js';
@@ -49,12 +51,8 @@ function parse(program: Command, argv: string[]): number | undefined {
   program.exitOverride().configureOutput({
     writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `${program.name()}: ${s}` : s),
   });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   return undefined;
 }
 
@@ -71,14 +69,14 @@ async function runNode(argv: string[]): Promise<number> {
   const program = new Command('skywire node')
     .description('run a mesh node: transports to peers, routing, and the local app API')
     .requiredOption('-k, --key <file>', 'key pair file (created with mode 0600 if missing)')
-    .requiredOption('-m, --messenger <pk@host:port>', 'messenger to register with (repeatable)', collect(messenger))
-    .option('--manager <pk>', 'public key of a trusted node manager (repeatable)', collect(pk), [])
+    .requiredOption('-m, --messenger <PK@HOST:PORT>', 'messenger to register with (repeatable)', collect(messenger))
+    .option('--manager <PK>', 'public key of a trusted node manager (repeatable)', collect(pk), [])
     .option('-l, --listen <host:port>', 'where to accept direct transports (default 127.0.0.1:0)', hostPort)
     .option('--no-listen', 'accept relayed transports only')
     .option('--announce <host:port>', 'address to announce for direct transports (default: the listen address)')
     .option('--api <host:port>', 'local app API address, loopback (default 127.0.0.1:0)', hostPort)
     .option('--api-file <file>', 'where to write {"api","token","pk"} for apps and the CLI (mode 0600; default <key>.api.json)')
-    .option('--connect <pk>', 'keep a transport to this node (repeatable)', collect(pk), [])
+    .option('--connect <PK>', 'keep a transport to this node (repeatable)', collect(pk), [])
     .option('--auto-connect', 'keep transports to the nodes the messenger knows', false)
     .option('--route-idle <ms>', 'idle expiry of routing rules', int('--route-idle', 100), 30_000)
     .option('--relay-only', 'dial peers through the messenger relay even when they announce an address', false)
@@ -162,16 +160,6 @@ async function runNode(argv: string[]): Promise<number> {
   return 0;
 }
 
-function fmtBytes(n: number): string {
-  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < u.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i ? n.toFixed(1) : n} ${u[i]}`;
-}
-
 interface TransportRow {
   pk: string;
   kind: string;
@@ -204,12 +192,8 @@ function printTransports(list: TransportRow[]): void {
     console.log('no transports');
     return;
   }
-  console.log('PEER                                                                KIND     LATENCY    IN          OUT');
-  for (const t of list) {
-    console.log(
-      `${t.pk.padEnd(68)}${t.kind.padEnd(9)}${(t.latencyMs.toFixed(2) + ' ms').padEnd(11)}${fmtBytes(t.bytesIn).padEnd(12)}${fmtBytes(t.bytesOut)}`,
-    );
-  }
+  const rows = list.map((t) => [t.pk, t.kind, `${t.latencyMs.toFixed(2)} ms`, formatBytes(t.bytesIn), formatBytes(t.bytesOut)]);
+  console.log(table(['PEER', 'KIND', 'LATENCY', 'IN', 'OUT'], rows));
 }
 
 async function runStatus(argv: string[]): Promise<number> {
@@ -248,13 +232,15 @@ async function runStatus(argv: string[]): Promise<number> {
   console.log('');
   if (!s.rules.length) console.log('no routing rules');
   else {
-    console.log('ROUTE ID    KIND          ROUTE             NEXT HOP          IN          OUT');
-    for (const r of s.rules) {
-      const next = r.nextPk ? `${shortPk(r.nextPk)}:${r.nextRouteId}` : '-';
-      console.log(
-        `${String(r.id).padEnd(12)}${r.kind.padEnd(14)}${r.route.padEnd(18)}${next.padEnd(18)}${fmtBytes(r.bytesIn).padEnd(12)}${fmtBytes(r.bytesOut)}`,
-      );
-    }
+    const rows = s.rules.map((r) => [
+      String(r.id),
+      r.kind,
+      r.route,
+      r.nextPk ? `${shortPk(r.nextPk)}:${r.nextRouteId}` : '-',
+      formatBytes(r.bytesIn),
+      formatBytes(r.bytesOut),
+    ]);
+    console.log(table(['ROUTE ID', 'KIND', 'ROUTE', 'NEXT HOP', 'IN', 'OUT'], rows));
   }
   if (s.streams.length) {
     console.log('');
@@ -270,15 +256,34 @@ async function runStatus(argv: string[]): Promise<number> {
 
 async function runTransports(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
+  const help = [
+    'Usage: skywire node transports add|rm|ls [PK] [--api-file FILE | -k FILE] [--json]',
+    '',
+    "Adds, removes or lists a running node's transports (direct encrypted links to peer nodes).",
+    '',
+    'Options:',
+    '  --api-file <file>  the node API file (default from --key, or SKYWIRE_APP_API_FILE)',
+    '  -k, --key <file>   the key file of the node (its API file is <key>.api.json)',
+    '  --json             print JSON',
+    '',
+    'Examples:',
+    '  skywire node transports ls -k .demo/keys/a.json',
+    '  skywire node transports add 02ab...(66 hex) -k .demo/keys/a.json',
+    '  skywire node transports rm 02ab...(66 hex) --api-file .demo/keys/a.api.json',
+  ].join('\n');
+  if (action === '--help' || action === '-h') {
+    console.log(help);
+    return 0;
+  }
   if (!action || !['add', 'rm', 'ls'].includes(action)) {
-    console.error('usage: skywire node transports add|rm|ls [PK] [--api-file FILE | --key FILE] [--json]');
+    console.error(`skywire node transports: ${action ? `unknown action "${action}"` : 'missing action'}\n\n${help}`);
     return 2;
   }
   const program = new Command(`skywire node transports ${action}`)
     .option('--api-file <file>', 'the node API file (default from --key, or SKYWIRE_APP_API_FILE)')
     .option('-k, --key <file>', 'the key file of the node (its API file is <key>.api.json)')
     .option('--json', 'print JSON', false)
-    .argument(action === 'ls' ? '[pk]' : '<pk>', 'public key of the peer node');
+    .argument(action === 'ls' ? '[PK]' : '<PK>', 'public key of the peer node');
   const code = parse(program, rest);
   if (code !== undefined) return code;
   const o = program.opts<{ apiFile?: string; key?: string; json: boolean }>();

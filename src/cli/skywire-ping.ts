@@ -1,6 +1,7 @@
 // `skywire ping PK [--hops N] [-c COUNT]`: round trips over a real route to the echo service every node runs,
 // printed like ping(8), with a summary.
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseCommandLine } from './usage.js';
 import type { Socket } from 'node:net';
 import { parsePublicKey, pkToHex, shortPk } from '../net/keys.js';
 import { AppClient, ECHO_PORT } from '../node/sdk/index.js';
@@ -18,7 +19,7 @@ function int(name: string, min: number) {
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('skywire ping')
     .description('measure round trips to a node over a route chosen by the node manager')
-    .argument('<pk>', 'public key of the node to ping')
+    .argument('<PK>', 'public key of the node to ping')
     .option('--hops <n>', 'use a route of at least this many hops', int('--hops', 1))
     .option('-c, --count <n>', 'stop after this many probes', int('--count', 1), 4)
     .option('-i, --interval <ms>', 'time between probes', int('--interval', 1), 1000)
@@ -27,12 +28,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the summary as one JSON line', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire ping: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const o = program.opts<{ hops?: number; count: number; interval: number; apiFile?: string; key?: string; json: boolean }>();
   if (!o.apiFile && o.key) o.apiFile = `${o.key.replace(/\.json$/, '')}.api.json`;
   let target: string;

@@ -1,7 +1,9 @@
 // `skywire services [NAME] --messenger PK@HOST:PORT`: lists the services announced in the messenger
 // (public key, port, attributes). Asks the messenger directly, so it works without a local node; the
 // querying identity is --key FILE, or a throw-away key generated for this one query.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { table as textTable } from '../util/text-table.js';
+import { parseCommandLine } from './usage.js';
 import { generateKeyPair, readKeyFile, type KeyPair } from '../net/keys.js';
 import { MessengerClient, parseMessengerAddress, type Entry } from '../messenger/index.js';
 
@@ -42,9 +44,7 @@ function table(rows: Row[]): string {
       .map(([k, v]) => `${k}=${v}`)
       .join(' ') || '-',
   ]);
-  const head = ['SERVICE', 'PUBLIC KEY', 'PORT', 'ATTRS'];
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  return [head, ...cells].map((c) => c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]))).join('  ')).join('\n');
+  return textTable(['SERVICE', 'PUBLIC KEY', 'PORT', 'ATTRS'], cells);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -57,12 +57,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the list as JSON', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire services: ${s}` : s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const opts = program.opts<{ messenger: string[]; key?: string; timeout: string; json: boolean }>();
   const name = program.args[0] as string | undefined;
   const timeoutMs = Number(opts.timeout);

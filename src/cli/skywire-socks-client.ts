@@ -10,6 +10,7 @@ import { DEFAULT_MESH_PORT, startSocksClientApp } from '../apps/socks/index.js';
 import { addAppApiOptions, connectApp, intOption, parseArgs } from './app-command.js';
 
 interface ClientOpts {
+  json: boolean;
   api?: string;
   token?: string;
   apiFile?: string;
@@ -49,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--hops <n>', 'route length in transport hops, e.g. 2 = via one intermediate node (default: shortest)')
     .option('--user <name>', 'require this SOCKS username (RFC 1929); needs --pass')
     .option('--pass <password>', 'the password for --user')
-    .option('--handshake-timeout <ms>', 'time a local program has to complete the SOCKS handshake', '10000');
+    .option('--handshake-timeout <ms>', 'time a local program has to complete the SOCKS handshake', '10000')
+    .option('--json', 'print the ready line as one JSON object', false);
   const code = parseArgs(program, argv, 'socks-client');
   if (code !== undefined) return code;
   const o = program.opts<ClientOpts>();
@@ -95,7 +97,8 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const via = server ? `socks-server ${server.pk.slice(0, 8)}… port ${server.port}` : 'any socks-server (auto)';
-  console.log(`socks-client: SOCKS5 on ${formatHostPort(address)} -> ${via}${hops !== undefined ? `, ${hops} hops` : ''}`);
+  if (o.json) console.log(JSON.stringify({ type: 'ready', socks: formatHostPort(address), server: server?.pk ?? 'auto', port: server?.port ?? null, hops: hops ?? null }));
+  else console.log(`socks-client: SOCKS5 on ${formatHostPort(address)} -> ${via}${hops !== undefined ? `, ${hops} hops` : ''}`);
   log.info('listening', { address: formatHostPort(address), server: server?.pk ?? 'auto', hops });
   await new Promise<never>(() => {});
   return 0;

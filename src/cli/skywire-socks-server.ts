@@ -11,6 +11,7 @@ import { DEFAULT_MESH_PORT, parseCidr, startSocksServerApp } from '../apps/socks
 import { addAppApiOptions, collect, connectApp, intOption, parseArgs } from './app-command.js';
 
 interface ServerOpts {
+  json: boolean;
   api?: string;
   token?: string;
   apiFile?: string;
@@ -31,7 +32,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--port <n>', 'mesh port to register', String(DEFAULT_MESH_PORT))
     .option('--allow <CIDR>', 'also permit these destinations (repeatable), e.g. 192.168.1.0/24, ::1/128, or one port: 127.0.0.1:7180', collect, [])
     .option('--clients <PK,...>', 'only these client keys may use this exit (repeatable)', collect, [])
-    .option('--connect-timeout <ms>', 'time allowed to resolve and connect to a target', '10000');
+    .option('--connect-timeout <ms>', 'time allowed to resolve and connect to a target', '10000')
+    .option('--json', 'print the ready line as one JSON object', false);
   const code = parseArgs(program, argv, 'socks-server');
   if (code !== undefined) return code;
   const o = program.opts<ServerOpts>();
@@ -64,11 +66,14 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   log.info('serving', { port, allow: o.allow, clients: clients.length || 'any' });
-  console.log(`socks-server: serving mesh port ${port} on node ${app.localPk}`);
-  console.log(
-    `socks-server: destinations allowed: public addresses${allow.length ? ` + ${allow.map((a) => a.text).join(', ')}` : ''}; ` +
-      `clients: ${clients.length ? clients.length + ' listed keys' : 'any'}`,
-  );
+  if (o.json) console.log(JSON.stringify({ type: 'ready', port, pk: app.localPk, allow: allow.map((a) => a.text), clients: clients.length || 'any' }));
+  else {
+    console.log(`socks-server: serving mesh port ${port} on node ${app.localPk}`);
+    console.log(
+      `socks-server: destinations allowed: public addresses${allow.length ? ` + ${allow.map((a) => a.text).join(', ')}` : ''}; ` +
+        `clients: ${clients.length ? clients.length + ' listed keys' : 'any'}`,
+    );
+  }
   await new Promise<never>(() => {}); // runs until SIGINT/SIGTERM or a signal SHUTDOWN
   return 0;
 }

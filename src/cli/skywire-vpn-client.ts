@@ -2,7 +2,8 @@
 // and routes all traffic (or only --subnet ones) through it. Linux only; needs CAP_NET_ADMIN.
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { addAppApiOptions } from './app-command.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
@@ -35,14 +36,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--port <n>', 'the vpn-server\'s app port', String(VPN_PORT))
     .option('--direct <host:port>', 'reach the server on its secure TCP listener instead of the mesh (needs --key)')
-    .option('--key <file>', 'with --direct: this client\'s key file (created if missing; the server must allow its key)')
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    return err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : 2;
-  }
+    .option('-k, --key <file>', 'with --direct: this client\'s key file (created if missing; the server must allow its key)');
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const opts = program.opts<{
     hops?: string; giveUpAfter: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
     api?: string; token?: string; apiFile?: string; name: string; port: string; direct?: string; key?: string;

@@ -1,6 +1,7 @@
 // `skywire vpn-server`: gives allowed client keys an address in a private subnet and forwards (NATs)
 // their traffic to this machine's network. Linux only; needs CAP_NET_ADMIN.
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { addAppApiOptions } from './app-command.js';
 import { createLogger } from '../util/log.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
@@ -27,14 +28,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
     .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key); a bare :PORT is loopback')
-    .option('--key <file>', 'with --direct-listen: this server\'s key file (created if missing)')
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    return err instanceof CommanderError ? (err.exitCode === 0 ? 0 : 2) : 2;
-  }
+    .option('-k, --key <file>', 'with --direct-listen: this server\'s key file (created if missing)');
+  const usage = parseCommandLine(program, argv);
+  if (usage !== undefined) return usage;
   const opts = program.opts<{
     allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; firewall: string; stateDir: string;
     api?: string; token?: string; apiFile?: string; name: string; port: string; directListen?: string; key?: string;

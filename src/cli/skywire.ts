@@ -2,6 +2,8 @@
 // `skywire <command>`: one entry point for every Skywire component. Each command lives in its own
 // module (loaded only when used) and exports `main(argv)`, returning the process exit code.
 
+import { packageVersion } from '../util/package-version.js';
+
 interface CommandModule {
   main(argv: string[]): Promise<number | void>;
 }
@@ -32,12 +34,19 @@ function usage(): string {
     'Commands:',
     ...(lines.length ? lines : ['  (none yet)']),
     '',
-    'Run "skywire <command> --help" for the options of a command.',
+    'Run "skywire <command> --help" (or "skywire help <command>") for the options of a command;',
+    '"skywire --version" prints the version.',
   ].join('\n');
 }
 
 async function main(): Promise<number> {
-  const [cmd, ...rest] = process.argv.slice(2);
+  let [cmd, ...rest] = process.argv.slice(2);
+  if (cmd === '--version' || cmd === '-V') {
+    console.log(packageVersion());
+    return 0;
+  }
+  // `skywire help node` = `skywire node --help`
+  if (cmd === 'help' && rest.length) [cmd, rest] = [rest[0], ['--help']];
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(usage());
     return 0;

@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // `viscript`: the launcher. Loads config.yaml, serves signal clients, runs the shell as an interactive prompt
 // or headless on stdin, and answers one-shot `viscript -c "<command>"` calls through its control socket.
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { packageVersion } from '../util/package-version.js';
+import { parseCommandLine } from './usage.js';
 import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
 import { ConfigError, loadConfig } from '../viscript/config.js';
 import { ControlServer, isRunning, readControlInfo, sendControlCommand, type ControlMessage } from '../viscript/control.js';
 import { Engine } from '../viscript/engine.js';
+import { stampedLine } from '../viscript/format.js';
 import { runHeadless } from '../viscript/headless.js';
 import { runPrompt } from '../viscript/prompt.js';
 
@@ -40,18 +43,30 @@ function program(): Command {
         '  printf "s ticker\\nla\\n" | viscript --headless --json --config examples/config.yaml\n' +
         '\nType "help" at the prompt for the commands.',
     )
+    .version(packageVersion(), '-V, --version', 'the version of this program')
     .showHelpAfterError('(run "viscript --help" for the options)');
 }
 
 export async function main(argv: string[]): Promise<number> {
   const cmd = program();
-  cmd.parse(argv, { from: 'user' });
+  const usage = parseCommandLine(cmd, argv);
+  if (usage !== undefined) return usage;
   const opts = cmd.opts<Options>();
   const configPath = resolve(opts.config);
   const stateDir = resolve(opts.stateDir ?? join(dirname(configPath), '.viscript'));
 
-  if (opts.command !== undefined) return oneShot(stateDir, opts.command, opts.json === true);
+  if (opts.command !== undefined) {
+    // With neither --config nor --state-dir, a demo started from here (`npm start`, `skywire demo`) counts too.
+    const implicit = cmd.getOptionValueSource('config') === 'default' && opts.stateDir === undefined;
+    return oneShot(implicit ? findStateDir(stateDir) : stateDir, opts.command, opts.json === true);
+  }
 
+  // Only the default ./config.yaml may be missing (then there are no apps): a named file that is not there is
+  // a typo, and starting with nothing would hide it.
+  if (cmd.getOptionValueSource('config') !== 'default' && !existsSync(configPath)) {
+    process.stderr.write(`viscript: --config ${opts.config}: no such file (${configPath})\n`);
+    return 2;
+  }
   let config;
   try {
     config = loadConfig(configPath);
@@ -126,18 +141,29 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** The default state dir when a Viscript uses it, else the demo's (`.demo/viscript`) when that one exists. */
+function findStateDir(defaultDir: string): string {
+  const demo = resolve('.demo', 'viscript');
+  if (existsSync(join(defaultDir, 'control.json')) || !existsSync(join(demo, 'control.json'))) return defaultDir;
+  return demo;
+}
+
 async function oneShot(stateDir: string, line: string, json: boolean): Promise<number> {
   try {
     const info = readControlInfo(stateDir);
+    const columns = process.stdout.isTTY ? process.stdout.columns : undefined;
     const ok = await sendControlCommand(info, line, (m: ControlMessage) => {
       if (json) return void process.stdout.write(JSON.stringify(m) + '\n');
       if (m.type === 'result') {
         if (m.ok) {
           if (m.text) process.stdout.write(m.text + '\n');
         } else process.stderr.write(`viscript: ${m.text}\n`);
-      } else if (m.type === 'output') process.stdout.write(`${m.text ?? ''}\n`);
+      } else if (m.type === 'output') {
+        const t = typeof m.t === 'number' ? m.t : Date.now();
+        process.stdout.write(`${stampedLine({ stream: 'stdout', text: String(m.text ?? ''), t })}\n`);
+      }
       else if (m.text) process.stdout.write(`[viscript] ${m.text}\n`);
-    });
+    }, columns);
     return ok ? 0 : 1;
   } catch (err) {
     process.stderr.write(`viscript: ${(err as Error).message}\n`);

@@ -7,6 +7,7 @@
 
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Backoff } from '../util/backoff.js';
 import { parseHostPort, type HostPort } from '../util/hostport.js';
 import { shutdown as processShutdown } from '../util/lifecycle.js';
@@ -31,7 +32,20 @@ export interface SignalClientOptions {
   keepAlive?: boolean;
 }
 
-/** What TOP answers: the process's own resource usage. */
+// Garbage collections so far, for NumGC: counted from the first TOP on (node keeps no total).
+let gcCount: number | undefined;
+function countGcs(): number {
+  if (gcCount === undefined) {
+    gcCount = 0;
+    new PerformanceObserver((list) => (gcCount! += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+  }
+  return gcCount;
+}
+
+/**
+ * What TOP answers: the process's own resource usage, under our names and, for a 2017 Go Viscript (which
+ * reads runtime.MemStats names), under the closest Go names too.
+ */
 export function resourceUsage(): Record<string, number> {
   const m = process.memoryUsage();
   const cpu = process.cpuUsage();
@@ -44,6 +58,13 @@ export function resourceUsage(): Record<string, number> {
     cpuUserUs: cpu.user,
     cpuSystemUs: cpu.system,
     uptimeS: process.uptime(),
+    Alloc: m.heapUsed + m.external,
+    HeapAlloc: m.heapUsed,
+    HeapInuse: m.heapUsed,
+    HeapSys: m.heapTotal,
+    HeapIdle: m.heapTotal - m.heapUsed,
+    Sys: m.rss,
+    NumGC: countGcs(),
   };
 }
 

@@ -1,5 +1,7 @@
-// Structured, quiet-by-default logging: one JSON object per line on stderr.
-// Level from LOG_LEVEL (error|warn|info|debug), default "warn" so normal runs print nothing but problems.
+// Structured, quiet-by-default logging on stderr: one JSON object per line, or with LOG_FORMAT=text one human
+// line (`WARN component: message key=value`) without a timestamp, for a supervisor that stamps each line itself
+// (Viscript sets it for its apps, as journald users do). Level from LOG_LEVEL (error|warn|info|debug), default
+// "warn" so normal runs print nothing but problems.
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
@@ -33,7 +35,7 @@ export function createLogger(component: string, base: Record<string, unknown> = 
     if (fields) {
       for (const [k, v] of Object.entries(fields)) rec[k] = v instanceof Error ? v.message : v;
     }
-    sink(JSON.stringify(rec));
+    sink(process.env.LOG_FORMAT === 'text' ? textLine(rec) : JSON.stringify(rec));
   };
   return {
     error: (m, f) => emit('error', m, f),
@@ -88,4 +90,14 @@ export function rateLimited(log: Logger, level: LogLevel, msg: string, intervalM
     },
     flush,
   };
+}
+
+/** `LEVEL component: msg key=value ...`; values that are not plain words are JSON-quoted. */
+function textLine(rec: Record<string, unknown>): string {
+  const { t: _t, level, component, msg, ...fields } = rec;
+  const kv = Object.entries(fields).map(([k, v]) => {
+    const s = typeof v === 'string' && /^[\w.:/@+-]+$/.test(v) ? v : JSON.stringify(v);
+    return `${k}=${s}`;
+  });
+  return [`${String(level).toUpperCase()} ${String(component)}: ${String(msg)}`, ...kv].join(' ');
 }

@@ -2,8 +2,9 @@
 // returns a structured result (ok + one text + data) that every front end renders the same way.
 import { SignalError } from '../signal/errors.js';
 import type { Engine } from './engine.js';
-import { commandLine, describeExit, describeReportedUsage, formatBytes, formatDuration, stateText, table, uptimeMs } from './format.js';
+import { commandLine, describeExit, stampedLine, describeReportedUsage, formatBytes, formatDuration, stateText, table, uptimeMs } from './format.js';
 import { UnknownAppError, UnknownIdError, type AppInfo, type StopOutcome } from './supervisor.js';
+import { isLive, resolveOne, resolveTargets, TargetError } from './targets.js';
 
 export interface CommandResult {
   ok: boolean;
@@ -19,6 +20,8 @@ export interface CommandResult {
 /** What a command may do to the session that runs it. */
 export interface SessionControl {
   readonly interactive: boolean;
+  /** The reader's terminal width, when known: `la` fits its rows to it. */
+  readonly columns?: number;
   attach(id: number): void;
   follow(id: number): void;
 }
@@ -45,14 +48,31 @@ export class UsageError extends Error {}
 const ok = (command: string, text: string, data?: unknown): CommandResult => ({ ok: true, command, text, data });
 export const fail = (command: string, text: string, data?: unknown): CommandResult => ({ ok: false, command, text, data });
 
-export function parseId(word: string | undefined, usage: string): number {
-  if (word === undefined) throw new UsageError(`missing id (usage: ${usage})`);
-  if (!/^\d{1,9}$/.test(word)) throw new UsageError(`"${word}" is not an id: ids are numbers (see "la")`);
-  return Number(word);
-}
-
 function label(info: AppInfo): string {
   return `${info.id} (${info.name})`;
+}
+
+/** One result for a command run on several entries: each one's line, ok only if every one succeeded. */
+async function eachTarget(
+  command: string,
+  targets: AppInfo[],
+  run: (info: AppInfo) => Promise<{ ok: boolean; text: string; data: unknown }>,
+): Promise<CommandResult> {
+  const results = await Promise.all(
+    targets.map((t) => run(t).catch((err: unknown) => ({ ok: false, text: `${label(t)}: ${(err as Error).message}`, data: { id: t.id } }))),
+  );
+  const text = results.map((r) => r.text).join('\n');
+  if (results.length === 1) return (results[0].ok ? ok : fail)(command, text, results[0].data);
+  return (results.every((r) => r.ok) ? ok : fail)(command, text, results.map((r) => r.data));
+}
+
+/** For stop-like verbs: an id as given; a name or `all` means those of its entries that still run. */
+function liveTargets(ctx: CommandContext, word: string | undefined, usage: string): AppInfo[] {
+  const found = resolveTargets(ctx.engine.supervisor, word, usage);
+  if (word !== undefined && /^\d+$/.test(word) && found.length === 1) return found;
+  const live = found.filter(isLive);
+  if (!live.length) throw new TargetError(`nothing to stop: no entry of ${word === 'all' ? 'any app' : word} is running (see "la")`);
+  return live;
 }
 
 function noMoreArgs(args: string[], from: number, usage: string): void {
@@ -159,35 +179,48 @@ export const COMMANDS: CommandSpec[] = [
     name: 'list_apps',
     aliases: ['la'],
     usage: 'list_apps [-f]',
-    summary: 'list started apps: id, name, pid, state, uptime, args (-f: full command line)',
+    summary: 'list started apps: id, name, pid, state, uptime, CPU, memory, args (-f: the full command line, untruncated)',
     arg: 'none',
-    run: (ctx, args) => {
+    run: async (ctx, args) => {
       const full = args[0] === '-f';
       noMoreArgs(args, full ? 1 : 0, 'list_apps [-f]');
       const now = Date.now();
-      const apps = ctx.engine.supervisor.list().map((a) => ({ ...a, uptimeMs: uptimeMs(a, now) }));
+      const sup = ctx.engine.supervisor;
+      const apps = await Promise.all(
+        sup.list().map(async (a) => {
+          const up = uptimeMs(a, now);
+          // What the OS says of the whole process tree, as `ru` measures it; none for an app that does not run.
+          const usage = up !== undefined ? await sup.usage(a.id).catch(() => undefined) : undefined;
+          return { ...a, uptimeMs: up, ...(usage ? { cpu: usage.cpu, rss: usage.rss } : {}) };
+        }),
+      );
       if (!apps.length) return ok('list_apps', 'no apps started (see "apps", then "start <app>")', apps);
+      const header = ['ID', 'NAME', 'PID', 'STATE', 'UPTIME', 'CPU', 'MEM', full ? 'COMMAND' : 'ARGS'];
       const rows = apps.map((a) => [
         String(a.id),
         a.name,
         a.pid !== undefined && a.uptimeMs !== undefined ? String(a.pid) : '-',
         stateText(a) + (a.restarts ? ` [${a.restarts} restart${a.restarts > 1 ? 's' : ''}]` : ''),
         a.uptimeMs !== undefined ? formatDuration(a.uptimeMs) : '-',
+        a.cpu !== undefined ? `${a.cpu.toFixed(1)}%` : '-',
+        a.rss !== undefined ? formatBytes(a.rss) : '-',
         commandLine(full ? a.command : a.args),
       ]);
-      return ok('list_apps', table(['ID', 'NAME', 'PID', 'STATE', 'UPTIME', full ? 'COMMAND' : 'ARGS'], rows), apps);
+      // Rows that wrap are unreadable: the last column is cut to the reader's width (-f shows it all).
+      const width = full ? undefined : ctx.session.columns;
+      return ok('list_apps', table(header, rows, width), apps);
     },
   },
   {
     name: 'attach',
     aliases: [],
-    usage: 'attach <id>',
+    usage: 'attach <id|app>',
     summary: "show an app's output live and send your lines to its stdin; Ctrl+Z detaches",
     arg: 'id',
     run: (ctx, args) => {
-      const id = parseId(args[0], 'attach <id>');
-      noMoreArgs(args, 1, 'attach <id>');
-      const info = ctx.engine.supervisor.get(id);
+      const info = resolveOne(ctx.engine.supervisor, args[0], 'attach <id|app>');
+      const id = info.id;
+      noMoreArgs(args, 1, 'attach <id|app>');
       if (!ctx.session.interactive) return fail('attach', 'attach needs an interactive session (try "logs <id> -f")');
       if (info.state === 'exited' || info.state === 'failed') return fail('attach', `${label(info)} is not running (${stateText(info)})`);
       ctx.session.attach(id);
@@ -197,13 +230,13 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'ping',
     aliases: [],
-    usage: 'ping <id>',
+    usage: 'ping <id|app>',
     summary: 'round trip to an app over signal',
     arg: 'id',
     run: async (ctx, args) => {
-      const id = parseId(args[0], 'ping <id>');
-      noMoreArgs(args, 1, 'ping <id>');
-      const info = ctx.engine.supervisor.get(id);
+      const info = resolveOne(ctx.engine.supervisor, args[0], 'ping <id|app>');
+      const id = info.id;
+      noMoreArgs(args, 1, 'ping <id|app>');
       const ms = await ctx.engine.signal.ping(id).catch((err: unknown) => signalFailure(info, err));
       return ok('ping', `pong from ${label(info)} in ${ms.toFixed(2)} ms`, { id, rttMs: ms });
     },
@@ -211,13 +244,13 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'res_usage',
     aliases: ['ru'],
-    usage: 'res_usage <id>',
+    usage: 'res_usage <id|app>',
     summary: "CPU and memory of an app's process tree, plus what the app reports over signal",
     arg: 'id',
     run: async (ctx, args) => {
-      const id = parseId(args[0], 'res_usage <id>');
-      noMoreArgs(args, 1, 'res_usage <id>');
-      const info = ctx.engine.supervisor.get(id);
+      const info = resolveOne(ctx.engine.supervisor, args[0], 'res_usage <id|app>');
+      const id = info.id;
+      noMoreArgs(args, 1, 'res_usage <id|app>');
       const measured = await ctx.engine.supervisor.usage(id);
       const lines = [
         `${label(info)}: cpu ${measured.cpu.toFixed(1)}%  rss ${formatBytes(measured.rss)}  ` +
@@ -240,54 +273,66 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'shutdown',
     aliases: ['sd'],
-    usage: 'shutdown <id>',
-    summary: 'stop an app: signal SHUTDOWN, then SIGTERM, then SIGKILL',
+    usage: 'shutdown <id|app|all>',
+    summary: 'stop apps: signal SHUTDOWN, then SIGTERM, then SIGKILL (an app name: each instance; all: every app)',
     arg: 'id',
     run: async (ctx, args) => {
-      const id = parseId(args[0], 'shutdown <id>');
-      noMoreArgs(args, 1, 'shutdown <id>');
-      const outcome = await ctx.engine.supervisor.stop(id);
-      const info = ctx.engine.supervisor.get(id);
-      return (outcome.via === 'not-running' ? fail : ok)('shutdown', stopText(info, outcome), { ...info, via: outcome.via });
+      const usage = 'shutdown <id|app|all>';
+      const targets = liveTargets(ctx, args[0], usage);
+      noMoreArgs(args, 1, usage);
+      return eachTarget('shutdown', targets, async (t) => {
+        const outcome = await ctx.engine.supervisor.stop(t.id);
+        const info = ctx.engine.supervisor.get(t.id);
+        return { ok: outcome.via !== 'not-running', text: stopText(info, outcome), data: { ...info, via: outcome.via } };
+      });
     },
   },
   {
     name: 'kill',
     aliases: [],
-    usage: 'kill <id>',
+    usage: 'kill <id|app|all>',
     summary: "SIGKILL an app's whole process group at once",
     arg: 'id',
     run: async (ctx, args) => {
-      const id = parseId(args[0], 'kill <id>');
-      noMoreArgs(args, 1, 'kill <id>');
-      const outcome = await ctx.engine.supervisor.kill(id);
-      const info = ctx.engine.supervisor.get(id);
-      return (outcome.via === 'not-running' ? fail : ok)('kill', stopText(info, outcome), { ...info, via: outcome.via });
+      const usage = 'kill <id|app|all>';
+      const targets = liveTargets(ctx, args[0], usage);
+      noMoreArgs(args, 1, usage);
+      return eachTarget('kill', targets, async (t) => {
+        const outcome = await ctx.engine.supervisor.kill(t.id);
+        const info = ctx.engine.supervisor.get(t.id);
+        return { ok: outcome.via !== 'not-running', text: stopText(info, outcome), data: { ...info, via: outcome.via } };
+      });
     },
   },
   {
     name: 'restart',
     aliases: [],
-    usage: 'restart <id>',
-    summary: 'stop an app (like shutdown) and start it again with the same id and arguments',
+    usage: 'restart <id|app|all>',
+    summary: 'stop an app (like shutdown) and start it again with the same id and arguments; clears fatal',
     arg: 'id',
     run: async (ctx, args) => {
-      const id = parseId(args[0], 'restart <id>');
-      noMoreArgs(args, 1, 'restart <id>');
-      const info = await ctx.engine.supervisor.restart(id);
-      if (info.state === 'failed') return fail('restart', `restart ${label(info)}: ${info.error}`, info);
-      return ok('restart', `restarted ${label(info)} (pid ${info.pid})`, info);
+      const usage = 'restart <id|app|all>';
+      const found = resolveTargets(ctx.engine.supervisor, args[0], usage);
+      noMoreArgs(args, 1, usage);
+      // A name or `all`: what runs or was given up on (fatal); a name with neither: its newest entry.
+      let targets = found.length === 1 ? found : found.filter((a) => isLive(a) || a.state === 'fatal');
+      if (!targets.length && args[0] !== 'all') targets = [found[found.length - 1]];
+      if (!targets.length) throw new TargetError('nothing to restart: no app runs (see "la")');
+      return eachTarget('restart', targets, async (t) => {
+        const info = await ctx.engine.supervisor.restart(t.id);
+        if (info.state === 'failed') return { ok: false, text: `restart ${label(info)}: ${info.error}`, data: info };
+        return { ok: true, text: `restarted ${label(info)} (pid ${info.pid})`, data: info };
+      });
     },
   },
   {
     name: 'logs',
     aliases: [],
-    usage: 'logs <id> [-n N] [-f]',
+    usage: 'logs <id|app> [-n N] [-f]',
     summary: "an app's recent output (-n lines, default 20); -f keeps following until Ctrl+Z",
     arg: 'id',
     run: (ctx, args) => {
-      const usage = 'logs <id> [-n N] [-f]';
-      const id = parseId(args[0], usage);
+      const usage = 'logs <id|app> [-n N] [-f]';
       let n = 20;
       let follow = false;
       for (let i = 1; i < args.length; i++) {
@@ -298,13 +343,51 @@ export const COMMANDS: CommandSpec[] = [
           n = Number(v);
         } else throw new UsageError(`unexpected "${args[i]}" (usage: ${usage})`);
       }
-      const info = ctx.engine.supervisor.get(id);
+      const info = resolveOne(ctx.engine.supervisor, args[0], usage);
+      const id = info.id;
       const lines = ctx.engine.supervisor.tail(id, n);
       if (follow) ctx.session.follow(id);
-      const text = lines.map((l) => l.text).join('\n');
+      const text = lines.map(stampedLine).join('\n');
       const empty = ctx.engine.supervisor.tail(id, 1).length === 0;
       const note = empty ? `(no output yet from ${label(info)}; full log: ${info.logFile})` : '';
       return ok('logs', text || note, { id, lines, logFile: info.logFile, following: follow });
+    },
+  },
+  {
+    name: 'rm',
+    aliases: ['remove'],
+    usage: 'rm <id|app|exited>',
+    summary: 'forget entries that no longer run (exited, failed, fatal): one id, an app\'s, or every one',
+    arg: 'id',
+    run: async (ctx, args) => {
+      const usage = 'rm <id|app|exited>';
+      const word = args[0] === 'exited' ? 'all' : args[0];
+      const found = resolveTargets(ctx.engine.supervisor, word, usage);
+      noMoreArgs(args, 1, usage);
+      const single = word !== undefined && /^\d+$/.test(word);
+      const ended = single ? found : found.filter((a) => !isLive(a));
+      if (!ended.length) throw new TargetError(`nothing to remove: every entry of ${word === 'all' ? 'every app' : word} still runs`);
+      return eachTarget('rm', ended, async (t) => {
+        const info = await ctx.engine.supervisor.remove(t.id);
+        return { ok: true, text: `removed ${label(info)} (${stateText(info)})`, data: info };
+      });
+    },
+  },
+  {
+    name: 'reload',
+    aliases: [],
+    usage: 'reload',
+    summary: 're-read config.yaml: new apps can start, changes apply at each app\'s next start; errors keep the old one',
+    arg: 'none',
+    run: (ctx, args) => {
+      noMoreArgs(args, 0, 'reload');
+      const r = ctx.engine.reload();
+      const parts = [
+        r.added.length ? `added ${r.added.join(', ')}` : '',
+        r.changed.length ? `changed ${r.changed.join(', ')} (applies at its next start)` : '',
+        r.removed.length ? `removed ${r.removed.join(', ')} (running instances keep running)` : '',
+      ].filter(Boolean);
+      return ok('reload', `reloaded ${ctx.engine.config.file}: ${parts.join('; ') || 'no app changed'}`, r);
     },
   },
   {
@@ -355,7 +438,7 @@ function signalFailure(info: AppInfo, err: unknown): never {
 
 /** Errors a user caused (bad id, unknown app, wrong usage) become one-line error results. */
 export function errorResult(command: string, err: unknown): CommandResult {
-  if (err instanceof UsageError || err instanceof UnknownAppError || err instanceof UnknownIdError) {
+  if (err instanceof UsageError || err instanceof UnknownAppError || err instanceof UnknownIdError || err instanceof TargetError) {
     return fail(command, err.message);
   }
   return fail(command, (err as Error).message ?? String(err));

@@ -17,12 +17,17 @@ const appSchema = z.strictObject({
   daemon: z.boolean().default(false),
   desc: z.string().default(''),
   path: z.string().min(1, 'must not be empty'),
+  // Extension: arguments always passed first (e.g. a subcommand); `start` arguments replace only default_args.
+  args: z.array(text).nullish().transform((v) => v ?? []),
   default_args: z.array(text).nullish().transform((v) => v ?? []),
   help: z.string().default(''),
   env: z.record(z.string(), text).nullish().transform((v) => v ?? {}),
   cwd: z.string().min(1, 'must not be empty').optional(),
   restart: z.enum(RESTART_POLICIES).default('never'),
   autostart: z.boolean().default(false),
+  // Extensions overriding the settings of the same name for this app.
+  shutdownGraceMs: z.number().int().min(0).max(600_000).optional(),
+  startRetries: z.number().int().min(0).max(1000).optional(),
 });
 
 const settingsSchema = z.strictObject({
@@ -42,6 +47,8 @@ const settingsSchema = z.strictObject({
       }
     }, 'is not HOST:PORT'),
   shutdownGraceMs: z.number().int().min(0).max(600_000).default(3000),
+  startRetries: z.number().int().min(0).max(1000).default(3),
+  startTimeMs: z.number().int().min(0).max(600_000).default(1000),
   logMaxBytes: z.number().int().min(1024).default(1024 * 1024),
   logKeep: z.number().int().min(0).max(100).default(3),
 });
@@ -136,6 +143,7 @@ export function parseConfig(source: string, file: string, exists = true, environ
       ...app,
       name,
       path: expand(app.path, 'path'),
+      args: app.args.map((a) => expand(a, 'args')),
       default_args: app.default_args.map((a) => expand(a, 'default_args')),
       env: Object.fromEntries(Object.entries(app.env).map(([k, v]) => [k, expand(v, 'env')])),
       cwd: app.cwd === undefined ? undefined : expand(app.cwd, 'cwd'),

@@ -28,7 +28,7 @@ export type ControlInfo = z.infer<typeof controlInfoSchema>;
  * A control request, or the one-line reason it is refused. Anyone on loopback can send one, so nothing about
  * its shape is assumed. `line` is checked only after the token, so a stranger learns nothing more.
  */
-export function parseControlRequest(text: string): { token: string; line: unknown } | { error: string } {
+export function parseControlRequest(text: string): { token: string; line: unknown; columns?: number } | { error: string } {
   let req: unknown;
   try {
     req = JSON.parse(text);
@@ -38,9 +38,11 @@ export function parseControlRequest(text: string): { token: string; line: unknow
   if (typeof req !== 'object' || req === null || Array.isArray(req)) {
     return { error: 'control: the request must be a JSON object {"token","line"}' };
   }
-  const { token, line } = req as Record<string, unknown>;
+  const { token, line, columns } = req as Record<string, unknown>;
   if (typeof token !== 'string') return { error: 'control: "token" must be a string' };
-  return { token, line };
+  // Optional: the client's terminal width (`la` fits its rows to it); anything else is ignored.
+  const width = typeof columns === 'number' && Number.isInteger(columns) && columns >= 20 && columns <= 1000 ? columns : undefined;
+  return { token, line, ...(width ? { columns: width } : {}) };
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -126,7 +128,7 @@ export class ControlServer {
       }
       const line = req.line;
       if (typeof line !== 'string') return refuse('control: "line" must be a string');
-      session = new ShellSession(this.engine, jsonSink(sock), { interactive: false });
+      session = new ShellSession(this.engine, jsonSink(sock), { interactive: false, columns: req.columns });
       const s = session;
       // Following output ends when the client goes away.
       sock.on('data', () => undefined);
@@ -213,9 +215,10 @@ export async function sendControlCommand(
   info: ControlInfo,
   line: string,
   onMessage: (m: ControlMessage) => void,
+  columns?: number,
 ): Promise<boolean> {
   const sock = await connectControl(info);
-  sock.write(JSON.stringify({ token: info.token, line }) + '\n');
+  sock.write(JSON.stringify({ token: info.token, line, ...(columns ? { columns } : {}) }) + '\n');
   let ok: boolean | undefined;
   const rl = createInterface({ input: sock, crlfDelay: Infinity });
   for await (const text of rl) {

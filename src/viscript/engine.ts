@@ -7,7 +7,7 @@ import { SignalServer, type SignalClientInfo } from '../signal/server.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
 import type { OutputLine, StreamName } from './app-output.js';
-import type { ViscriptConfig } from './config.js';
+import { ConfigError, loadConfig, type AppConfig, type ViscriptConfig } from './config.js';
 import type { RestartTiming } from './restart-policy.js';
 import { cleanUpPreviousRun } from './run-record.js';
 import { Supervisor, type AppInfo } from './supervisor.js';
@@ -31,7 +31,7 @@ export class Engine extends EventEmitter {
   private readonly log = createLogger('viscript');
 
   private constructor(
-    readonly config: ViscriptConfig,
+    config: ViscriptConfig,
     readonly stateDir: string,
     signal: SignalServer,
     /** host:port where apps reach the signal server. */
@@ -74,6 +74,29 @@ export class Engine extends EventEmitter {
       if (info.state === 'failed') engine.log.warn('autostart failed', { app: app.name, error: info.error });
     }
     return engine;
+  }
+
+  get config(): ViscriptConfig {
+    return this.supervisor.config;
+  }
+
+  /**
+   * Re-reads the config file. Running apps are left alone; a changed definition applies at the app's next
+   * start. An invalid file changes nothing and throws a ConfigError naming the file, line and key.
+   */
+  reload(): { added: string[]; changed: string[]; removed: string[] } {
+    const old = this.config;
+    const next = loadConfig(old.file);
+    if (!next.exists) throw new ConfigError(`${old.file}: no such file; the previous config stays in force`, old.file);
+    const same = (a: AppConfig, b: AppConfig) => JSON.stringify(a) === JSON.stringify(b);
+    const added = [...next.apps.keys()].filter((n) => !old.apps.has(n));
+    const removed = [...old.apps.keys()].filter((n) => !next.apps.has(n));
+    const changed = [...next.apps.keys()].filter((n) => old.apps.has(n) && !same(old.apps.get(n)!, next.apps.get(n)!));
+    // Unchanged apps keep their old definition object, so their instances see no change.
+    for (const n of next.apps.keys()) if (!changed.includes(n) && old.apps.has(n)) next.apps.set(n, old.apps.get(n)!);
+    this.supervisor.setConfig(next);
+    this.log.info('config reloaded', { file: next.file, added, changed, removed });
+    return { added, changed, removed };
   }
 
   /** Asks the front end to stop Viscript, after the asking command's result has been written. */

@@ -1,6 +1,11 @@
 // Text rendering shared by every front end, so the prompt, headless mode and one-shot commands agree.
+import type { OutputLine } from './app-output.js';
 import type { AppInfo } from './supervisor.js';
+import { formatBytes } from '../util/text-table.js';
 import { quoteWord } from './tokenize.js';
+
+// One table and byte formatter for every front end (and the skywire CLI).
+export { formatBytes, table } from '../util/text-table.js';
 
 export function formatDuration(ms: number): string {
   const s = Math.floor(ms / 1000);
@@ -10,13 +15,6 @@ export function formatDuration(ms: number): string {
   const h = Math.floor(m / 60);
   if (h < 24) return `${h}h${String(m % 60).padStart(2, '0')}m`;
   return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
 export function describeExit(info: Pick<AppInfo, 'exitCode' | 'exitSignal'>): string {
@@ -30,6 +28,8 @@ export function stateText(info: AppInfo): string {
       return info.exitSignal ? `exited (${info.exitSignal})` : `exited (code ${info.exitCode ?? '?'})`;
     case 'failed':
       return `failed: ${info.error ?? 'could not start'}`;
+    case 'fatal':
+      return `fatal (${info.exitSignal ?? `code ${info.exitCode ?? '?'}`})`;
     case 'restarting':
       return `restarting (${info.exitSignal ?? `code ${info.exitCode ?? '?'}`})`;
     default:
@@ -39,23 +39,12 @@ export function stateText(info: AppInfo): string {
 
 export function uptimeMs(info: AppInfo, now = Date.now()): number | undefined {
   if (info.startedAt === undefined) return undefined;
-  if (info.state === 'exited' || info.state === 'failed' || info.state === 'restarting') return undefined;
+  if (info.state === 'exited' || info.state === 'failed' || info.state === 'fatal' || info.state === 'restarting') return undefined;
   return now - info.startedAt;
 }
 
 export function commandLine(words: string[]): string {
   return words.map(quoteWord).join(' ');
-}
-
-/** A plain text table: columns padded to their widest cell, the last column free. */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
 }
 
 /**
@@ -75,8 +64,18 @@ export function describeReportedUsage(r: Record<string, unknown>): string {
   if (user !== undefined && sys !== undefined) parts.push(`cpu time ${(user / 1000).toFixed(0)} ms user, ${(sys / 1000).toFixed(0)} ms system`);
   const up = num('uptimeS');
   if (up !== undefined) parts.push(`up ${up.toFixed(1)} s`);
+  // Our clients also send Go MemStats names (for 2017 servers): the same figures, not shown twice.
   const known = new Set(['pid', 'rss', 'heapUsed', 'heapTotal', 'external', 'cpuUserUs', 'cpuSystemUs', 'uptimeS']);
+  if (rss !== undefined) for (const k of ['Alloc', 'HeapAlloc', 'HeapInuse', 'HeapSys', 'HeapIdle', 'Sys', 'NumGC']) known.add(k);
   const rest = Object.fromEntries(Object.entries(r).filter(([k]) => !known.has(k)));
   if (Object.keys(rest).length || !parts.length) parts.push(JSON.stringify(rest));
   return parts.join(', ');
+}
+
+/** An app's line as `logs` shows it: the local time it arrived, then the text. */
+export function stampedLine(l: OutputLine): string {
+  const d = new Date(l.t);
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const time = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  return `${time} ${l.text}`;
 }

@@ -4,6 +4,7 @@
 import { appendFileSync, readFileSync } from 'node:fs';
 import { clearLine, createInterface, cursorTo } from 'node:readline';
 import type { Engine } from './engine.js';
+import { stampedLine } from './format.js';
 import { textSink } from './render.js';
 import { ShellSession } from './session.js';
 
@@ -43,11 +44,11 @@ export function runPrompt(engine: Engine, o: PromptOptions = {}): ShellSession {
       // output (`logs -f`) goes above the prompt line by line.
       output: (a) => {
         if (a.id === session.attachedId) output.write(a.chunk);
-        else for (const l of a.lines) above(l.text + '\n');
+        else for (const l of a.lines) above(stampedLine(l) + '\n');
       },
       attachChanged: (id) => rl.setPrompt(id === undefined ? PROMPT : ''),
     },
-    { interactive: true },
+    { interactive: true, columns: (output as { columns?: number }).columns },
   );
   const rl = createInterface({
     input,

@@ -1,7 +1,7 @@
 // Turns session output into text or JSON lines on a writable (stdout, a control connection).
 // JSON shape, one object per line:
 //   {"type":"result","ok":true,"command":"start","text":"...","data":{...}}
-//   {"type":"output","id":2,"stream":"stdout","text":"one line of the app's output"}
+//   {"type":"output","id":2,"stream":"stdout","text":"one line of the app's output","t":1700000000000}
 //   {"type":"event","event":"exit","id":2,"name":"ticker","state":"exited","text":"..."}
 //   {"type":"info","text":"..."}
 import type { AppEvent, AppOutput, CommandResult, SessionSink } from './session.js';
@@ -15,7 +15,7 @@ export function jsonSink(out: Writer): SessionSink {
   return {
     result: (r: CommandResult) => emit({ type: 'result', ...r }),
     output: (o: AppOutput) => {
-      for (const l of o.lines) emit({ type: 'output', id: o.id, stream: l.stream, text: l.text });
+      for (const l of o.lines) emit({ type: 'output', id: o.id, stream: l.stream, text: l.text, t: l.t });
     },
     event: (e: AppEvent) => emit({ type: 'event', event: e.event, id: e.app.id, name: e.app.name, state: e.app.state, text: e.text, app: e.app }),
     info: (text: string) => emit({ type: 'info', text }),

@@ -22,7 +22,7 @@ export interface AppOutput {
 }
 
 export interface AppEvent {
-  event: 'exit' | 'restarting' | 'registered';
+  event: 'exit' | 'restarting' | 'registered' | 'fatal';
   app: AppInfo;
   text: string;
 }
@@ -40,10 +40,13 @@ export interface SessionSink {
 export interface SessionOptions {
   /** Whether the user can type into an attached app (prompt, browser) or only issue commands (one-shot). */
   interactive: boolean;
+  /** The reader's terminal width, when known. */
+  columns?: number;
 }
 
 export class ShellSession implements SessionControl {
   readonly interactive: boolean;
+  readonly columns?: number;
   private attached?: number;
   private readonly following = new Set<number>();
   private queue: Promise<void> = Promise.resolve();
@@ -56,8 +59,12 @@ export class ShellSession implements SessionControl {
   };
   private readonly onExit = (info: AppInfo) => {
     const restarting = info.state === 'restarting';
-    const text = `${info.id} (${info.name}) ${describeExit(info)}${restarting ? '; restarting' : ''}`;
-    this.sink.event?.({ event: restarting ? 'restarting' : 'exit', app: info, text });
+    let text = `${info.id} (${info.name}) ${describeExit(info)}${restarting ? '; restarting' : ''}`;
+    if (info.state === 'fatal') {
+      const last = info.lastLines?.length ? `; its last lines:\n  ${info.lastLines.join('\n  ')}` : '';
+      text += `; ${info.error} (fatal: "restart ${info.id}" tries again)${last}`;
+    }
+    this.sink.event?.({ event: restarting ? 'restarting' : info.state === 'fatal' ? 'fatal' : 'exit', app: info, text });
     if (!restarting && info.id === this.attached) this.setAttached(undefined);
   };
 
@@ -67,6 +74,7 @@ export class ShellSession implements SessionControl {
     opts: SessionOptions = { interactive: true },
   ) {
     this.interactive = opts.interactive;
+    this.columns = opts.columns;
     engine.on('output', this.onOutput);
     engine.on('state', this.onState);
     engine.on('exit', this.onExit);
@@ -135,8 +143,13 @@ export class ShellSession implements SessionControl {
         candidates = [...this.engine.config.apps.keys()];
         if (cmd.name === 'help') candidates.push(...COMMANDS.map((c) => c.name));
         if (cmd.name === 'start' && position === 1) candidates.push('-a');
-      } else if (cmd.arg === 'id') candidates = this.engine.supervisor.list().map((a) => String(a.id));
-      else candidates = [];
+      } else if (cmd.arg === 'id') {
+        // Ids in numeric order, then the names of started apps (every id-taking command takes a name too).
+        const list = this.engine.supervisor.list();
+        const hits = list.map((a) => String(a.id)).filter((c) => c.startsWith(word));
+        const names = [...new Set(list.map((a) => a.name)), 'all'].filter((c) => c.startsWith(word)).sort();
+        return [[...hits, ...names], word];
+      } else candidates = [];
     }
     const hits = candidates.filter((c) => c.startsWith(word)).sort();
     return [hits, word];

@@ -16,7 +16,10 @@ import { LaunchError, resolveExecutable, resolveLaunch, type Launch } from './la
 import { RestartPlanner, type RestartTiming } from './restart-policy.js';
 import { RunRecord } from './run-record.js';
 
-export type AppState = 'starting' | 'running' | 'registered' | 'stopping' | 'restarting' | 'exited' | 'failed';
+export type AppState = 'starting' | 'running' | 'registered' | 'stopping' | 'restarting' | 'exited' | 'failed' | 'fatal';
+
+/** States in which no process of the app runs nor is about to: the entry only remembers what happened. */
+export const ENDED_STATES: readonly AppState[] = ['exited', 'failed', 'fatal'];
 
 export type SignalPort = Pick<SignalServer, 'expect' | 'forget' | 'isRegistered' | 'shutdown'>;
 
@@ -32,8 +35,10 @@ export interface AppInfo {
   exitedAt?: number;
   exitCode?: number | null;
   exitSignal?: string | null;
-  /** Why the app could not be started (ENOENT, EACCES...). */
+  /** Why the app could not be started (ENOENT, EACCES...), or why Viscript gave up on it (fatal). */
   error?: string;
+  /** fatal: its last lines of output before Viscript gave up. */
+  lastLines?: string[];
   restarts: number;
   daemon: boolean;
   logFile: string;
@@ -64,6 +69,7 @@ class Instance {
   exitCode?: number | null;
   exitSignal?: string | null;
   error?: string;
+  lastLines?: string[];
   restarts = 0;
   stopRequested = false;
   restartTimer?: NodeJS.Timeout;
@@ -76,13 +82,20 @@ class Instance {
 
   constructor(
     readonly id: number,
-    readonly app: AppConfig,
-    readonly args: string[],
-    readonly launch: Launch | undefined,
+    /** The definition of its current run: a reloaded config applies at the next start. */
+    public app: AppConfig,
+    /** What `start` was given, or undefined for default_args. */
+    readonly userArgs: string[] | undefined,
+    public args: string[],
+    public launch: Launch | undefined,
     readonly log: RotatingLog,
     timing: RestartTiming | undefined,
+    settings: ViscriptConfig['settings'],
   ) {
-    this.planner = new RestartPlanner(app.restart, timing);
+    this.planner = new RestartPlanner(app.restart, timing, {
+      startRetries: app.startRetries ?? settings.startRetries,
+      startTimeMs: settings.startTimeMs,
+    });
   }
 
   info(): AppInfo {
@@ -98,6 +111,7 @@ class Instance {
       ...(this.exitCode !== undefined ? { exitCode: this.exitCode } : {}),
       ...(this.exitSignal !== undefined ? { exitSignal: this.exitSignal } : {}),
       ...(this.error !== undefined ? { error: this.error } : {}),
+      ...(this.lastLines !== undefined ? { lastLines: this.lastLines } : {}),
       restarts: this.restarts,
       daemon: this.app.daemon,
       logFile: this.log.path,
@@ -138,6 +152,11 @@ export class Supervisor extends EventEmitter {
     return this.opts.config;
   }
 
+  /** A reloaded config: new apps can be started, and changed definitions apply at each app's next start. */
+  setConfig(config: ViscriptConfig): void {
+    this.opts.config = config;
+  }
+
   list(): AppInfo[] {
     return [...this.instances.values()].map((i) => i.info());
   }
@@ -163,7 +182,8 @@ export class Supervisor extends EventEmitter {
     const app = this.opts.config.apps.get(name);
     if (!app) throw new UnknownAppError(`unknown app "${name}" (see "apps")`);
     const id = this.nextId++;
-    const useArgs = args && args.length ? args : app.default_args;
+    const userArgs = args && args.length ? args : undefined;
+    const useArgs = argsFor(app, userArgs);
     let launch: Launch | undefined;
     let launchError: LaunchError | undefined;
     try {
@@ -177,7 +197,7 @@ export class Supervisor extends EventEmitter {
       this.opts.config.settings.logMaxBytes,
       this.opts.config.settings.logKeep,
     );
-    const inst = new Instance(id, app, useArgs, launch, log, this.opts.restartTiming);
+    const inst = new Instance(id, app, userArgs, useArgs, launch, log, this.opts.restartTiming, this.opts.config.settings);
     this.instances.set(id, inst);
     if (launchError) {
       this.fail(inst, launchError.message);
@@ -187,9 +207,13 @@ export class Supervisor extends EventEmitter {
     return inst.info();
   }
 
-  /** Stops an app: signal SHUTDOWN (if it is a client), then SIGTERM, then SIGKILL, each after `graceMs`. */
-  async stop(id: number, graceMs = this.opts.config.settings.shutdownGraceMs): Promise<StopOutcome> {
+  /**
+   * Stops an app: signal SHUTDOWN (if it is a client), then SIGTERM, then SIGKILL, each after `graceMs`
+   * (default: the app's shutdownGraceMs, else the setting).
+   */
+  async stop(id: number, graceMs?: number): Promise<StopOutcome> {
     const inst = this.instance(id);
+    graceMs ??= inst.app.shutdownGraceMs ?? this.opts.config.settings.shutdownGraceMs;
     inst.stopRequested = true;
     if (this.cancelRestart(inst)) return this.outcome(inst, 'restart-cancelled');
     if (!this.alive(inst)) return this.outcome(inst, 'not-running');
@@ -219,15 +243,30 @@ export class Supervisor extends EventEmitter {
     return this.outcome(inst, 'SIGKILL');
   }
 
-  /** Stops the app if it runs, then starts it again under the same id with the same arguments. */
+  /**
+   * Stops the app if it runs, then starts it again under the same id with the same arguments (and the
+   * app's current definition, after a reload). Clears `fatal`: the crash-loop budget starts over.
+   */
   async restart(id: number): Promise<AppInfo> {
     const inst = this.instance(id);
     if (this.closing) throw new Error('Viscript is stopping');
-    if (!inst.launch) throw new Error(`app ${id} (${inst.app.name}) cannot run: ${inst.error ?? 'no command'}`);
     await this.stop(id);
     inst.stopRequested = false;
+    inst.planner.reset();
     inst.restarts++;
     await this.spawnRun(inst);
+    return inst.info();
+  }
+
+  /** Forgets an entry that no longer runs (exited, failed, fatal); its id is not reused. */
+  async remove(id: number): Promise<AppInfo> {
+    const inst = this.instance(id);
+    if (!ENDED_STATES.includes(inst.state)) {
+      throw new Error(`${id} (${inst.app.name}) is ${inst.state}: stop it first ("sd ${id}")`);
+    }
+    this.instances.delete(id);
+    this.opts.signal.forget(id);
+    await inst.log.close();
     return inst.info();
   }
 
@@ -342,13 +381,31 @@ export class Supervisor extends EventEmitter {
     this.cgroups?.signal(inst.id, sig);
   }
 
+  /** Takes up the app's definition from the current config (it may have been reloaded). */
+  private refresh(inst: Instance): void {
+    const current = this.opts.config.apps.get(inst.app.name);
+    if (!current || current === inst.app) return;
+    inst.app = current;
+    inst.args = argsFor(current, inst.userArgs);
+    inst.launch = undefined;
+    try {
+      inst.launch = resolveLaunch(current, this.opts.config.dir, inst.args);
+    } catch (err) {
+      if (!(err instanceof LaunchError)) throw err;
+      inst.error = err.message;
+    }
+  }
+
   private async spawnRun(inst: Instance): Promise<void> {
-    const launch = inst.launch!;
+    this.refresh(inst);
+    if (!inst.launch) return this.fail(inst, inst.error ?? 'no command');
+    const launch = inst.launch;
     const { app, id } = inst;
     // The server accepts untokened REGs only for ids it expects no token for: allowUntokened (for 2017
     // clients, which send none) therefore gives up the per-app token check.
     if (!this.opts.config.settings.allowUntokened) this.opts.signal.expect(id, inst.token);
     inst.error = undefined;
+    inst.lastLines = undefined;
     inst.exitCode = undefined;
     inst.exitSignal = undefined;
     inst.exitedAt = undefined;
@@ -357,6 +414,8 @@ export class Supervisor extends EventEmitter {
     inst.log.write(`=== viscript: start ${app.name} (id ${id}) at ${new Date().toISOString()}: ${launch.display.join(' ')}\n`);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
+      // Our apps' logs as human lines: `logs` stamps every line with its time, so there is one format.
+      LOG_FORMAT: 'text',
       ...app.env,
       SIGNAL_CLIENT: 'true',
       SIGNAL_SERVER_ADDRESS: this.opts.signalAddress,
@@ -454,9 +513,14 @@ export class Supervisor extends EventEmitter {
     const uptimeMs = inst.exitedAt - (inst.startedAt ?? inst.exitedAt);
     inst.log.write(`=== viscript: ${inst.app.name} (id ${inst.id}) exited with ${signal ?? `code ${code}`}\n`);
     const delay = inst.stopRequested || this.closing ? undefined : inst.planner.afterExit({ code, signal, uptimeMs });
-    if (delay === undefined) {
+    if (delay === undefined || delay === 'fatal') {
       this.opts.signal.forget(inst.id);
-      this.setState(inst, 'exited');
+      if (delay === 'fatal') {
+        inst.lastLines = inst.buffer.tail(5).map((l) => l.text);
+        inst.error = `gave up after ${inst.planner.quickFailuresInARow} failures in a row, each within ${this.opts.config.settings.startTimeMs} ms of its start`;
+        this.log.info('app gave up', { id: inst.id, name: inst.app.name, error: inst.error });
+      }
+      this.setState(inst, delay === 'fatal' ? 'fatal' : 'exited');
       this.emit('exit', inst.info());
       return;
     }
@@ -469,6 +533,11 @@ export class Supervisor extends EventEmitter {
       this.spawnRun(inst).catch((err: Error) => this.fail(inst, err.message));
     }, delay);
   }
+}
+
+/** `args` always come first; `start` arguments replace default_args only. */
+function argsFor(app: AppConfig, userArgs: string[] | undefined): string[] {
+  return [...app.args, ...(userArgs ?? app.default_args)];
 }
 
 function signalGroup(pgid: number, sig: NodeJS.Signals): void {

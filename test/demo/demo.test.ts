@@ -73,6 +73,9 @@ test('the demo mesh answers its printed curl line and stops without leaving a pr
   assert.equal(cmd, 'curl');
   const page = await run('curl', ['-sS', '--max-time', '20', ...args]);
   assert.match(page.stdout, /Hello from the Skywire demo web server/);
+  // The page says only what it knows: where the request came from, not a path it cannot see.
+  assert.match(page.stdout, /This request came from 127\.0\.0\.1 port \d+\./);
+  assert.doesNotMatch(page.stdout, /node C|node B/);
 
   // The exit opens the demo web server to the mesh, not the rest of its machine's loopback: Viscript's
   // control socket, its signal server and the dashboard are refused by the exit (0x02), the web server is not.
@@ -99,6 +102,12 @@ test('the demo mesh answers its printed curl line and stops without leaving a pr
     const ru = await vs(`ru ${app.id}`);
     assert.match(ru.text, /rss/, `ru ${app.name}`);
   }
+  // A healthy start-up warns about nothing (a peer still starting is normal), and every line is a human one.
+  for (const app of la.data) {
+    const logs = await vs(`logs ${app.id} -n 500`);
+    assert.doesNotMatch(logs.text, / (WARN|ERROR) /, `${app.name} warned during a healthy start:\n${logs.text}`);
+    assert.doesNotMatch(logs.text, /\{"t":/, `${app.name} logged JSON:\n${logs.text}`);
+  }
   const web = la.data.find((a) => a.name === 'web')!;
   const sd = await vs(`sd ${web.id}`);
   assert.ok(sd.ok, sd.text);
@@ -118,4 +127,24 @@ test('the demo wants an IP address for --web, since its exit opens exactly that 
   );
   assert.equal(r.code, 1);
   assert.match(r.stderr, /--web needs an IP address \(e\.g\. 127\.0\.0\.1:7180\), not "localhost"/);
+});
+
+test('interrupted before the mesh is ready, the demo stops everything and exits at once, non-zero', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'skywire-demo-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ports = ['--socks', '127.0.0.1:1181', '--web', '127.0.0.1:7281', '--messenger', '127.0.0.1:7211', '--dashboard', '127.0.0.1:7291', '--signal', '127.0.0.1:7998'];
+  const demo = spawn(process.execPath, [SKYWIRE, 'demo', '--headless', '--json', '--dir', dir, '--ready-timeout', '120000', ...ports], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((res) => demo.on('exit', (code) => res(code)));
+  t.after(() => demo.kill('SIGKILL'));
+  let stderr = '';
+  demo.stderr.on('data', (d) => (stderr += d));
+  await new Promise<void>((resolve) => {
+    createInterface({ input: demo.stdout }).on('line', (line) => {
+      if (line.startsWith('{"type":"ready"')) resolve();
+    });
+  });
+  demo.kill('SIGINT');
+  const code = await exited;
+  assert.notEqual(code, 0, stderr);
+  assert.match(stderr, /stopped before the mesh was ready \(interrupted\)/);
 });

@@ -61,7 +61,7 @@ test('headless --json: apps, start, la, ping, ru, logs, attach, sd against a rea
   assert.equal(row.pid, data.pid);
   assert.equal(row.state, 'registered');
   assert.equal(typeof row.uptimeMs, 'number');
-  assert.match(String(la.text), /^ID\s+NAME\s+PID\s+STATE\s+UPTIME\s+ARGS\n2\s+app\s+\d+\s+registered\s+\d+s\s+--tick 50 'Mixed Case'$/);
+  assert.match(String(la.text), /^ID\s+NAME\s+PID\s+STATE\s+UPTIME\s+CPU\s+MEM\s+ARGS\n2\s+app\s+\d+\s+registered\s+\d+s\s+\d+\.\d%\s+[\d.]+ MiB\s+--tick 50 'Mixed Case'$/);
   const laf = await v.run('la -f');
   assert.match(String(laf.text), /client-app\.js --tick 50 'Mixed Case'/);
 
@@ -125,7 +125,7 @@ test('bad input gets a one-line error and breaks nothing; a missing binary is re
   t.after(() => v.kill());
   for (const [line, pattern] of [
     ['frobnicate 2', /unknown command "frobnicate"/],
-    ['ping abc', /"abc" is not an id/],
+    ['ping abc', /"abc" is neither an id nor an app name nor "all"/],
     ['ping 42', /no app with id 42/],
     ['s nosuchapp', /unknown app "nosuchapp"/],
     ['s', /missing app name/],
@@ -197,7 +197,7 @@ test('one-shot -c talks to the running Viscript; a wrong token is rejected', asy
     let out = '';
     follower.stdout.on('data', (d: Buffer) => {
       out += d.toString();
-      if (/^tick \d+$/m.test(out)) resolve();
+      if (/^\S+ \S+ tick \d+$/m.test(out)) resolve(); // each line stamped with its time
     });
   });
   follower.kill('SIGINT');
@@ -307,12 +307,18 @@ test('config errors name the file, line, key and value; a missing config starts 
   assert.equal(bomb.code, 2, bomb.stderr);
   assert.match(bomb.stderr.trim(), new RegExp(`^viscript: invalid config: ${file}:2: YAML aliases expand too much`));
 
-  const v = startViscript(['--config', join(dir, 'absent.yaml'), '--exit-on-eof']);
+  // A named config that is missing is refused (a typo); only the default ./config.yaml may be absent.
+  const named = await runViscript(['--config', join(dir, 'absent.yaml'), '--headless']);
+  assert.equal(named.code, 2);
+  assert.match(named.stderr, /^viscript: --config .*absent\.yaml: no such file/);
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  const v = startViscript(['--exit-on-eof'], { cwd: empty });
   t.after(() => v.kill());
   const ready = await v.waitFor((m) => m.type === 'ready');
   assert.equal(ready.configExists, false);
   const apps = await v.run('apps');
-  assert.match(String(apps.text), /no apps: .*absent\.yaml: it does not exist/);
+  assert.match(String(apps.text), /no apps: .*config\.yaml: it does not exist/);
   v.child.stdin!.end();
   assert.equal((await v.exited).code, 0);
 

@@ -138,9 +138,9 @@ export function startViscript(args: string[], opts: { cwd?: string; env?: NodeJS
 }
 
 /** Runs `viscript <args>` to completion (one-shot mode). */
-export function runViscript(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runViscript(args: string[], opts: { cwd?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [VISCRIPT_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [VISCRIPT_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

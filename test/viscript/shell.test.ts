@@ -92,10 +92,13 @@ test('completion offers commands, app names and ids', async (t) => {
   assert.deepEqual(session.complete('l'), [['la', 'list_apps', 'list_terms', 'logs', 'lt'], 'l']);
   assert.deepEqual(session.complete('s a'), [['alpha'], 'a']);
   assert.deepEqual(session.complete('start -a b'), [['beta'], 'b']);
-  assert.deepEqual(session.complete('help '), [['alpha', 'apps', 'attach', 'beta', 'clear', 'close_term', 'defocus', 'focus', 'help', 'kill', 'list_apps', 'list_terms', 'logs', 'move_term', 'new_term', 'ping', 'quit', 'res_usage', 'restart', 'shutdown', 'start'], '']);
+  assert.deepEqual(session.complete('help '), [['alpha', 'apps', 'attach', 'beta', 'clear', 'close_term', 'defocus', 'focus', 'help', 'kill', 'list_apps', 'list_terms', 'logs', 'move_term', 'new_term', 'ping', 'quit', 'reload', 'res_usage', 'restart', 'rm', 'shutdown', 'start'], '']);
   await session.submit('s beta');
   await session.submit('s alpha');
-  assert.deepEqual(session.complete('ping '), [['2', '3'], '']);
+  assert.deepEqual(session.complete('ping '), [['2', '3', 'all', 'alpha', 'beta'], ''], 'ids, then names and all');
+  for (let i = 0; i < 8; i++) await session.submit('s beta');
+  assert.deepEqual(session.complete('ping ')[0].slice(0, 10), ['2', '3', '4', '5', '6', '7', '8', '9', '10', '11'], 'ids in numeric order');
+  assert.deepEqual(session.complete('ping 1'), [['10', '11'], '1']);
   assert.deepEqual(session.complete('sd 3'), [['3'], '3']);
   const kill = await session.submit('kill 3');
   assert.equal(kill?.ok, true, kill?.text);

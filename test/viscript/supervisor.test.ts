@@ -35,6 +35,20 @@ test('the log file rotates by size and keeps a bounded number of old files', asy
   assert.equal(readFileSync(path, 'utf8').split('\n').filter(Boolean).every((l) => l === line.trim()), true, 'whole writes, never torn');
 });
 
+test('restart planner: quick failures in a row beyond startRetries are fatal; a longer run or reset() starts over', () => {
+  const quick = { code: 2, signal: null, uptimeMs: 50 };
+  const p = new RestartPlanner('on-failure', { initialMs: 1 }, { startRetries: 2, startTimeMs: 1000 });
+  assert.equal(typeof p.afterExit(quick), 'number');
+  assert.equal(typeof p.afterExit({ code: 2, signal: null, uptimeMs: 5000 }), 'number', 'a run that lasted counts as a start');
+  assert.equal(typeof p.afterExit(quick), 'number');
+  assert.equal(typeof p.afterExit(quick), 'number');
+  assert.equal(p.afterExit(quick), 'fatal');
+  p.reset();
+  assert.equal(typeof p.afterExit(quick), 'number');
+  const clean = new RestartPlanner('always', { initialMs: 1 }, { startRetries: 0, startTimeMs: 1000 });
+  assert.equal(typeof clean.afterExit({ code: 0, signal: null, uptimeMs: 5 }), 'number', 'a clean exit is not a failure');
+});
+
 test('restart planner: policies, capped exponential delays, reset after a stable run', () => {
   const failed = { code: 1, signal: null, uptimeMs: 10 };
   const clean = { code: 0, signal: null, uptimeMs: 10 };
@@ -42,11 +56,11 @@ test('restart planner: policies, capped exponential delays, reset after a stable
   assert.equal(new RestartPlanner('on-failure').afterExit(clean), undefined);
   assert.notEqual(new RestartPlanner('on-failure').afterExit({ code: null, signal: 'SIGKILL', uptimeMs: 5 }), undefined);
   assert.notEqual(new RestartPlanner('always').afterExit(clean), undefined);
-  const p = new RestartPlanner('always', { initialMs: 100, maxMs: 1000, stableMs: 5000 });
-  const delays = Array.from({ length: 7 }, () => p.afterExit(failed)!);
+  const p = new RestartPlanner('always', { initialMs: 100, maxMs: 1000, stableMs: 5000 }, { startRetries: 100, startTimeMs: 0 });
+  const delays = Array.from({ length: 7 }, () => p.afterExit(failed) as number);
   for (let i = 1; i < 4; i++) assert.ok(delays[i] > delays[i - 1] * 1.5, `grows: ${delays}`);
   assert.ok(delays.slice(4).every((d) => d <= 1100), `capped: ${delays}`);
-  const afterStable = p.afterExit({ code: 1, signal: null, uptimeMs: 6000 })!;
+  const afterStable = p.afterExit({ code: 1, signal: null, uptimeMs: 6000 }) as number;
   assert.ok(afterStable <= 110, `starts over after a stable run: ${afterStable}`);
 });
 

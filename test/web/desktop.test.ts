@@ -85,7 +85,8 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
   await waitScreen(page, second, /started ticker with id 2/);
   const row = page.locator('#apps li[data-app-id="2"]');
   await row.locator('.state.registered').waitFor({ timeout: 15_000 });
-  await page.waitForFunction(() => /MB/.test((globalThis as unknown as { document: Doc }).document.querySelector('#apps li[data-app-id="2"]')?.textContent ?? ''));
+  // Memory in binary units, as in the CLI (`la`, `ru`).
+  await page.waitForFunction(() => /MiB/.test((globalThis as unknown as { document: Doc }).document.querySelector('#apps li[data-app-id="2"]')?.textContent ?? ''));
   await page.waitForFunction(() => ((globalThis as unknown as { document: Doc }).document.querySelector('#apps li[data-app-id="2"] polyline')?.getAttribute('points') ?? '').split(' ').length >= 2);
   await shot('3-app-in-panel');
 
@@ -164,6 +165,13 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
   const logs = await focusedTerm(page);
   await waitScreen(page, logs, /tick \d+/);
   await shot('8-logs');
+
+  // Step 9: the panel's own actions: restart brings the app back under its id, stop stops it.
+  await row.locator('[data-testid=restart]').click();
+  await row.locator('.state.registered').waitFor({ timeout: 15_000 });
+  await row.locator('[data-testid=stop]').click();
+  await row.locator('.state.exited').waitFor({ timeout: 15_000 });
+  await shot('9-panel-actions');
 
   await browser.close();
   await proc.kill();

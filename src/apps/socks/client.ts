@@ -153,7 +153,10 @@ export class SocksClient extends EventEmitter {
       stream = await this.o.dial(target);
     } catch (err) {
       const rep = repForDialError(err as { code?: string });
-      this.log.warn('cannot reach the socks-server', { target: dest, rep: REP_TEXT[rep], error: (err as Error).message });
+      // An exit not (yet) reachable, or a node not yet connected to its manager, is normal while a mesh starts,
+      // and the program is told: not a warning.
+      const expected = rep === Rep.NETWORK_UNREACHABLE || (err as { code?: string }).code === 'no_manager';
+      this.log[expected ? 'info' : 'warn']('cannot reach the socks-server', { target: dest, rep: REP_TEXT[rep], error: (err as Error).message });
       reader.release();
       finish(sock, socksReply(rep));
       return;

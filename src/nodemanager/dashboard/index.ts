@@ -2,6 +2,7 @@
 import type { GuiServer } from '../../util/gui-server.js';
 import { parseHostPort } from '../../util/hostport.js';
 import { onShutdown } from '../../util/lifecycle.js';
+import { QUERY_MAX_LIMIT } from '../../messenger/types.js';
 import type { NodeManager } from '../manager.js';
 import type { NetworkSnapshot, NodeView, RouteView, RuleView, TrackerOptions, TransportView } from './model.js';
 import { startDashboard } from './server.js';
@@ -25,6 +26,9 @@ export interface ManagerDashboardOptions extends TrackerOptions {
 }
 
 type ManagerLike = Pick<NodeManager, 'status' | 'messenger' | 'on' | 'off'>;
+
+/** At most this many pages of services are read per snapshot (bounded work whatever the directory holds). */
+const MAX_SERVICE_PAGES = 20;
 
 /** Builds the dashboard's view from the manager's own state and the messenger's directory. */
 export function managerSnapshot(manager: ManagerLike, nodeStats?: (pk: string) => NodeStats | undefined) {
@@ -54,17 +58,25 @@ export function managerSnapshot(manager: ManagerLike, nodeStats?: (pk: string) =
       return { pk, online: true, transports, ...(stats?.rules ? { rules: stats.rules } : {}) };
     });
     const services: NetworkSnapshot['services'] = [];
+    let servicesError: string | undefined;
     try {
-      const { entries } = await manager.messenger.query({ limit: 500 });
-      for (const e of entries) for (const sv of e.services) services.push({ pk: e.pk, name: sv.name, port: sv.port, ...(sv.attrs ? { attrs: sv.attrs } : {}) });
-    } catch {
-      // the messenger is unreachable right now: show the rest
+      // The messenger answers at most QUERY_MAX_LIMIT entries a request: page through (bounded).
+      for (let offset = 0, page = 0; page < MAX_SERVICE_PAGES; page++) {
+        const { entries, total } = await manager.messenger.query({ offset, limit: QUERY_MAX_LIMIT });
+        for (const e of entries) for (const sv of e.services) services.push({ pk: e.pk, name: sv.name, port: sv.port, ...(sv.attrs ? { attrs: sv.attrs } : {}) });
+        offset += entries.length;
+        if (entries.length < QUERY_MAX_LIMIT || offset >= total) break;
+      }
+    } catch (err) {
+      // Shown on the page: an empty table must not pass for "nothing announced".
+      servicesError = `the messenger did not answer the services query: ${(err as Error).message}`;
     }
     return {
       manager: { pk: s.pk, listen: s.listen, routesSetUp: s.routesSetUp, routesFailed: s.routesFailed, routesBroken: s.routesBroken },
       nodes,
       routes: s.routes,
       services,
+      ...(servicesError ? { servicesError } : {}),
     };
   };
 }

@@ -52,6 +52,8 @@ export interface NetworkSnapshot {
   nodes: NodeView[];
   routes: RouteView[];
   services: ServiceView[];
+  /** Why `services` may be incomplete (the messenger did not answer). */
+  servicesError?: string;
 }
 
 export interface HistoryEvent {

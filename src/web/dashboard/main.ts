@@ -11,7 +11,7 @@ interface Route { key: string; from: string; to: string; port: number; fwd: stri
 interface Service { pk: string; name: string; port: number; attrs?: Record<string, string> }
 interface Snapshot {
   manager?: { pk: string; listen?: string | null; routesSetUp?: number; routesFailed?: number; routesBroken?: number };
-  nodes: NodeView[]; routes: Route[]; services: Service[];
+  nodes: NodeView[]; routes: Route[]; services: Service[]; servicesError?: string;
 }
 interface HistoryEvent { t: number; kind: string; text: string }
 
@@ -102,7 +102,9 @@ function drawTables(s: Snapshot, history: HistoryEvent[]) {
 
   ($('#services tbody')).replaceChildren(...(s.services.length ? s.services.map((sv) => h('tr', {},
     cell(sv.name), h('td', {}, h('code', { title: sv.pk }, short(sv.pk))), cell(String(sv.port), 'num'),
-    cell(Object.entries(sv.attrs ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')))) : [h('tr', {}, h('td', { colspan: 4 }, 'none announced'))]));
+    cell(Object.entries(sv.attrs ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')))) : s.servicesError ? [] : [h('tr', {}, h('td', { colspan: 4 }, 'none announced'))]),
+    // Never an empty catch in a UI: a failed query is said, not shown as an empty table.
+    ...(s.servicesError ? [h('tr', { class: 'error', 'data-testid': 'services-error' }, h('td', { colspan: 4 }, s.servicesError))] : []));
 
   ($('#routes tbody')).replaceChildren(...(s.routes.length ? s.routes.map((r) => h('tr', { 'data-route': r.key },
     h('td', {}, h('code', {}, r.key)), h('td', {}, h('code', {}, short(r.from))), h('td', {}, h('code', {}, short(r.to))),

@@ -4,6 +4,7 @@
 import '@xterm/xterm/css/xterm.css';
 import { connect } from '../common/ws';
 import { $, h } from '../common/dom';
+import { formatBytes } from '../../util/text-table';
 import { sparkline } from './sparkline';
 import { TermWindow } from './window';
 
@@ -144,15 +145,30 @@ function renderMenu() {
   }));
 }
 
-/** Starts an app in the focused terminal (or a new one), so its id shows where the user looks. */
-function startApp(name: string) {
+/** Runs a command in the focused terminal (or a new one), so its answer shows where the user looks. */
+function runInTerminal(text: string) {
   const w = (focused && windows.get(focused)) || newTerm();
   if (w.attached !== null) link.send({ type: 'detach', term: w.id });
-  w.editor.print(`${w.editor.prompt}start ${name}\n`);
-  link.send({ type: 'line', term: w.id, text: `start ${name}` });
+  w.editor.print(`${w.editor.prompt}${text}\n`);
+  link.send({ type: 'line', term: w.id, text });
 }
 
-const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+function startApp(name: string) {
+  runInTerminal(`start ${name}`);
+}
+
+/** A panel button: runs its action without the click also reaching the row. */
+function action(label: string, testid: string, run: () => void): HTMLElement {
+  const b = h('button', { class: 'action', 'data-testid': testid, title: label }, label);
+  b.onclick = (e) => {
+    e.stopPropagation();
+    run();
+  };
+  return b;
+}
+
+// The CLI's byte formatter, so the desktop and `la`/`ru` say the same (MiB, not MB).
+const mb = formatBytes;
 
 function renderApps(rows: AppRow[]) {
   for (const r of rows) {
@@ -169,6 +185,11 @@ function renderApps(rows: AppRow[]) {
     const row = h('li', { class: `app ${r.state}`, 'data-app-id': r.id, title: 'click for its logs' },
       h('div', { class: 'head' }, h('span', { class: 'id' }, String(r.id)), h('span', { class: 'name' }, r.name),
         h('span', { class: `state ${r.state}`, 'data-testid': 'state' }, r.state)),
+      // The actions an operator needs without typing: each runs in the focused terminal, which shows its answer.
+      h('div', { class: 'actions' },
+        action('logs', 'logs', () => newTerm(`logs ${r.id} -n 200 -f`)),
+        action('restart', 'restart', () => runInTerminal(`restart ${r.id}`)),
+        action('stop', 'stop', () => runInTerminal(`sd ${r.id}`))),
       h('div', { class: 'metrics' },
         h('span', { class: 'metric' }, 'CPU ', h('b', {}, live ? `${r.cpu!.toFixed(1)}%` : '–')), sparkline(s.cpu, 90, 22, 5),
         h('span', { class: 'metric' }, 'MEM ', h('b', {}, live ? mb(r.rss!) : '–')), sparkline(s.rss, 90, 22, 1)));

@@ -1,0 +1,24 @@
+// The examples every `skywire <command> --help` ends with, in one placeholder style: PK (66 hex digits),
+// PK@HOST:PORT for a messenger, FILE names as a user would choose them.
+export const EXAMPLES: Record<string, string[]> = {
+  'skywire demo': ['skywire demo', 'skywire demo --socks 127.0.0.1:1081 --gui', 'skywire demo --headless --json'],
+  'skywire keygen': ['skywire keygen --out node.json', 'skywire keygen --out node.json --json'],
+  'skywire messenger': ['skywire messenger --listen 0.0.0.0:7110 --key messenger.json'],
+  'skywire node-manager': ['skywire node-manager --key manager.json --messenger PK@HOST:7110 --web 127.0.0.1:7190'],
+  'skywire node': [
+    'skywire node --key node.json --messenger PK@HOST:7110 --manager PK --listen 0.0.0.0:7121',
+    'skywire node status -k node.json',
+    'skywire node transports ls -k node.json',
+  ],
+  'skywire node status': ['skywire node status -k node.json', 'skywire node status --api-file node.api.json --json'],
+  'skywire ping': ['skywire ping PK -k node.json', 'skywire ping PK --hops 2 -c 5 --api-file node.api.json'],
+  'skywire services': ['skywire services -m PK@HOST:7110', 'skywire services socks -m PK@HOST:7110 --json'],
+  'skywire socks-server': ['skywire socks-server --api-file node.api.json', 'skywire socks-server --api-file node.api.json --allow 192.168.1.0/24'],
+  'skywire socks-client': [
+    'skywire socks-client --api-file node.api.json --server auto --hops 2',
+    'skywire socks-client --api-file node.api.json --listen 127.0.0.1:1081 --server PK',
+  ],
+  'skywire vpn-server': ['skywire vpn-server --api-file node.api.json --allow PK'],
+  'skywire vpn-client': ['skywire vpn-client --api-file node.api.json PK', 'skywire vpn-client --api-file node.api.json --subnet 10.0.0.0/8 PK'],
+  'skywire chat': ['skywire chat --key me.json --messenger PK@HOST:7110 --web 127.0.0.1:7130'],
+};
