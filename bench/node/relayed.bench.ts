@@ -8,33 +8,8 @@ import { NodeManager } from '../../src/nodemanager/manager.js';
 import { Node } from '../../src/node/node.js';
 import { AppClient } from '../../src/node/sdk/index.js';
 import { Cluster, dialRetry, waitTransports } from '../../test/node/harness.js';
+import { blast } from '../common/blast.js';
 import { loadLine, median } from '../common/report.js';
-
-const SECONDS = 2.5;
-const CHUNK = Buffer.alloc(256 * 1024, 7);
-
-function blast(w: Socket, r: Socket): Promise<number> {
-  return new Promise((resolve) => {
-    let bytes = 0;
-    let started = 0;
-    r.on('data', (d: Buffer) => {
-      if (!started) started = performance.now();
-      bytes += d.length;
-    });
-    const stopAt = performance.now() + SECONDS * 1000;
-    const pump = () => {
-      while (performance.now() < stopAt) {
-        if (!w.write(CHUNK)) {
-          w.once('drain', pump);
-          return;
-        }
-      }
-      resolve(bytes / 1e6 / ((performance.now() - started) / 1000));
-      w.destroy();
-    };
-    pump();
-  });
-}
 
 async function throughput(c: Cluster, relayed: boolean): Promise<number> {
   const target = await c.node();

@@ -3,8 +3,7 @@
 // A -> C, with `--hops 2` it can only go A -> R -> C.
 import { join } from 'node:path';
 import type { Host, LabProcess } from '../../test/netns/lab.js';
-import { generateKeyPair, pkToHex, writeKeyFile } from '../../src/net/keys.js';
-import { C_ON_A_LINK, CLI, type VpnLab } from '../../test/apps/vpn/topology.js';
+import { C_ON_A_LINK, meshTools, type VpnLab } from '../../test/apps/vpn/topology.js';
 
 export interface BenchMesh {
   pkA: string;
@@ -19,15 +18,8 @@ export interface BenchMesh {
 }
 
 export async function startBenchMesh(l: VpnLab, dir: string): Promise<BenchMesh> {
-  const env = { SIGNAL_CLIENT: 'false' };
-  const keyFile = (n: string) => {
-    const kp = generateKeyPair();
-    writeKeyFile(join(dir, `${n}.json`), kp);
-    return pkToHex(kp.publicKey);
-  };
-  const json = (line: string) => JSON.parse(line) as Record<string, string>;
+  const { keyFile, json, sky } = meshTools(dir);
   const [pkA, pkR, pkC] = [keyFile('a'), keyFile('r'), keyFile('c')];
-  const sky = (h: Host, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
   const m = sky(l.c, ['messenger', '--listen', `${C_ON_A_LINK}:0`, '--key', join(dir, 'm.json'), '--json'], 'messenger');
   const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
   const messenger = mInfo.address.includes('@') ? mInfo.address : `${mInfo.publicKey}@${mInfo.address}`;

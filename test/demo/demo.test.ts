@@ -4,13 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { goneWithin } from '../viscript/helpers.js';
+import { socksConnectReply } from './socks-reply.js';
 
 const run = promisify(execFile);
 const SKYWIRE = fileURLToPath(new URL('../../src/cli/skywire.js', import.meta.url));
@@ -19,28 +19,10 @@ const hasCurl = await run('curl', ['--version']).then(() => true, () => false);
 
 /** The SOCKS5 reply code the demo proxy gives for CONNECT host:port (0 = connected, 2 = not allowed by ruleset). */
 function socksReply(socksPort: number, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(socksPort, '127.0.0.1', () => sock.write(Buffer.from([5, 1, 0])));
-    let buf = Buffer.alloc(0);
-    let stage = 0;
-    sock.on('error', reject);
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (stage === 0 && buf.length >= 2) {
-        buf = buf.subarray(2);
-        stage = 1;
-        const name = Buffer.from(host);
-        const p = Buffer.alloc(2);
-        p.writeUInt16BE(port);
-        sock.write(Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, p]));
-      }
-      if (stage === 1 && buf.length >= 2) {
-        sock.destroy();
-        resolve(buf[1]);
-      }
-    });
-    sock.on('close', () => reject(new Error('the proxy closed without a reply')));
-  });
+  const name = Buffer.from(host);
+  const p = Buffer.alloc(2);
+  p.writeUInt16BE(port);
+  return socksConnectReply(socksPort, Buffer.concat([Buffer.from([3, name.length]), name, p]));
 }
 
 test('the demo mesh answers its printed curl line and stops without leaving a process', { skip: hasCurl ? false : 'curl is not installed', timeout: 180_000 }, async (t) => {

@@ -2,30 +2,13 @@
 // the operator's log (default level warn) stays quiet. A real failure still warns.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { SocksClient } from '../../src/apps/socks/client.js';
 import { setLogSink } from '../../src/util/log.js';
+import { socksConnectReply } from './socks-reply.js';
 
 /** One SOCKS5 CONNECT to 127.0.0.1:9 through the proxy; resolves with the reply code. */
 function connectThrough(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1', () => sock.write(Buffer.from([5, 1, 0])));
-    let buf = Buffer.alloc(0);
-    let stage = 0;
-    sock.on('error', reject);
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      if (stage === 0 && buf.length >= 2) {
-        buf = buf.subarray(2);
-        stage = 1;
-        sock.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, 0, 9]));
-      }
-      if (stage === 1 && buf.length >= 2) {
-        sock.destroy();
-        resolve(buf[1]);
-      }
-    });
-  });
+  return socksConnectReply(port, Buffer.from([1, 127, 0, 0, 1, 0, 9]));
 }
 
 test('an exit that is offline, or a node without its manager yet, while the mesh starts is not a warning; an unexpected dial error is', async (t) => {

@@ -75,7 +75,8 @@ function machine(host: Host, dirs: string[]): Machine {
   return { host, dir };
 }
 
-test('NAT: a node behind a router that forwards its port is reached directly through the address the messenger observed', { skip, timeout: 60_000 }, async (t) => {
+/** The lab, the internet in it and the core (messenger, node manager) on S; all removed after the test. */
+async function startWorld(t: { after(fn: () => Promise<void>): void }): Promise<{ net: Internet; core: Awaited<ReturnType<typeof startCore>>; dirs: string[] }> {
   const lab = await Lab.create();
   const dirs: string[] = [];
   t.after(async () => {
@@ -84,6 +85,11 @@ test('NAT: a node behind a router that forwards its port is reached directly thr
   });
   const net = await Internet.create(lab);
   const core = await startCore(lab, net, dirs);
+  return { net, core, dirs };
+}
+
+test('NAT: a node behind a router that forwards its port is reached directly through the address the messenger observed', { skip, timeout: 60_000 }, async (t) => {
+  const { net, core, dirs } = await startWorld(t);
   const home = await net.home('H', { forward: [7120] });
   const pub = await net.publicHost('P');
   const h = machine(home.host, dirs);
@@ -102,14 +108,7 @@ test('NAT: a node behind a router that forwards its port is reached directly thr
 });
 
 test('NAT: without a forward (masquerade, and masquerade random) the link is relayed, says why, and carries a route', { skip, timeout: 60_000 }, async (t) => {
-  const lab = await Lab.create();
-  const dirs: string[] = [];
-  t.after(async () => {
-    await lab.cleanup();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-  const net = await Internet.create(lab);
-  const core = await startCore(lab, net, dirs);
+  const { net, core, dirs } = await startWorld(t);
   const one = machine((await net.home('H1')).host, dirs);
   const two = machine((await net.home('H2', { randomPorts: true })).host, dirs);
   const a = await startNode(one, core);

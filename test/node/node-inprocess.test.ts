@@ -5,46 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { generateKeyPair } from '../../src/net/keys.js';
-import { MessengerServer } from '../../src/messenger/server.js';
-import { NodeManager } from '../../src/nodemanager/manager.js';
-import { Node } from '../../src/node/node.js';
-import { AppClient } from '../../src/node/sdk/index.js';
-import { formatHostPort } from '../../src/util/hostport.js';
 import { dialRetry, echoOf, waitFor } from './harness.js';
-
-async function mesh(t: { after(fn: () => Promise<void>): void }) {
-  const server = new MessengerServer({ key: generateKeyPair(), host: '127.0.0.1', port: 0 });
-  const addr = await server.listen();
-  const messengers = [{ pk: server.publicKey, ...addr }];
-  const manager = new NodeManager({ localKey: generateKeyPair(), messengers });
-  await manager.start();
-  const nodes: Node[] = [];
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await Promise.all(nodes.map((n) => n.close()));
-    await manager.close();
-    await server.close();
-  });
-  const node = async (connect: Node[] = []) => {
-    const n = new Node({ localKey: generateKeyPair(), messengers, managers: [manager.pkHex], connect: connect.map((c) => c.pkHex) });
-    nodes.push(n);
-    const linked = once(n, 'manager');
-    await n.start();
-    await linked;
-    return n;
-  };
-  const app = async (n: Node, name: string, port?: number) => {
-    const a = await AppClient.connect({ api: formatHostPort(n.apiAddress!), token: n.api.token, name, port, waitMs: 0 });
-    apps.push(a);
-    return a;
-  };
-  return { manager, node, app };
-}
+import { inProcessMesh } from './inprocess-mesh.js';
 
 test('in-process nodes: a route over a middle node carries an echo session and survives that node closing', async (t) => {
-  const { manager, node, app } = await mesh(t);
+  const { manager, node, app } = await inProcessMesh(t);
   const a = await node();
   const m1 = await node([a]);
   const m2 = await node([a]);

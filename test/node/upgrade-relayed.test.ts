@@ -6,42 +6,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { Socket } from 'node:net';
-import { generateKeyPair } from '../../src/net/keys.js';
-import { MessengerServer } from '../../src/messenger/server.js';
-import { NodeManager } from '../../src/nodemanager/manager.js';
 import { Node } from '../../src/node/node.js';
-import { AppClient } from '../../src/node/sdk/index.js';
-import { formatHostPort } from '../../src/util/hostport.js';
 import { dialRetry, waitFor } from './harness.js';
+import { inProcessMesh } from './inprocess-mesh.js';
 
 const kindTo = (from: Node, to: Node) => (from.status().transports as Array<{ pk: string; kind: string }>).find((x) => x.pk === to.pkHex)?.kind;
 
 test('a relayed transport is upgraded to direct within 5 s of the peer announcing, and a stream on it keeps going', async (t) => {
-  const server = new MessengerServer({ key: generateKeyPair(), host: '127.0.0.1', port: 0 });
-  const messengers = [{ pk: server.publicKey, ...(await server.listen()) }];
-  const manager = new NodeManager({ localKey: generateKeyPair(), messengers });
-  await manager.start();
-  const nodes: Node[] = [];
-  const apps: AppClient[] = [];
-  t.after(async () => {
-    await Promise.all(apps.map((a) => a.close()));
-    await Promise.all(nodes.map((n) => n.close()));
-    await manager.close();
-    await server.close();
-  });
-  const node = async (connect: Node[] = []) => {
-    const n = new Node({ localKey: generateKeyPair(), messengers, managers: [manager.pkHex], connect: connect.map((c) => c.pkHex) });
-    nodes.push(n);
-    const linked = once(n, 'manager');
-    await n.start();
-    await linked;
-    return n;
-  };
-  const app = async (n: Node, name: string, port?: number) => {
-    const a = await AppClient.connect({ api: formatHostPort(n.apiAddress!), token: n.api.token, name, port, waitMs: 0 });
-    apps.push(a);
-    return a;
-  };
+  const { manager, node, app } = await inProcessMesh(t);
 
   const b = await node();
   await b.messenger.announce({ addresses: [] }); // as if b had not announced its address yet

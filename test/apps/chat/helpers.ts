@@ -36,6 +36,27 @@ export async function startChat(t: TestContext, dir: string, name: string, messe
 
 export type Json = Record<string, unknown> & { type: string };
 
+/**
+ * Resolves with what `find` returns once it returns something, checking now and each time `waiters` are called
+ * (on every new message); rejects with `timeoutError()` after `timeoutMs`.
+ */
+function firstFound<T>(waiters: Set<() => void>, find: () => T | undefined, timeoutError: () => Error, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = find();
+      if (m) done(() => resolve(m));
+    };
+    const timer = setTimeout(() => done(() => reject(timeoutError())), timeoutMs);
+    const done = (f: () => void) => {
+      clearTimeout(timer);
+      waiters.delete(check);
+      f();
+    };
+    waiters.add(check);
+    check();
+  });
+}
+
 /** The page's websocket: every message kept, so a wait sees past and future ones. */
 export class ChatSocket {
   readonly seen: Json[] = [];
@@ -67,23 +88,12 @@ export class ChatSocket {
 
   /** The first message (from `from` on) that matches; rejects after `timeoutMs`. */
   waitFor(pred: (m: Json) => boolean, what: string, timeoutMs = 15_000, from = 0): Promise<Json> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const m = this.seen.slice(from).find(pred);
-        if (m) done(() => resolve(m));
-      };
-      const timer = setTimeout(
-        () => done(() => reject(new Error(`timed out waiting for ${what}; last: ${JSON.stringify(this.seen.at(-1))?.slice(0, 400)}`))),
-        timeoutMs,
-      );
-      const done = (f: () => void) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        f();
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return firstFound(
+      this.waiters,
+      () => this.seen.slice(from).find(pred),
+      () => new Error(`timed out waiting for ${what}; last: ${JSON.stringify(this.seen.at(-1))?.slice(0, 400)}`),
+      timeoutMs,
+    );
   }
 
   /** The next message after everything seen so far that matches. */
@@ -140,20 +150,12 @@ export class Peer {
   }
 
   waitFor(pred: (p: Record<string, unknown>) => boolean, what: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const m = this.received.find(pred);
-        if (m) done(() => resolve(m));
-      };
-      const timer = setTimeout(() => done(() => reject(new Error(`peer timed out waiting for ${what}: ${JSON.stringify(this.received)}`))), timeoutMs);
-      const done = (f: () => void) => {
-        clearTimeout(timer);
-        this.waiters.delete(check);
-        f();
-      };
-      this.waiters.add(check);
-      check();
-    });
+    return firstFound(
+      this.waiters,
+      () => this.received.find(pred),
+      () => new Error(`peer timed out waiting for ${what}: ${JSON.stringify(this.received)}`),
+      timeoutMs,
+    );
   }
 
   close(): Promise<void> {

@@ -50,7 +50,8 @@ export interface VpnLab {
   cleanup(): Promise<void>;
 }
 
-export async function buildVpnLab(o: { netemAC?: Netem; blobBytes?: number } = {}): Promise<VpnLab> {
+/** A new lab and the vpn's state folders for A and C; `cleanup` removes all three. */
+async function labWithStateDirs(): Promise<{ lab: Lab; stateA: string; stateC: string; cleanup(): Promise<void> }> {
   const lab = await Lab.create();
   const stateA = mkdtempSync(join(tmpdir(), 'vpn-state-a-'));
   const stateC = mkdtempSync(join(tmpdir(), 'vpn-state-c-'));
@@ -59,6 +60,18 @@ export async function buildVpnLab(o: { netemAC?: Netem; blobBytes?: number } = {
     rmSync(stateA, { recursive: true, force: true });
     rmSync(stateC, { recursive: true, force: true });
   };
+  return { lab, stateA, stateC, cleanup };
+}
+
+/** The web server on B (serving a blob of `blobBytes`, 0 if not given); resolves once it is ready, with the blob's sha256. */
+async function startWeb(b: Host, blobBytes?: number): Promise<{ web: LabProcess; blobSha: string }> {
+  const web = b.spawn(process.execPath, [WEB, B_ADDR, '8080', String(blobBytes ?? 0)], { label: 'web server' });
+  const m = await web.waitFor(/^ready \d+ ([0-9a-f]{64})$/m);
+  return { web, blobSha: m[1] };
+}
+
+export async function buildVpnLab(o: { netemAC?: Netem; blobBytes?: number } = {}): Promise<VpnLab> {
+  const { lab, stateA, stateC, cleanup } = await labWithStateDirs();
   try {
     const a = await lab.host('a');
     const b = await lab.host('b');
@@ -66,9 +79,8 @@ export async function buildVpnLab(o: { netemAC?: Netem; blobBytes?: number } = {
     // netem on C's side: the download direction (C -> A) carries the delay and the loss.
     await lab.link(a, c, { a: `${A_ADDR}/24`, b: `${C_ON_A_LINK}/24`, netem: o.netemAC, netemOn: 'b' });
     await lab.link(c, b, { a: `${C_ON_B_LINK}/24`, b: `${B_ADDR}/24` });
-    const web = b.spawn(process.execPath, [WEB, B_ADDR, '8080', String(o.blobBytes ?? 0)], { label: 'web server' });
-    const m = await web.waitFor(/^ready \d+ ([0-9a-f]{64})$/m);
-    return { lab, a, b, c, web, blobSha: m[1], stateA, stateC, serverKey: newKey(stateC), cleanup };
+    const { web, blobSha } = await startWeb(b, o.blobBytes);
+    return { lab, a, b, c, web, blobSha, stateA, stateC, serverKey: newKey(stateC), cleanup };
   } catch (err) {
     await cleanup();
     throw err;
@@ -113,13 +125,11 @@ export async function netSnapshot(h: Host): Promise<string> {
 }
 
 /**
- * Real Skywire nodes on the lab: a messenger, a node manager and node C in C (listening on C's address
- * towards A), node A in A keeping a transport to C. Returns the keys and the nodes' API files.
+ * What the mesh start-ups (here and in bench/vpn) share: `keyFile(n)` writes a new key pair to `<n>.json` in
+ * `dir` and returns its public key; `json` parses a --json start-up line; `sky` runs the skywire CLI on a lab
+ * host without the signal client.
  */
-export async function startMesh(
-  l: VpnLab,
-  dir: string,
-): Promise<{ pkA: string; pkC: string; apiA: string; apiC: string; nodeA: LabProcess; nodeC: LabProcess }> {
+export function meshTools(dir: string) {
   const env = { SIGNAL_CLIENT: 'false' };
   const keyFile = (n: string) => {
     const kp = generateKeyPair();
@@ -127,8 +137,20 @@ export async function startMesh(
     return pkToHex(kp.publicKey);
   };
   const json = (line: string) => JSON.parse(line) as Record<string, string>;
-  const [pkA, pkC] = [keyFile('a'), keyFile('c')];
   const sky = (h: Host, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
+  return { keyFile, json, sky };
+}
+
+/**
+ * Real Skywire nodes on the lab: a messenger, a node manager and node C in C (listening on C's address
+ * towards A), node A in A keeping a transport to C. Returns the keys and the nodes' API files.
+ */
+export async function startMesh(
+  l: VpnLab,
+  dir: string,
+): Promise<{ pkA: string; pkC: string; apiA: string; apiC: string; nodeA: LabProcess; nodeC: LabProcess }> {
+  const { keyFile, json, sky } = meshTools(dir);
+  const [pkA, pkC] = [keyFile('a'), keyFile('c')];
   const m = sky(l.c, ['messenger', '--listen', `${C_ON_A_LINK}:0`, '--key', join(dir, 'm.json'), '--json'], 'messenger');
   const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
   const messenger = mInfo.address.includes('@') ? mInfo.address : `${mInfo.publicKey}@${mInfo.address}`;
@@ -158,22 +180,14 @@ export interface RelayLab extends Omit<VpnLab, 'serverKey'> {
 
 /** The hosts and links; `netemAR` impairs the A-R link (both ways). */
 export async function buildRelayLab(o: { netemAR?: Netem; blobBytes?: number } = {}): Promise<RelayLab> {
-  const lab = await Lab.create();
-  const stateA = mkdtempSync(join(tmpdir(), 'vpn-state-a-'));
-  const stateC = mkdtempSync(join(tmpdir(), 'vpn-state-c-'));
-  const cleanup = async () => {
-    await lab.cleanup();
-    rmSync(stateA, { recursive: true, force: true });
-    rmSync(stateC, { recursive: true, force: true });
-  };
+  const { lab, stateA, stateC, cleanup } = await labWithStateDirs();
   try {
     const [a, r, c, b] = [await lab.host('a'), await lab.host('r'), await lab.host('c'), await lab.host('b')];
     await lab.link(a, r, { a: `${A_ON_R_LINK}/24`, b: `${R_ON_A_LINK}/24`, netem: o.netemAR });
     await lab.link(r, c, { a: `${R_ON_C_LINK}/24`, b: `${C_ON_R_LINK}/24` });
     await lab.link(c, b, { a: `${C_ON_B_LINK}/24`, b: `${B_ADDR}/24` });
-    const web = b.spawn(process.execPath, [WEB, B_ADDR, '8080', String(o.blobBytes ?? 0)], { label: 'web server' });
-    const m = await web.waitFor(/^ready \d+ ([0-9a-f]{64})$/m);
-    return { lab, a, r, b, c, web, blobSha: m[1], stateA, stateC, cleanup };
+    const { web, blobSha } = await startWeb(b, o.blobBytes);
+    return { lab, a, r, b, c, web, blobSha, stateA, stateC, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
@@ -200,15 +214,8 @@ export interface RelayMesh {
  * 2-hop route A -> R -> C can be set up.
  */
 export async function startRelayMesh(l: RelayLab, dir: string): Promise<RelayMesh> {
-  const env = { SIGNAL_CLIENT: 'false' };
-  const keyFile = (n: string) => {
-    const kp = generateKeyPair();
-    writeKeyFile(join(dir, `${n}.json`), kp);
-    return pkToHex(kp.publicKey);
-  };
-  const json = (line: string) => JSON.parse(line) as Record<string, string>;
+  const { keyFile, json, sky } = meshTools(dir);
   const [pkA, pkR, pkC] = [keyFile('a'), keyFile('r'), keyFile('c')];
-  const sky = (h: Host, args: string[], label: string) => h.spawn(process.execPath, [CLI, ...args], { env, label });
   const m = sky(l.r, ['messenger', '--listen', '0.0.0.0:0', '--key', join(dir, 'm.json'), '--json'], 'messenger');
   const mInfo = json((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
   const port = /:(\d+)$/.exec(mInfo.address)![1];
