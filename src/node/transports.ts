@@ -20,6 +20,8 @@ import { AppApiError } from './sdk/errors.js';
 export const NODE_SERVICE = 'skywire-node';
 const HANDSHAKE_MS = 5000;
 const RECHECK_RELAYED_MS = 2000;
+/** A link relayed because its peer announced no address is reported at the default level if it stays so this long. */
+const RELAYED_WARN_MS = 15_000;
 const UPGRADE_FIRST_PAUSE_MS = 2000;
 
 export interface TransportsOptions {
@@ -47,6 +49,8 @@ export class Transports extends EventEmitter {
   private readonly retries: PeerRetries;
   /** Per relayed peer: the addresses last tried for an upgrade, and when to try the same ones again. */
   private readonly upgradeTries = new Map<string, { addresses: string; next: number; pauseMs: number }>();
+  /** Peers whose relayed transport was reported at the default level (so is its upgrade). */
+  private readonly warnedRelayed = new Set<string>();
   private readonly recheckTimer: NodeJS.Timeout;
   private rechecking = false;
   private closed = false;
@@ -136,13 +140,31 @@ export class Transports extends EventEmitter {
     try {
       const ch = await secureConnect(await this.o.messenger.open(pk, TRANSPORT_PORT), pkBuf, opts);
       ch.write(Buffer.from([KIND_TRANSPORT]));
-      // Relayed costs the messenger's bandwidth and speed: said at the default level unless asked for.
-      this.o.log[this.o.relayOnly ? 'info' : 'warn']('transport relayed by the messenger', { peer: shortPk(pk), why });
-      return this.add(ch, pk, 'relayed', true);
+      const t = this.add(ch, pk, 'relayed', true);
+      this.reportRelayed(t, why, !this.o.relayOnly && entry.addresses.length > 0);
+      return t;
     } catch (err) {
       errors.push((err as Error).message);
       throw new AppApiError('unreachable', `cannot reach ${shortPk(pk)}: ${errors.join('; ')}`);
     }
+  }
+
+  /**
+   * Relayed costs the messenger's bandwidth, so it is a warning: at once when the announced addresses failed; when
+   * the peer announced none (normal while nodes start), only if still relayed RELAYED_WARN_MS later.
+   */
+  private reportRelayed(t: Transport, why: string, addressesFailed: boolean): void {
+    const fields = { peer: shortPk(t.pk), why };
+    if (this.o.relayOnly) return this.o.log.info('transport relayed by the messenger', fields);
+    const warn = () => {
+      this.warnedRelayed.add(t.pk);
+      this.o.log.warn('transport relayed by the messenger', fields);
+    };
+    if (addressesFailed) return warn();
+    this.o.log.info('transport relayed by the messenger', fields);
+    setTimeout(() => {
+      if (this.byPk.get(t.pk) === t && !t.isClosed && !t.isRetiring) warn();
+    }, RELAYED_WARN_MS).unref();
   }
 
   /** Takes a channel (dialed, or accepted with its first byte read) as the transport to `pk`. */
@@ -182,7 +204,7 @@ export class Transports extends EventEmitter {
     old.once('close', () => t.resumeReading(old));
     old.retire('replaced by a direct transport', !t.initiator);
     this.upgradeTries.delete(t.pk);
-    this.o.log.warn('relayed transport upgraded to direct', { peer: shortPk(t.pk), initiator: t.initiator });
+    this.o.log[this.warnedRelayed.delete(t.pk) ? 'warn' : 'info']('relayed transport upgraded to direct', { peer: shortPk(t.pk), initiator: t.initiator });
     this.emit('upgraded', t);
     return t;
   }
@@ -234,6 +256,7 @@ export class Transports extends EventEmitter {
     if (this.byPk.get(t.pk) !== t) return;
     this.byPk.delete(t.pk);
     this.upgradeTries.delete(t.pk);
+    this.warnedRelayed.delete(t.pk);
     this.o.log.info('transport down', { peer: shortPk(t.pk), reason });
     this.emit('down', t, reason);
     this.scheduleRetry(t.pk);
