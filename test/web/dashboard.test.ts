@@ -20,8 +20,17 @@ async function startNode(t: TestContext, dir: string, name: string, messenger: s
   return { proc, ...info };
 }
 
-async function waitPage(page: Page, fn: string, arg: unknown, timeout = 15_000): Promise<void> {
-  await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+/** Waits until the page shows `online` online nodes (and `edges` edges, if given). A function, not a string:
+ * a string predicate is evaluated with eval inside the page, which the dashboard's CSP (rightly) refuses. */
+async function waitForGraph(page: Page, online: number, edges: number | null, timeout = 15_000): Promise<void> {
+  await page.waitForFunction(
+    ([n, e]) => {
+      const d = (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document;
+      return d.querySelectorAll('#graph .node.online').length === n && (e === null || d.querySelectorAll('#graph line.edge').length === e);
+    },
+    [online, edges] as const,
+    { timeout, polling: 100 },
+  );
 }
 
 test('the dashboard shows a 4-node mesh live, a killed node within 5 s, and the route set up around it', { skip, timeout: 120_000 }, async (t) => {
@@ -51,8 +60,7 @@ test('the dashboard shows a 4-node mesh live, a killed node within 5 s, and the 
   await page.goto(url);
 
   // Step 1: four nodes online and the four transports of the diamond, as graph and as tables.
-  const doc = 'globalThis.document'; // page functions as strings: this file has no DOM types
-  await waitPage(page, `${doc}.querySelectorAll('#graph .node.online').length === 4 && ${doc}.querySelectorAll('#graph line.edge').length === 4`, null);
+  await waitForGraph(page, 4, 4);
   for (const [x, y] of [[a, b], [a, c], [b, d], [c, d]]) {
     const [p, q] = [x.pk, y.pk].sort();
     assert.equal(await page.locator(`#graph line.edge[data-a="${p}"][data-b="${q}"]`).count(), 1, `edge ${p.slice(0, 8)}-${q.slice(0, 8)}`);
@@ -77,7 +85,7 @@ test('the dashboard shows a 4-node mesh live, a killed node within 5 s, and the 
   // Step 3: kill the middle node: the page shows it offline within 5 s and the route broken.
   await victim.proc.kill('SIGKILL');
   await page.locator(`#graph .node.offline[data-pk="${victim.pk}"]`).waitFor({ timeout: 5000 });
-  await waitPage(page, `${doc}.querySelectorAll('#graph .node.online').length === 3`, null, 5000);
+  await waitForGraph(page, 3, null, 5000);
   await page.locator('#history li.broken').waitFor({ timeout: 5000 });
   await shot('3-node-killed');
 
