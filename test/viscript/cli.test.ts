@@ -166,7 +166,9 @@ test('one-shot -c talks to the running Viscript; a wrong token is rejected', asy
   assert.match(start.stdout, /^started app with id 2 \(pid \d+\)\n$/);
   const la = await runViscript(['--config', file, '--json', '-c', 'la']);
   assert.equal(la.code, 0);
-  const result = JSON.parse(la.stdout.trim()) as { ok: boolean; data: Array<{ id: number; name: string }> };
+  // --json prints one object per line (an app's state event may come before the answer): the answer is the result.
+  const resultOf = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l) as { type: string }).find((m) => m.type === 'result');
+  const result = resultOf(la.stdout) as unknown as { ok: boolean; data: Array<{ id: number; name: string }> };
   assert.deepEqual(result.data.map((a) => [a.id, a.name]), [[2, 'app']]);
   const bad = await runViscript(['--config', file, '-c', 'ping 77']);
   assert.equal(bad.code, 1);
@@ -188,7 +190,7 @@ test('one-shot -c talks to the running Viscript; a wrong token is rejected', asy
   });
   assert.match(raw, /wrong token/);
   const still = await runViscript(['--config', file, '--json', '-c', 'la']);
-  assert.equal((JSON.parse(still.stdout.trim()) as { data: unknown[] }).data.length, 1, 'nothing was started by the forged requests');
+  assert.equal((resultOf(still.stdout) as unknown as { data: unknown[] }).data.length, 1, 'nothing was started by the forged requests');
 
   // `logs -f` through the control socket streams the app's lines until the client goes away.
   const follower = spawn(process.execPath, [VISCRIPT_CLI, '--config', file, '-c', 'logs 2 -n 0 -f'], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -62,7 +62,10 @@ test('hostile control requests get a one-line refusal; Viscript and its apps sur
   assert.equal(isAlive(appPid), true, 'its app is alive');
   const la = await runViscript(['--config', file, '--json', '-c', 'la']);
   assert.equal(la.code, 0, la.stderr);
-  const list = JSON.parse(la.stdout.trim()) as { data: Array<{ id: number; pid: number; state: string }> };
+  // --json prints one object per line (an app's state event may come before the answer): take the result.
+  const list = la.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string }).find((m) => m.type === 'result') as unknown as {
+    data: Array<{ id: number; pid: number; state: string }>;
+  };
   assert.deepEqual(list.data.map((a) => [a.id, a.pid]), [[2, appPid]], 'the app still runs, nothing else was started');
   assert.equal(v.stderr.some((l) => /TypeError|uncaught/i.test(l)), false, v.stderr.join('\n'));
 });
