@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
       server: serverArg === 'auto' ? 'auto' : parsePk(serverArg, 'server key'),
       hops: opts.hops ? parseHops(opts.hops) : undefined,
       giveUpMs: parseGiveUp(opts.giveUpAfter) * 1000,
-      subnets: opts.subnet.length ? opts.subnet.map(parseCidr) : undefined,
+      subnets: opts.subnet.length ? opts.subnet.map((s) => parseCidr(s, '--subnet')) : undefined,
       exclude: opts.exclude.map((ip) => parseIpv4(ip, '--exclude')),
       device: parseDevice(opts.dev),
       mtu: parseMtu(opts.mtu),

@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     const allow = parseAllowList(opts.allow, opts.allowFile);
     if (!allow.size) throw new Error('no client is allowed: give --allow <key> or --allow-file <path>');
     if (opts.directListen && !opts.key) throw new Error('--direct-listen needs --key <file> (the server\'s identity)');
-    cfg = { allow, subnet: parseCidr(opts.subnet), device: parseDevice(opts.dev), mtu: parseMtu(opts.mtu), firewall: opts.firewall as 'auto' };
+    cfg = { allow, subnet: parseCidr(opts.subnet, '--subnet'), device: parseDevice(opts.dev), mtu: parseMtu(opts.mtu), firewall: opts.firewall as 'auto' };
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
     return 2;
