@@ -23,12 +23,12 @@ export interface DeskWindowHooks {
 const EDGES = ['n', 's', 'e', 'w', 'ne', 'nw', 'se', 'sw'] as const;
 /** Part of a window that always stays inside the desk when it is dragged, so it can be grabbed again. */
 const KEEP_VISIBLE = 80;
-const TITLE_H = 26;
 
 export class DeskWindow {
   readonly el: HTMLDivElement;
   readonly body: HTMLDivElement;
   private readonly titleText: HTMLSpanElement;
+  private readonly bar: HTMLDivElement;
 
   constructor(
     readonly title: string,
@@ -39,7 +39,7 @@ export class DeskWindow {
   ) {
     this.titleText = h('span', { class: 'title' }, title);
     const close = deskHooks.close ? h('button', { class: 'close', title: 'close', 'aria-label': 'close' }, '×') : undefined;
-    const bar = h('div', { class: 'titlebar' }, this.titleText, close);
+    const bar = (this.bar = h('div', { class: 'titlebar' }, this.titleText, close));
     this.body = h('div', { class: 'body' });
     this.el = h('div', { ...attrs, class: `window ${attrs.class ?? ''}`.trim() }, bar, this.body,
       ...EDGES.map((e) => h('div', { class: `rz ${e}`, 'data-edge': e })));
@@ -81,7 +81,8 @@ export class DeskWindow {
     if (!desk) return;
     const r = this.rect;
     const x = Math.min(Math.max(r.x, KEEP_VISIBLE - r.w), desk.clientWidth - KEEP_VISIBLE);
-    const y = Math.min(Math.max(r.y, 0), Math.max(0, desk.clientHeight - TITLE_H));
+    const barBottom = this.bar.offsetTop + this.bar.offsetHeight + 1; // with the window's top border
+    const y = Math.min(Math.max(r.y, 0), Math.max(0, desk.clientHeight - barBottom));
     if (x !== r.x || y !== r.y) this.place(x, y);
   }
 
