@@ -119,6 +119,37 @@ test('every empty table of the dashboard says "none"', { skip, timeout: 60_000 }
   }
 });
 
+test('the widest values still fit their cards at 800, 1024, 1280 and 1920 px', { skip, timeout: 60_000 }, async (t) => {
+  const pks = Array.from({ length: 4 }, () => pkToHex(generateKeyPair().publicKey));
+  let calls = 0;
+  // Counters that grow by 10^9 bytes a look: byte and rate columns at their widest ("931.3 GiB", "4.66 GiB/s").
+  const snapshot = () => {
+    const n = ++calls * 1e9;
+    const far = 999e9 + n;
+    return {
+      nodes: pks.map((pk, i) => ({
+        pk, name: `${'wide-node-name-'.padEnd(31, 'x')}${i}`, online: true,
+        transports: pks.filter((p) => p !== pk).map((peer) => ({ peer, latencyMs: 1234.5, kind: 'relayed', bytesIn: far, bytesOut: far })),
+        rules: [1, 2, 3].map((k) => ({ id: 4294967290 + k, kind: 'intermediary', route: 'f'.repeat(16) + '~12', nextPk: pks[(i + k) % 4], bytesIn: far, bytesOut: far })),
+      })),
+      routes: [{ key: 'a'.repeat(16) + '~3', from: pks[0], to: pks[3], port: 65535, fwd: pks, rev: [...pks].reverse(), createdAt: Date.now() }],
+      services: pks.map((pk) => ({ pk, name: 's'.repeat(64), port: 65535, attrs: { ['k'.repeat(64)]: 'v'.repeat(256) } })),
+    };
+  };
+  const dash = await startDashboard({ snapshot, intervalMs: 200 });
+  t.after(() => dash.close());
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  t.after(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1920, height: 900 } });
+  await page.goto(dash.url);
+  await page.locator('#nodes .card td.num:text-matches("[0-9] [KMG]iB/s")').first().waitFor({ timeout: 15_000 });
+  for (const width of [1920, 1280, 1024, 800]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: join(artifacts, `dashboard-wide-${width}.png`), fullPage: true });
+    assert.deepEqual(await overflows(page), [], `at ${width} px`);
+  }
+});
+
 test('only well-formed names reach the dashboard: a stranger\'s markup, control characters or long text are not shown', { timeout: 30_000 }, async (t) => {
   const server = new MessengerServer({ key: generateKeyPair(), host: '127.0.0.1', port: 0 });
   const { host, port } = await server.listen();

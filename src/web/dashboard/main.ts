@@ -121,7 +121,7 @@ function drawTables(s: Snapshot, history: HistoryEvent[]) {
     h('li', { class: e.kind }, h('span', { class: 'when' }, clock(e.t)), e.text)) : [h('li', { class: 'none' }, 'none')]));
 
   $('#services tbody').replaceChildren(...(s.services.length ? s.services.map((sv) => h('tr', {},
-    cell(sv.name), td(who(sv.pk)), cell(String(sv.port), 'num'),
+    cell(sv.name, 'wrap'), td(who(sv.pk)), cell(String(sv.port), 'num'),
     cell(Object.entries(sv.attrs ?? {}).map(([k, v]) => `${k}=${v}`).join(' '), 'wrap'))) : s.servicesError ? [] : [none(4)]),
     // Never an empty catch in a UI: a failed query is said, not shown as an empty table.
     ...(s.servicesError ? [h('tr', { class: 'error', 'data-testid': 'services-error' }, h('td', { colspan: 4 }, s.servicesError))] : []));
