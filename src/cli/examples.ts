@@ -7,6 +7,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'skywire node-manager': ['skywire node-manager --key manager.json --messenger PK@HOST:7110 --web 127.0.0.1:7190'],
   'skywire node': [
     'skywire node --key node.json --messenger PK@HOST:7110 --manager PK --listen 0.0.0.0:7121',
+    'skywire node --key node.json --messenger PK@HOST:7110 --manager PK --name "kitchen pi"',
     'skywire node status -k node.json',
     'skywire node transports ls -k node.json',
   ],
