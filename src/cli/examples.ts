@@ -7,6 +7,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'skywire node-manager': ['skywire node-manager --key manager.json --messenger PK@HOST:7110 --web 127.0.0.1:7190'],
   'skywire node': [
     'skywire node --key node.json --messenger PK@HOST:7110 --manager PK --listen 0.0.0.0:7121',
+    'skywire node --key node.json --messenger PK@HOST:7110 --manager PK --name "kitchen pi"',
     'skywire node status -k node.json',
     'skywire node transports ls -k node.json',
   ],
@@ -18,7 +19,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'skywire socks-client --api-file node.api.json --server auto --hops 2',
     'skywire socks-client --api-file node.api.json --listen 127.0.0.1:1081 --server PK',
   ],
-  'skywire vpn-server': ['skywire vpn-server --api-file node.api.json --allow PK'],
-  'skywire vpn-client': ['skywire vpn-client --api-file node.api.json PK', 'skywire vpn-client --api-file node.api.json --subnet 10.0.0.0/8 PK'],
-  'skywire chat': ['skywire chat --key me.json --messenger PK@HOST:7110 --web 127.0.0.1:7130'],
+  'skywire vpn-server': ['skywire vpn-server --api-file node.api.json --allow PK', 'skywire vpn-server --api-file node.api.json --allow-file keys.txt --subnet 10.99.0.0/24 --json'],
+  'skywire vpn-client': ['skywire vpn-client --api-file node.api.json PK', 'skywire vpn-client --api-file node.api.json --subnet 10.0.0.0/8 PK', 'skywire vpn-client --api-file node.api.json --exclude 203.0.113.7 --json PK'],
+  'skywire chat': ['skywire chat --key me.json --messenger PK@HOST:7110 --web 127.0.0.1:7130', 'skywire chat --key me.json --messenger PK@HOST:7110 --json'],
 };

@@ -21,11 +21,12 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-m, --messenger <PK@HOST:PORT...>', 'messenger(s) to register with')
     .option('--web <HOST:PORT>', 'where to serve the browser UI (loopback by default)', '127.0.0.1:0')
     .option('--data <dir>', 'history directory (default: chat-<pk prefix> beside the key file)')
+    .option('--json', 'print the start line and the messenger connection as one JSON object each', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const usage = parseCommandLine(program, argv);
   if (usage !== undefined) return usage;
-  const opts = program.opts<{ key: string; messenger: string[]; web: string; data?: string }>();
+  const opts = program.opts<{ key: string; messenger: string[]; web: string; data?: string; json: boolean }>();
   const messengers = opts.messenger.map((m) => parseMessengerAddress(m));
   const web = parseHostPort(opts.web, '127.0.0.1');
   const key = loadOrCreateKeyFile(resolve(opts.key));
@@ -52,9 +53,9 @@ export async function main(argv: string[]): Promise<number> {
   const gui = await startChatWeb({ host: web.host, port: web.port, app });
   onShutdown(() => gui.close());
 
-  process.stdout.write(`chat: you are ${key.publicKey.toString('hex')}\n`);
-  process.stdout.write(`chat: history in ${dataDir}\n`);
-  process.stdout.write(`chat: open ${gui.url}\n`);
+  const pk = key.publicKey.toString('hex');
+  if (opts.json) process.stdout.write(`${JSON.stringify({ type: 'ready', pk, history: dataDir, web: gui.url })}\n`);
+  else process.stdout.write(`chat: you are ${pk}\nchat: history in ${dataDir}\nchat: open ${gui.url}\n`);
 
   await app.start(false);
   // The UI and history work while the messenger is unreachable; messages wait in the outbox.
@@ -62,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     () => {
       app.online = true;
       app.emit('online', true);
-      process.stdout.write('chat: connected to the messenger\n');
+      process.stdout.write(opts.json ? `${JSON.stringify({ type: 'online' })}\n` : 'chat: connected to the messenger\n');
       return app.announceOnline();
     },
     (err: Error) => log.warn('messenger not reachable yet', { err }),

@@ -11,6 +11,7 @@ import { apiRequest, resolveApi } from '../node/sdk/client.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
+import { parseNodeName } from '../util/node-name.js';
 
 function hostPort(v: string): { host: string; port: number } {
   try {
@@ -23,6 +24,14 @@ function hostPort(v: string): { host: string; port: number } {
 function pk(v: string): string {
   try {
     return pkToHex(parsePublicKey(v));
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+function nodeName(v: string): string {
+  try {
+    return parseNodeName(v);
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
@@ -74,6 +83,7 @@ async function runNode(argv: string[]): Promise<number> {
     .option('-l, --listen <host:port>', 'where to accept direct transports (default 127.0.0.1:0)', hostPort)
     .option('--no-listen', 'accept relayed transports only')
     .option('--announce <host:port>', 'address to announce for direct transports (default: the listen address)')
+    .option('--name <name>', 'a name for this node, announced beside its key and shown on the dashboard (at most 32 characters)', nodeName)
     .option('--api <host:port>', 'local app API address, loopback (default 127.0.0.1:0)', hostPort)
     .option('--api-file <file>', 'where to write {"api","token","pk"} for apps and the CLI (mode 0600; default <key>.api.json)')
     .option('--connect <PK>', 'keep a transport to this node (repeatable)', collect(pk), [])
@@ -93,6 +103,7 @@ async function runNode(argv: string[]): Promise<number> {
     manager: string[];
     listen?: { host: string; port: number } | false;
     announce?: string;
+    name?: string;
     api?: { host: string; port: number };
     apiFile?: string;
     connect: string[];
@@ -120,6 +131,7 @@ async function runNode(argv: string[]): Promise<number> {
     managers: o.manager,
     listen: o.listen === false ? null : (o.listen ?? { host: '127.0.0.1', port: 0 }),
     announceAddress: o.announce,
+    ...(o.name !== undefined ? { name: o.name } : {}),
     api: o.api ?? { host: '127.0.0.1', port: 0 },
     connect: o.connect,
     autoConnect: o.autoConnect,

@@ -7,7 +7,7 @@ import type { AppClient } from '../node/sdk/index.js';
 import { onShutdown, shutdown } from '../util/lifecycle.js';
 import { createLogger } from '../util/log.js';
 import { parsePublicKey, pkToHex } from '../net/keys.js';
-import { DEFAULT_MESH_PORT, parseCidr, startSocksServerApp } from '../apps/socks/index.js';
+import { DEFAULT_MESH_PORT, parseAllowOption, startSocksServerApp } from '../apps/socks/index.js';
 import { addAppApiOptions, collect, connectApp, intOption, parseArgs } from './app-command.js';
 
 interface ServerOpts {
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   let connectTimeoutMs: number;
   try {
     port = intOption(o.port, '--port', 1, 65535);
-    allow = o.allow.map(parseCidr);
+    allow = o.allow.map(parseAllowOption);
     clients = o.clients
       .flatMap((c) => c.split(','))
       .map((c) => c.trim())

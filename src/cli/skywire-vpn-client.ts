@@ -36,12 +36,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--port <n>', 'the vpn-server\'s app port', String(VPN_PORT))
     .option('--direct <host:port>', 'reach the server on its secure TCP listener instead of the mesh (needs --key)')
-    .option('-k, --key <file>', 'with --direct: this client\'s key file (created if missing; the server must allow its key)');
+    .option('-k, --key <file>', 'with --direct: this client\'s key file (created if missing; the server must allow its key)')
+    .option('--json', 'print the up line (at start and after every reconnect) and the stopped line as one JSON object each', false);
   const usage = parseCommandLine(program, argv);
   if (usage !== undefined) return usage;
   const opts = program.opts<{
     hops?: string; giveUpAfter: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
-    api?: string; token?: string; apiFile?: string; name: string; port: string; direct?: string; key?: string;
+    api?: string; token?: string; apiFile?: string; name: string; port: string; direct?: string; key?: string; json: boolean;
   }>();
   const serverArg = program.args[0];
   let cfg;
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       server: serverArg === 'auto' ? 'auto' : parsePk(serverArg, 'server key'),
       hops: opts.hops ? parseHops(opts.hops) : undefined,
       giveUpMs: parseGiveUp(opts.giveUpAfter) * 1000,
-      subnets: opts.subnet.length ? opts.subnet.map(parseCidr) : undefined,
+      subnets: opts.subnet.length ? opts.subnet.map((s) => parseCidr(s, '--subnet')) : undefined,
       exclude: opts.exclude.map((ip) => parseIpv4(ip, '--exclude')),
       device: parseDevice(opts.dev),
       mtu: parseMtu(opts.mtu),
@@ -101,10 +102,13 @@ export async function main(argv: string[]): Promise<number> {
     },
     onUp: (a) =>
       console.log(
-        `vpn-client: up on ${a.device}, address ${a.address}/${a.prefixLen}, gateway ${a.gateway}, mtu ${a.mtu}, ${routing}, as ${transport.localPk}`,
+        opts.json
+          ? JSON.stringify({ type: 'ready', device: a.device, address: a.address, prefixLen: a.prefixLen, gateway: a.gateway, mtu: a.mtu,
+              routing: cfg.subnets ? cfg.subnets.map(formatCidr) : 'all', pk: transport.localPk })
+          : `vpn-client: up on ${a.device}, address ${a.address}/${a.prefixLen}, gateway ${a.gateway}, mtu ${a.mtu}, ${routing}, as ${transport.localPk}`,
       ),
   });
-  onShutdown(() => console.log('vpn-client: stopped, network changes undone'));
+  onShutdown(() => console.log(opts.json ? JSON.stringify({ type: 'stopped' }) : 'vpn-client: stopped, network changes undone'));
   onShutdown(() => client.stop());
   try {
     await client.run();

@@ -28,12 +28,13 @@ export async function main(argv: string[]): Promise<number> {
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
     .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key); a bare :PORT is loopback')
-    .option('-k, --key <file>', 'with --direct-listen: this server\'s key file (created if missing)');
+    .option('-k, --key <file>', 'with --direct-listen: this server\'s key file (created if missing)')
+    .option('--json', 'print the up and stopped lines as one JSON object each', false);
   const usage = parseCommandLine(program, argv);
   if (usage !== undefined) return usage;
   const opts = program.opts<{
     allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; firewall: string; stateDir: string;
-    api?: string; token?: string; apiFile?: string; name: string; port: string; directListen?: string; key?: string;
+    api?: string; token?: string; apiFile?: string; name: string; port: string; directListen?: string; key?: string; json: boolean;
   }>();
   let cfg;
   try {
@@ -41,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     const allow = parseAllowList(opts.allow, opts.allowFile);
     if (!allow.size) throw new Error('no client is allowed: give --allow <key> or --allow-file <path>');
     if (opts.directListen && !opts.key) throw new Error('--direct-listen needs --key <file> (the server\'s identity)');
-    cfg = { allow, subnet: parseCidr(opts.subnet), device: parseDevice(opts.dev), mtu: parseMtu(opts.mtu), firewall: opts.firewall as 'auto' };
+    cfg = { allow, subnet: parseCidr(opts.subnet, '--subnet'), device: parseDevice(opts.dev), mtu: parseMtu(opts.mtu), firewall: opts.firewall as 'auto' };
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
     return 2;
@@ -78,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       void shutdown(1);
     },
   });
-  onShutdown(() => console.log('vpn-server: stopped, network changes undone'));
+  onShutdown(() => console.log(opts.json ? JSON.stringify({ type: 'stopped' }) : 'vpn-server: stopped, network changes undone'));
   onShutdown(() => server.stop());
   try {
     await server.start();
@@ -87,10 +88,16 @@ export async function main(argv: string[]): Promise<number> {
     await shutdown(1); // stops the server (undoing what it did so far) and the signal client
     return 1;
   }
-  console.log(
-    `vpn-server: up on ${cfg.device}, gateway ${server.gateway}, clients from ${formatCidr(cfg.subnet)}, ` +
-      `${cfg.allow.size} allowed key(s)${direct ? `, direct on ${direct.address()} as ${transport.localPk}` : ''}`,
-  );
+  const subnet = formatCidr(cfg.subnet);
+  if (opts.json) {
+    const where = direct ? { direct: direct.address() } : {};
+    console.log(JSON.stringify({ type: 'ready', device: cfg.device, gateway: server.gateway, subnet, allowed: cfg.allow.size, pk: transport.localPk, ...where }));
+  } else {
+    console.log(
+      `vpn-server: up on ${cfg.device}, gateway ${server.gateway}, clients from ${subnet}, ` +
+        `${cfg.allow.size} allowed key(s)${direct ? `, direct on ${direct.address()} as ${transport.localPk}` : ''}`,
+    );
+  }
   await new Promise<never>(() => {}); // runs until a signal or SHUTDOWN runs the shutdown hooks
   await shutdown(0);
   return 0;

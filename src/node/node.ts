@@ -46,6 +46,8 @@ export interface NodeOptions {
   listen?: { host: string; port: number } | null;
   /** Address announced for direct transports, when it differs from the listen address. */
   announceAddress?: string;
+  /** A human name announced with the node's service entry (`attrs.name`); checked by the caller. */
+  name?: string;
   api?: { host: string; port: number };
   apiToken?: string;
   /** Peers to keep a transport to. */
@@ -251,7 +253,7 @@ export class Node extends EventEmitter implements AppApiHost {
   private async announceEntry(): Promise<void> {
     const addresses = this.announcedAddresses;
     this.lastAnnounced = addresses.join(' ');
-    await this.messenger.announce({ addresses, services: [{ name: NODE_SERVICE, port: 0 }, ...this.services] });
+    await this.messenger.announce({ addresses, services: [{ name: NODE_SERVICE, port: 0, ...(this.o.name ? { attrs: { name: this.o.name } } : {}) }, ...this.services] });
   }
 
   /** After a (re)registration the observed public address may be new: announce it. */

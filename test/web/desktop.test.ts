@@ -65,7 +65,7 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
 
   // Step 1: opened with the token, one terminal with a prompt.
   await page.goto(url);
-  await page.locator('.window').first().waitFor();
+  await page.locator('.window[data-term]').first().waitFor();
   const first = await focusedTerm(page);
   await waitScreen(page, first, /viscript> /);
   await shot('1-open');
@@ -73,7 +73,7 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
   // Step 2: a second terminal from the start menu.
   await page.click('[data-testid=start]');
   await page.click('#menu .item:text("New Terminal")');
-  assert.equal(await page.locator('.window').count(), 2);
+  assert.equal(await page.locator('.window[data-term]').count(), 2);
   const second = await focusedTerm(page);
   assert.notEqual(second, first);
   await waitScreen(page, second, /viscript> /);
@@ -111,7 +111,8 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
   await page.locator(`.window[data-term="${first}"] .title:has-text("attached")`).waitFor({ state: 'detached' });
   await shot('5-detached');
 
-  // Step 6: move by the title bar, resize from a corner, and never below 16x4 cells.
+  // Step 6: move by the title bar, resize from a corner, and never below 16x4 cells. The windows start tiled
+  // (filling the desk), so this grows the window from its top-left corner, which the move left on screen.
   const win = page.locator(`.window[data-term="${first}"]`);
   const before = (await win.boundingBox())!;
   await page.mouse.move(before.x + 60, before.y + 12);
@@ -120,29 +121,30 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
   await page.mouse.up();
   const moved = (await win.boundingBox())!;
   assert.ok(Math.abs(moved.x - before.x - 200) <= 2 && Math.abs(moved.y - before.y - 100) <= 2, `moved to ${JSON.stringify(moved)}`);
+  assert.equal(await page.getAttribute('[data-testid=tile]', 'aria-pressed'), 'false', 'a window moved by hand ends the tiling');
   const size = async () => [Number(await win.getAttribute('data-cols')), Number(await win.getAttribute('data-rows'))];
   const [colsBefore, rowsBefore] = await size();
-  await page.mouse.move(moved.x + moved.width - 2, moved.y + moved.height - 2);
+  await page.mouse.move(moved.x + 2, moved.y + 2);
   await page.mouse.down();
-  await page.mouse.move(moved.x + moved.width + 150, moved.y + moved.height + 120, { steps: 5 });
+  await page.mouse.move(moved.x - 150, moved.y - 80, { steps: 5 });
   await page.mouse.up();
   const bigger = (await win.boundingBox())!;
-  assert.ok(bigger.width > moved.width + 100 && bigger.height > moved.height + 100, `resized to ${JSON.stringify(bigger)}`);
+  assert.ok(bigger.width > moved.width + 100 && bigger.height > moved.height + 50, `resized to ${JSON.stringify(bigger)}`);
   const [colsAfter, rowsAfter] = await size();
   assert.ok(colsAfter > colsBefore && rowsAfter > rowsBefore, `terminal went from ${colsBefore}x${rowsBefore} to ${colsAfter}x${rowsAfter}`);
   await shot('6-moved-resized');
-  await page.mouse.move(bigger.x + bigger.width - 2, bigger.y + bigger.height - 2);
+  await page.mouse.move(bigger.x + 2, bigger.y + 2);
   await page.mouse.down();
-  await page.mouse.move(bigger.x + 20, bigger.y + 20, { steps: 5 });
+  await page.mouse.move(bigger.x + bigger.width - 20, bigger.y + bigger.height - 20, { steps: 5 });
   await page.mouse.up();
   const [minCols, minRows] = await size();
   assert.ok(minCols >= 16 && minRows >= 4, `smallest terminal is ${minCols}x${minRows}`);
   assert.ok(minCols < colsBefore, `shrunk to ${minCols}x${minRows}`);
   await shot('6-smallest');
   const small = (await win.boundingBox())!;
-  await page.mouse.move(small.x + small.width - 2, small.y + small.height - 2);
+  await page.mouse.move(small.x + 2, small.y + 2);
   await page.mouse.down();
-  await page.mouse.move(small.x + 700, small.y + 400, { steps: 5 });
+  await page.mouse.move(small.x - 500, small.y - 400, { steps: 5 });
   await page.mouse.up();
 
   // Step 7: window commands: mt moves, ct closes another, never the last one; sd stops the app.
@@ -161,7 +163,7 @@ test('the desktop runs Viscript shells in browser terminals, with a start menu a
 
   // Step 8: clicking an app in the panel opens its logs.
   await row.click();
-  await page.waitForFunction(() => (globalThis as unknown as { document: Doc }).document.querySelectorAll('.window').length === 2);
+  await page.waitForFunction(() => (globalThis as unknown as { document: Doc }).document.querySelectorAll('.window[data-term]').length === 2);
   const logs = await focusedTerm(page);
   await waitScreen(page, logs, /tick \d+/);
   await shot('8-logs');

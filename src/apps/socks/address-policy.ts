@@ -1,109 +1,18 @@
 // Which destinations the exit may connect to. Safe by default: loopback, private, link-local and other
 // special-purpose ranges are refused unless an allowlist CIDR permits them. Checks are made on the
 // RESOLVED address (bytes, not text), so "127.1", "::ffff:127.0.0.1" or a name pointing at 10.x are caught.
-import { isIP } from 'node:net';
+import { type Cidr, type IpBytes, cidrContains, formatIp, parseCidr as parseAny, parseIp } from '../../util/cidr.js';
 
-/** An address as bytes: 4 for IPv4, 16 for IPv6. */
-export type IpBytes = Uint8Array;
+export { type Cidr, type IpBytes, cidrContains, formatIp, parseIp };
 
-export interface Cidr {
-  bytes: IpBytes;
-  prefix: number;
-  text: string;
-  /** When set, the rule covers only this destination port (an allowlist entry such as 127.0.0.1:7180). */
-  port?: number;
-}
-
-function parseV4(s: string): IpBytes | null {
-  if (isIP(s) !== 4) return null;
-  return Uint8Array.from(s.split('.').map(Number));
-}
-
-function parseV6(text: string): IpBytes | null {
-  const s = text.replace(/%.*$/, ''); // zone id ("fe80::1%eth0") does not change the range
-  if (isIP(s) !== 6) return null;
-  let head = s;
-  let tailV4: IpBytes | null = null;
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    tailV4 = parseV4(s.slice(lastColon + 1));
-    if (!tailV4) return null;
-    head = s.slice(0, lastColon + 1) + '0:0'; // stand-in groups, replaced below
-  }
-  const [left, right] = head.includes('::') ? head.split('::') : [head, undefined];
-  const groups = (p: string | undefined) => (p ? p.split(':').filter((g) => g !== '') : []);
-  const l = groups(left);
-  const r = groups(right);
-  const fill = right === undefined ? 0 : 8 - l.length - r.length;
-  const all = [...l, ...Array<string>(fill).fill('0'), ...r];
-  if (all.length !== 8) return null;
-  const out = new Uint8Array(16);
-  all.forEach((g, i) => {
-    const v = parseInt(g, 16);
-    out[i * 2] = v >> 8;
-    out[i * 2 + 1] = v & 0xff;
-  });
-  if (tailV4) out.set(tailV4, 12);
-  return out;
-}
-
-/** Parses an IPv4 or IPv6 literal to bytes, or null when it is not one. */
-export function parseIp(s: string): IpBytes | null {
-  return parseV4(s) ?? parseV6(s);
-}
-
-export function formatIp(b: IpBytes): string {
-  if (b.length === 4) return Array.from(b).join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16));
-  // Compress the longest run of zero groups, as RFC 5952 asks.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j === i ? i + 1 : j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
-}
-
-/**
- * Parses "10.0.0.0/8", "::1/128" or a bare address (a /32 or /128), optionally narrowed to one port:
- * "127.0.0.1:7180", "10.0.0.0/8:80", "[::1]:7180". Throws a one-line error.
- */
+/** An allow entry: a range, a bare address or one port of either ("127.0.0.1:7180", "10.0.0.0/8:80", "[::1]:7180"). */
 export function parseCidr(text: string): Cidr {
-  const t = text.trim();
-  const withPort = /^\[([^\]]+)\](?::(\d+))?$/.exec(t) ?? /^([^:]+):(\d+)$/.exec(t);
-  const range = withPort ? withPort[1] : t;
-  let port: number | undefined;
-  if (withPort?.[2] !== undefined) {
-    port = Number(withPort[2]);
-    if (port < 1 || port > 65535) throw new Error(`"${text}": port must be 1-65535`);
-  }
-  const [addr, prefixText, extra] = range.split('/');
-  const bytes = parseIp(addr ?? '');
-  if (!bytes || extra !== undefined) throw new Error(`"${text}" is not a CIDR such as 10.0.0.0/8, fd00::/8 or 127.0.0.1:7180`);
-  const max = bytes.length * 8;
-  const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!/^\d+$/.test(prefixText ?? String(max)) || prefix > max) {
-    throw new Error(`"${text}": prefix must be 0-${max}`);
-  }
-  return { bytes, prefix, text: t, ...(port !== undefined ? { port } : {}) };
+  return parseAny(text, { port: true });
 }
 
-export function cidrContains(c: Cidr, ip: IpBytes): boolean {
-  if (c.bytes.length !== ip.length) return false;
-  const full = c.prefix >> 3;
-  for (let i = 0; i < full; i++) if (c.bytes[i] !== ip[i]) return false;
-  const rest = c.prefix & 7;
-  if (rest === 0) return true;
-  const mask = (0xff << (8 - rest)) & 0xff;
-  return (c.bytes[full] & mask) === (ip[full] & mask);
+/** socks-server's --allow value: as parseCidr, with errors naming the flag. */
+export function parseAllowOption(text: string): Cidr {
+  return parseAny(text, { flag: '--allow', port: true });
 }
 
 /**

@@ -1,5 +1,5 @@
 // SOCKS5 over the mesh: the socks-client (local SOCKS5 proxy) and the socks-server (the exit).
-export { AddressPolicy, BLOCKED_RANGES, parseCidr, parseIp, formatIp, type Cidr } from './address-policy.js';
+export { AddressPolicy, BLOCKED_RANGES, parseAllowOption, parseCidr, parseIp, formatIp, type Cidr } from './address-policy.js';
 export { SocksClient, repForDialError, type SocksClientOptions } from './client.js';
 export { SocksExit, repForError, type SocksExitOptions } from './exit.js';
 export { ExitPicker, NoExitError, type ExitCandidate, type MeshDialer } from './exit-picker.js';

@@ -1,5 +1,6 @@
 // IPv4 helpers for the tunnel: addresses and subnets as numbers, packet validation, and the ICMP
 // "fragmentation needed" reply. Only what the VPN needs; IPv6 is not tunnelled yet.
+import { parseCidr as parseAnyCidr } from '../../util/cidr.js';
 
 export interface Cidr {
   /** Network address as an unsigned 32-bit number. */
@@ -23,18 +24,13 @@ export function maskOf(prefixLen: number): number {
   return prefixLen === 0 ? 0 : (0xffffffff << (32 - prefixLen)) >>> 0;
 }
 
-/** Parses "10.0.0.0/24" (host bits must be zero, so a typo is not silently widened). */
-export function parseCidr(text: string): Cidr {
-  const m = /^([\d.]+)\/(\d{1,2})$/.exec(text.trim());
-  if (!m) throw new Error(`"${text}" is not a subnet like 10.99.0.0/24`);
-  const prefixLen = Number(m[2]);
-  if (prefixLen > 32) throw new Error(`"${text}": prefix length ${prefixLen} is above 32`);
-  const addr = ipToInt(m[1]);
-  const network = (addr & maskOf(prefixLen)) >>> 0;
-  if (network !== addr) {
-    throw new Error(`"${text}" has host bits set; did you mean ${intToIp(network)}/${prefixLen}?`);
-  }
-  return { network, prefixLen };
+/**
+ * Parses a subnet such as "10.0.0.0/24" with the CLI's one CIDR parser (src/util/cidr.ts): IPv4, a /PREFIX,
+ * host bits zero (so a typo is not silently widened); errors name `flag` and the value.
+ */
+export function parseCidr(text: string, flag?: string): Cidr {
+  const c = parseAnyCidr(text, { flag, family: 4, bare: false, strict: true });
+  return { network: ((c.bytes[0] << 24) | (c.bytes[1] << 16) | (c.bytes[2] << 8) | c.bytes[3]) >>> 0, prefixLen: c.prefix };
 }
 
 export function formatCidr(c: Cidr): string {

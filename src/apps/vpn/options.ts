@@ -1,6 +1,6 @@
 // Parsing and checking of the VPN apps' command-line values, each failing with a one-line error.
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { parseIpAddress } from '../../util/cidr.js';
 
 export const DEFAULT_SUBNET = '10.99.0.0/24';
 /** Fits a 1500-byte Internet path with room for outer headers, so traffic leaving the exit is not fragmented. */
@@ -51,8 +51,8 @@ export function parseDevice(text: string): string {
 }
 
 export function parseIpv4(text: string, what: string): string {
-  if (!net.isIPv4(text)) throw new Error(`${what} "${text}" is not an IPv4 address`);
-  return text;
+  parseIpAddress(text, what, 4);
+  return text.trim();
 }
 
 export function parseHops(text: string): number {

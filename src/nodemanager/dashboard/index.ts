@@ -3,7 +3,11 @@ import type { GuiServer } from '../../util/gui-server.js';
 import { parseHostPort } from '../../util/hostport.js';
 import { onShutdown } from '../../util/lifecycle.js';
 import { QUERY_MAX_LIMIT } from '../../messenger/types.js';
+import { isNodeName } from '../../util/node-name.js';
 import type { NodeManager } from '../manager.js';
+
+/** The service every node announces (src/node/transports.ts); nodes put their --name in its attributes. */
+const NODE_SERVICE = 'skywire-node';
 import type { NetworkSnapshot, NodeView, RouteView, RuleView, TrackerOptions, TransportView } from './model.js';
 import { startDashboard } from './server.js';
 
@@ -48,15 +52,6 @@ export function managerSnapshot(manager: ManagerLike, nodeStats?: (pk: string) =
       byNode.get(e.a)?.push({ peer: e.b, latencyMs: e.latencyMs });
       byNode.get(e.b)?.push({ peer: e.a, latencyMs: e.latencyMs });
     }
-    const nodes: NodeView[] = s.nodes.map((pk) => {
-      const stats = nodeStats?.(pk);
-      const counters = new Map((stats?.transports ?? []).map((t) => [t.pk, t]));
-      const transports = (byNode.get(pk) ?? []).map((t) => {
-        const c = counters.get(t.peer);
-        return c ? { ...t, bytesIn: c.bytesIn, bytesOut: c.bytesOut, kind: c.kind } : t;
-      });
-      return { pk, online: true, transports, ...(stats?.rules ? { rules: stats.rules } : {}) };
-    });
     const services: NetworkSnapshot['services'] = [];
     let servicesError: string | undefined;
     try {
@@ -71,6 +66,20 @@ export function managerSnapshot(manager: ManagerLike, nodeStats?: (pk: string) =
       // Shown on the page: an empty table must not pass for "nothing announced".
       servicesError = `the messenger did not answer the services query: ${(err as Error).message}`;
     }
+    // Names nodes announced with their node service (`skywire node --name`): anyone may announce anything for
+    // their own key, so only names that pass the same check as the CLI's are shown, always beside the key.
+    const names = new Map<string, string>();
+    for (const sv of services) if (sv.name === NODE_SERVICE && isNodeName(sv.attrs?.name)) names.set(sv.pk, sv.attrs.name);
+    const nodes: NodeView[] = s.nodes.map((pk) => {
+      const stats = nodeStats?.(pk);
+      const counters = new Map((stats?.transports ?? []).map((t) => [t.pk, t]));
+      const transports = (byNode.get(pk) ?? []).map((t) => {
+        const c = counters.get(t.peer);
+        return c ? { ...t, bytesIn: c.bytesIn, bytesOut: c.bytesOut, kind: c.kind } : t;
+      });
+      const name = names.get(pk);
+      return { pk, ...(name !== undefined ? { name } : {}), online: true, transports, ...(stats?.rules ? { rules: stats.rules } : {}) };
+    });
     return {
       manager: { pk: s.pk, listen: s.listen, routesSetUp: s.routesSetUp, routesFailed: s.routesFailed, routesBroken: s.routesBroken },
       nodes,

@@ -25,6 +25,8 @@ export interface RuleView {
 
 export interface NodeView {
   pk: string;
+  /** The name the node announced (`skywire node --name`), checked by isNodeName; a label, not an identity. */
+  name?: string;
   online: boolean;
   transports: TransportView[];
   rules?: RuleView[];
@@ -82,6 +84,8 @@ export class NetworkTracker {
   private prev?: { at: number; snap: NetworkSnapshot };
   /** Node pk -> null while online, else when it went (in the order they went: oldest gone first). */
   private readonly known = new Map<string, number | null>();
+  /** The last name each known node announced, so a gone node keeps its name while it is shown. */
+  private readonly names = new Map<string, string>();
   private goneCount = 0;
   /** Routes broken and not yet set up again, by "from>to:port" (oldest first). */
   private readonly brokenEnds = new Map<string, number>();
@@ -92,6 +96,12 @@ export class NetworkTracker {
   constructor(o: TrackerOptions = {}) {
     this.forgetAfterMs = o.forgetAfterMs ?? DEFAULT_FORGET_AFTER_MS;
     this.maxGone = o.maxGone ?? DEFAULT_MAX_GONE;
+  }
+
+  /** A node in the history: its name (if it announced one) and key prefix. */
+  private label(pk: string): string {
+    const name = this.names.get(pk);
+    return name !== undefined ? `${name} (${short(pk)})` : short(pk);
   }
 
   private add(e: HistoryEvent): void {
@@ -111,15 +121,16 @@ export class NetworkTracker {
     const present = new Set(nodes.map((n) => n.pk));
     for (const n of nodes) {
       const was = this.known.get(n.pk);
+      if (n.name !== undefined) this.names.set(n.pk, n.name);
       if (typeof was === 'number' || (was === undefined && prev)) {
-        this.add({ t: now, kind: 'node-up', text: `node ${short(n.pk)} is online` });
+        this.add({ t: now, kind: 'node-up', text: `node ${this.label(n.pk)} is online` });
       }
       if (typeof was === 'number') this.goneCount--;
       this.known.set(n.pk, null);
     }
     for (const [pk, goneAt] of this.known) {
       if (present.has(pk) || goneAt !== null) continue;
-      this.add({ t: now, kind: 'node-down', text: `node ${short(pk)} went offline` });
+      this.add({ t: now, kind: 'node-down', text: `node ${this.label(pk)} went offline` });
       this.known.delete(pk); // re-inserted at the end: the map stays in the order nodes went
       this.known.set(pk, now);
       this.goneCount++;
@@ -131,9 +142,13 @@ export class NetworkTracker {
       }
       if (goneAt === null) continue;
       this.known.delete(pk);
+      this.names.delete(pk);
       this.goneCount--;
     }
-    for (const [pk, goneAt] of this.known) if (goneAt !== null) nodes.push({ pk, online: false, transports: [] });
+    for (const [pk, goneAt] of this.known) {
+      const name = this.names.get(pk);
+      if (goneAt !== null) nodes.push({ pk, ...(name !== undefined ? { name } : {}), online: false, transports: [] });
+    }
     for (const [k, at] of this.brokenEnds) {
       if (this.brokenEnds.size <= this.maxGone && now - at < this.forgetAfterMs) break;
       this.brokenEnds.delete(k);
@@ -163,19 +178,19 @@ export class NetworkTracker {
       if (brokenLeft > 0) {
         brokenLeft--;
         this.brokenEnds.set(ends(r), now);
-        this.add({ t: now, kind: 'broken', route: key, path: r.fwd, text: `route ${short(r.from)} → ${short(r.to)}:${r.port} broken (path ${r.fwd.map(short).join(' → ')})` });
+        this.add({ t: now, kind: 'broken', route: key, path: r.fwd, text: `route ${this.label(r.from)} → ${this.label(r.to)}:${r.port} broken (path ${r.fwd.map((pk) => this.label(pk)).join(' → ')})` });
       } else {
-        this.add({ t: now, kind: 'closed', route: key, text: `route ${short(r.from)} → ${short(r.to)}:${r.port} closed` });
+        this.add({ t: now, kind: 'closed', route: key, text: `route ${this.label(r.from)} → ${this.label(r.to)}:${r.port} closed` });
       }
     }
     for (const [key, r] of after) {
       if (before.has(key)) continue;
-      const path = r.fwd.map(short).join(' → ');
+      const path = r.fwd.map((pk) => this.label(pk)).join(' → ');
       if (this.brokenEnds.has(ends(r))) {
         this.brokenEnds.delete(ends(r));
-        this.add({ t: now, kind: 'repaired', route: key, path: r.fwd, text: `route ${short(r.from)} → ${short(r.to)}:${r.port} repaired via ${path}` });
+        this.add({ t: now, kind: 'repaired', route: key, path: r.fwd, text: `route ${this.label(r.from)} → ${this.label(r.to)}:${r.port} repaired via ${path}` });
       } else {
-        this.add({ t: now, kind: 'setup', route: key, path: r.fwd, text: `route ${short(r.from)} → ${short(r.to)}:${r.port} set up via ${path}` });
+        this.add({ t: now, kind: 'setup', route: key, path: r.fwd, text: `route ${this.label(r.from)} → ${this.label(r.to)}:${r.port} set up via ${path}` });
       }
     }
 

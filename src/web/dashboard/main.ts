@@ -2,11 +2,11 @@
 // over them), a table per node of transports and routing rules with bytes and rates, the services in the
 // messenger and the history of routes. Everything arrives as snapshots over the websocket.
 import { connect } from '../common/ws';
-import { $, clock, h } from '../common/dom';
+import { $, clock, h, shortPk } from '../common/dom';
 
 interface Transport { peer: string; latencyMs?: number; bytesIn?: number; bytesOut?: number; rateIn?: number; rateOut?: number; kind?: string }
 interface Rule { id: number | string; kind: string; route?: string; nextPk?: string; bytesIn?: number; bytesOut?: number; rateIn?: number; rateOut?: number }
-interface NodeView { pk: string; online: boolean; transports: Transport[]; rules?: Rule[] }
+interface NodeView { pk: string; name?: string; online: boolean; transports: Transport[]; rules?: Rule[] }
 interface Route { key: string; from: string; to: string; port: number; fwd: string[]; rev: string[]; createdAt: number }
 interface Service { pk: string; name: string; port: number; attrs?: Record<string, string> }
 interface Snapshot {
@@ -21,6 +21,19 @@ const H = 560;
 const COLORS = ['#3fa7ff', '#ffb547', '#b78cff', '#5fd38d', '#ff6f91', '#4fd1c5'];
 const short = (pk: string) => pk.slice(0, 8);
 const positions = new Map<string, { x: number; y: number }>();
+/** Names nodes announced (`skywire node --name`), from the latest snapshot. A name is a label anyone can pick
+ *  for their own key, so it is always shown beside the key's prefix, and the full key is in the tooltip. */
+let names = new Map<string, string>();
+
+/** A node as the tables show it: its name (if any) next to the hex prefix; the full key in the tooltip. */
+function who(pk: string): HTMLElement {
+  const name = names.get(pk);
+  return h('span', { class: 'who', title: name ? `${name}\n${pk}` : pk }, name ? h('b', { class: 'name' }, name) : undefined, h('code', {}, short(pk)));
+}
+/** The same as text, for paths and history lines. */
+const whoText = (pk: string) => (names.has(pk) ? `${names.get(pk)} (${short(pk)})` : short(pk));
+/** The one row an empty table shows. */
+const none = (cols: number) => h('tr', { class: 'none' }, h('td', { colspan: cols }, 'none'));
 
 function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>, text?: string): SVGElementTagNameMap[K] {
   const el = document.createElementNS(SVG, tag);
@@ -79,7 +92,8 @@ function drawGraph(s: Snapshot) {
     const p = positions.get(n.pk)!;
     const node = svg('g', { class: `node ${n.online ? 'online' : 'offline'}`, 'data-pk': n.pk });
     node.append(svg('circle', { cx: p.x, cy: p.y, r: 22 }), svg('text', { x: p.x, y: p.y + 40 }, short(n.pk)));
-    node.append(svg('title', {}, `${n.pk}\n${n.online ? 'online' : 'offline'}, ${n.transports.length} transport(s)`));
+    if (n.name) node.append(svg('text', { class: 'name', x: p.x, y: p.y + 55 }, n.name.length > 18 ? `${n.name.slice(0, 17)}…` : n.name));
+    node.append(svg('title', {}, `${n.name ? `${n.name}\n` : ''}${n.pk}\n${n.online ? 'online' : 'offline'}, ${n.transports.length} transport(s)`));
     g.append(node);
   }
 }
@@ -88,48 +102,55 @@ function cell(text: string, cls?: string) {
   return h('td', cls ? { class: cls } : {}, text);
 }
 
+const td = (child: Node, cls?: string) => h('td', cls ? { class: cls } : {}, child);
+const head = (...cols: string[]) => h('thead', {}, h('tr', {}, ...cols.map((x) => h('th', {}, x))));
+/** A table in a box that never lets it spill out of its card (it scrolls inside at very small widths). */
+const boxed = (table: HTMLElement) => h('div', { class: 'table-box' }, table);
+const pathCell = (path: string[]) => td(h('span', { class: 'path' }, path.map(whoText).join(' → ')), 'wrap');
+
 function drawTables(s: Snapshot, history: HistoryEvent[]) {
   const m = s.manager;
   const online = s.nodes.filter((n) => n.online).length;
   $('#stats').replaceChildren(
-    'manager ', h('code', {}, m ? short(m.pk) : '?'),
+    'manager ', h('code', { title: m?.pk ?? '' }, m ? short(m.pk) : '?'),
     ' · nodes online ', h('b', { 'data-testid': 'online-count' }, String(online)), ` of ${s.nodes.length}`,
     ' · live routes ', h('b', {}, String(s.routes.length)),
     m ? ` · set up ${m.routesSetUp ?? 0}, failed ${m.routesFailed ?? 0}, broken ${m.routesBroken ?? 0}` : '');
 
-  $('#history').replaceChildren(...history.slice().reverse().map((e) =>
-    h('li', { class: e.kind }, h('span', { class: 'when' }, clock(e.t)), e.text)));
+  $('#history').replaceChildren(...(history.length ? history.slice().reverse().map((e) =>
+    h('li', { class: e.kind }, h('span', { class: 'when' }, clock(e.t)), e.text)) : [h('li', { class: 'none' }, 'none')]));
 
-  ($('#services tbody')).replaceChildren(...(s.services.length ? s.services.map((sv) => h('tr', {},
-    cell(sv.name), h('td', {}, h('code', { title: sv.pk }, short(sv.pk))), cell(String(sv.port), 'num'),
-    cell(Object.entries(sv.attrs ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')))) : s.servicesError ? [] : [h('tr', {}, h('td', { colspan: 4 }, 'none announced'))]),
+  $('#services tbody').replaceChildren(...(s.services.length ? s.services.map((sv) => h('tr', {},
+    cell(sv.name, 'wrap'), td(who(sv.pk)), cell(String(sv.port), 'num'),
+    cell(Object.entries(sv.attrs ?? {}).map(([k, v]) => `${k}=${v}`).join(' '), 'wrap'))) : s.servicesError ? [] : [none(4)]),
     // Never an empty catch in a UI: a failed query is said, not shown as an empty table.
     ...(s.servicesError ? [h('tr', { class: 'error', 'data-testid': 'services-error' }, h('td', { colspan: 4 }, s.servicesError))] : []));
 
-  ($('#routes tbody')).replaceChildren(...(s.routes.length ? s.routes.map((r) => h('tr', { 'data-route': r.key },
-    h('td', {}, h('code', {}, r.key)), h('td', {}, h('code', {}, short(r.from))), h('td', {}, h('code', {}, short(r.to))),
-    cell(String(r.port), 'num'), cell(r.fwd.map(short).join(' → ')), cell(r.rev.map(short).join(' → ')),
-    cell(`${Math.round((Date.now() - r.createdAt) / 1000)} s`, 'num'))) : [h('tr', {}, h('td', { colspan: 7 }, 'no live routes'))]));
+  $('#routes tbody').replaceChildren(...(s.routes.length ? s.routes.map((r) => h('tr', { 'data-route': r.key },
+    td(h('code', {}, r.key)), td(who(r.from)), td(who(r.to)), cell(String(r.port), 'num'), pathCell(r.fwd), pathCell(r.rev),
+    cell(`${Math.round((Date.now() - r.createdAt) / 1000)} s`, 'num'))) : [none(7)]));
 
   $('#nodes').replaceChildren(...s.nodes.slice().sort((a, b) => a.pk.localeCompare(b.pk)).map((n) => {
-    const transports = h('table', {}, h('thead', {}, h('tr', {}, ...['peer', 'kind', 'latency', 'in', 'out', 'in/s', 'out/s'].map((x) => h('th', {}, x)))),
+    const transports = h('table', { 'data-testid': 'transports' }, head('peer', 'kind', 'latency', 'in', 'out', 'in/s', 'out/s'),
       h('tbody', {}, ...(n.transports.length ? n.transports.map((t) => h('tr', { 'data-peer': t.peer },
-        h('td', {}, h('code', { title: t.peer }, short(t.peer))), cell(t.kind ?? ''), cell(ms(t.latencyMs), 'num'),
-        cell(bytes(t.bytesIn), 'num'), cell(bytes(t.bytesOut), 'num'), cell(rate(t.rateIn), 'num'), cell(rate(t.rateOut), 'num'))) :
-        [h('tr', {}, h('td', { colspan: 7 }, 'no transports'))])));
-    const rules = n.rules ? h('table', {}, h('thead', {}, h('tr', {}, ...['rule', 'kind', 'route', 'next hop', 'in', 'out', 'in/s', 'out/s'].map((x) => h('th', {}, x)))),
-      h('tbody', {}, ...n.rules.map((r) => h('tr', {}, cell(String(r.id), 'num'), cell(r.kind), h('td', {}, h('code', {}, r.route ?? '')),
-        h('td', {}, h('code', {}, r.nextPk ? short(r.nextPk) : '')), cell(bytes(r.bytesIn), 'num'), cell(bytes(r.bytesOut), 'num'),
-        cell(rate(r.rateIn), 'num'), cell(rate(r.rateOut), 'num'))))) : undefined;
+        td(who(t.peer)), cell(t.kind ?? ''), cell(ms(t.latencyMs), 'num'),
+        cell(bytes(t.bytesIn), 'num'), cell(bytes(t.bytesOut), 'num'), cell(rate(t.rateIn), 'num'), cell(rate(t.rateOut), 'num'))) : [none(7)])));
+    const rules = n.rules ? h('table', { 'data-testid': 'rules' }, head('rule', 'kind', 'route', 'next hop', 'in', 'out', 'in/s', 'out/s'),
+      h('tbody', {}, ...(n.rules.length ? n.rules.map((r) => h('tr', {}, cell(String(r.id), 'num'), cell(r.kind), td(h('code', { title: r.route ?? '' }, (r.route ?? '').slice(0, 8))),
+        r.nextPk ? td(who(r.nextPk)) : cell(''), cell(bytes(r.bytesIn), 'num'), cell(bytes(r.bytesOut), 'num'),
+        cell(rate(r.rateIn), 'num'), cell(rate(r.rateOut), 'num'))) : [none(8)]))) : undefined;
+    // The card's title: the name, then the key shortened (the whole key in the tooltip, and selectable there).
+    const title = h('h3', {}, n.name ? h('span', { class: 'name' }, n.name) : undefined,
+      h('code', { class: 'key', title: n.pk }, shortPk(n.pk)), h('span', { class: 'state' }, n.online ? 'online' : 'offline'));
     return h('div', { class: `card ${n.online ? 'online' : 'offline'}`, 'data-pk': n.pk },
-      h('h3', {}, h('code', { title: n.pk }, n.pk), h('span', { class: 'state' }, n.online ? 'online' : 'offline')),
-      h('h4', {}, 'transports'), transports, rules ? h('h4', {}, 'routing rules (per hop)') : undefined, rules);
+      title, h('h4', {}, 'transports'), boxed(transports), rules ? h('h4', {}, 'routing rules (per hop)') : undefined, rules ? boxed(rules) : undefined);
   }));
 }
 
 connect((msg) => {
   if (msg.type !== 'snapshot') return;
   const s = msg.snapshot as Snapshot;
+  names = new Map(s.nodes.filter((n) => n.name).map((n) => [n.pk, n.name!]));
   drawGraph(s);
   drawTables(s, (msg.history as HistoryEvent[]) ?? []);
 }, (open) => {

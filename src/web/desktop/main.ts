@@ -1,20 +1,24 @@
 // The Viscript desktop: terminal windows (each a shell session on the server), a taskbar with a start
-// menu, and a panel of running apps with live CPU and memory. Window commands (nt, lt, foc, ct, defocus,
-// mt) are handled here, since windows live in the browser; every other line goes to the window's session.
+// menu, and panels (the running apps with live CPU and memory; any later panel is one more `addPanel`), all
+// placed by the window manager (tiled until the user moves one). Window commands (nt, lt, foc, ct, defocus,
+// mt, tile) are handled here, since windows live in the browser; every other line goes to the window's session.
 import '@xterm/xterm/css/xterm.css';
 import { connect } from '../common/ws';
 import { $, h } from '../common/dom';
 import { formatBytes } from '../../util/text-table';
 import { sparkline } from './sparkline';
+import { DeskWindow } from './desk-window';
 import { TermWindow } from './window';
+import { WindowManager } from './window-manager';
 
 interface AppRow { id: number; name: string; state: string; pid?: number; cpu?: number; rss?: number; restarts: number }
 interface AppDef { name: string; desc: string; daemon: boolean }
 
 const desk = $('#desk');
 const windows = new Map<string, TermWindow>();
+const panels = new Map<string, DeskWindow>();
+const wm = new WindowManager(desk, () => renderTaskbar());
 let focused: string | undefined;
-let z = 10;
 let count = 0;
 let appDefs: AppDef[] = [];
 const samples = new Map<number, { cpu: number[]; rss: number[] }>();
@@ -26,7 +30,7 @@ function focus(id: string | undefined) {
   focused = id;
   for (const [wid, w] of windows) {
     w.setFocused(wid === id);
-    if (wid === id) w.el.style.zIndex = String(++z);
+    if (wid === id) wm.raise(w);
   }
   renderTaskbar();
 }
@@ -34,8 +38,7 @@ function focus(id: string | undefined) {
 function newTerm(initial?: string): TermWindow {
   const id = newId();
   count++;
-  const n = windows.size;
-  const w = new TermWindow(id, `Terminal ${count}`, desk, { x: 30 + 36 * (n % 8), y: 20 + 30 * (n % 8), w: 640, h: 360 }, {
+  const w = new TermWindow(id, `Terminal ${count}`, desk, wm.initialRect({ w: 640, h: 360 }), {
     line: (text) => runLine(w, text),
     detach: () => link.send({ type: 'detach', term: id }),
     clear: () => {
@@ -43,12 +46,14 @@ function newTerm(initial?: string): TermWindow {
       w.editor.reset();
     },
     focus: () => focused !== id && focus(id),
+    moved: () => wm.float(),
     close: () => {
       const err = closeTerm(id);
       if (err) w.editor.print(`error: ${err}\n`);
     },
   });
   windows.set(id, w);
+  wm.add(w, 'main');
   link.send({ type: 'open', term: id });
   w.editor.print(`Viscript terminal ${id} — type "help" for commands, Ctrl+Z detaches\n`);
   focus(id);
@@ -62,8 +67,10 @@ function newTerm(initial?: string): TermWindow {
 function closeTerm(id: string): string | undefined {
   if (!windows.has(id)) return `no terminal ${id}`;
   if (windows.size === 1) return 'cannot close the last terminal';
-  windows.get(id)!.dispose();
+  const w = windows.get(id)!;
+  w.dispose();
   windows.delete(id);
+  wm.remove(w);
   link.send({ type: 'close', term: id });
   if (focused === id) focus([...windows.keys()].pop());
   else renderTaskbar();
@@ -116,25 +123,58 @@ function runLine(w: TermWindow, text: string) {
       case 'mt': {
         const [x, y] = [Number(words[1]), Number(words[2])];
         if (!/^\d+$/.test(words[1] ?? '') || !/^\d+$/.test(words[2] ?? '')) say('error: usage: move_term X Y (pixels from the top left)');
-        else w.place(x, y);
+        else {
+          wm.float();
+          w.place(x, y);
+        }
         return;
       }
+      case 'tile':
+        wm.tile();
+        return;
     }
   }
   link.send({ type: 'line', term: w.id, text });
 }
 
+/**
+ * A panel: a window of the side column holding `content` (the apps list; another panel is one more call).
+ * Closing it hides it; its taskbar button or the start menu shows it again.
+ */
+function addPanel(id: string, title: string, content: HTMLElement): DeskWindow {
+  const p: DeskWindow = new DeskWindow(title, desk, { class: 'panel', 'data-panel': id }, {
+    focus: () => wm.raise(p),
+    close: () => wm.setHidden(p, true),
+    moved: () => wm.float(),
+  }, wm.initialRect({ w: 300, h: 400 }));
+  p.body.append(content);
+  panels.set(id, p);
+  wm.add(p, 'side');
+  return p;
+}
+
 function renderTaskbar() {
-  $('#tasks').replaceChildren(...[...windows.values()].map((w) => {
+  const tile = $('#tile');
+  tile.classList.toggle('active', wm.mode === 'tiled');
+  tile.setAttribute('aria-pressed', String(wm.mode === 'tiled'));
+  const terms = [...windows.values()].map((w) => {
     const b = h('button', { class: w.id === focused ? 'task active' : 'task', 'data-term': w.id }, w.title);
     b.onclick = () => focus(w.id);
     return b;
-  }));
+  });
+  const side = [...panels].map(([id, p]) => {
+    const b = h('button', { class: p.hidden ? 'task panel-task hidden' : 'task panel-task', 'data-panel': id }, p.title);
+    b.onclick = () => (p.hidden ? wm.setHidden(p, false) : wm.raise(p));
+    return b;
+  });
+  $('#tasks').replaceChildren(...terms, ...side);
 }
 
 function renderMenu() {
   const items: Array<[string, () => void]> = appDefs.map((a) => [`Start ${a.name}`, () => startApp(a.name)]);
-  items.push(['New Terminal', () => void newTerm()], ['Defocus', () => focus(undefined)]);
+  items.push(['New Terminal', () => void newTerm()]);
+  for (const p of panels.values()) if (p.hidden) items.push([`Show ${p.title}`, () => wm.setHidden(p, false)]);
+  items.push(['Tile windows', () => wm.tile()], ['Defocus', () => focus(undefined)]);
   $('#menu').replaceChildren(...items.map(([label, fn]) => {
     const b = h('button', { class: 'item' }, label);
     b.onclick = () => {
@@ -199,6 +239,8 @@ function renderApps(rows: AppRow[]) {
   $('#apps').replaceChildren(...(list.length ? list : [h('li', { class: 'empty' }, 'no apps started yet')]));
 }
 
+addPanel('apps', 'Apps', h('ul', { id: 'apps', 'data-testid': 'apps' }));
+
 const link = connect((msg) => {
   const w = typeof msg.term === 'string' ? windows.get(msg.term) : undefined;
   switch (msg.type) {
@@ -249,7 +291,12 @@ const link = connect((msg) => {
 
 $('#start').addEventListener('click', (ev) => {
   ev.stopPropagation();
+  renderMenu();
   $('#menu').hidden = !$('#menu').hidden;
 });
+$('#tile').addEventListener('click', () => wm.tile());
 document.addEventListener('click', () => ($('#menu').hidden = true));
-window.addEventListener('resize', () => windows.forEach((w) => w.refit()));
+window.addEventListener('resize', () => {
+  wm.relayout();
+  windows.forEach((w) => w.refit());
+});

@@ -22,7 +22,7 @@ async function fails(args: string[], code: number, re: RegExp, env: Record<strin
 }
 
 test('socks-server and socks-client reject bad options with one clear line', async () => {
-  await fails(['socks-server', '--allow', '10.0.0.0/40'], 2, /^skywire socks-server: "10.0.0.0\/40": prefix must be 0-32$/m);
+  await fails(['socks-server', '--allow', '10.0.0.0/40'], 2, /^skywire socks-server: --allow "10.0.0.0\/40": prefix must be 0-32$/m);
   await fails(['socks-server', '--clients', 'abc'], 2, /^skywire socks-server: .*public key/im);
   await fails(['socks-server', '--port', '70000'], 2, /--port "70000" must be an integer from 1 to 65535/);
   await fails(['socks-client', '--user', 'alice'], 2, /^skywire socks-client: --user and --pass go together$/m);
