@@ -32,6 +32,10 @@ import {
 } from '../routing/control-protocol.js';
 import { Penalties, type PenaltyOptions } from './penalties.js';
 import type { RouteView } from './dashboard/model.js';
+import type { RedisUrl } from '../util/redis-url.js';
+import { IdConflict, SharedStore, SharedUnavailable } from './shared-store.js';
+import type { StoredRoute } from './shared-records.js';
+import { sharedStatus } from './shared-status.js';
 
 export { MANAGER_PORT, MANAGER_SERVICE, type NodeStats } from '../routing/control-protocol.js';
 const POOL_SIZE = 64;
@@ -53,6 +57,8 @@ export interface ManagerOptions {
   setupAttempts?: number;
   /** Live routes one node may have dialed (default 4096): a node that never reports its routes closed cannot grow the table without bound. */
   maxRoutesPerNode?: number;
+  /** Share the graph, route id claims and live routes with other managers in this Redis (docs/control-plane.md). */
+  redis?: { url: RedisUrl; prefix?: string };
 }
 
 /** A step of route setup that failed at one node (which then gets a strike, and the next try avoids it). */
@@ -84,6 +90,8 @@ interface RouteRecord extends RouteView {
   maxHops: number;
   repairs: number;
   repairing?: boolean;
+  /** Set up by this manager (counted against its dialer's limit); false for a route adopted from Redis. */
+  mine: boolean;
 }
 
 const log = createLogger('nodemanager');
@@ -107,6 +115,8 @@ export class NodeManager extends EventEmitter {
   readonly penalties: Penalties;
   private listener: SecureListener | undefined;
   private stopRelay: (() => void) | undefined;
+  /** The state shared with other managers (with --redis), else undefined: this manager works alone, in memory. */
+  readonly shared: SharedStore | undefined;
   routesSetUp = 0;
   routesFailed = 0;
   routesBroken = 0;
@@ -119,6 +129,11 @@ export class NodeManager extends EventEmitter {
     this.pkHex = pkToHex(o.localKey.publicKey);
     this.penalties = new Penalties(o.penalties);
     this.messenger = new MessengerClient({ localKey: o.localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
+    if (o.redis) {
+      this.shared = new SharedStore({ ...o.redis, managerPk: this.pkHex, listen: () => (this.listener ? formatHostPort(this.listener.address()) : null) });
+      // Back from an outage: write every live route we hold again (Redis may have restarted empty).
+      this.shared.on('recovered', () => void this.writeAllRoutes());
+    }
   }
 
   get listenAddress(): { host: string; port: number } | undefined {
@@ -126,6 +141,7 @@ export class NodeManager extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    await this.shared?.start();
     await this.messenger.start();
     const l = this.o.listen ?? { host: '127.0.0.1', port: 0 };
     this.listener = await listenSecure({ localKey: this.o.localKey, host: l.host, port: l.port }, (ch) => this.attach(ch));
@@ -146,6 +162,7 @@ export class NodeManager extends EventEmitter {
     this.stopRelay?.();
     await this.listener?.close();
     await this.messenger.close();
+    await this.shared?.close();
   }
 
   nodes(): string[] {
@@ -172,8 +189,9 @@ export class NodeManager extends EventEmitter {
       this.pools.delete(pk);
       this.stats.delete(pk);
       this.graph.removeNode(pk);
+      this.shared?.nodeGone(pk);
       log.info('node down', { node: shortPk(pk), reason });
-      this.breakRoutes((r) => r.fwd.includes(pk) || r.rev.includes(pk), `route broken: node ${shortPk(pk)} went offline`);
+      this.breakRoutes((r) => r.fwd.includes(pk) || r.rev.includes(pk), `route broken: node ${shortPk(pk)} went offline`, [pk]);
       this.emit('nodeDown', pk);
     });
     this.emit('nodeUp', pk);
@@ -192,11 +210,14 @@ export class NodeManager extends EventEmitter {
     switch (m.t) {
       case 'hello':
       case 'transports': {
-        const lost = this.graph.setTransports(pk, m.t === 'hello' ? m.transports : m.list);
+        const list = m.t === 'hello' ? m.transports : m.list;
+        const lost = this.graph.setTransports(pk, list);
+        this.shared?.report(pk, list.map((t) => ({ pk: t.pk, latencyMs: Number(t.latencyMs) || 0 })));
         for (const peer of lost) {
           this.breakRoutes(
             (r) => usesEdge(r.fwd, pk, peer) || usesEdge(r.rev, pk, peer),
             `route broken: transport ${shortPk(pk)}-${shortPk(peer)} lost`,
+            [pk, peer],
           );
         }
         this.emit('transports', pk);
@@ -211,6 +232,8 @@ export class NodeManager extends EventEmitter {
         // Only an end may close its route (an intermediate knows the key too, and must not stop its repair).
         const r = this.routes.get(m.routeKey);
         if (r && (r.from === pk || r.to === pk)) this.forget(r);
+        // A route another manager set up (its nodes tell every manager): gone from the shared records too.
+        else if (!r && this.shared) void this.closeShared(m.routeKey, pk);
         return;
       }
     }
@@ -257,7 +280,8 @@ export class NodeManager extends EventEmitter {
     }
   }
 
-  private breakRoutes(match: (r: RouteRecord) => boolean, reason: string): void {
+  private breakRoutes(match: (r: RouteRecord) => boolean, reason: string, via: string[]): void {
+    if (this.shared) return void this.breakShared(match, reason, via);
     for (const r of [...this.routes.values()]) {
       if (!match(r) || r.repairing) continue;
       r.repairing = true;
@@ -268,6 +292,8 @@ export class NodeManager extends EventEmitter {
   private forget(r: RouteRecord): void {
     if (this.routes.get(r.key) !== r) return;
     this.routes.delete(r.key);
+    void this.shared?.removeRoute(r.key).catch((err: Error) => log.warn('deleting a route record failed', { route: r.key, err }));
+    if (!r.mine) return;
     const n = (this.dialed.get(r.from) ?? 1) - 1;
     if (n > 0) this.dialed.set(r.from, n);
     else this.dialed.delete(r.from);
@@ -293,6 +319,7 @@ export class NodeManager extends EventEmitter {
         to: { reroute: { outPk: rev[1], outRouteId: rIds[1] } },
         from: { reroute: { outPk: fwd[1], outRouteId: fIds[1] } },
       }));
+      await this.claim({ ...r, fwd, rev, fwdIds, revIds, repairs: r.repairs + 1 });
       await this.installAll(r.key, rules);
       await Promise.all([r.from, r.to].map((n) => this.links.get(n)!.request({ t: 'switch', routeKey: r.key } satisfies ManagerMessage, this.o.setupTimeoutMs ?? 5000)));
       // The old path's rules on nodes that are still there.
@@ -315,6 +342,12 @@ export class NodeManager extends EventEmitter {
         void this.repair(r, 'a hop of the new path died during the repair');
       }
     } catch (err) {
+      if ((err as ControlError).code === 'stale') {
+        // Another manager moved this route meanwhile (its record is newer): it is theirs to keep.
+        r.repairing = false;
+        log.info('route repaired by another node manager meanwhile', { route: r.key });
+        return;
+      }
       this.strike(err);
       this.dropRoute(r, `${reason}; no repair: ${(err as Error).message}`, involved);
     }
@@ -417,14 +450,17 @@ export class NodeManager extends EventEmitter {
           to: { end: { outPk: rev[1], outRouteId: rIds[1], remotePk: from, remotePort: fromPort, localPort: port, initiator: false } },
           from: { end: { outPk: fwd[1], outRouteId: fIds[1], remotePk: to, remotePort: port, localPort: fromPort, initiator: true } },
         }));
+        const record: RouteRecord = { key, from, to, port, fwd, rev, createdAt: Date.now(), fwdIds: plan.fwdIds, revIds: plan.revIds, minHops, maxHops, repairs: 0, mine: true };
+        await this.claim(record);
         await this.installAll(key, plan.rules);
-        this.routes.set(key, { key, from, to, port, fwd, rev, createdAt: Date.now(), fwdIds: plan.fwdIds, revIds: plan.revIds, minHops, maxHops, repairs: 0 });
+        this.routes.set(key, record);
         this.dialed.set(from, (this.dialed.get(from) ?? 0) + 1);
         this.routesSetUp++;
         log.info('route set up', { route: key, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
         return { routeKey: key, fwd, rev };
       } catch (err) {
         for (const n of involved) this.links.get(n)?.send({ t: 'remove', routeKey: key, reason: 'route setup failed' } satisfies ManagerMessage);
+        void this.shared?.removeRoute(key).catch(() => {});
         const bad = this.strike(err);
         const e = err as ControlError;
         // A failed intermediate: try a path around it (the ends cannot be avoided).
@@ -439,12 +475,105 @@ export class NodeManager extends EventEmitter {
     }
   }
 
+  /**
+   * Records a route (new, or its next path) in Redis before any rule is installed: the ids it holds are claimed
+   * atomically, so an id a node handed out twice fails here (a strike for that node, and the setup goes around
+   * it). With Redis away the route lives in memory and is written when Redis is back.
+   */
+  private async claim(r: RouteRecord): Promise<void> {
+    if (!this.shared) return;
+    try {
+      if (!(await this.shared.putRoute(toStored(r, this.pkHex)))) throw new ControlError('stale', 'another node manager holds a newer record of this route');
+    } catch (err) {
+      if (err instanceof IdConflict) throw new HopError(err.node, 'conflict', err.message);
+      if (!(err instanceof SharedUnavailable)) throw err;
+    }
+  }
+
+  private async writeAllRoutes(): Promise<void> {
+    for (const r of [...this.routes.values()]) {
+      await this.claim(r).catch((err: Error) => log.warn('writing a route record again failed', { route: r.key, err }));
+    }
+  }
+
+  /**
+   * With Redis: a node or transport died. Every live route through it, ours or set up by another manager (which
+   * may be dead), is repaired by exactly one manager: the first to take its repair lock, working from the stored
+   * record. With Redis away, only the routes we hold are repaired.
+   */
+  private async breakShared(match: (r: RouteRecord) => boolean, reason: string, via: string[]): Promise<void> {
+    const keys = new Set([...this.routes.values()].filter((r) => match(r) && !r.repairing).map((r) => r.key));
+    try {
+      for (const k of await this.shared!.routesThrough(via)) keys.add(k);
+    } catch {
+      /* unavailable: our own routes only */
+    }
+    await Promise.all([...keys].map((k) => this.repairShared(k, match, reason)));
+  }
+
+  private async repairShared(key: string, match: (r: RouteRecord) => boolean, reason: string): Promise<void> {
+    const shared = this.shared!;
+    let locked: boolean | undefined;
+    try {
+      locked = await shared.lock(key);
+    } catch {
+      locked = undefined; // Redis away: repair what we hold, alone
+    }
+    if (locked === false) return;
+    try {
+      let r = this.routes.get(key);
+      if (locked) {
+        const stored = await shared.getRoute(key).catch(() => undefined);
+        if (stored === null) {
+          if (r) this.forget(r); // closed meanwhile
+          return;
+        }
+        if (stored) r = this.adopt(stored);
+        // Both ends must be linked to us to move the route; if another manager has them, leave it to that one.
+        for (const end of r ? [r.from, r.to] : []) {
+          if (!this.links.has(end) && (await shared.nodeOnline(end).catch(() => false))) return;
+        }
+      }
+      if (!r || r.repairing || !match(r)) return;
+      r.repairing = true;
+      await this.repair(r, reason);
+    } finally {
+      if (locked) await shared.unlock(key);
+    }
+  }
+
+  /** The stored record of a route, taken into our table (another manager set it up or repaired it last). */
+  private adopt(s: StoredRoute): RouteRecord {
+    const r = this.routes.get(s.key);
+    const next = { key: s.key, from: s.from, to: s.to, port: s.port, fwd: s.fwd, rev: s.rev, fwdIds: s.fwdIds, revIds: s.revIds, minHops: s.minHops, maxHops: s.maxHops, repairs: s.repairs, createdAt: s.createdAt };
+    if (r) return Object.assign(r, next);
+    const adopted: RouteRecord = { ...next, mine: false };
+    this.routes.set(s.key, adopted);
+    if (s.by !== this.pkHex) log.info('route taken over from another node manager', { route: s.key, by: shortPk(s.by) });
+    return adopted;
+  }
+
+  /** An end reported a route closed that we do not hold: delete its shared record (only an end may). */
+  private async closeShared(key: string, pk: string): Promise<void> {
+    try {
+      const s = await this.shared!.getRoute(key);
+      if (s && (s.from === pk || s.to === pk)) await this.shared!.removeRoute(key);
+    } catch {
+      /* unavailable: its record goes when an end or a repair finds it gone */
+    }
+  }
+
   /** What node `pk` last reported about its traffic (bytes per transport and per rule). */
   nodeStats(pk: string): NodeStats | undefined {
     return this.stats.get(pk);
   }
 
   status(): Record<string, unknown> {
+    const own = this.ownStatus();
+    return this.shared ? sharedStatus(own, this.shared) : own;
+  }
+
+  private ownStatus(): Record<string, unknown> & { nodes: string[]; transports: Array<{ a: string; b: string; latencyMs: number }>; routes: Array<RouteView & { repairs: number }> } {
     return {
       pk: this.pkHex,
       listen: this.listener ? formatHostPort(this.listener.address()) : null,
@@ -461,6 +590,22 @@ export class NodeManager extends EventEmitter {
     };
   }
 }
+
+const toStored = (r: RouteRecord, by: string): StoredRoute => ({
+  key: r.key,
+  from: r.from,
+  to: r.to,
+  port: r.port,
+  fwd: r.fwd,
+  rev: r.rev,
+  fwdIds: r.fwdIds,
+  revIds: r.revIds,
+  ...(r.minHops !== undefined ? { minHops: r.minHops } : {}),
+  maxHops: r.maxHops,
+  repairs: r.repairs,
+  createdAt: r.createdAt,
+  by,
+});
 
 function usesEdge(path: string[], a: string, b: string): boolean {
   for (let i = 0; i + 1 < path.length; i++) {
