@@ -63,7 +63,7 @@ export function decodeStoredRoute(json: string): StoredRoute {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('route record', 'not an object');
   const r = v as Record<string, unknown>;
   const what = `route record ${String(r.key).slice(0, 40)}`;
-  if (typeof r.key !== 'string' || !/^[0-9a-f]{1,64}$/.test(r.key)) fail('route record', 'key must be 1-64 hex characters');
+  if (typeof r.key !== 'string' || !/^[\w-]{1,128}$/.test(r.key)) fail('route record', 'key must be 1-128 letters, digits, _ or -');
   for (const k of ['from', 'to', 'by'] as const) if (typeof r[k] !== 'string' || !PK.test(r[k])) fail(what, `${k} must be a public key`);
   if (!isInt(r.port, 0, 65535)) fail(what, 'port must be 0-65535');
   const fwd = path(what, r.fwd, 'fwd');

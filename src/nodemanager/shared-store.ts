@@ -135,15 +135,12 @@ export class SharedStore extends EventEmitter {
   private back(): void {
     if (!this.down || this.closed) return;
     this.down = false;
-    void this.resync().then(
-      (n) => log.warn('redis is back: shared state written again', { redis: this.where, ...n }),
-      (err: Error) => log.warn('redis is back, but writing our state again failed', { redis: this.where, err }),
-    );
+    log.warn('redis is back: writing this node manager\'s state there again', { redis: this.where });
+    void this.resync().catch((err: Error) => log.warn('writing our state to redis again failed', { redis: this.where, err }));
   }
 
   /** After an outage: deletes made meanwhile, our nodes' reports, then the manager writes its routes ('recovered'). */
-  private async resync(): Promise<{ deleted: number; nodes: number }> {
-    const deleted = this.pendingDeletes.size;
+  private async resync(): Promise<void> {
     for (const key of [...this.pendingDeletes]) {
       await this.removeRoute(key);
       this.pendingDeletes.delete(key);
@@ -151,7 +148,6 @@ export class SharedStore extends EventEmitter {
     for (const [pk, list] of this.reports) this.report(pk, list);
     await this.heartbeat();
     this.emit('recovered');
-    return { deleted, nodes: this.reports.size };
   }
 
   /** Runs a command; a connection problem (not a script's own error) becomes SharedUnavailable. */
