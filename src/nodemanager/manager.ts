@@ -144,10 +144,10 @@ export class NodeManager extends EventEmitter {
     await this.shared?.start();
     await this.messenger.start();
     const l = this.o.listen ?? { host: '127.0.0.1', port: 0 };
-    this.listener = await listenSecure({ localKey: this.o.localKey, host: l.host, port: l.port }, (ch) => this.attach(ch));
+    this.listener = await listenSecure({ localKey: this.o.localKey, host: l.host, port: l.port }, (ch) => this.attachChannel(ch));
     this.stopRelay = this.messenger.listen(MANAGER_PORT, (s: Duplex) => {
       secureAccept(s, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 }).then(
-        (ch) => this.attach(ch),
+        (ch) => this.attachChannel(ch),
         (err: Error) => log.debug('relayed handshake failed', { err }),
       );
     });
@@ -173,7 +173,8 @@ export class NodeManager extends EventEmitter {
     return [...this.routes.values()];
   }
 
-  private attach(ch: Duplex & { remotePublicKey: Buffer }): void {
+  /** A control channel already authenticated as `ch.remotePublicKey` (the listener and the relay hand theirs here; the bench, in-memory ones). */
+  attachChannel(ch: Duplex & { remotePublicKey: Buffer }): void {
     const pk = pkToHex(ch.remotePublicKey);
     ch.on('error', () => {});
     const link = new ControlLink(ch, (m) => this.onMessage(pk, m));

@@ -154,7 +154,10 @@ export class SharedStore extends EventEmitter {
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     if (!this.available) throw new SharedUnavailable(`redis at ${this.where} is unavailable`);
     try {
-      return await fn();
+      const res = await fn();
+      // Back after commands timed out on a connection that stayed open (a Redis that hung, then went on).
+      if (this.down) this.back();
+      return res;
     } catch (err) {
       if ((err as Error).name === 'ReplyError') throw err;
       this.lost((err as Error).message);
