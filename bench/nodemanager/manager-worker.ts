@@ -7,11 +7,11 @@
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { generateKeyPair } from '../../src/net/keys.js';
-import { ControlLink } from '../../src/net/control-link.js';
+import type { ControlLink } from '../../src/net/control-link.js';
 import { parseMessengerAddress } from '../../src/messenger/address.js';
 import { NodeManager } from '../../src/nodemanager/manager.js';
 import { parseRedisUrl } from '../../src/util/redis-url.js';
-import { duplexPair } from '../../test/node/memory-link.js';
+import { attachFake, idCounter } from '../../test/nodemanager/fake-nodes.js';
 
 const [messenger, redisUrl, nodesArg, baseArg, durationArg, concArg] = process.argv.slice(2);
 const N = Number(nodesArg);
@@ -42,18 +42,12 @@ async function main(): Promise<void> {
   });
   await mgr.start();
   const graph = synthGraph(N);
-  let nextId = Number(baseArg);
+  // Ids from a range of this worker's own (each worker has its own copy of the nodes), so they never collide.
+  const ids = idCounter(Number(baseArg));
   const links: ControlLink[] = [];
   for (let i = 0; i < N; i++) {
-    const [mine, theirs] = duplexPair();
-    const node = new ControlLink(theirs, (m) => {
-      // A node that reserves ids from its own range (disjoint per worker: each worker has its own copy of the nodes).
-      if (m.t === 'reserve') return { ids: Array.from({ length: Number(m.count) }, () => nextId++) };
-      return undefined; // install, remove, removeIds, switch: done
-    });
-    mgr.attachChannel(Object.assign(mine, { remotePublicKey: Buffer.from(pkOf(i), 'hex') }));
-    node.send({ t: 'hello', transports: graph[i]!.map((pk) => ({ pk, latencyMs: 1 + (pk.charCodeAt(5) % 9) })) });
-    links.push(node);
+    const fake = attachFake(mgr, pkOf(i), graph[i]!.map((pk) => ({ pk, latencyMs: 1 + (pk.charCodeAt(5) % 9) })), ids);
+    links.push(fake.links.get(mgr.pkHex)!);
   }
   while (mgr.graph.edges().length < (N * DEGREE) / 2) await new Promise((r) => setTimeout(r, 50));
   console.log(JSON.stringify({ ready: true, nodes: mgr.graph.nodeCount, edges: mgr.graph.edges().length }));

@@ -233,8 +233,9 @@ export class NodeManager extends EventEmitter {
         // Only an end may close its route (an intermediate knows the key too, and must not stop its repair).
         const r = this.routes.get(m.routeKey);
         if (r && (r.from === pk || r.to === pk)) this.forget(r);
+        else if (r) log.info('"closed" from a node that is not an end of the route: ignored', { route: r.key, node: shortPk(pk) });
         // A route another manager set up (its nodes tell every manager): gone from the shared records too.
-        else if (!r && this.shared) void this.closeShared(m.routeKey, pk);
+        else if (this.shared) void this.closeShared(m.routeKey, pk);
         return;
       }
     }
@@ -559,6 +560,7 @@ export class NodeManager extends EventEmitter {
     try {
       const s = await this.shared!.getRoute(key);
       if (s && (s.from === pk || s.to === pk)) await this.shared!.removeRoute(key);
+      else if (s) log.info('"closed" from a node that is not an end of the route: ignored', { route: key, node: shortPk(pk) });
     } catch {
       /* unavailable: its record goes when an end or a repair finds it gone */
     }
