@@ -167,3 +167,10 @@ export const UNLOCK_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
+
+/** Drops one manager's report of a node, and the node from the index when no manager reports it any more. */
+export const NODE_GONE_LUA = `
+redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+return 1
+`;

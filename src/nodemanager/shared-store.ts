@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { shortPk } from '../net/keys.js';
 import { createLogger } from '../util/log.js';
 import type { RedisUrl } from '../util/redis-url.js';
-import { decodeStoredReport, decodeStoredRoute, PUT_ROUTE_LUA, UNLOCK_LUA, type StoredRoute, type TransportReport } from './shared-records.js';
+import { decodeStoredReport, decodeStoredRoute, NODE_GONE_LUA, PUT_ROUTE_LUA, UNLOCK_LUA, type StoredRoute, type TransportReport } from './shared-records.js';
 
 export const DEFAULT_PREFIX = 'sw:nm:';
 /** A node's report expires unless the manager linked to it refreshes it (nodes report every 5 s). */
@@ -52,6 +52,7 @@ export interface SharedView {
 type RedisWithScripts = Redis & {
   swPutRoute(prefix: string, key: string, rec: string): Promise<string>;
   swUnlock(key: string, owner: string): Promise<number>;
+  swNodeGone(reports: string, index: string, manager: string, node: string): Promise<number>;
 };
 
 export class SharedStore extends EventEmitter {
@@ -88,6 +89,7 @@ export class SharedStore extends EventEmitter {
     }) as RedisWithScripts;
     this.redis.defineCommand('swPutRoute', { numberOfKeys: 0, lua: PUT_ROUTE_LUA });
     this.redis.defineCommand('swUnlock', { numberOfKeys: 1, lua: UNLOCK_LUA });
+    this.redis.defineCommand('swNodeGone', { numberOfKeys: 2, lua: NODE_GONE_LUA });
     this.redis.on('error', (err: Error) => this.lost(err.message));
     this.redis.on('close', () => this.lost('connection closed'));
     this.redis.on('ready', () => this.back());
@@ -239,7 +241,8 @@ export class SharedStore extends EventEmitter {
   /** Node `pk`'s link to us is gone: our report of it goes (others' reports, if it is linked to them, stay). */
   nodeGone(pk: string): void {
     this.reports.delete(pk);
-    void this.run(() => this.redis.hdel(`${this.p}node:${pk}`, this.o.managerPk)).catch(() => {});
+    // A key that connects and leaves (any key can) leaves nothing behind in Redis.
+    void this.run(() => this.redis.swNodeGone(`${this.p}node:${pk}`, `${this.p}nodes`, this.o.managerPk, pk)).catch(() => {});
   }
 
   /**

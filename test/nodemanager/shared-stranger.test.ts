@@ -54,4 +54,10 @@ test('a stranger cannot close another\'s route in Redis, nor add links to the sh
     }
     assert.ok(!snap.nodes.find((n) => n.pk === a.pk)?.transports.some((x) => evil.some((e) => e.pk === x.peer)), 'none to it either');
   }
+  // Keys that connect and leave leave nothing in Redis (any key can connect: it must not grow the shared state).
+  for (const e of evil) e.close();
+  await waitFor('the strangers gone from Redis', async () => {
+    const left = await Promise.all(evil.map(async (e) => (await cp.db.sismember('sw:nm:nodes', e.pk)) + (await cp.db.exists(`sw:nm:node:${e.pk}`))));
+    return left.every((n) => n === 0);
+  });
 });
