@@ -49,7 +49,10 @@ async function main(): Promise<void> {
     const fake = attachFake(mgr, pkOf(i), graph[i]!.map((pk) => ({ pk, latencyMs: 1 + (pk.charCodeAt(5) % 9) })), ids);
     links.push(fake.links.get(mgr.pkHex)!);
   }
-  while (mgr.graph.edges().length < (N * DEGREE) / 2) await new Promise((r) => setTimeout(r, 50));
+  const edges = graph.reduce((s, l) => s + l.length, 0) / 2;
+  while (mgr.graph.edges().length < edges) await new Promise((r) => setTimeout(r, 50));
+  // Ready once Redis has every node's report (what a manager writes when its nodes connect), not while it is behind.
+  await mgr.shared!.flush();
   console.log(JSON.stringify({ ready: true, nodes: mgr.graph.nodeCount, edges: mgr.graph.edges().length }));
   await new Promise<void>((resolve) => createInterface({ input: process.stdin }).on('line', (l) => l === 'go' && resolve()));
   let setups = 0;

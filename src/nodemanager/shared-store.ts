@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { shortPk } from '../net/keys.js';
 import { createLogger } from '../util/log.js';
 import type { RedisUrl } from '../util/redis-url.js';
-import { decodeStoredReport, decodeStoredRoute, NODE_GONE_LUA, PUT_ROUTE_LUA, UNLOCK_LUA, type StoredRoute, type TransportReport } from './shared-records.js';
+import { decodeStoredReport, decodeStoredRoute, NODE_GONE_LUA, PUT_ROUTE_LUA, REPORT_LUA, UNLOCK_LUA, type StoredRoute, type TransportReport } from './shared-records.js';
 
 export const DEFAULT_PREFIX = 'sw:nm:';
 /** A node's report expires unless the manager linked to it refreshes it (nodes report every 5 s). */
@@ -53,7 +53,11 @@ type RedisWithScripts = Redis & {
   swPutRoute(prefix: string, key: string, rec: string): Promise<string>;
   swUnlock(key: string, owner: string): Promise<number>;
   swNodeGone(reports: string, index: string, manager: string, node: string): Promise<number>;
+  swReport(reports: string, index: string, manager: string, list: string, ttlMs: number, node: string): Promise<number>;
 };
+
+/** Node reports are written at most this often per node (nodes report every 5 s, and on every transport change). */
+const REPORT_FLUSH_MS = 250;
 
 export class SharedStore extends EventEmitter {
   private readonly redis: RedisWithScripts;
@@ -69,6 +73,9 @@ export class SharedStore extends EventEmitter {
   private readonly pendingDeletes = new Set<string>();
   /** What our nodes last reported, written again after an outage. */
   private readonly reports = new Map<string, TransportReport[]>();
+  /** Reports not written yet (coalesced: a node that reports twice before the flush is written once). */
+  private readonly dirty = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly o: { url: RedisUrl; managerPk: string; prefix?: string; listen?: () => string | null },
@@ -82,6 +89,8 @@ export class SharedStore extends EventEmitter {
       lazyConnect: true,
       // Fail at once while disconnected (never queue commands without bound), and keep reconnecting.
       enableOfflineQueue: false,
+      // Commands issued in the same tick (many setups at once) leave in one write.
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 0,
       commandTimeout: COMMAND_TIMEOUT_MS,
       connectTimeout: COMMAND_TIMEOUT_MS,
@@ -90,6 +99,7 @@ export class SharedStore extends EventEmitter {
     this.redis.defineCommand('swPutRoute', { numberOfKeys: 0, lua: PUT_ROUTE_LUA });
     this.redis.defineCommand('swUnlock', { numberOfKeys: 1, lua: UNLOCK_LUA });
     this.redis.defineCommand('swNodeGone', { numberOfKeys: 2, lua: NODE_GONE_LUA });
+    this.redis.defineCommand('swReport', { numberOfKeys: 2, lua: REPORT_LUA });
     this.redis.on('error', (err: Error) => this.lost(err.message));
     this.redis.on('close', () => this.lost('connection closed'));
     this.redis.on('ready', () => this.back());
@@ -123,6 +133,7 @@ export class SharedStore extends EventEmitter {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.beat);
+    clearTimeout(this.flushTimer);
     await this.run(() => this.redis.multi().srem(`${this.p}managers`, this.o.managerPk).del(`${this.p}manager:${this.o.managerPk}`).exec()).catch(() => {});
     this.redis.disconnect();
   }
@@ -148,6 +159,7 @@ export class SharedStore extends EventEmitter {
       this.pendingDeletes.delete(key);
     }
     for (const [pk, list] of this.reports) this.report(pk, list);
+    await this.flush();
     await this.heartbeat();
     this.emit('recovered');
   }
@@ -232,15 +244,30 @@ export class SharedStore extends EventEmitter {
   /** What node `pk` reported to us (fire and forget: kept locally, written again after an outage). */
   report(pk: string, list: TransportReport[]): void {
     this.reports.set(pk, list);
-    const k = `${this.p}node:${pk}`;
-    void this.run(() =>
-      this.redis.multi().hset(k, this.o.managerPk, JSON.stringify(list)).pexpire(k, NODE_REPORT_TTL_MS).sadd(`${this.p}nodes`, pk).exec(),
-    ).catch(() => {});
+    this.dirty.add(pk);
+    this.flushTimer ??= setTimeout(() => void this.flush(), REPORT_FLUSH_MS);
+  }
+
+  /** Writes the reports not written yet; resolves when Redis has them (or is away: they are written on its return). */
+  async flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = [...this.dirty].flatMap((pk) => {
+      this.dirty.delete(pk);
+      const list = this.reports.get(pk);
+      return list ? [[pk, list] as const] : [];
+    });
+    await Promise.all(
+      batch.map(([pk, list]) =>
+        this.run(() => this.redis.swReport(`${this.p}node:${pk}`, `${this.p}nodes`, this.o.managerPk, JSON.stringify(list), NODE_REPORT_TTL_MS, pk)).catch(() => {}),
+      ),
+    );
   }
 
   /** Node `pk`'s link to us is gone: our report of it goes (others' reports, if it is linked to them, stay). */
   nodeGone(pk: string): void {
     this.reports.delete(pk);
+    this.dirty.delete(pk);
     // A key that connects and leaves (any key can) leaves nothing behind in Redis.
     void this.run(() => this.redis.swNodeGone(`${this.p}node:${pk}`, `${this.p}nodes`, this.o.managerPk, pk)).catch(() => {});
   }
