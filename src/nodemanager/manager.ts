@@ -33,7 +33,7 @@ import {
 import { Penalties, type PenaltyOptions } from './penalties.js';
 import type { RouteView } from './dashboard/model.js';
 import type { RedisUrl } from '../util/redis-url.js';
-import { IdConflict, SharedStore, SharedUnavailable } from './shared-store.js';
+import { IdConflict, REPAIR_LOCK_MS, SharedStore, SharedUnavailable } from './shared-store.js';
 import type { StoredRoute } from './shared-records.js';
 import { sharedStatus } from './shared-status.js';
 
@@ -78,6 +78,9 @@ const atNode = (node: string) => (err: unknown): never => {
   throw new HopError(node, e.code ?? 'error', `node ${shortPk(node)}: ${e.message}`);
 };
 
+/** Whether a route's paths use what just died (a node, or a transport). */
+type PathMatch = (r: { fwd: string[]; rev: string[] }) => boolean;
+
 /** The consume rule of a route's end: a new end, or the new path of an end under repair. */
 type EndRule = { end: RouteEndSpec } | { reroute: { outPk: string; outRouteId: number } };
 
@@ -117,6 +120,7 @@ export class NodeManager extends EventEmitter {
   private stopRelay: (() => void) | undefined;
   /** The state shared with other managers (with --redis), else undefined: this manager works alone, in memory. */
   readonly shared: SharedStore | undefined;
+  private closing = false;
   routesSetUp = 0;
   routesFailed = 0;
   routesBroken = 0;
@@ -158,6 +162,7 @@ export class NodeManager extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const l of this.links.values()) l.close('node manager is shutting down');
     this.stopRelay?.();
     await this.listener?.close();
@@ -282,7 +287,7 @@ export class NodeManager extends EventEmitter {
     }
   }
 
-  private breakRoutes(match: (r: RouteRecord) => boolean, reason: string, via: string[]): void {
+  private breakRoutes(match: PathMatch, reason: string, via: string[]): void {
     if (this.shared) return void this.breakShared(match, reason, via);
     for (const r of [...this.routes.values()]) {
       if (!match(r) || r.repairing) continue;
@@ -503,7 +508,7 @@ export class NodeManager extends EventEmitter {
    * may be dead), is repaired by exactly one manager: the first to take its repair lock, working from the stored
    * record. With Redis away, only the routes we hold are repaired.
    */
-  private async breakShared(match: (r: RouteRecord) => boolean, reason: string, via: string[]): Promise<void> {
+  private async breakShared(match: PathMatch, reason: string, via: string[]): Promise<void> {
     const keys = new Set([...this.routes.values()].filter((r) => match(r) && !r.repairing).map((r) => r.key));
     try {
       for (const k of await this.shared!.routesThrough(via)) keys.add(k);
@@ -513,21 +518,31 @@ export class NodeManager extends EventEmitter {
     await Promise.all([...keys].map((k) => this.repairShared(k, match, reason)));
   }
 
-  private async repairShared(key: string, match: (r: RouteRecord) => boolean, reason: string): Promise<void> {
+  private async repairShared(key: string, match: PathMatch, reason: string, lookAgain = true): Promise<void> {
     const shared = this.shared!;
+    if (this.closing) return;
     let locked: boolean | undefined;
     try {
       locked = await shared.lock(key);
     } catch {
       locked = undefined; // Redis away: repair what we hold, alone
     }
-    if (locked === false) return;
+    if (locked === false) {
+      // Another manager is on it. Should it die before it is done, its lock expires: look once more then.
+      if (lookAgain) setTimeout(() => void this.repairShared(key, match, reason, false), REPAIR_LOCK_MS + 1000).unref();
+      return;
+    }
     try {
       let r = this.routes.get(key);
       if (locked) {
         const stored = await shared.getRoute(key).catch(() => undefined);
         if (stored === null) {
           if (r) this.forget(r); // closed meanwhile
+          return;
+        }
+        // Already moved off the dead hop (by another manager): only our copy, if any, is refreshed.
+        if (stored && !match(stored)) {
+          if (r) this.adopt(stored);
           return;
         }
         if (stored) r = this.adopt(stored);

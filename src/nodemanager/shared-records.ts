@@ -112,7 +112,8 @@ export function decodeStoredReport(json: string): TransportReport[] {
 /**
  * Writes or deletes a route record atomically (a Lua script runs alone in Redis, so two managers' writes cannot
  * interleave). ARGV: prefix, route key, record JSON ('' deletes it). On write:
- * - an older version (fewer repairs) never overwrites a newer one: 'stale';
+ * - an older version (fewer repairs) never overwrites a newer one, nor does another manager's write of the same
+ *   version (two managers repairing the route at once: the second learns it before installing anything): 'stale';
  * - every (node, route id) the new paths receive with is claimed in HASH <p>ids:<node> (field id -> route key);
  *   an id claimed by another live route fails the whole write: 'conflict <node> <id> <other key>', nothing changed;
  * - the claims and via-sets of the previous version are released, the new ones added, the record set.
@@ -149,7 +150,7 @@ if rec == '' then
   return 'ok'
 end
 local new = cjson.decode(rec)
-if old and old.repairs > new.repairs then return 'stale' end
+if old and (old.repairs > new.repairs or (old.repairs == new.repairs and old.by ~= new.by)) then return 'stale' end
 for _, c in ipairs(claims(new)) do
   local owner = redis.call('HGET', p .. 'ids:' .. c[1], c[2])
   if owner and owner ~= key then return 'conflict ' .. c[1] .. ' ' .. c[2] .. ' ' .. owner end

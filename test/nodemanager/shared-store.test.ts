@@ -87,8 +87,12 @@ test('a record is versioned by its repairs; deleting it releases its ids; a brok
   assert.equal(await db.hget(`sw:nm:ids:${C}`, '11'), 'r1');
   assert.deepEqual(await s1.routesThrough([C]), ['r1']);
   assert.deepEqual(await s1.routesThrough([B]), []);
-  // s1's stale copy (0 repairs) does not overwrite it.
+  // s1's stale copy (0 repairs) does not overwrite it, nor does s1's own repair to the same version (a race).
   assert.equal(await s1.putRoute(r), false);
+  assert.equal(await s1.putRoute({ ...repaired, fwd: [A, B, D], fwdIds: [0, 13, 14], by: M1 }), false);
+  assert.equal(await db.hget(`sw:nm:ids:${B}`, '13'), null, 'nothing claimed by the refused write');
+  // The writer itself may write its version again (after an outage).
+  assert.equal(await s2.putRoute(repaired), true);
   assert.equal((await s1.getRoute('r1'))?.by, M2);
   // Only one manager gets the repair lock.
   assert.deepEqual(await Promise.all([s1.lock('r1'), s2.lock('r1')]).then((x) => x.sort()), [false, true]);
