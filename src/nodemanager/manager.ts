@@ -33,9 +33,10 @@ import {
 import { Penalties, type PenaltyOptions } from './penalties.js';
 import type { RouteView } from './dashboard/model.js';
 import type { RedisUrl } from '../util/redis-url.js';
-import { IdConflict, REPAIR_LOCK_MS, SharedStore, SharedUnavailable } from './shared-store.js';
-import type { StoredRoute } from './shared-records.js';
+import { IdConflict, SharedStore, SharedUnavailable } from './shared-store.js';
+import { SharedRoutes } from './shared-routes.js';
 import { sharedStatus } from './shared-status.js';
+import { toStored, type PathMatch, type RouteRecord } from './route-record.js';
 
 export { MANAGER_PORT, MANAGER_SERVICE, type NodeStats } from '../routing/control-protocol.js';
 const POOL_SIZE = 64;
@@ -78,24 +79,8 @@ const atNode = (node: string) => (err: unknown): never => {
   throw new HopError(node, e.code ?? 'error', `node ${shortPk(node)}: ${e.message}`);
 };
 
-/** Whether a route's paths use what just died (a node, or a transport). */
-type PathMatch = (r: { fwd: string[]; rev: string[] }) => boolean;
-
 /** The consume rule of a route's end: a new end, or the new path of an end under repair. */
 type EndRule = { end: RouteEndSpec } | { reroute: { outPk: string; outRouteId: number } };
-
-/** A live route: what the dashboard shows of it, and what the manager needs to repair or remove it. */
-interface RouteRecord extends RouteView {
-  /** Route ids each hop receives with (index 0, the sending end, has none). */
-  fwdIds: number[];
-  revIds: number[];
-  minHops?: number;
-  maxHops: number;
-  repairs: number;
-  repairing?: boolean;
-  /** Set up by this manager (counted against its dialer's limit); false for a route adopted from Redis. */
-  mine: boolean;
-}
 
 const log = createLogger('nodemanager');
 
@@ -120,6 +105,7 @@ export class NodeManager extends EventEmitter {
   private stopRelay: (() => void) | undefined;
   /** The state shared with other managers (with --redis), else undefined: this manager works alone, in memory. */
   readonly shared: SharedStore | undefined;
+  private readonly sharedRoutes: SharedRoutes | undefined;
   private closing = false;
   routesSetUp = 0;
   routesFailed = 0;
@@ -135,8 +121,17 @@ export class NodeManager extends EventEmitter {
     this.messenger = new MessengerClient({ localKey: o.localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
     if (o.redis) {
       this.shared = new SharedStore({ ...o.redis, managerPk: this.pkHex, listen: () => (this.listener ? formatHostPort(this.listener.address()) : null) });
+      this.sharedRoutes = new SharedRoutes(this.shared, {
+        pkHex: this.pkHex,
+        routes: this.routes,
+        isLinked: (pk) => this.links.has(pk),
+        isClosing: () => this.closing,
+        claim: (r) => this.claim(r),
+        repair: (r, why) => this.repair(r, why),
+        forget: (r) => this.forget(r),
+      });
       // Back from an outage: write every live route we hold again (Redis may have restarted empty).
-      this.shared.on('recovered', () => void this.writeAllRoutes());
+      this.shared.on('recovered', () => void this.sharedRoutes?.writeAll());
     }
   }
 
@@ -240,7 +235,7 @@ export class NodeManager extends EventEmitter {
         if (r && (r.from === pk || r.to === pk)) this.forget(r);
         else if (r) log.info('"closed" from a node that is not an end of the route: ignored', { route: r.key, node: shortPk(pk) });
         // A route another manager set up (its nodes tell every manager): gone from the shared records too.
-        else if (this.shared) void this.closeShared(m.routeKey, pk);
+        else void this.sharedRoutes?.closed(m.routeKey, pk);
         return;
       }
     }
@@ -288,7 +283,7 @@ export class NodeManager extends EventEmitter {
   }
 
   private breakRoutes(match: PathMatch, reason: string, via: string[]): void {
-    if (this.shared) return void this.breakShared(match, reason, via);
+    if (this.sharedRoutes) return void this.sharedRoutes.break(match, reason, via);
     for (const r of [...this.routes.values()]) {
       if (!match(r) || r.repairing) continue;
       r.repairing = true;
@@ -497,90 +492,6 @@ export class NodeManager extends EventEmitter {
     }
   }
 
-  private async writeAllRoutes(): Promise<void> {
-    for (const r of [...this.routes.values()]) {
-      await this.claim(r).catch((err: Error) => log.warn('writing a route record again failed', { route: r.key, err }));
-    }
-  }
-
-  /**
-   * With Redis: a node or transport died. Every live route through it, ours or set up by another manager (which
-   * may be dead), is repaired by exactly one manager: the first to take its repair lock, working from the stored
-   * record. With Redis away, only the routes we hold are repaired.
-   */
-  private async breakShared(match: PathMatch, reason: string, via: string[]): Promise<void> {
-    const keys = new Set([...this.routes.values()].filter((r) => match(r) && !r.repairing).map((r) => r.key));
-    try {
-      for (const k of await this.shared!.routesThrough(via)) keys.add(k);
-    } catch {
-      /* unavailable: our own routes only */
-    }
-    await Promise.all([...keys].map((k) => this.repairShared(k, match, reason)));
-  }
-
-  private async repairShared(key: string, match: PathMatch, reason: string, lookAgain = true): Promise<void> {
-    const shared = this.shared!;
-    if (this.closing) return;
-    let locked: boolean | undefined;
-    try {
-      locked = await shared.lock(key);
-    } catch {
-      locked = undefined; // Redis away: repair what we hold, alone
-    }
-    if (locked === false) {
-      // Another manager is on it. Should it die before it is done, its lock expires: look once more then.
-      if (lookAgain) setTimeout(() => void this.repairShared(key, match, reason, false), REPAIR_LOCK_MS + 1000).unref();
-      return;
-    }
-    try {
-      let r = this.routes.get(key);
-      if (locked) {
-        const stored = await shared.getRoute(key).catch(() => undefined);
-        if (stored === null) {
-          if (r) this.forget(r); // closed meanwhile
-          return;
-        }
-        // Already moved off the dead hop (by another manager): only our copy, if any, is refreshed.
-        if (stored && !match(stored)) {
-          if (r) this.adopt(stored);
-          return;
-        }
-        if (stored) r = this.adopt(stored);
-        // Both ends must be linked to us to move the route; if another manager has them, leave it to that one.
-        for (const end of r ? [r.from, r.to] : []) {
-          if (!this.links.has(end) && (await shared.nodeOnline(end).catch(() => false))) return;
-        }
-      }
-      if (!r || r.repairing || !match(r)) return;
-      r.repairing = true;
-      await this.repair(r, reason);
-    } finally {
-      if (locked) await shared.unlock(key);
-    }
-  }
-
-  /** The stored record of a route, taken into our table (another manager set it up or repaired it last). */
-  private adopt(s: StoredRoute): RouteRecord {
-    const r = this.routes.get(s.key);
-    const next = { key: s.key, from: s.from, to: s.to, port: s.port, fwd: s.fwd, rev: s.rev, fwdIds: s.fwdIds, revIds: s.revIds, minHops: s.minHops, maxHops: s.maxHops, repairs: s.repairs, createdAt: s.createdAt };
-    if (r) return Object.assign(r, next);
-    const adopted: RouteRecord = { ...next, mine: false };
-    this.routes.set(s.key, adopted);
-    if (s.by !== this.pkHex) log.info('route taken over from another node manager', { route: s.key, by: shortPk(s.by) });
-    return adopted;
-  }
-
-  /** An end reported a route closed that we do not hold: delete its shared record (only an end may). */
-  private async closeShared(key: string, pk: string): Promise<void> {
-    try {
-      const s = await this.shared!.getRoute(key);
-      if (s && (s.from === pk || s.to === pk)) await this.shared!.removeRoute(key);
-      else if (s) log.info('"closed" from a node that is not an end of the route: ignored', { route: key, node: shortPk(pk) });
-    } catch {
-      /* unavailable: its record goes when an end or a repair finds it gone */
-    }
-  }
-
   /** What node `pk` last reported about its traffic (bytes per transport and per rule). */
   nodeStats(pk: string): NodeStats | undefined {
     return this.stats.get(pk);
@@ -608,22 +519,6 @@ export class NodeManager extends EventEmitter {
     };
   }
 }
-
-const toStored = (r: RouteRecord, by: string): StoredRoute => ({
-  key: r.key,
-  from: r.from,
-  to: r.to,
-  port: r.port,
-  fwd: r.fwd,
-  rev: r.rev,
-  fwdIds: r.fwdIds,
-  revIds: r.revIds,
-  ...(r.minHops !== undefined ? { minHops: r.minHops } : {}),
-  maxHops: r.maxHops,
-  repairs: r.repairs,
-  createdAt: r.createdAt,
-  by,
-});
 
 function usesEdge(path: string[], a: string, b: string): boolean {
   for (let i = 0; i + 1 < path.length; i++) {
