@@ -2,7 +2,8 @@
 // synthetic mesh of N nodes, each a control link over an in-memory pipe that answers `reserve` and `install` at once,
 // so what is measured is the manager's own work per setup (path search on the whole graph, id pools, the install
 // round, the Redis claim) and none of the nodes'. Protocol on stdio: prints {"ready":true} once every node reported
-// its transports; on the line "go" it dials for DURATION ms from CONC loops and prints {"setups","failed","ms"}.
+// its transports; on each line "go" it dials for DURATION ms from CONC loops and prints {"setups","failed","ms"};
+// on "exit" it ends.
 // argv: messenger REDIS_URL NODES ID_BASE DURATION_MS CONC
 import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -54,16 +55,27 @@ async function main(): Promise<void> {
   // Ready once Redis has every node's report (what a manager writes when its nodes connect), not while it is behind.
   await mgr.shared!.flush();
   console.log(JSON.stringify({ ready: true, nodes: mgr.graph.nodeCount, edges: mgr.graph.edges().length }));
-  await new Promise<void>((resolve) => createInterface({ input: process.stdin }).on('line', (l) => l === 'go' && resolve()));
+  let seed = Number(baseArg);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % N;
+  // One round per "go" line (the graph is built once); "exit" ends the worker.
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'exit') break;
+    if (line === 'go') console.log(JSON.stringify(await dialFor(Number(durationArg), Number(concArg), links, rnd)));
+  }
+  for (const l of links) l.close('bench over');
+  await mgr.close();
+  process.exit(0);
+}
+
+/** Dials from `conc` loops for `ms` between random simulated nodes, closing each route once set up. */
+async function dialFor(ms: number, conc: number, links: ControlLink[], rnd: () => number) {
   let setups = 0;
   let failed = 0;
   let lastError = '';
   const t0 = performance.now();
-  const end = t0 + Number(durationArg);
-  let seed = Number(baseArg);
-  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % N;
+  const end = t0 + ms;
   await Promise.all(
-    Array.from({ length: Number(concArg) }, async () => {
+    Array.from({ length: conc }, async () => {
       while (performance.now() < end) {
         const from = rnd();
         let to = rnd();
@@ -79,10 +91,7 @@ async function main(): Promise<void> {
       }
     }),
   );
-  console.log(JSON.stringify({ setups, failed, ms: performance.now() - t0, lastError }));
-  for (const l of links) l.close('bench over');
-  await mgr.close();
-  process.exit(0);
+  return { setups, failed, ms: performance.now() - t0, lastError };
 }
 
 main().catch((err: Error) => {
