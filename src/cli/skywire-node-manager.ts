@@ -9,6 +9,7 @@ import { startSignalClientFromEnv } from '../signal/index.js';
 import { dialableAddresses } from '../util/dialable.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
+import { parseRedisUrl, type RedisUrl } from '../util/redis-url.js';
 
 const positive = (name: string) => (v: string) => {
   const n = Number(v);
@@ -43,6 +44,17 @@ export async function main(argv: string[]): Promise<number> {
       },
     )
     .option('--announce <host:port>', 'address to announce (default: the listen address)')
+    .option(
+      '--redis <url>',
+      'share the node graph, route ids and live routes with the other node managers on this Redis (redis://HOST:PORT/DB); without it this manager works alone, in memory',
+      (v: string) => {
+        try {
+          return parseRedisUrl(v);
+        } catch (err) {
+          throw new InvalidArgumentError((err as Error).message);
+        }
+      },
+    )
     .option('--web <host:port>', 'serve the network dashboard here (loopback; prints the URL with its token)')
     .option('--web-forget <seconds>', 'the dashboard forgets a node gone this long (default 600)', positive('--web-forget'))
     .option('--web-max-gone <n>', 'the dashboard shows at most this many gone nodes, dropping the longest gone (default 500)', positive('--web-max-gone'))
@@ -56,6 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     messenger: Array<{ pk: Buffer; host: string; port: number }>;
     listen?: { host: string; port: number };
     announce?: string;
+    redis?: RedisUrl;
     web?: string;
     webForget?: number;
     webMaxGone?: number;
@@ -69,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   installSignalHandlers();
-  const mgr = new NodeManager({ localKey: key, messengers: o.messenger, listen: o.listen ?? { host: '127.0.0.1', port: 0 }, announceAddress: o.announce });
+  const mgr = new NodeManager({ localKey: key, messengers: o.messenger, listen: o.listen ?? { host: '127.0.0.1', port: 0 }, announceAddress: o.announce, ...(o.redis ? { redis: { url: o.redis } } : {}) });
   onShutdown(() => mgr.close());
   // start() waits for a messenger; say so if that takes a while, rather than sit silent.
   const waiting = setTimeout(

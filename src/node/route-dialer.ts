@@ -26,6 +26,8 @@ export interface DialOptions {
 
 export class RouteDialer {
   private readonly setups = new SetupQueue(MAX_CONCURRENT_SETUPS, MAX_QUEUED_SETUPS, MAX_SETUP_WAIT_MS);
+  /** Dials start at the managers in turn, so several managers (sharing Redis) share the setups. */
+  private turn = 0;
 
   constructor(
     private readonly pkHex: string,
@@ -45,8 +47,10 @@ export class RouteDialer {
   }
 
   private async setUp(req: DialMessage): Promise<Duplex> {
-    const links = this.managers.list();
-    if (!links.length) throw new AppApiError('no_manager', 'this node is not connected to any node manager');
+    const all = this.managers.list();
+    if (!all.length) throw new AppApiError('no_manager', 'this node is not connected to any node manager');
+    const first = this.turn++ % all.length;
+    const links = [...all.slice(first), ...all.slice(0, first)];
     let routeKey = '';
     const t0 = performance.now();
     // Several trusted managers: each knows the nodes linked to it, so the next one is tried unless the answer

@@ -22,13 +22,22 @@ export interface PathQuery {
 
 const DFS_BUDGET = 200_000;
 
+interface Scratch {
+  dist: Int32Array;
+  lat: Float64Array;
+  parent: Int32Array;
+  blocked: Uint8Array;
+  layer: Int32Array;
+  next: Int32Array;
+}
+
 export class Graph {
   /** Adjacency with latency in ms; symmetric. */
   private readonly adj = new Map<string, Map<string, number>>();
   /** What each node reported, so a new report replaces its old one. */
   private readonly reports = new Map<string, Map<string, number>>();
   /** Compact arrays (CSR) for fast searches; rebuilt after the graph changes. */
-  private csr: { ids: string[]; index: Map<string, number>; off: Int32Array; nbr: Int32Array; w: Float64Array } | undefined;
+  private csr: { ids: string[]; index: Map<string, number>; off: Int32Array; nbr: Int32Array; w: Float64Array; scratch: Scratch } | undefined;
 
   addNode(pk: string): void {
     this.csr = undefined;
@@ -125,14 +134,15 @@ export class Graph {
     const g = this.compile();
     const src = g.index.get(q.from)!;
     const dst = g.index.get(q.to)!;
-    const n = g.ids.length;
-    const dist = new Int32Array(n).fill(-1);
-    const lat = new Float64Array(n);
-    const parent = new Int32Array(n).fill(-1);
-    const blocked = avoid ? new Uint8Array(n) : undefined;
+    // Scratch arrays of the compiled graph, reused by every search (a new set per search was most of the
+    // garbage a busy manager made on a 10,000-node graph): searches are synchronous, so never share them.
+    const { dist, lat, parent } = g.scratch;
+    dist.fill(-1);
+    parent.fill(-1);
+    lat[src] = 0;
+    const blocked = avoid ? g.scratch.blocked.fill(0) : undefined;
     if (avoid && blocked) for (const a of avoid) if (g.index.has(a) && a !== q.to) blocked[g.index.get(a)!] = 1;
-    let layer = new Int32Array(n);
-    let next = new Int32Array(n);
+    let { layer, next } = g.scratch;
     let layerLen = 1;
     layer[0] = src;
     dist[src] = 0;
@@ -206,7 +216,9 @@ export class Graph {
         w[k++] = l;
       }
     }
-    this.csr = { ids, index, off, nbr, w };
+    const n = ids.length;
+    const scratch = { dist: new Int32Array(n), lat: new Float64Array(n), parent: new Int32Array(n), blocked: new Uint8Array(n), layer: new Int32Array(n), next: new Int32Array(n) };
+    this.csr = { ids, index, off, nbr, w, scratch };
     return this.csr;
   }
 

@@ -32,6 +32,11 @@ import {
 } from '../routing/control-protocol.js';
 import { Penalties, type PenaltyOptions } from './penalties.js';
 import type { RouteView } from './dashboard/model.js';
+import type { RedisUrl } from '../util/redis-url.js';
+import { IdConflict, SharedStore, SharedUnavailable } from './shared-store.js';
+import { SharedRoutes } from './shared-routes.js';
+import { sharedStatus } from './shared-status.js';
+import { toStored, type PathMatch, type RouteRecord } from './route-record.js';
 
 export { MANAGER_PORT, MANAGER_SERVICE, type NodeStats } from '../routing/control-protocol.js';
 const POOL_SIZE = 64;
@@ -53,6 +58,8 @@ export interface ManagerOptions {
   setupAttempts?: number;
   /** Live routes one node may have dialed (default 4096): a node that never reports its routes closed cannot grow the table without bound. */
   maxRoutesPerNode?: number;
+  /** Share the graph, route id claims and live routes with other managers in this Redis (docs/control-plane.md). */
+  redis?: { url: RedisUrl; prefix?: string };
 }
 
 /** A step of route setup that failed at one node (which then gets a strike, and the next try avoids it). */
@@ -75,17 +82,6 @@ const atNode = (node: string) => (err: unknown): never => {
 /** The consume rule of a route's end: a new end, or the new path of an end under repair. */
 type EndRule = { end: RouteEndSpec } | { reroute: { outPk: string; outRouteId: number } };
 
-/** A live route: what the dashboard shows of it, and what the manager needs to repair or remove it. */
-interface RouteRecord extends RouteView {
-  /** Route ids each hop receives with (index 0, the sending end, has none). */
-  fwdIds: number[];
-  revIds: number[];
-  minHops?: number;
-  maxHops: number;
-  repairs: number;
-  repairing?: boolean;
-}
-
 const log = createLogger('nodemanager');
 
 export class NodeManager extends EventEmitter {
@@ -107,6 +103,10 @@ export class NodeManager extends EventEmitter {
   readonly penalties: Penalties;
   private listener: SecureListener | undefined;
   private stopRelay: (() => void) | undefined;
+  /** The state shared with other managers (with --redis), else undefined: this manager works alone, in memory. */
+  readonly shared: SharedStore | undefined;
+  private readonly sharedRoutes: SharedRoutes | undefined;
+  private closing = false;
   routesSetUp = 0;
   routesFailed = 0;
   routesBroken = 0;
@@ -119,6 +119,20 @@ export class NodeManager extends EventEmitter {
     this.pkHex = pkToHex(o.localKey.publicKey);
     this.penalties = new Penalties(o.penalties);
     this.messenger = new MessengerClient({ localKey: o.localKey, messengers: o.messengers, reconnect: { initialMs: 100, maxMs: 2000 } });
+    if (o.redis) {
+      this.shared = new SharedStore({ ...o.redis, managerPk: this.pkHex, listen: () => (this.listener ? formatHostPort(this.listener.address()) : null) });
+      this.sharedRoutes = new SharedRoutes(this.shared, {
+        pkHex: this.pkHex,
+        routes: this.routes,
+        isLinked: (pk) => this.links.has(pk),
+        isClosing: () => this.closing,
+        claim: (r) => this.claim(r),
+        repair: (r, why) => this.repair(r, why),
+        forget: (r) => this.forget(r),
+      });
+      // Back from an outage: write every live route we hold again (Redis may have restarted empty).
+      this.shared.on('recovered', () => void this.sharedRoutes?.writeAll());
+    }
   }
 
   get listenAddress(): { host: string; port: number } | undefined {
@@ -126,12 +140,13 @@ export class NodeManager extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    await this.shared?.start();
     await this.messenger.start();
     const l = this.o.listen ?? { host: '127.0.0.1', port: 0 };
-    this.listener = await listenSecure({ localKey: this.o.localKey, host: l.host, port: l.port }, (ch) => this.attach(ch));
+    this.listener = await listenSecure({ localKey: this.o.localKey, host: l.host, port: l.port }, (ch) => this.attachChannel(ch));
     this.stopRelay = this.messenger.listen(MANAGER_PORT, (s: Duplex) => {
       secureAccept(s, { localKey: this.o.localKey, handshakeTimeoutMs: 5000 }).then(
-        (ch) => this.attach(ch),
+        (ch) => this.attachChannel(ch),
         (err: Error) => log.debug('relayed handshake failed', { err }),
       );
     });
@@ -142,10 +157,12 @@ export class NodeManager extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const l of this.links.values()) l.close('node manager is shutting down');
     this.stopRelay?.();
     await this.listener?.close();
     await this.messenger.close();
+    await this.shared?.close();
   }
 
   nodes(): string[] {
@@ -156,7 +173,8 @@ export class NodeManager extends EventEmitter {
     return [...this.routes.values()];
   }
 
-  private attach(ch: Duplex & { remotePublicKey: Buffer }): void {
+  /** A control channel already authenticated as `ch.remotePublicKey` (the listener and the relay hand theirs here; the bench, in-memory ones). */
+  attachChannel(ch: Duplex & { remotePublicKey: Buffer }): void {
     const pk = pkToHex(ch.remotePublicKey);
     ch.on('error', () => {});
     const link = new ControlLink(ch, (m) => this.onMessage(pk, m));
@@ -172,8 +190,9 @@ export class NodeManager extends EventEmitter {
       this.pools.delete(pk);
       this.stats.delete(pk);
       this.graph.removeNode(pk);
+      this.shared?.nodeGone(pk);
       log.info('node down', { node: shortPk(pk), reason });
-      this.breakRoutes((r) => r.fwd.includes(pk) || r.rev.includes(pk), `route broken: node ${shortPk(pk)} went offline`);
+      this.breakRoutes((r) => r.fwd.includes(pk) || r.rev.includes(pk), `route broken: node ${shortPk(pk)} went offline`, [pk]);
       this.emit('nodeDown', pk);
     });
     this.emit('nodeUp', pk);
@@ -192,11 +211,14 @@ export class NodeManager extends EventEmitter {
     switch (m.t) {
       case 'hello':
       case 'transports': {
-        const lost = this.graph.setTransports(pk, m.t === 'hello' ? m.transports : m.list);
+        const list = m.t === 'hello' ? m.transports : m.list;
+        const lost = this.graph.setTransports(pk, list);
+        this.shared?.report(pk, list.map((t) => ({ pk: t.pk, latencyMs: Number(t.latencyMs) || 0 })));
         for (const peer of lost) {
           this.breakRoutes(
             (r) => usesEdge(r.fwd, pk, peer) || usesEdge(r.rev, pk, peer),
             `route broken: transport ${shortPk(pk)}-${shortPk(peer)} lost`,
+            [pk, peer],
           );
         }
         this.emit('transports', pk);
@@ -211,6 +233,9 @@ export class NodeManager extends EventEmitter {
         // Only an end may close its route (an intermediate knows the key too, and must not stop its repair).
         const r = this.routes.get(m.routeKey);
         if (r && (r.from === pk || r.to === pk)) this.forget(r);
+        else if (r) log.info('"closed" from a node that is not an end of the route: ignored', { route: r.key, node: shortPk(pk) });
+        // A route another manager set up (its nodes tell every manager): gone from the shared records too.
+        else void this.sharedRoutes?.closed(m.routeKey, pk);
         return;
       }
     }
@@ -257,7 +282,8 @@ export class NodeManager extends EventEmitter {
     }
   }
 
-  private breakRoutes(match: (r: RouteRecord) => boolean, reason: string): void {
+  private breakRoutes(match: PathMatch, reason: string, via: string[]): void {
+    if (this.sharedRoutes) return void this.sharedRoutes.break(match, reason, via);
     for (const r of [...this.routes.values()]) {
       if (!match(r) || r.repairing) continue;
       r.repairing = true;
@@ -268,6 +294,8 @@ export class NodeManager extends EventEmitter {
   private forget(r: RouteRecord): void {
     if (this.routes.get(r.key) !== r) return;
     this.routes.delete(r.key);
+    void this.shared?.removeRoute(r.key).catch((err: Error) => log.warn('deleting a route record failed', { route: r.key, err }));
+    if (!r.mine) return;
     const n = (this.dialed.get(r.from) ?? 1) - 1;
     if (n > 0) this.dialed.set(r.from, n);
     else this.dialed.delete(r.from);
@@ -293,6 +321,7 @@ export class NodeManager extends EventEmitter {
         to: { reroute: { outPk: rev[1], outRouteId: rIds[1] } },
         from: { reroute: { outPk: fwd[1], outRouteId: fIds[1] } },
       }));
+      await this.claim({ ...r, fwd, rev, fwdIds, revIds, repairs: r.repairs + 1 });
       await this.installAll(r.key, rules);
       await Promise.all([r.from, r.to].map((n) => this.links.get(n)!.request({ t: 'switch', routeKey: r.key } satisfies ManagerMessage, this.o.setupTimeoutMs ?? 5000)));
       // The old path's rules on nodes that are still there.
@@ -315,6 +344,12 @@ export class NodeManager extends EventEmitter {
         void this.repair(r, 'a hop of the new path died during the repair');
       }
     } catch (err) {
+      if ((err as ControlError).code === 'stale') {
+        // Another manager moved this route meanwhile (its record is newer): it is theirs to keep.
+        r.repairing = false;
+        log.info('route repaired by another node manager meanwhile', { route: r.key });
+        return;
+      }
       this.strike(err);
       this.dropRoute(r, `${reason}; no repair: ${(err as Error).message}`, involved);
     }
@@ -417,14 +452,17 @@ export class NodeManager extends EventEmitter {
           to: { end: { outPk: rev[1], outRouteId: rIds[1], remotePk: from, remotePort: fromPort, localPort: port, initiator: false } },
           from: { end: { outPk: fwd[1], outRouteId: fIds[1], remotePk: to, remotePort: port, localPort: fromPort, initiator: true } },
         }));
+        const record: RouteRecord = { key, from, to, port, fwd, rev, createdAt: Date.now(), fwdIds: plan.fwdIds, revIds: plan.revIds, minHops, maxHops, repairs: 0, mine: true };
+        await this.claim(record);
         await this.installAll(key, plan.rules);
-        this.routes.set(key, { key, from, to, port, fwd, rev, createdAt: Date.now(), fwdIds: plan.fwdIds, revIds: plan.revIds, minHops, maxHops, repairs: 0 });
+        this.routes.set(key, record);
         this.dialed.set(from, (this.dialed.get(from) ?? 0) + 1);
         this.routesSetUp++;
         log.info('route set up', { route: key, fwd: fwd.map(shortPk), rev: rev.map(shortPk) });
         return { routeKey: key, fwd, rev };
       } catch (err) {
         for (const n of involved) this.links.get(n)?.send({ t: 'remove', routeKey: key, reason: 'route setup failed' } satisfies ManagerMessage);
+        void this.shared?.removeRoute(key).catch(() => {});
         const bad = this.strike(err);
         const e = err as ControlError;
         // A failed intermediate: try a path around it (the ends cannot be avoided).
@@ -439,12 +477,32 @@ export class NodeManager extends EventEmitter {
     }
   }
 
+  /**
+   * Records a route (new, or its next path) in Redis before any rule is installed: the ids it holds are claimed
+   * atomically, so an id a node handed out twice fails here (a strike for that node, and the setup goes around
+   * it). With Redis away the route lives in memory and is written when Redis is back.
+   */
+  private async claim(r: RouteRecord): Promise<void> {
+    if (!this.shared) return;
+    try {
+      if (!(await this.shared.putRoute(toStored(r, this.pkHex)))) throw new ControlError('stale', 'another node manager holds a newer record of this route');
+    } catch (err) {
+      if (err instanceof IdConflict) throw new HopError(err.node, 'conflict', err.message);
+      if (!(err instanceof SharedUnavailable)) throw err;
+    }
+  }
+
   /** What node `pk` last reported about its traffic (bytes per transport and per rule). */
   nodeStats(pk: string): NodeStats | undefined {
     return this.stats.get(pk);
   }
 
   status(): Record<string, unknown> {
+    const own = this.ownStatus();
+    return this.shared ? sharedStatus(own, this.shared) : own;
+  }
+
+  private ownStatus(): Record<string, unknown> & { nodes: string[]; transports: Array<{ a: string; b: string; latencyMs: number }>; routes: Array<RouteView & { repairs: number }> } {
     return {
       pk: this.pkHex,
       listen: this.listener ? formatHostPort(this.listener.address()) : null,
