@@ -173,11 +173,12 @@ export class ClusterHub {
 
   private async dial(m: Machine): Promise<void> {
     m.connecting = true;
+    let link: ControlLink | undefined;
     try {
       const raw = await this.messenger.open(m.pk, CLUSTER_PORT);
       raw.on('error', () => undefined);
       const ch = await secureConnect(raw, parsePublicKey(m.pk), { localKey: this.key, handshakeTimeoutMs: 10_000 });
-      const link = new ControlLink(ch, (msg) => this.onPush(m, msg));
+      link = new ControlLink(ch, (msg) => this.onPush(m, msg));
       const hello = helloReply.safeParse(await link.request({ t: 'hello', v: PROTOCOL_VERSION }, 5000));
       if (!hello.success) throw new Error(`malformed hello: ${problem(hello.error)}`);
       const st = statusReply.safeParse(await link.request({ t: 'status' }, STATUS_TIMEOUT_MS));
@@ -185,6 +186,7 @@ export class ClusterHub {
       if (this.closed) return link.close('hub stopping');
       this.online(m, link, st.data.status);
     } catch (err) {
+      link?.close('refused: it answered the hello or status wrongly');
       m.problem = describeDialError(err, this.key);
       log.debug('dial failed', { machine: m.name, why: m.problem });
     } finally {

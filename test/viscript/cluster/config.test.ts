@@ -1,0 +1,33 @@
+// The cluster section of config.yaml: what is accepted, and errors naming the file, line, key and value.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '../../../src/viscript/config.js';
+
+const PK = '02' + 'ab'.repeat(32);
+const PK2 = '03' + 'cd'.repeat(32);
+const M = `${PK}@127.0.0.1:8100`;
+
+test('a hub and agent section is read, keys resolved beside the file and lower-cased', () => {
+  const c = parseConfig(`cluster:\n  key: k.json\n  messengers: ["${M}"]\n  hubs: ["${PK2.toUpperCase().replace(/^03/, '03')}"]\n  machines:\n    m1: "${PK}"\n`, '/etc/v/config.yaml');
+  assert.equal(c.cluster?.keyFile, '/etc/v/k.json');
+  assert.deepEqual(c.cluster?.hubs, [PK2]);
+  assert.deepEqual([...c.cluster!.machines], [['m1', PK]]);
+  assert.equal(c.cluster?.acceptDeploy, true);
+});
+
+test('cluster errors name the file, line, key and value', () => {
+  const err = (yaml: string) => {
+    try {
+      parseConfig(yaml, '/x/config.yaml');
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('accepted');
+  };
+  assert.match(err(`cluster:\n  key: k.json\n  messengers: ["${M}"]\n  hubs: ["02abc"]\n`), /^\/x\/config\.yaml:4: cluster\.hubs\.0: "02abc" must be a public key/);
+  assert.match(err(`cluster:\n  key: k.json\n  messengers: []\n`), /^\/x\/config\.yaml:3: cluster\.messengers: \[\] needs at least one messenger/);
+  assert.match(err(`cluster:\n  key: k.json\n  messengers: ["${M}"]\n  machines:\n    "1bad": "${PK}"\n`), /config\.yaml:5: cluster\.machines\.1bad: bad name: machine names start with a letter/);
+  assert.match(err(`cluster:\n  key: k.json\n  messengers: ["${M}"]\n  machines:\n    a: "${PK}"\n    b: "${PK}"\n`), /config\.yaml:6: cluster\.machines\.b: ".*" is already the key of machine a/);
+  assert.match(err(`cluster:\n  key: k.json\n  messengers: ["${M}"]\n  hub: []\n`), /config\.yaml:4: cluster\.hub: unknown key \(known keys: key, messengers, hubs, machines, acceptDeploy\)/);
+  assert.match(err(`cluster:\n  messengers: ["${M}"]\n`), /config\.yaml:2: cluster\.key: is required but missing/);
+});
