@@ -51,4 +51,6 @@ export interface ClusterRouter {
   route(words: string[], session: RoutedSession): Promise<RoutedResult> | undefined;
   /** Machine names, for tab completion. */
   machineNames(): string[];
+  /** The machines as `lm` shows them (plain JSON), for the desktop's Machines panel. */
+  machines(): unknown[];
 }

@@ -31,10 +31,14 @@ export class HubRouter implements ClusterRouter {
     return this.hub.names();
   }
 
+  machines(): MachineView[] {
+    return this.hub.view();
+  }
+
   route(words: string[], session: RoutedSession): Promise<RoutedResult> | undefined {
     const [name, ...args] = words;
     const cmd = findCommand(name);
-    if (cmd?.name === 'machines') return Promise.resolve(this.machines(args));
+    if (cmd?.name === 'machines') return Promise.resolve(this.machinesCommand(args));
     if (cmd?.name === 'deploy') return this.deploy(args, session);
     if (!cmd) return undefined;
     const group = args.findIndex((a) => a.startsWith('@'));
@@ -105,7 +109,7 @@ export class HubRouter implements ClusterRouter {
     return names;
   }
 
-  private machines(args: string[]): RoutedResult {
+  private machinesCommand(args: string[]): RoutedResult {
     if (args.length) return fail('machines', `unexpected "${args[0]}" (usage: machines)`);
     const list = this.hub.view();
     const now = Date.now();
