@@ -89,10 +89,10 @@ test('the shell answers thousands of random lines with one structured result eac
 test('completion offers commands, app names and ids', async (t) => {
   const engine = await engineFor(t, `apps:\n  alpha:\n    path: ${JSON.stringify(FIXTURE_APP)}\n    default_args: [--no-signal]\n  beta:\n    path: ./nope\n`);
   const session = new ShellSession(engine, { result: () => undefined, output: () => undefined });
-  assert.deepEqual(session.complete('l'), [['la', 'list_apps', 'list_terms', 'logs', 'lt'], 'l']);
+  assert.deepEqual(session.complete('l'), [['la', 'list_apps', 'list_terms', 'lm', 'logs', 'lt'], 'l']);
   assert.deepEqual(session.complete('s a'), [['alpha'], 'a']);
   assert.deepEqual(session.complete('start -a b'), [['beta'], 'b']);
-  assert.deepEqual(session.complete('help '), [['alpha', 'apps', 'attach', 'beta', 'clear', 'close_term', 'defocus', 'focus', 'help', 'kill', 'list_apps', 'list_terms', 'logs', 'move_term', 'new_term', 'ping', 'quit', 'reload', 'res_usage', 'restart', 'rm', 'shutdown', 'start'], '']);
+  assert.deepEqual(session.complete('help '), [['alpha', 'apps', 'attach', 'beta', 'clear', 'close_term', 'defocus', 'deploy', 'focus', 'help', 'kill', 'list_apps', 'list_terms', 'logs', 'machines', 'move_term', 'new_term', 'ping', 'quit', 'reload', 'res_usage', 'restart', 'rm', 'shutdown', 'start'], '']);
   await session.submit('s beta');
   await session.submit('s alpha');
   assert.deepEqual(session.complete('ping '), [['2', '3', 'all', 'alpha', 'beta'], ''], 'ids, then names and all');

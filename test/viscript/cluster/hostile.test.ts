@@ -30,6 +30,7 @@ test('an agent: a stranger gets no handshake; a listed hub sending nonsense gets
   mkdirSync(join(d, 'a'));
   const agent = startNode(t, writeClusterConfig(join(d, 'a'), { keyFile: agentKey.file, messenger, hubs: [hub.pk], acceptDeploy: false }));
   await agent.waitFor((m) => m.type === 'ready');
+  await until(agent, 'la', () => agent.stderr.some((l) => /registered with messenger/.test(l)));
   const agentPk = Buffer.from(agentKey.pk, 'hex');
 
   // A stranger: its stream is closed before act 2; the agent logs its key.
