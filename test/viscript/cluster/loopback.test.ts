@@ -2,7 +2,10 @@
 // on another machine print what they print locally, and the trust lists are enforced both ways.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { VISCRIPT_CLI } from '../helpers.js';
 import { dir, key, machinesOf, startMessenger, startNode, stateOf, until, writeClusterConfig } from './helpers.js';
 
 test('hub and agents over a real messenger: lm, remote verbs, refusals both ways', { timeout: 60_000 }, async (t) => {
@@ -23,7 +26,8 @@ test('hub and agents over a real messenger: lm, remote verbs, refusals both ways
   const agent1 = startNode(t, writeClusterConfig(mk('a1'), { keyFile: a1.file, messenger, hubs: [hubKey.pk] }));
   const agent2 = startNode(t, writeClusterConfig(mk('a2'), { keyFile: a2.file, messenger, hubs: [otherHub.pk] }));
   const unlisted = startNode(t, writeClusterConfig(mk('stranger'), { keyFile: stranger.file, messenger, hubs: [hubKey.pk] }));
-  const hub = startNode(t, writeClusterConfig(mk('hub'), { keyFile: hubKey.file, messenger, machines: { m1: a1.pk, m2: a2.pk } }));
+  const hubConfig = writeClusterConfig(mk('hub'), { keyFile: hubKey.file, messenger, machines: { m1: a1.pk, m2: a2.pk } });
+  const hub = startNode(t, hubConfig);
   for (const v of [agent1, agent2, unlisted, hub]) await v.waitFor((m) => m.type === 'ready');
 
   const lm = await until(hub, 'lm', (r) => stateOf(r, 'm1') === 'online');
@@ -49,6 +53,20 @@ test('hub and agents over a real messenger: lm, remote verbs, refusals both ways
   assert.match(String(started.text), /^started ticker with id 2 \(pid \d+\)$/);
   const ping = await until(hub, 'ping m1:2', (r) => r.ok === true);
   assert.match(String(ping.text), /^pong from 2 \(ticker\) in [\d.]+ ms$/);
+  // One-shot `logs -f` on another machine streams its lines (JSON: each with the machine) until interrupted.
+  const follow = spawn(process.execPath, [VISCRIPT_CLI, '--config', hubConfig, '--json', '-c', 'logs m1:2 -n 0 -f'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => follow.kill('SIGKILL'));
+  const streamed = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: follow.stdout! }).on('line', (l) => {
+      const m = JSON.parse(l) as Record<string, unknown>;
+      if (m.type === 'output') resolve(m);
+    });
+    follow.once('exit', (code) => reject(new Error(`viscript -c exited (${code}) before any output`)));
+  });
+  assert.equal(streamed.machine, 'm1');
+  assert.equal(streamed.id, 2);
+  assert.match(String(streamed.text), /^tick \d+$/);
+  follow.kill('SIGINT');
   const remoteApps = await hub.run('apps m1:');
   assert.equal(remoteApps.text, (await agent1.run('apps')).text);
   const la = await hub.run('la @all');
