@@ -74,6 +74,16 @@ test('a hub desktop shows its machines live, and its terminals run cluster comma
   await page.keyboard.press('Enter');
   await waitText(page, '.window.focused .xterm-rows', /pong from 2 \(ticker\) in [\d.]+ ms/);
 
+  // attach m1:2 in a browser terminal: typed lines reach the app on m1, its echo comes back; Ctrl+Z detaches.
+  await page.keyboard.type('attach m1:2');
+  await page.keyboard.press('Enter');
+  await waitText(page, '.window.focused .titlebar', /attached to 2/);
+  await page.keyboard.type('hello from the browser');
+  await page.keyboard.press('Enter');
+  await waitText(page, '.window.focused .xterm-rows', /echo: hello from the browser/);
+  await page.keyboard.press('Control+z');
+  await waitText(page, '.window.focused .xterm-rows', /detached from m1:2/);
+
   // The agent's Viscript killed: the panel says offline (within the 5 s the hub takes at most).
   process.kill(agent.child.pid!, 'SIGKILL');
   await agent.exited;

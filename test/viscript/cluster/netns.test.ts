@@ -99,10 +99,14 @@ test('3 agents behind NAT and a hub: lm, remote verbs, la @all, attach, deploy, 
   await until(hub, 'logs m1:2 -n 1', (r) => / deployed \d+$/.test(String(r.text)));
 
   // Hub restart: nothing is lost, the agents hold the truth and their apps kept running.
+  type Row = { machine: string; id: number; pid?: number; state: string };
+  const live = (r: Msg) => (r.data as Row[]).filter((a) => a.state === 'registered').map((a) => `${a.machine}:${a.id}:${a.pid}`).sort();
+  const before = live(await until(hub, 'la @all', (r) => live(r).length === 3));
   hub.kill();
   await hub.exited;
   hub = startNode(t, hubConf, { host: homes.hub });
-  await until(hub, 'la @all', (r) => Array.isArray(r.data) && (r.data as unknown[]).length === 4, 20_000);
+  const after = await until(hub, 'la @all', (r) => Array.isArray(r.data) && (r.data as unknown[]).length === 4, 20_000);
+  assert.deepEqual(live(after), before, 'the same apps, same pids, kept running while the hub was gone');
 
   // kill -9 an agent's Viscript: offline within 5 s, a command to it fails at once; restarted: online, apps listed.
   process.kill(agents.m1.child.pid!, 'SIGKILL');
