@@ -46,8 +46,10 @@ export class HubRouter implements ClusterRouter {
       const rest = args.filter((_, i) => i !== group);
       return cmd.name === 'restart' ? this.rolling(rest, args[group], session) : this.listAll(cmd.name, rest, args[group], session);
     }
-    const at = args.findIndex((a) => MACHINE_TARGET.test(a));
-    if (at < 0) return undefined;
+    // Only the target word counts (`start`'s app after an optional -a, else the first argument): later
+    // arguments are the app's own and may well contain a colon (`s web http://x`).
+    const at = cmd.name === 'start' && args[0] === '-a' ? 1 : 0;
+    if (args[at] === undefined || !MACHINE_TARGET.test(args[at])) return undefined;
     const [, machine, target] = MACHINE_TARGET.exec(args[at])!;
     if (!this.hub.has(machine)) return Promise.resolve(fail(cmd.name, `no machine named "${machine}" (machines: ${this.hub.names().join(', ') || 'none'}; see "lm")`));
     if (!FORWARDABLE.has(cmd.name)) return Promise.resolve(fail(cmd.name, `${cmd.name} runs on this Viscript only; it takes no MACHINE: target`));

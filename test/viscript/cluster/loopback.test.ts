@@ -75,6 +75,17 @@ test('hub and agents over a real messenger: lm, remote verbs, refusals both ways
   assert.match(String(la.text), /\nm1\s+2\s+ticker\s+\d+\s+(running|registered)/);
   assert.match(String(la.text), /\nm2 is offline \(not seen since the hub started\): the agent refused this hub/);
   assert.equal((local.data as unknown[]).length, 1);
+  // A rolling restart stops at the first machine that fails (m2 refuses this hub): m1 is left alone.
+  const pidBefore = ((await hub.run('la m1:')).data as Array<{ pid: number }>)[0].pid;
+  const rolled = await hub.run('restart ticker @m2,m1');
+  assert.equal(rolled.ok, false);
+  assert.match(String(rolled.text), /^m2 is offline .*\nstopped at the first failure: m1 not restarted$/);
+  assert.equal(((await hub.run('la m1:')).data as Array<{ pid: number }>)[0].pid, pidBefore);
+  // Only the target word names a machine: an app argument with a colon stays the app's (here, the hub's own).
+  const localStart = await hub.run('s ticker 300 http://example');
+  assert.equal(localStart.ok, true, String(localStart.text));
+  assert.equal(localStart.machine, undefined);
+  assert.deepEqual((localStart.data as { args: string[] }).args, ['300', 'http://example']);
   const unknown = await hub.run('ping m9:2');
   assert.equal(unknown.ok, false);
   assert.match(String(unknown.text), /no machine named "m9" \(machines: m1, m2; see "lm"\)/);
