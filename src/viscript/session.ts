@@ -193,11 +193,13 @@ export class ShellSession implements SessionControl, RoutedSession {
         if (cmd.name === 'help') candidates.push(...COMMANDS.map((c) => c.name));
         if (cmd.name === 'start' && position === 1) candidates.push('-a');
       } else if (cmd.arg === 'id') {
-        // Ids in numeric order, then the names of started apps (every id-taking command takes a name too).
+        // Ids in numeric order, then the names of started apps (every id-taking command takes a name too),
+        // then on a cluster hub its machines as `MACHINE:`.
         const list = this.engine.supervisor.list();
         const hits = list.map((a) => String(a.id)).filter((c) => c.startsWith(word));
         const names = [...new Set(list.map((a) => a.name)), 'all'].filter((c) => c.startsWith(word)).sort();
-        return [[...hits, ...names], word];
+        const machines = this.noCluster ? [] : (this.engine.cluster?.machineNames() ?? []).map((m) => `${m}:`).filter((c) => c.startsWith(word));
+        return [[...hits, ...names, ...machines], word];
       } else candidates = [];
     }
     const hits = candidates.filter((c) => c.startsWith(word)).sort();

@@ -96,6 +96,11 @@ test('completion offers commands, app names and ids', async (t) => {
   await session.submit('s beta');
   await session.submit('s alpha');
   assert.deepEqual(session.complete('ping '), [['2', '3', 'all', 'alpha', 'beta'], ''], 'ids, then names and all');
+  // A cluster hub also offers its machines as targets.
+  engine.cluster = { route: () => undefined, machineNames: () => ['m1', 'm2'], machines: () => [] };
+  assert.deepEqual(session.complete('ping '), [['2', '3', 'all', 'alpha', 'beta', 'm1:', 'm2:'], '']);
+  assert.deepEqual(session.complete('logs m'), [['m1:', 'm2:'], 'm']);
+  engine.cluster = undefined;
   for (let i = 0; i < 8; i++) await session.submit('s beta');
   assert.deepEqual(session.complete('ping ')[0].slice(0, 10), ['2', '3', '4', '5', '6', '7', '8', '9', '10', '11'], 'ids in numeric order');
   assert.deepEqual(session.complete('ping 1'), [['10', '11'], '1']);
