@@ -31,3 +31,27 @@ test('cluster errors name the file, line, key and value', () => {
   assert.match(err(`cluster:\n  key: k.json\n  messengers: ["${M}"]\n  hub: []\n`), /config\.yaml:4: cluster\.hub: unknown key \(known keys: key, messengers, hubs, machines, acceptDeploy\)/);
   assert.match(err(`cluster:\n  messengers: ["${M}"]\n`), /config\.yaml:2: cluster\.key: is required but missing/);
 });
+
+test('pushed definitions beside the config replace its apps, with their origin; a damaged file is ignored', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { deployedFile, loadConfig } = await import('../../../src/viscript/config.js');
+  const { storeDeployed } = await import('../../../src/viscript/cluster/deployed.js');
+  const d = mkdtempSync(join(tmpdir(), 'deployed-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  const file = join(d, 'config.yaml');
+  writeFileSync(file, 'apps:\n  web:\n    path: ./old\n');
+  assert.equal(deployedFile(file), join(d, 'config.deployed.json'));
+  assert.throws(() => storeDeployed(file, 'web', { path: '' }, 'hub 02abcdef'), /the definition of web is not valid: path: must not be empty/);
+  storeDeployed(file, 'web', { path: './new', default_args: [1] }, 'hub 02abcdef');
+  storeDeployed(file, 'extra', { path: 'sleep' }, 'hub 02abcdef');
+  const c = loadConfig(file);
+  assert.equal(c.apps.get('web')?.path, './new');
+  assert.deepEqual(c.apps.get('web')?.default_args, ['1']);
+  assert.match(c.apps.get('extra')?.origin ?? '', /^deployed by hub 02abcdef at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/);
+  writeFileSync(deployedFile(file), '{"version":1,"apps":{"web":{"hub":"x","at":1,"app":{"path":5}}}}');
+  const damaged = loadConfig(file);
+  assert.equal(damaged.apps.get('web')?.path, './old', 'a damaged file is ignored as a whole');
+  assert.equal(damaged.apps.has('extra'), false);
+});
