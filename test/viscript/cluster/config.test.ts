@@ -55,3 +55,18 @@ test('pushed definitions beside the config replace its apps, with their origin; 
   assert.equal(damaged.apps.get('web')?.path, './old', 'a damaged file is ignored as a whole');
   assert.equal(damaged.apps.has('extra'), false);
 });
+
+test('viscript refuses to start with a cluster key file it cannot use: exit 2, naming the file and key', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { runViscript } = await import('../helpers.js');
+  const d = mkdtempSync(join(tmpdir(), 'cluster-key-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  writeFileSync(join(d, 'bad.json'), 'not a key', { mode: 0o600 });
+  const config = join(d, 'config.yaml');
+  writeFileSync(config, `cluster:\n  key: bad.json\n  messengers: ["${M}"]\n  hubs: ["${PK2}"]\n`);
+  const r = await runViscript(['--config', config, '--headless', '--signal-address', '127.0.0.1:0']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, new RegExp(`^viscript: invalid config: ${config}: cluster\\.key: .*bad\\.json`, 'm'));
+});
