@@ -26,7 +26,7 @@ const ALLOWED: Record<string, string[]> = {
   nodemanager: ['util', 'net', 'messenger', 'routing'],
   node: ['util', 'net', 'messenger', 'routing'],
   apps: ['util', 'net', 'messenger', 'node/sdk'],
-  viscript: ['util', 'net', 'signal'],
+  viscript: ['util', 'net', 'signal', 'messenger'],
   web: ['util'],
   cli: ['util', 'net', 'signal', 'messenger', 'routing', 'nodemanager', 'node', 'apps', 'viscript', 'web'],
 };

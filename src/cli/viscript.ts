@@ -8,6 +8,7 @@ import { Command } from 'commander';
 import { packageVersion } from '../util/package-version.js';
 import { parseCommandLine } from './usage.js';
 import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
+import { startCluster } from '../viscript/cluster/index.js';
 import { ConfigError, loadConfig } from '../viscript/config.js';
 import { ControlServer, isRunning, readControlInfo, sendControlCommand, type ControlMessage } from '../viscript/control.js';
 import { Engine } from '../viscript/engine.js';
@@ -41,6 +42,8 @@ function program(): Command {
       'after',
       '\nExamples:\n  viscript --config examples/config.yaml\n  viscript --config examples/config.yaml -c "la"\n' +
         '  printf "s ticker\\nla\\n" | viscript --headless --json --config examples/config.yaml\n' +
+        '  viscript --config hub.yaml -c "la @all"        # a cluster hub: every app of every machine\n' +
+        '  viscript --config hub.yaml -c "ping m2:ticker" # any command on another machine (docs/cluster.md)\n' +
         '\nType "help" at the prompt for the commands.',
     )
     .version(packageVersion(), '-V, --version', 'the version of this program')
@@ -84,11 +87,20 @@ export async function main(argv: string[]): Promise<number> {
   }
   const engine = await Engine.create({ config, stateDir, signalAddress: opts.signalAddress });
   process.on('exit', () => engine.supervisor.killAllNow()); // last resort, whatever way Viscript ends
+  let cluster;
+  try {
+    cluster = config.cluster ? startCluster(engine, config.cluster) : undefined;
+  } catch (err) {
+    process.stderr.write(`viscript: invalid config: ${config.file}: ${(err as Error).message}\n`);
+    await engine.close(0);
+    return 2;
+  }
   const control = await ControlServer.start(engine, stateDir);
   installSignalHandlers();
   // Within the 5 s every shutdown hook gets: the signal SHUTDOWN, then SIGTERM, then SIGKILL.
   const grace = Math.min(config.settings.shutdownGraceMs, 1500);
   onShutdown(async () => {
+    await cluster?.close();
     await control.close();
     await engine.close(grace);
   });
@@ -111,6 +123,12 @@ export async function main(argv: string[]): Promise<number> {
     `control file ${control.file}`,
     engine.supervisor.containment === 'cgroup' ? 'each app in its own cgroup' : 'each app in its own process group (no cgroup v2 here)',
   ];
+  if (cluster) {
+    const roles = [cluster.agent ? `agent of ${config.cluster!.hubs.length} hub(s)` : '', cluster.hub ? `hub of ${config.cluster!.machines.size} machine(s)` : '']
+      .filter(Boolean)
+      .join(' and ');
+    notes.push(`cluster key ${cluster.publicKey}${roles ? `, ${roles}` : ''}`);
+  }
   if (headless) {
     const { sink } = runHeadless(engine, {
       json: opts.json === true,
@@ -131,6 +149,7 @@ export async function main(argv: string[]): Promise<number> {
           apps: [...config.apps.keys()],
           containment: engine.supervisor.containment,
           ...(guiUrl ? { guiUrl } : {}),
+          ...(cluster ? { clusterKey: cluster.publicKey } : {}),
         }) + '\n',
       );
     } else sink.info?.(notes.join('; '));

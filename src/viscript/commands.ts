@@ -15,6 +15,8 @@ export interface CommandResult {
   data?: unknown;
   /** Front ends clear their screen. */
   clear?: boolean;
+  /** The machine that ran it, for a command a cluster hub ran on another machine. */
+  machine?: string;
 }
 
 /** What a command may do to the session that runs it. */
@@ -86,6 +88,58 @@ function stopText(info: AppInfo, o: StopOutcome): string {
   return `${label(info)} stopped: ${describeExit({ exitCode: o.code, exitSignal: o.signal })} ${how}`;
 }
 
+/** What `la` gives for each entry (its data), as the rows of its table; a cluster hub merges machines' rows. */
+export interface ListedApp {
+  id: number;
+  name: string;
+  pid?: number;
+  state: AppInfo['state'];
+  exitCode?: number | null;
+  exitSignal?: string | null;
+  error?: string;
+  restarts?: number;
+  uptimeMs?: number;
+  cpu?: number;
+  rss?: number;
+  args: string[];
+  command: string[];
+}
+
+export function listAppsTable(apps: ListedApp[], full: boolean): { header: string[]; rows: string[][] } {
+  const header = ['ID', 'NAME', 'PID', 'STATE', 'UPTIME', 'CPU', 'MEM', full ? 'COMMAND' : 'ARGS'];
+  const rows = apps.map((a) => [
+    String(a.id),
+    a.name,
+    a.pid !== undefined && a.uptimeMs !== undefined ? String(a.pid) : '-',
+    stateText(a as AppInfo) + (a.restarts ? ` [${a.restarts} restart${a.restarts > 1 ? 's' : ''}]` : ''),
+    a.uptimeMs !== undefined ? formatDuration(a.uptimeMs) : '-',
+    a.cpu !== undefined ? `${a.cpu.toFixed(1)}%` : '-',
+    a.rss !== undefined ? formatBytes(a.rss) : '-',
+    commandLine(full ? a.command : a.args),
+  ]);
+  return { header, rows };
+}
+
+/** What `apps` gives for each app (its data). */
+export interface AppsEntry {
+  name: string;
+  desc: string;
+  daemon: boolean;
+  path: string;
+  defaultArgs: string[];
+  origin?: string;
+}
+
+/** The `apps` table; a FROM column only when some definition was pushed by a cluster hub. */
+export function appsTable(apps: AppsEntry[]): { header: string[]; rows: string[][] } {
+  const pushed = apps.some((a) => a.origin);
+  const header = ['APP', 'KIND', 'DESCRIPTION', ...(pushed ? ['FROM'] : [])];
+  const rows = apps.map((a) => [a.name, a.daemon ? 'daemon' : '', a.desc, ...(pushed ? [a.origin ?? 'config.yaml'] : [])]);
+  return { header, rows };
+}
+
+const NOT_A_HUB = 'this Viscript is not a cluster hub: config.yaml has no cluster.machines (see docs/cluster.md)';
+
 const GUI_ONLY = (name: string, aliases: string[]): CommandSpec => ({
   name,
   aliases,
@@ -110,6 +164,10 @@ export const COMMANDS: CommandSpec[] = [
           table(['COMMAND', 'USAGE', 'WHAT IT DOES'], rows),
           '',
           'Arguments may be quoted (\'...\' or "..."). When attached, lines go to the app; Ctrl+Z detaches.',
+          ...(ctx.engine.cluster
+            ? ['On this hub, MACHINE:ID or MACHINE:NAME runs a command on that machine (ping m2:2, s m2:ticker);',
+               '"la @all" and "apps @all" list every machine, "restart NAME @all" restarts one machine at a time.']
+            : []),
         ].join('\n');
         return ok('help', text, { commands: COMMANDS.map(({ name, aliases, usage, summary }) => ({ name, aliases, usage, summary })) });
       }
@@ -136,13 +194,20 @@ export const COMMANDS: CommandSpec[] = [
     run: (ctx, args) => {
       noMoreArgs(args, 0, 'apps');
       const apps = [...ctx.engine.config.apps.values()];
-      const data = apps.map((a) => ({ name: a.name, desc: a.desc, daemon: a.daemon, path: a.path, defaultArgs: a.default_args }));
+      const data: AppsEntry[] = apps.map((a) => ({
+        name: a.name,
+        desc: a.desc,
+        daemon: a.daemon,
+        path: a.path,
+        defaultArgs: a.default_args,
+        ...(a.origin ? { origin: a.origin } : {}),
+      }));
       if (!apps.length) {
         const why = ctx.engine.config.exists ? 'it declares no apps' : 'it does not exist';
         return ok('apps', `no apps: ${ctx.engine.config.file}: ${why}`, data);
       }
-      const rows = apps.map((a) => [a.name, a.daemon ? 'daemon' : '', a.desc]);
-      return ok('apps', table(['APP', 'KIND', 'DESCRIPTION'], rows), data);
+      const { header, rows } = appsTable(data);
+      return ok('apps', table(header, rows), data);
     },
   },
   {
@@ -195,17 +260,7 @@ export const COMMANDS: CommandSpec[] = [
         }),
       );
       if (!apps.length) return ok('list_apps', 'no apps started (see "apps", then "start <app>")', apps);
-      const header = ['ID', 'NAME', 'PID', 'STATE', 'UPTIME', 'CPU', 'MEM', full ? 'COMMAND' : 'ARGS'];
-      const rows = apps.map((a) => [
-        String(a.id),
-        a.name,
-        a.pid !== undefined && a.uptimeMs !== undefined ? String(a.pid) : '-',
-        stateText(a) + (a.restarts ? ` [${a.restarts} restart${a.restarts > 1 ? 's' : ''}]` : ''),
-        a.uptimeMs !== undefined ? formatDuration(a.uptimeMs) : '-',
-        a.cpu !== undefined ? `${a.cpu.toFixed(1)}%` : '-',
-        a.rss !== undefined ? formatBytes(a.rss) : '-',
-        commandLine(full ? a.command : a.args),
-      ]);
+      const { header, rows } = listAppsTable(apps, full);
       // Rows that wrap are unreadable: the last column is cut to the reader's width (-f shows it all).
       const width = full ? undefined : ctx.session.columns;
       return ok('list_apps', table(header, rows, width), apps);
@@ -408,6 +463,22 @@ export const COMMANDS: CommandSpec[] = [
       ctx.engine.requestQuit();
       return ok('quit', 'stopping every app and Viscript');
     },
+  },
+  {
+    name: 'machines',
+    aliases: ['lm'],
+    usage: 'machines',
+    summary: 'cluster hub: the machines of cluster.machines, online or offline, with OS, load, memory and apps',
+    arg: 'none',
+    run: () => fail('machines', NOT_A_HUB),
+  },
+  {
+    name: 'deploy',
+    aliases: [],
+    usage: 'deploy NAME MACHINE[,MACHINE...]|@all',
+    summary: "cluster hub: push this hub's definition of app NAME to machines (stored there), and start it where none runs",
+    arg: 'app',
+    run: () => fail('deploy', NOT_A_HUB),
   },
   GUI_ONLY('new_term', ['nt']),
   GUI_ONLY('list_terms', ['lt']),

@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { parseHostPort } from '../util/hostport.js';
+import { clusterSchema, type ClusterConfig } from './cluster/config.js';
 
 export const RESTART_POLICIES = ['never', 'on-failure', 'always'] as const;
 export type RestartPolicy = (typeof RESTART_POLICIES)[number];
@@ -13,7 +14,7 @@ export type RestartPolicy = (typeof RESTART_POLICIES)[number];
 // YAML turns `8000` into a number; an argument or env value is always text for the child process.
 const text = z.union([z.string(), z.number(), z.boolean()], { error: 'must be a string' }).transform((v) => String(v));
 
-const appSchema = z.strictObject({
+export const appSchema = z.strictObject({
   daemon: z.boolean().default(false),
   desc: z.string().default(''),
   path: z.string().min(1, 'must not be empty'),
@@ -59,9 +60,15 @@ const fileSchema = z.strictObject({
     .nullish()
     .transform((v) => v ?? {}),
   settings: settingsSchema.nullish().transform((v) => v ?? settingsSchema.parse({})),
+  // Extension: this Viscript as a cluster agent and/or hub (docs/cluster.md).
+  cluster: clusterSchema.nullish(),
 });
 
-export type AppConfig = z.infer<typeof appSchema> & { name: string };
+export type AppConfig = z.infer<typeof appSchema> & {
+  name: string;
+  /** Where a definition pushed by a cluster hub came from (`apps` shows it); none for config.yaml's own. */
+  origin?: string;
+};
 export type Settings = z.infer<typeof settingsSchema>;
 
 export interface ViscriptConfig {
@@ -72,6 +79,7 @@ export interface ViscriptConfig {
   exists: boolean;
   apps: Map<string, AppConfig>;
   settings: Settings;
+  cluster?: ClusterConfig;
 }
 
 export class ConfigError extends Error {
@@ -95,7 +103,10 @@ export function loadConfig(path: string): ViscriptConfig {
   } catch (err) {
     throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`, file);
   }
-  return parseConfig(source, file, true);
+  const config = parseConfig(source, file, true);
+  // Definitions a cluster hub pushed (`deploy`) live beside the file and replace its apps of the same name.
+  for (const app of readDeployed(file)) config.apps.set(app.name, app);
+  return config;
 }
 
 /** Parses and validates config text; `file` names it in errors and anchors relative paths. */
@@ -149,7 +160,28 @@ export function parseConfig(source: string, file: string, exists = true, environ
       cwd: app.cwd === undefined ? undefined : expand(app.cwd, 'cwd'),
     });
   }
-  return { file, dir: dirname(file), exists, apps, settings: parsed.data.settings };
+  const cluster = parsed.data.cluster ? clusterConfig(parsed.data.cluster, file, doc, lineCounter) : undefined;
+  return { file, dir: dirname(file), exists, apps, settings: parsed.data.settings, ...(cluster ? { cluster } : {}) };
+}
+
+function clusterConfig(c: z.infer<typeof clusterSchema>, file: string, doc: Document, lc: LineCounter): ClusterConfig {
+  const seen = new Map<string, string>();
+  for (const [name, pk] of Object.entries(c.machines)) {
+    const other = seen.get(pk.toLowerCase());
+    if (other) {
+      const { node } = locate(doc, ['cluster', 'machines', name], false);
+      const line = node?.range ? lc.linePos(node.range[0]).line : 1;
+      throw new ConfigError(`${file}:${line}: cluster.machines.${name}: "${pk}" is already the key of machine ${other}`, file, line, `cluster.machines.${name}`);
+    }
+    seen.set(pk.toLowerCase(), name);
+  }
+  return {
+    keyFile: resolve(dirname(file), c.key),
+    messengers: c.messengers,
+    hubs: c.hubs.map((h) => h.toLowerCase()),
+    machines: new Map(Object.entries(c.machines).map(([n, pk]) => [n, pk.toLowerCase()])),
+    acceptDeploy: c.acceptDeploy,
+  };
 }
 
 /**
@@ -198,6 +230,7 @@ function article(expected: string): string {
 function knownKeys(parent: string[]): string[] {
   if (parent.length === 0) return Object.keys(fileSchema.shape);
   if (parent[0] === 'settings') return Object.keys(settingsSchema.shape);
+  if (parent[0] === 'cluster') return Object.keys(clusterSchema.shape);
   return Object.keys(appSchema.shape);
 }
 
@@ -237,4 +270,44 @@ function showValue(node: YamlNode | undefined): string {
   }
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+/** Where an agent keeps the app definitions hubs pushed to it: beside its config file. */
+export function deployedFile(configFile: string): string {
+  return configFile.replace(/\.ya?ml$/i, '') + '.deployed.json';
+}
+
+const deployedSchema = z.object({
+  version: z.literal(1),
+  apps: z.record(
+    z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    z.object({ hub: z.string().max(200), at: z.number().int(), app: appSchema }),
+  ),
+});
+export type DeployedFile = z.input<typeof deployedSchema>;
+
+/**
+ * The pushed definitions, each marked with its origin. A damaged file is reported on stderr and ignored as a
+ * whole: the machine then runs its config.yaml alone, and the next `deploy` rewrites the file.
+ */
+export function readDeployed(configFile: string): AppConfig[] {
+  const file = deployedFile(configFile);
+  if (!existsSync(file)) return [];
+  let parsed: ReturnType<typeof deployedSchema.safeParse>;
+  try {
+    parsed = deployedSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (err) {
+    process.stderr.write(`viscript: ${file}: ignored: ${(err as Error).message}\n`);
+    return [];
+  }
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    process.stderr.write(`viscript: ${file}: ignored: ${i.path.join('.') || '(top level)'}: ${i.message}\n`);
+    return [];
+  }
+  return Object.entries(parsed.data.apps).map(([name, d]) => ({
+    ...d.app,
+    name,
+    origin: `deployed by ${d.hub} at ${new Date(d.at).toISOString().slice(0, 19).replace('T', ' ')}Z`,
+  }));
 }

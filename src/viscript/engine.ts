@@ -8,6 +8,7 @@ import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger } from '../util/log.js';
 import type { OutputLine, StreamName } from './app-output.js';
 import { ConfigError, loadConfig, type AppConfig, type ViscriptConfig } from './config.js';
+import type { ClusterRouter } from './remote.js';
 import type { RestartTiming } from './restart-policy.js';
 import { cleanUpPreviousRun } from './run-record.js';
 import { Supervisor, type AppInfo } from './supervisor.js';
@@ -27,6 +28,8 @@ export interface EngineOptions {
 export class Engine extends EventEmitter {
   readonly supervisor: Supervisor;
   readonly signal: SignalServer;
+  /** Set when this Viscript is a cluster hub: lines naming other machines go through it. */
+  cluster?: ClusterRouter;
   private closed?: Promise<void>;
   private readonly log = createLogger('viscript');
 

@@ -15,9 +15,9 @@ export function jsonSink(out: Writer): SessionSink {
   return {
     result: (r: CommandResult) => emit({ type: 'result', ...r }),
     output: (o: AppOutput) => {
-      for (const l of o.lines) emit({ type: 'output', id: o.id, stream: l.stream, text: l.text, t: l.t });
+      for (const l of o.lines) emit({ type: 'output', ...(o.machine ? { machine: o.machine } : {}), id: o.id, stream: l.stream, text: l.text, t: l.t });
     },
-    event: (e: AppEvent) => emit({ type: 'event', event: e.event, id: e.app.id, name: e.app.name, state: e.app.state, text: e.text, app: e.app }),
+    event: (e: AppEvent) => emit({ type: 'event', event: e.event, ...(e.machine ? { machine: e.machine } : {}), id: e.app.id, name: e.app.name, state: e.app.state, text: e.text, app: e.app }),
     info: (text: string) => emit({ type: 'info', text }),
   };
 }

@@ -5,6 +5,7 @@ import { COMMANDS, commandWords, errorResult, fail, findCommand, type CommandRes
 import type { Engine } from './engine.js';
 import { describeExit } from './format.js';
 import type { AppInfo } from './supervisor.js';
+import type { RemoteAnswer, RemoteOutput, RemoteShell, RoutedSession } from './remote.js';
 import { ParseError, tokenize } from './tokenize.js';
 
 export type { CommandResult } from './commands.js';
@@ -19,12 +20,15 @@ export interface AppOutput {
   chunk: string;
   /** The lines it completed. */
   lines: OutputLine[];
+  /** Set for an app of another machine (a cluster hub's remote session). */
+  machine?: string;
 }
 
 export interface AppEvent {
   event: 'exit' | 'restarting' | 'registered' | 'fatal';
   app: AppInfo;
   text: string;
+  machine?: string;
 }
 
 export interface SessionSink {
@@ -42,15 +46,20 @@ export interface SessionOptions {
   interactive: boolean;
   /** The reader's terminal width, when known. */
   columns?: number;
+  /** Run every line here, never on another machine (the sessions an agent runs for its hub). */
+  noCluster?: boolean;
 }
 
-export class ShellSession implements SessionControl {
+export class ShellSession implements SessionControl, RoutedSession {
   readonly interactive: boolean;
   readonly columns?: number;
   private attached?: number;
   private readonly following = new Set<number>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly noCluster: boolean;
+  /** A session on another machine this one is attached to or following through (cluster hub). */
+  private remote?: { shell: RemoteShell; following: boolean };
   private readonly onOutput = (id: number, stream: StreamName, chunk: string, lines: OutputLine[]) => {
     if (id === this.attached || this.following.has(id)) this.sink.output({ id, stream, chunk, lines });
   };
@@ -75,6 +84,7 @@ export class ShellSession implements SessionControl {
   ) {
     this.interactive = opts.interactive;
     this.columns = opts.columns;
+    this.noCluster = opts.noCluster === true;
     engine.on('output', this.onOutput);
     engine.on('state', this.onState);
     engine.on('exit', this.onExit);
@@ -85,7 +95,7 @@ export class ShellSession implements SessionControl {
   }
 
   get isFollowing(): boolean {
-    return this.following.size > 0;
+    return this.following.size > 0 || this.remote?.following === true;
   }
 
   /** Queues a line; resolves with its result once it (and every line before it) ran. */
@@ -100,6 +110,14 @@ export class ShellSession implements SessionControl {
 
   /** Stops attach and follow (Ctrl+Z). */
   detach(): CommandResult {
+    if (this.remote) {
+      // Closing the far session detaches it there.
+      const { shell } = this.remote;
+      const was = this.attached;
+      this.dropRemote();
+      const what = was !== undefined ? `detached from ${shell.machine}:${was}` : `stopped following on ${shell.machine}`;
+      return { ok: true, command: 'detach', text: what, data: { machine: shell.machine, id: was } };
+    }
     const was = this.attached;
     const followed = [...this.following];
     this.following.clear();
@@ -117,9 +135,40 @@ export class ShellSession implements SessionControl {
     this.following.add(id);
   }
 
+  useRemote(shell: RemoteShell, answer: RemoteAnswer): void {
+    this.remote = { shell, following: answer.following };
+    this.setAttached(answer.attached ?? undefined);
+  }
+
+  remoteOutput(machine: string, o: RemoteOutput): void {
+    if (this.remote?.shell.machine === machine) this.sink.output({ ...o, machine });
+  }
+
+  remoteEvent(machine: string, e: { event: AppEvent['event']; text: string; app: Record<string, unknown> }): void {
+    this.sink.event?.({ event: e.event, text: `${machine}: ${e.text}`, app: e.app as unknown as AppInfo, machine });
+  }
+
+  remoteInfo(machine: string, text: string): void {
+    this.sink.info?.(`${machine}: ${text}`);
+  }
+
+  remoteAttach(machine: string, attached: number | null): void {
+    if (this.remote?.shell.machine !== machine) return;
+    if (attached === null && !this.remote.following) this.dropRemote();
+    else this.setAttached(attached ?? undefined);
+  }
+
+  private dropRemote(): void {
+    this.remote?.shell.close();
+    this.remote = undefined;
+    this.setAttached(undefined);
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.remote?.shell.close();
+    this.remote = undefined;
     this.engine.off('output', this.onOutput);
     this.engine.off('state', this.onState);
     this.engine.off('exit', this.onExit);
@@ -144,11 +193,13 @@ export class ShellSession implements SessionControl {
         if (cmd.name === 'help') candidates.push(...COMMANDS.map((c) => c.name));
         if (cmd.name === 'start' && position === 1) candidates.push('-a');
       } else if (cmd.arg === 'id') {
-        // Ids in numeric order, then the names of started apps (every id-taking command takes a name too).
+        // Ids in numeric order, then the names of started apps (every id-taking command takes a name too),
+        // then on a cluster hub its machines as `MACHINE:`.
         const list = this.engine.supervisor.list();
         const hits = list.map((a) => String(a.id)).filter((c) => c.startsWith(word));
         const names = [...new Set(list.map((a) => a.name)), 'all'].filter((c) => c.startsWith(word)).sort();
-        return [[...hits, ...names], word];
+        const machines = this.noCluster ? [] : (this.engine.cluster?.machineNames() ?? []).map((m) => `${m}:`).filter((c) => c.startsWith(word));
+        return [[...hits, ...names, ...machines], word];
       } else candidates = [];
     }
     const hits = candidates.filter((c) => c.startsWith(word)).sort();
@@ -165,6 +216,25 @@ export class ShellSession implements SessionControl {
     if (this.closed) return undefined;
     if (line.includes(DETACH_CHAR)) {
       const r = this.detach();
+      this.sink.result(r);
+      return r;
+    }
+    if (this.remote) {
+      // Attached or following on another machine: the line goes there.
+      const { shell } = this.remote;
+      let answer: RemoteAnswer;
+      try {
+        answer = await shell.submit(line);
+      } catch (err) {
+        this.dropRemote();
+        const r = fail('attach', `${shell.machine}: ${(err as Error).message}; detached`);
+        this.sink.result(r);
+        return r;
+      }
+      if (answer.attached === null && !answer.following) this.dropRemote();
+      else this.remote.following = answer.following;
+      if (!answer.result) return undefined;
+      const r = { ...answer.result, machine: shell.machine };
       this.sink.result(r);
       return r;
     }
@@ -195,7 +265,14 @@ export class ShellSession implements SessionControl {
     if (!words.length) return undefined;
     const [name, ...args] = words;
     const cmd = findCommand(name);
-    if (!cmd) {
+    const routed = this.noCluster ? undefined : this.engine.cluster?.route(words, this);
+    if (routed) {
+      try {
+        result = await routed;
+      } catch (err) {
+        result = errorResult(cmd?.name ?? name, err);
+      }
+    } else if (!cmd) {
       result = fail('', `unknown command "${name}" (type "help" for the list)`);
     } else {
       try {

@@ -34,7 +34,7 @@ test('bad configs: the message names file, line, key and value', () => {
     ['settings:\n  shutdownGraceMs: -5\n', 2, 'settings.shutdownGraceMs', '-5'],
     ['apps:\n  web:\n    path: ""\n', 3, 'apps.web.path', '"" must not be empty'],
     ['apps:\n  "bad name!":\n    path: ./w\n', 2, 'apps.bad name!', 'app names may use'],
-    ['colour: blue\n', 1, 'colour', 'unknown key (known keys: apps, settings)'],
+    ['colour: blue\n', 1, 'colour', 'unknown key (known keys: apps, settings, cluster)'],
   ];
   for (const [yaml, line, key, text] of cases) {
     const err = errorOf(yaml);

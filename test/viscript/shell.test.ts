@@ -89,13 +89,18 @@ test('the shell answers thousands of random lines with one structured result eac
 test('completion offers commands, app names and ids', async (t) => {
   const engine = await engineFor(t, `apps:\n  alpha:\n    path: ${JSON.stringify(FIXTURE_APP)}\n    default_args: [--no-signal]\n  beta:\n    path: ./nope\n`);
   const session = new ShellSession(engine, { result: () => undefined, output: () => undefined });
-  assert.deepEqual(session.complete('l'), [['la', 'list_apps', 'list_terms', 'logs', 'lt'], 'l']);
+  assert.deepEqual(session.complete('l'), [['la', 'list_apps', 'list_terms', 'lm', 'logs', 'lt'], 'l']);
   assert.deepEqual(session.complete('s a'), [['alpha'], 'a']);
   assert.deepEqual(session.complete('start -a b'), [['beta'], 'b']);
-  assert.deepEqual(session.complete('help '), [['alpha', 'apps', 'attach', 'beta', 'clear', 'close_term', 'defocus', 'focus', 'help', 'kill', 'list_apps', 'list_terms', 'logs', 'move_term', 'new_term', 'ping', 'quit', 'reload', 'res_usage', 'restart', 'rm', 'shutdown', 'start'], '']);
+  assert.deepEqual(session.complete('help '), [['alpha', 'apps', 'attach', 'beta', 'clear', 'close_term', 'defocus', 'deploy', 'focus', 'help', 'kill', 'list_apps', 'list_terms', 'logs', 'machines', 'move_term', 'new_term', 'ping', 'quit', 'reload', 'res_usage', 'restart', 'rm', 'shutdown', 'start'], '']);
   await session.submit('s beta');
   await session.submit('s alpha');
   assert.deepEqual(session.complete('ping '), [['2', '3', 'all', 'alpha', 'beta'], ''], 'ids, then names and all');
+  // A cluster hub also offers its machines as targets.
+  engine.cluster = { route: () => undefined, machineNames: () => ['m1', 'm2'], machines: () => [] };
+  assert.deepEqual(session.complete('ping '), [['2', '3', 'all', 'alpha', 'beta', 'm1:', 'm2:'], '']);
+  assert.deepEqual(session.complete('logs m'), [['m1:', 'm2:'], 'm']);
+  engine.cluster = undefined;
   for (let i = 0; i < 8; i++) await session.submit('s beta');
   assert.deepEqual(session.complete('ping ')[0].slice(0, 10), ['2', '3', '4', '5', '6', '7', '8', '9', '10', '11'], 'ids in numeric order');
   assert.deepEqual(session.complete('ping 1'), [['10', '11'], '1']);

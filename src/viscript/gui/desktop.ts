@@ -71,6 +71,8 @@ export async function startDesktop(o: DesktopOptions): Promise<GuiServer> {
       }
       lastRows = rows;
       g.broadcast({ type: 'apps', apps: rows });
+      // A cluster hub also shows its machines (cluster/hub.ts keeps them; nothing to sample here).
+      if (engine.cluster) g.broadcast({ type: 'machines', machines: engine.cluster.machines() });
     } catch (err) {
       log.debug('apps panel poll failed', { err });
     } finally {

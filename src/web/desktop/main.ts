@@ -6,6 +6,7 @@ import '@xterm/xterm/css/xterm.css';
 import { connect } from '../common/ws';
 import { $, h } from '../common/dom';
 import { formatBytes } from '../../util/text-table';
+import { renderMachines, type MachineRow } from './machines';
 import { sparkline } from './sparkline';
 import { DeskWindow } from './desk-window';
 import { TermWindow } from './window';
@@ -280,6 +281,9 @@ const link = connect((msg) => {
       break;
     case 'apps':
       renderApps(msg.apps as AppRow[]);
+      break;
+    case 'machines':
+      renderMachines(msg.machines as MachineRow[], runInTerminal);
       break;
     case 'error':
       (w ?? (focused ? windows.get(focused) : undefined))?.editor.print(`error: ${String(msg.message)}\n`);
