@@ -156,7 +156,9 @@ export class HolePuncher {
     const rtt = performance.now() - sent;
     sendPunch(t, { punch: 'sync', id });
     await new Promise((r) => setTimeout(r, rtt / 2));
-    const sock = await simultaneousOpen({ ips, port: m.port, localPort, deadlineMs: OPEN_MS });
+    const sock = await simultaneousOpen({ ips, port: m.port, localPort, deadlineMs: OPEN_MS }).catch((err: Error) => {
+      throw new Error(`${err.message}: the routers let no SYN through (a router that gives each connection a new port, as masquerade random or a symmetric NAT does, defeats punching)`);
+    });
     return this.secure(sock, () => secureConnect(sock, Buffer.from(t.pk, 'hex'), { localKey: this.o.localKey, handshakeTimeoutMs: HANDSHAKE_MS }));
   }
 

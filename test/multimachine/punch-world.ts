@@ -22,14 +22,14 @@ export interface PunchPair {
 }
 
 /** Servers on S; node A behind `h1`; node B behind `h2` keeping a transport to A; a SOCKS path from B to A. */
-export async function startPair(core: Core, h1: HomeNetwork, h2: HomeNetwork, dirs: string[]): Promise<PunchPair> {
+export async function startPair(core: Core, h1: HomeNetwork, h2: HomeNetwork, dirs: string[], envB: NodeJS.ProcessEnv = {}): Promise<PunchPair> {
   await core.s.host.spawn(process.execPath, [TOOL, 'echo-server', String(ECHO_PORT)]).waitFor(/ready/);
   await core.s.host.spawn(process.execPath, [TOOL, 'source-server', String(SOURCE_PORT), String(BIG)]).waitFor(/ready/);
   const one = machine(h1.host, dirs);
   const two = machine(h2.host, dirs);
   const a = await startNode(one, core);
   await one.host.spawn(process.execPath, [CLI, 'socks-server', '--api-file', a.apiFile], { env: ENV }).waitFor(/socks-server: serving mesh port/);
-  const b = await startNode(two, core, ['--connect', a.pk]);
+  const b = await startNode(two, core, ['--connect', a.pk], envB);
   await two.host
     .spawn(process.execPath, [CLI, 'socks-client', '--api-file', b.apiFile, '--server', a.pk, '--listen', `127.0.0.1:${PROXY_PORT}`], { env: ENV })
     .waitFor(/socks-client: SOCKS5 on/);
