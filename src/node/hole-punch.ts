@@ -157,7 +157,7 @@ export class HolePuncher {
     sendPunch(t, { punch: 'sync', id });
     await new Promise((r) => setTimeout(r, rtt / 2));
     const sock = await simultaneousOpen({ ips, port: m.port, localPort, deadlineMs: OPEN_MS }).catch((err: Error) => {
-      throw new Error(`${err.message}: the routers let no SYN through (a router that gives each connection a new port, as masquerade random or a symmetric NAT does, defeats punching)`);
+      throw new Error(`${err.message}: the routers let no SYN through (a router that gives each connection a new port, as masquerade random or a symmetric NAT does, defeats punching)`, { cause: err });
     });
     return this.secure(sock, () => secureConnect(sock, Buffer.from(t.pk, 'hex'), { localKey: this.o.localKey, handshakeTimeoutMs: HANDSHAKE_MS }));
   }
@@ -167,7 +167,7 @@ export class HolePuncher {
       return await handshake();
     } catch (err) {
       sock.destroy();
-      throw new Error(`punched connection to ${sock.remoteAddress}:${sock.remotePort}: ${(err as Error).message}`);
+      throw new Error(`punched connection to ${sock.remoteAddress}:${sock.remotePort}: ${(err as Error).message}`, { cause: err });
     }
   }
 
