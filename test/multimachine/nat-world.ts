@@ -19,6 +19,8 @@ export interface Machine {
 export interface Core {
   messenger: string;
   manager: string;
+  /** The manager's dashboard URL (with its token), on S's loopback. */
+  dashboard: string;
   s: Machine & { ip: string };
 }
 
@@ -36,11 +38,11 @@ async function startCore(net: Internet, dirs: string[]): Promise<Core> {
   const messenger = JSON.parse((await m.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]).address as string;
   const mgr = host.spawn(
     process.execPath,
-    [CLI, 'node-manager', '--key', join(dir, 'manager.json'), '--messenger', messenger, '--listen', '0.0.0.0:7111', '--json'],
+    [CLI, 'node-manager', '--key', join(dir, 'manager.json'), '--messenger', messenger, '--listen', '0.0.0.0:7111', '--web', '127.0.0.1:0', '--json'],
     { env: ENV },
   );
-  const manager = JSON.parse((await mgr.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]).pk as string;
-  return { messenger, manager, s: { host, dir, ip } };
+  const ready = JSON.parse((await mgr.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]) as { pk: string; dashboard: string };
+  return { messenger, manager: ready.pk, dashboard: ready.dashboard, s: { host, dir, ip } };
 }
 
 export async function startNode(m: Machine, core: Core, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<StartedNode> {
@@ -98,4 +100,22 @@ export async function startWorld(t: { after(fn: () => Promise<void>): void }): P
   const net = await Internet.create(lab);
   const core = await startCore(net, dirs);
   return { lab, net, core, dirs };
+}
+
+/** Polls the manager dashboard's snapshot (what the page draws) until node `pk` shows its transport to `peer` as `kind`. */
+export async function dashboardKind(core: Core, pk: string, peer: string, kind: string, timeoutMs = 10_000): Promise<void> {
+  const url = new URL(core.dashboard);
+  const api = `${url.origin}/api/snapshot?token=${url.searchParams.get('token')}`;
+  const end = Date.now() + timeoutMs;
+  let seen: unknown;
+  for (let delay = 100; ; delay = Math.min(1000, delay * 2)) {
+    const r = await core.s.host.exec('curl', ['-sf', api]);
+    if (r.code === 0) {
+      const nodes = (JSON.parse(r.stdout) as { snapshot: { nodes: Array<{ pk: string; transports: Array<{ peer: string; kind?: string }> }> } }).snapshot.nodes;
+      seen = nodes.find((n) => n.pk === pk)?.transports.find((t) => t.peer === peer)?.kind;
+      if (seen === kind) return;
+    }
+    if (Date.now() > end) throw new Error(`the dashboard does not show ${pk}'s transport to ${peer} as ${kind} within ${timeoutMs} ms (shows ${String(seen)})`);
+    await new Promise((res) => setTimeout(res, delay));
+  }
 }

@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../netns/lab.js';
-import { startWorld, transportTo } from './nat-world.js';
+import { dashboardKind, startWorld, transportTo } from './nat-world.js';
 import { fetchBig, startPair } from './punch-world.js';
 
-const skip = await labSkipReason({ tools: ['nft'] });
+const skip = await labSkipReason({ tools: ['nft', 'curl'] });
 
 test('punch: behind a port-randomising router punching fails gracefully, the link stays relayed, says why once, and 100 MB arrive intact', { skip, timeout: 90_000 }, async (t) => {
   const { net, core, dirs } = await startWorld(t);
@@ -23,6 +23,7 @@ test('punch: behind a port-randomising router punching fails gracefully, the lin
   await fetchBig(p, core);
   assert.equal((await transportTo(p.two, p.b.apiFile, p.a.pk)).kind, 'relayed', 'still relayed');
   assert.equal((await transportTo(p.one, p.a.apiFile, p.b.pk)).kind, 'relayed');
+  await dashboardKind(core, p.b.pk, p.a.pk, 'relayed');
   // It tries again (with backoff), but says so at the default level only once.
   await p.b.proc.waitFor(/"level":"debug".*"msg":"hole punch failed, the transport stays relayed"/, 30_000, 'stderr');
   const lines = p.b.proc.stderr.split('\n').filter((l) => /hole punch failed/.test(l) && !/"level":"debug"/.test(l));

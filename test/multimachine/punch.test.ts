@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../netns/lab.js';
-import { CLI, startWorld, transportTo } from './nat-world.js';
+import { CLI, dashboardKind, startWorld, transportTo } from './nat-world.js';
 import { BIG, fetchBig, finishPump, startPair, startPump } from './punch-world.js';
 
-const skip = await labSkipReason({ tools: ['nft'] });
+const skip = await labSkipReason({ tools: ['nft', 'curl'] });
 
 test('punch: behind two silent masquerading routers the relayed link becomes punched; a stream crosses the switch intact, then 100 MB', { skip, timeout: 90_000 }, async (t) => {
   const { net, core, dirs } = await startWorld(t);
@@ -24,6 +24,7 @@ test('punch: behind two silent masquerading routers the relayed link becomes pun
   await transportTo(p.two, p.b.apiFile, p.a.pk, 'punched', 30_000);
   await transportTo(p.one, p.a.apiFile, p.b.pk, 'punched', 5000);
   await p.b.proc.waitFor(/relayed transport upgraded to punched/, 5000, 'stderr');
+  await dashboardKind(core, p.b.pk, p.a.pk, 'punched'); // the manager's dashboard shows the kind too
   assert.ok((await finishPump(pump)) > 256 * 1024);
 
   await fetchBig(p, core);

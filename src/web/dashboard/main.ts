@@ -114,7 +114,7 @@ function drawTables(s: Snapshot, history: HistoryEvent[]) {
   $('#nodes').replaceChildren(...s.nodes.slice().sort((a, b) => a.pk.localeCompare(b.pk)).map((n) => {
     const transports = h('table', {}, h('thead', {}, h('tr', {}, ...['peer', 'kind', 'latency', 'in', 'out', 'in/s', 'out/s'].map((x) => h('th', {}, x)))),
       h('tbody', {}, ...(n.transports.length ? n.transports.map((t) => h('tr', { 'data-peer': t.peer },
-        h('td', {}, h('code', { title: t.peer }, short(t.peer))), cell(t.kind ?? ''), cell(ms(t.latencyMs), 'num'),
+        h('td', {}, h('code', { title: t.peer }, short(t.peer))), cell(t.kind ?? '', t.kind ? `kind kind-${t.kind}` : undefined), cell(ms(t.latencyMs), 'num'),
         cell(bytes(t.bytesIn), 'num'), cell(bytes(t.bytesOut), 'num'), cell(rate(t.rateIn), 'num'), cell(rate(t.rateOut), 'num'))) :
         [h('tr', {}, h('td', { colspan: 7 }, 'no transports'))])));
     const rules = n.rules ? h('table', {}, h('thead', {}, h('tr', {}, ...['rule', 'kind', 'route', 'next hop', 'in', 'out', 'in/s', 'out/s'].map((x) => h('th', {}, x)))),
