@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../netns/lab.js';
 import { dashboardKind, startWorld, transportTo } from './nat-world.js';
-import { fetchBig, startPair } from './punch-world.js';
+import { fetchBig, startPair, startServers } from './punch-world.js';
 
 const skip = await labSkipReason({ tools: ['nft', 'curl'] });
 
@@ -14,6 +14,7 @@ test('punch: behind a port-randomising router punching fails gracefully, the lin
   const h1 = await net.home('H1', { silent: true });
   const h2 = await net.home('H2', { silent: true, randomPorts: true });
   // B logs at debug level too, so its later punches show (at debug level: not repeated at the default level).
+  await startServers(core);
   const p = await startPair(core, h1, h2, dirs, { LOG_LEVEL: 'debug' });
   assert.equal((await transportTo(p.two, p.b.apiFile, p.a.pk, undefined, 20_000)).kind, 'relayed');
   const why = await p.b.proc.waitFor(/"level":"warn".*"msg":"hole punch failed, the transport stays relayed".*/, 15_000, 'stderr');

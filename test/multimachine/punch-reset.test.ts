@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../netns/lab.js';
 import { startWorld, transportTo, transports } from './nat-world.js';
-import { finishPump, startPair, startPump } from './punch-world.js';
+import { finishPump, startPair, startPump, startServers } from './punch-world.js';
 
 const skip = await labSkipReason({ tools: ['nft'], tun: true });
 
@@ -14,6 +14,7 @@ test('punch: through routers that reset unsolicited SYNs (the Linux default), wi
   const { net, core, dirs } = await startWorld(t);
   const h1 = await net.home('H1', { delayMs: 20 });
   const h2 = await net.home('H2', { delayMs: 20 });
+  await startServers(core);
   const p = await startPair(core, h1, h2, dirs);
   await transportTo(p.two, p.b.apiFile, p.a.pk, 'punched', 25_000);
   await transportTo(p.one, p.a.apiFile, p.b.pk, 'punched', 5000);

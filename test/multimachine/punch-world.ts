@@ -21,10 +21,14 @@ export interface PunchPair {
   b: StartedNode;
 }
 
-/** Servers on S; node A behind `h1`; node B behind `h2` keeping a transport to A; a SOCKS path from B to A. */
-export async function startPair(core: Core, h1: HomeNetwork, h2: HomeNetwork, dirs: string[], envB: NodeJS.ProcessEnv = {}): Promise<PunchPair> {
+/** The far ends on S: an echo server and a server sending 100 MB of known data to each connection. */
+export async function startServers(core: Core): Promise<void> {
   await core.s.host.spawn(process.execPath, [TOOL, 'echo-server', String(ECHO_PORT)]).waitFor(/ready/);
   await core.s.host.spawn(process.execPath, [TOOL, 'source-server', String(SOURCE_PORT), String(BIG)]).waitFor(/ready/);
+}
+
+/** Node A behind `h1`; node B behind `h2` keeping a transport to A; a SOCKS path from B out at A. */
+export async function startPair(core: Core, h1: HomeNetwork, h2: HomeNetwork, dirs: string[], envB: NodeJS.ProcessEnv = {}): Promise<PunchPair> {
   const one = machine(h1.host, dirs);
   const two = machine(h2.host, dirs);
   const a = await startNode(one, core);
@@ -50,10 +54,16 @@ export async function finishPump(pump: LabProcess): Promise<number> {
   return Number(m[1]);
 }
 
-/** Fetches 100 MB from the source server on S through B's proxy (so over the link B-A) and checks its SHA-256. */
-export async function fetchBig(p: PunchPair, core: Core): Promise<void> {
+/** Fetches the 100 MB from the source server on S through B's proxy (so over the link B-A). */
+export async function fetchSource(p: PunchPair, core: Core): Promise<{ bytes: number; sha256: string; ms: number }> {
   const sink = p.two.host.spawn(process.execPath, [TOOL, 'sink', String(PROXY_PORT), core.s.ip, String(SOURCE_PORT)]);
-  const m = await sink.waitFor(/done bytes=(\d+) sha256=(\w+)/, 60_000, 'stdout');
-  assert.equal(Number(m[1]), BIG, 'all 100 MB arrived');
-  assert.equal(m[2], sourceSha256(BIG), 'intact (SHA-256)');
+  const m = await sink.waitFor(/done bytes=(\d+) sha256=(\w+) ms=(\d+)/, 60_000, 'stdout');
+  return { bytes: Number(m[1]), sha256: m[2], ms: Number(m[3]) };
+}
+
+/** Fetches the 100 MB and checks that all arrived, intact (SHA-256). */
+export async function fetchBig(p: PunchPair, core: Core): Promise<void> {
+  const r = await fetchSource(p, core);
+  assert.equal(r.bytes, BIG, 'all 100 MB arrived');
+  assert.equal(r.sha256, sourceSha256(BIG), 'intact (SHA-256)');
 }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../netns/lab.js';
 import { CLI, dashboardKind, startWorld, transportTo } from './nat-world.js';
-import { BIG, fetchBig, finishPump, startPair, startPump } from './punch-world.js';
+import { BIG, fetchBig, finishPump, startPair, startPump, startServers } from './punch-world.js';
 
 const skip = await labSkipReason({ tools: ['nft', 'curl'] });
 
@@ -14,6 +14,7 @@ test('punch: behind two silent masquerading routers the relayed link becomes pun
   const h1 = await net.home('H1', { silent: true });
   // H2 starts with random ports, so the first punch fails and a stream can be opened on the relayed link first.
   const h2 = await net.home('H2', { silent: true, randomPorts: true });
+  await startServers(core);
   const p = await startPair(core, h1, h2, dirs);
   assert.equal((await transportTo(p.two, p.b.apiFile, p.a.pk, undefined, 20_000)).kind, 'relayed');
   await p.b.proc.waitFor(/hole punch failed, the transport stays relayed/, 15_000, 'stderr');

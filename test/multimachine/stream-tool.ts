@@ -4,6 +4,7 @@
 //   pump SOCKS_PORT HOST PORT               through the proxy to an echo server: writes 16 KiB chunks until
 //                                           SIGUSR2, then ends and waits for the echo; prints sha256 both ways
 //   sink SOCKS_PORT HOST PORT               through the proxy to a source server: reads to the end, prints sha256
+//                                           and the time from the proxy's answer to the end
 // Servers print "ready"; a pump prints "flowing" once 256 KiB came back, and "bytes N" lines as it goes.
 import { createHash } from 'node:crypto';
 import { connect, createServer, type Socket } from 'node:net';
@@ -65,13 +66,14 @@ async function main(): Promise<void> {
   } else if (mode === 'sink') {
     const s = await viaSocks(Number(args[0]), args[1], Number(args[2]));
     const h = createHash('sha256');
+    const started = performance.now();
     let n = 0;
     s.on('data', (d: Buffer) => {
       h.update(d);
       n += d.length;
     });
     s.on('end', () => {
-      console.log(`done bytes=${n} sha256=${h.digest('hex')}`);
+      console.log(`done bytes=${n} sha256=${h.digest('hex')} ms=${Math.round(performance.now() - started)}`);
       process.exit(0);
     });
   } else if (mode === 'pump') {

@@ -1,0 +1,118 @@
+// Hole punching in the netns lab (docs/reachability.md): each node its own process behind its own home router.
+//   - success rate over N punches between two nodes behind silent masquerading routers (endpoint-independent
+//     mapping), and the time from the relayed transport coming up to the punched one (from the dialer's log);
+//   - the same pair through a port-randomising router (`masquerade random`): expected to stay relayed;
+//   - 100 MB through a SOCKS stream over the punched link, against the same over a direct link through a
+//     forwarded port (the baseline, measured in this run through the same kind of routers) and over a relayed one.
+// Usage: node dist/bench/node/punch.bench.js [--tries N] (default 5; the issue's figure is 50; or PUNCH_TRIES=N).
+import { labSkipReason } from '../../test/netns/lab.js';
+import type { HomeNetwork } from '../../test/netns/internet.js';
+import { CLI, startWorld, transportTo, type Core } from '../../test/multimachine/nat-world.js';
+import { BIG, fetchSource, startPair, startServers, type PunchPair } from '../../test/multimachine/punch-world.js';
+import { sourceSha256 } from '../../test/multimachine/source-data.js';
+import { cannotMeasure, loadLine, median } from '../common/report.js';
+
+function triesFlag(): number {
+  const i = process.argv.indexOf('--tries');
+  const v = i >= 0 ? process.argv[i + 1] : process.env.PUNCH_TRIES;
+  const n = v === undefined ? 5 : Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--tries wants a positive integer, got "${v}"`);
+    process.exit(2);
+  }
+  return n;
+}
+
+interface LogLine {
+  t: string;
+  msg: string;
+  kind?: string;
+}
+
+/** Log lines of B's node (JSON, info level) after offset `from`. */
+function lines(p: PunchPair, from: number): LogLine[] {
+  return p.b.proc.stderr
+    .slice(from)
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+/**
+ * One try: B drops its transport to A and adds it again (a direct dial that the silent router swallows, then the
+ * relay, then the punch). Returns ms from the relayed transport up to the punched one, or null when it stayed relayed.
+ */
+async function oneTry(p: PunchPair, timeoutMs: number): Promise<number | null> {
+  const cmd = (action: string) => p.two.host.exec(process.execPath, [CLI, 'node', 'transports', action, p.a.pk, '--api-file', p.b.apiFile], 30_000);
+  await cmd('rm');
+  const from = p.b.proc.stderr.length;
+  const add = await cmd('add');
+  if (add.code !== 0) throw new Error(`transports add failed: ${add.stderr}`);
+  const end = Date.now() + timeoutMs;
+  for (let delay = 20; Date.now() < end; delay = Math.min(200, delay * 2)) {
+    const got = lines(p, from);
+    const up = got.find((l) => l.msg === 'transport up' && l.kind === 'relayed');
+    const punched = got.find((l) => l.msg === 'relayed transport upgraded to punched');
+    if (up && punched) return Date.parse(punched.t) - Date.parse(up.t);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  return null;
+}
+
+async function throughput(p: PunchPair, core: Core, label: string): Promise<number> {
+  const r = await fetchSource(p, core);
+  if (r.bytes !== BIG || r.sha256 !== sourceSha256(BIG)) cannotMeasure(`${label}: the 100 MB did not arrive intact (${r.bytes} bytes)`);
+  return BIG / 1e6 / (r.ms / 1000);
+}
+
+async function main(): Promise<void> {
+  const tries = triesFlag();
+  const skip = await labSkipReason({ tools: ['nft'] });
+  if (skip) cannotMeasure(`the netns lab is not available: ${skip}`);
+  const after: Array<() => Promise<void>> = [];
+  try {
+    const { net, core, dirs } = await startWorld({ after: (fn) => void after.push(fn) });
+    await startServers(core);
+    const kindOf = async (p: PunchPair) => (await transportTo(p.two, p.b.apiFile, p.a.pk, undefined, 30_000)).kind;
+    const pair = async (o1: Parameters<typeof net.home>[1], o2: Parameters<typeof net.home>[1], i: number, env = {}) =>
+      startPair(core, (await net.home(`H${i}`, o1)) as HomeNetwork, await net.home(`H${i + 1}`, o2), dirs, env);
+
+    console.log(loadLine());
+    // Endpoint-independent NAT on both sides: B logs at info level, so the times can be read from its log.
+    const punch = await pair({ silent: true }, { silent: true }, 1, { LOG_LEVEL: 'info' });
+    if ((await transportTo(punch.two, punch.b.apiFile, punch.a.pk, 'punched', 30_000)).kind !== 'punched') cannotMeasure('the first punch failed');
+    const times: number[] = [];
+    for (let i = 0; i < tries; i++) {
+      const ms = await oneTry(punch, 15_000);
+      if (ms !== null) times.push(ms);
+    }
+    const ok = times.length;
+    console.log(
+      `masquerade <-> masquerade (silent routers): ${ok} of ${tries} punched (${((ok / tries) * 100).toFixed(0)}%); ` +
+        `relayed up to punched: median ${ok ? median(times).toFixed(0) : '-'} ms, max ${ok ? Math.max(...times).toFixed(0) : '-'} ms (goal: 100%, < 1000 ms)`,
+    );
+    const punched = await throughput(punch, core, 'punched');
+
+    const direct = await pair({ silent: true, forward: [7120] }, { silent: true }, 3);
+    if ((await kindOf(direct)) !== 'direct') cannotMeasure(`the baseline pair (a forwarded port) is ${await kindOf(direct)}, not direct`);
+    const base = await throughput(direct, core, 'direct');
+
+    const random = await pair({ silent: true }, { silent: true, randomPorts: true }, 5);
+    const rkind = await kindOf(random);
+    const relayed = await throughput(random, core, 'relayed');
+    const rkindAfter = await kindOf(random);
+    console.log(`masquerade <-> masquerade random: ${rkind} before and ${rkindAfter} after a 100 MB transfer (expected: relayed)`);
+
+    console.log(loadLine());
+    console.log(`100 MB over a direct transport (forwarded port, baseline): ${base.toFixed(0)} MB/s`);
+    console.log(`100 MB over a punched transport: ${punched.toFixed(0)} MB/s (${((punched / base) * 100).toFixed(0)}% of direct; goal >= 90%)`);
+    console.log(`100 MB over a relayed transport: ${relayed.toFixed(0)} MB/s (${((relayed / base) * 100).toFixed(0)}% of direct)`);
+  } finally {
+    for (const fn of after) await fn();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => cannotMeasure(err.message),
+);
