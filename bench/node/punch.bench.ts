@@ -42,10 +42,11 @@ function lines(p: PunchPair, from: number): LogLine[] {
  * One try: B drops its transport to A and adds it again (a direct dial that the silent router swallows, then the
  * relay, then the punch). Returns ms from the relayed transport up to the punched one, or null when it stayed relayed.
  */
-async function oneTry(p: PunchPair, timeoutMs: number): Promise<number | null> {
+async function oneTry(p: PunchPair, timeoutMs: number): Promise<{ fromRelayed: number; fromDial: number } | null> {
   const cmd = (action: string) => p.two.host.exec(process.execPath, [CLI, 'node', 'transports', action, p.a.pk, '--api-file', p.b.apiFile], 30_000);
   await cmd('rm');
   const from = p.b.proc.stderr.length;
+  const dialed = Date.now();
   const add = await cmd('add');
   if (add.code !== 0) throw new Error(`transports add failed: ${add.stderr}`);
   const end = Date.now() + timeoutMs;
@@ -53,7 +54,7 @@ async function oneTry(p: PunchPair, timeoutMs: number): Promise<number | null> {
     const got = lines(p, from);
     const up = got.find((l) => l.msg === 'transport up' && l.kind === 'relayed');
     const punched = got.find((l) => l.msg === 'relayed transport upgraded to punched');
-    if (up && punched) return Date.parse(punched.t) - Date.parse(up.t);
+    if (up && punched) return { fromRelayed: Date.parse(punched.t) - Date.parse(up.t), fromDial: Date.parse(punched.t) - dialed };
     await new Promise((r) => setTimeout(r, delay));
   }
   return null;
@@ -82,15 +83,18 @@ async function main(): Promise<void> {
     const punch = await pair({ silent: true }, { silent: true }, 1, { LOG_LEVEL: 'info' });
     if ((await transportTo(punch.two, punch.b.apiFile, punch.a.pk, 'punched', 30_000)).kind !== 'punched') cannotMeasure('the first punch failed');
     const times: number[] = [];
+    const fromDial: number[] = [];
     for (let i = 0; i < tries; i++) {
       const ms = await oneTry(punch, 15_000);
-      if (ms !== null) times.push(ms);
+      if (ms === null) continue;
+      times.push(ms.fromRelayed);
+      fromDial.push(ms.fromDial);
     }
     const ok = times.length;
-    console.log(
-      `masquerade <-> masquerade (silent routers): ${ok} of ${tries} punched (${((ok / tries) * 100).toFixed(0)}%); ` +
-        `relayed up to punched: median ${ok ? median(times).toFixed(0) : '-'} ms, max ${ok ? Math.max(...times).toFixed(0) : '-'} ms (goal: 100%, < 1000 ms)`,
-    );
+    const stat = (xs: number[]) => (xs.length ? `median ${median(xs).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms` : '-');
+    console.log(`masquerade <-> masquerade (silent routers): ${ok} of ${tries} punched (${((ok / tries) * 100).toFixed(0)}%; goal 100%)`);
+    console.log(`  relayed transport up to punched: ${stat(times)} (goal < 1000 ms)`);
+    console.log(`  first dial to punched: ${stat(fromDial)} (the direct dial a silent router swallows takes its 5 s timeout first)`);
     const punched = await throughput(punch, core, 'punched');
 
     const direct = await pair({ silent: true, forward: [7120] }, { silent: true }, 3);

@@ -31,6 +31,8 @@ function viaSocks(proxyPort: number, host: string, port: number): Promise<Socket
       }
       if (stage === 1 && buf.length >= 10) {
         if (buf[1] !== 0) return reject(new Error(`SOCKS reply ${buf[1]}`));
+        // Paused until the caller listens: bytes that came with the reply (or after) must not be emitted to no one.
+        s.pause();
         s.off('data', onData);
         s.off('error', reject);
         if (buf.length > 10) s.unshift(buf.subarray(10));
@@ -72,6 +74,7 @@ async function main(): Promise<void> {
       h.update(d);
       n += d.length;
     });
+    s.resume();
     s.on('end', () => {
       console.log(`done bytes=${n} sha256=${h.digest('hex')} ms=${Math.round(performance.now() - started)}`);
       process.exit(0);
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
       }
       if (stop) finish();
     });
+    s.resume();
     const finish = () => {
       if (gotBytes !== sentBytes) return;
       console.log(`done sent=${sentBytes} got=${gotBytes} same=${sent.digest('hex') === got.digest('hex')}`);
