@@ -4,7 +4,10 @@
 //   - the same pair through a port-randomising router (`masquerade random`): expected to stay relayed;
 //   - 100 MB through a SOCKS stream over the punched link, against the same over a direct link through a
 //     forwarded port (the baseline, measured in this run through the same kind of routers) and over a relayed one.
-// Usage: node dist/bench/node/punch.bench.js [--tries N] (default 5; the issue's figure is 50; or PUNCH_TRIES=N).
+// Usage: node dist/bench/node/punch.bench.js [--tries N] [--rounds N]
+//   --tries: punches timed (default 5; the issue's figure is 50; or PUNCH_TRIES=N)
+//   --rounds: 100 MB transfers per link kind, taken in turn so that a change of machine load hits all kinds alike
+//   (default 2; or PUNCH_ROUNDS=N); the best of each kind is compared.
 import { labSkipReason } from '../../test/netns/lab.js';
 import type { HomeNetwork } from '../../test/netns/internet.js';
 import { CLI, startWorld, transportTo, type Core } from '../../test/multimachine/nat-world.js';
@@ -12,12 +15,12 @@ import { BIG, fetchSource, startPair, startServers, type PunchPair } from '../..
 import { sourceSha256 } from '../../test/multimachine/source-data.js';
 import { cannotMeasure, loadLine, median } from '../common/report.js';
 
-function triesFlag(): number {
-  const i = process.argv.indexOf('--tries');
-  const v = i >= 0 ? process.argv[i + 1] : process.env.PUNCH_TRIES;
-  const n = v === undefined ? 5 : Number(v);
+function intFlag(flag: string, env: string, dflt: number): number {
+  const i = process.argv.indexOf(flag);
+  const v = i >= 0 ? process.argv[i + 1] : process.env[env];
+  const n = v === undefined ? dflt : Number(v);
   if (!Number.isInteger(n) || n < 1) {
-    console.error(`--tries wants a positive integer, got "${v}"`);
+    console.error(`${flag} wants a positive integer, got "${v}"`);
     process.exit(2);
   }
   return n;
@@ -67,7 +70,8 @@ async function throughput(p: PunchPair, core: Core, label: string): Promise<numb
 }
 
 async function main(): Promise<void> {
-  const tries = triesFlag();
+  const tries = intFlag('--tries', 'PUNCH_TRIES', 5);
+  const rounds = intFlag('--rounds', 'PUNCH_ROUNDS', 2);
   const skip = await labSkipReason({ tools: ['nft'] });
   if (skip) cannotMeasure(`the netns lab is not available: ${skip}`);
   const after: Array<() => Promise<void>> = [];
@@ -95,22 +99,27 @@ async function main(): Promise<void> {
     console.log(`masquerade <-> masquerade (silent routers): ${ok} of ${tries} punched (${((ok / tries) * 100).toFixed(0)}%; goal 100%)`);
     console.log(`  relayed transport up to punched: ${stat(times)} (goal < 1000 ms)`);
     console.log(`  first dial to punched: ${stat(fromDial)} (the direct dial a silent router swallows takes its 5 s timeout first)`);
-    const punched = await throughput(punch, core, 'punched');
-
     const direct = await pair({ silent: true, forward: [7120] }, { silent: true }, 3);
     if ((await kindOf(direct)) !== 'direct') cannotMeasure(`the baseline pair (a forwarded port) is ${await kindOf(direct)}, not direct`);
-    const base = await throughput(direct, core, 'direct');
-
     const random = await pair({ silent: true }, { silent: true, randomPorts: true }, 5);
     const rkind = await kindOf(random);
-    const relayed = await throughput(random, core, 'relayed');
+
+    const best = { direct: 0, punched: 0, relayed: 0 };
+    for (let r = 0; r < rounds; r++) {
+      best.direct = Math.max(best.direct, await throughput(direct, core, 'direct'));
+      best.punched = Math.max(best.punched, await throughput(punch, core, 'punched'));
+      best.relayed = Math.max(best.relayed, await throughput(random, core, 'relayed'));
+    }
+    const pkind = await kindOf(punch);
     const rkindAfter = await kindOf(random);
-    console.log(`masquerade <-> masquerade random: ${rkind} before and ${rkindAfter} after a 100 MB transfer (expected: relayed)`);
+    if (pkind !== 'punched') cannotMeasure(`the punched link became ${pkind} during the transfers`);
+    console.log(`masquerade <-> masquerade random: ${rkind} before and ${rkindAfter} after ${rounds} transfers of 100 MB (expected: relayed)`);
 
     console.log(loadLine());
-    console.log(`100 MB over a direct transport (forwarded port, baseline): ${base.toFixed(0)} MB/s`);
-    console.log(`100 MB over a punched transport: ${punched.toFixed(0)} MB/s (${((punched / base) * 100).toFixed(0)}% of direct; goal >= 90%)`);
-    console.log(`100 MB over a relayed transport: ${relayed.toFixed(0)} MB/s (${((relayed / base) * 100).toFixed(0)}% of direct)`);
+    const pct = (x: number) => `${((x / best.direct) * 100).toFixed(0)}% of direct`;
+    console.log(`100 MB through SOCKS over a direct transport (forwarded port, baseline): ${best.direct.toFixed(0)} MB/s (best of ${rounds})`);
+    console.log(`100 MB through SOCKS over a punched transport: ${best.punched.toFixed(0)} MB/s (${pct(best.punched)}; goal >= 90%)`);
+    console.log(`100 MB through SOCKS over a relayed transport: ${best.relayed.toFixed(0)} MB/s (${pct(best.relayed)})`);
   } finally {
     for (const fn of after) await fn();
   }

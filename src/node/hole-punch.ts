@@ -27,7 +27,7 @@ const MAX_PAUSE_MS = 60_000;
 const PEER_GAP_MS = 1000;
 const MAX_PER_MINUTE = 30;
 const MAX_AT_ONCE = 8;
-/** Addresses of the peer's entry dialed at most (its LAN addresses and its public one). */
+/** Addresses of the peer's entry dialed at most. */
 const MAX_IPS = 4;
 
 export interface HolePuncherOptions {
@@ -49,7 +49,14 @@ interface Answering {
   timer: NodeJS.Timeout;
 }
 
-/** IPs to punch to: the hosts of the peer's announced addresses, never loopback or a wildcard. */
+/**
+ * Not worth a punch, and not for a peer to point us at: loopback, unspecified, link-local, multicast, private
+ * (RFC 1918, shared 100.64/10, IPv6 ULA) addresses. Two nodes on one private network reach each other by a
+ * direct dial; a punch is between public addresses, and a peer must not make us probe our own LAN.
+ */
+const NOT_PUNCHED = /^(?:0\.|10\.|127\.|169\.254\.|172\.(?:1[6-9]|2\d|3[01])\.|192\.168\.|100\.(?:6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|2(?:2[4-9]|[3-5]\d)\.)|^(?:::1?|f[c-d]|fe[89ab]|ff)/i;
+
+/** IPs to punch to: the public IPs of the peer's announced addresses, four at most. */
 export function punchIps(addresses: readonly string[]): string[] {
   const out: string[] = [];
   for (const a of addresses) {
@@ -59,7 +66,7 @@ export function punchIps(addresses: readonly string[]): string[] {
     } catch {
       continue;
     }
-    if (!isIP(host) || /^127\.|^0\.0\.0\.0$/.test(host) || host === '::1' || host === '::') continue;
+    if (!isIP(host) || NOT_PUNCHED.test(host)) continue;
     if (!out.includes(host)) out.push(host);
     if (out.length === MAX_IPS) break;
   }
@@ -146,7 +153,7 @@ export class HolePuncher {
     });
     reply.catch(() => {});
     const ips = punchIps(await this.o.peerAddresses(t.pk));
-    if (!ips.length) throw new Error('the peer announces no IP address to punch to');
+    if (!ips.length) throw new Error('the peer announces no public IP address to punch to');
     const localPort = await freePort();
     const sent = performance.now();
     if (!sendPunch(t, { punch: 'connect', id, port: localPort }) && t.isClosed) throw new Error('the relayed transport closed');
@@ -228,7 +235,7 @@ export class HolePuncher {
     clearTimeout(a.timer);
     try {
       const ips = await a.ips;
-      if (!ips.length) throw new Error('the dialer announces no IP address to punch to');
+      if (!ips.length) throw new Error('the dialer announces no public IP address to punch to');
       const sock = await simultaneousOpen({ ips, port: a.theirPort, localPort: a.localPort, deadlineMs: OPEN_MS });
       const ch = await this.secure(sock, () => secureAccept(sock, { localKey: this.o.localKey, handshakeTimeoutMs: HANDSHAKE_MS }));
       if (pkToHex(ch.remotePublicKey) !== t.pk) {

@@ -37,10 +37,12 @@ test('punch messages: only the known shapes pass, with an unprivileged port and 
   }
 });
 
-test('punch addresses: the IPs of the peer entry only, never loopback, a wildcard or a name; four at most', () => {
-  assert.deepEqual(punchIps(['127.0.0.1:7120', '0.0.0.0:7120', '[::1]:7120', 'example.com:7120', 'garbage', '10.1.0.2:7120', '203.0.113.6:7120', '203.0.113.6:9']), [
-    '10.1.0.2',
+test('punch addresses: the public IPs of the peer entry only, never loopback, private, link-local, a wildcard or a name; four at most', () => {
+  const never = ['127.0.0.1', '0.0.0.0', '[::1]', '[::]', 'example.com', '10.1.0.2', '172.16.0.1', '172.31.9.9', '192.168.1.1', '169.254.1.1', '100.64.0.1', '224.0.0.1', '[fd00::1]', '[fe80::1]', '[ff02::1]'];
+  assert.deepEqual(punchIps([...never.map((h) => `${h}:7120`), 'garbage', '203.0.113.6:7120', '203.0.113.6:9', '172.32.0.1:1', '[2001:db8::1]:7120']), [
     '203.0.113.6',
+    '172.32.0.1',
+    '2001:db8::1',
   ]);
   assert.equal(punchIps(['1.0.0.1:1', '1.0.0.2:1', '1.0.0.3:1', '1.0.0.4:1', '1.0.0.5:1']).length, 4);
 });
@@ -76,7 +78,7 @@ test('a punch request is answered with a port; a second one within a second is r
   assert.ok(!ta.isClosed && ta.kind === 'relayed', 'the transport is still up');
 });
 
-test('a node answering a punch dials only the IPs the dialer announces: a dialer announcing loopback gets no dial', async (t) => {
+test('a node answering a punch dials only the IPs the dialer announces: a dialer announcing only loopback gets no dial', async (t) => {
   const logged: string[] = [];
   const level = process.env.LOG_LEVEL;
   process.env.LOG_LEVEL = 'debug';
@@ -92,7 +94,7 @@ test('a node answering a punch dials only the IPs the dialer announces: a dialer
   await waitFor('the answer', () => answers.length >= 1);
   sendPunch(ta, { punch: 'sync', id: 9 });
   await waitFor('b gives the punch up', () => logged.some((l) => /hole punch \(answering\) failed/.test(l)));
-  assert.match(logged.find((l) => /hole punch \(answering\) failed/.test(l))!, /the dialer announces no IP address to punch to/);
+  assert.match(logged.find((l) => /hole punch \(answering\) failed/.test(l))!, /the dialer announces no public IP address to punch to/);
   // A sync for a punch that was never agreed (or already used) does nothing at all.
   const before = logged.length;
   sendPunch(ta, { punch: 'sync', id: 9 });
