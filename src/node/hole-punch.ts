@@ -33,8 +33,8 @@ const MAX_IPS = 4;
 export interface HolePuncherOptions {
   localKey: KeyPair;
   log: Logger;
-  /** The addresses the peer's messenger entry lists ("HOST:PORT"). */
-  peerAddresses(pk: string): Promise<readonly string[]>;
+  /** The addresses the peer's messenger entry lists ("HOST:PORT"), and whether it says it answers punches. */
+  peer(pk: string): Promise<{ addresses: readonly string[]; punches: boolean }>;
   /** The relayed transport to `pk` that a punched channel would replace, if there still is one. */
   relayedTo(pk: string): Transport | undefined;
   /** A punched, authenticated channel to `pk`; `initiator`: we ran the handshake as initiator. */
@@ -152,7 +152,9 @@ export class HolePuncher {
       });
     });
     reply.catch(() => {});
-    const ips = punchIps(await this.o.peerAddresses(t.pk));
+    const peer = await this.o.peer(t.pk);
+    if (!peer.punches) throw new Error('the peer does not answer hole punches (an older node)');
+    const ips = punchIps(peer.addresses);
     if (!ips.length) throw new Error('the peer announces no public IP address to punch to');
     const localPort = await freePort();
     const sent = performance.now();
@@ -219,7 +221,7 @@ export class HolePuncher {
     if (old) clearTimeout(old.timer);
     // Answer first: the dialer's clock runs, and the round trip it measures should be the relay's alone.
     const localPort = await freePort();
-    const ips = this.o.peerAddresses(t.pk).then(punchIps, () => []);
+    const ips = this.o.peer(t.pk).then((p) => punchIps(p.addresses), () => []);
     const timer = setTimeout(() => {
       if (this.answering.get(t.pk)?.id === m.id) this.answering.delete(t.pk);
     }, SYNC_WAIT_MS);

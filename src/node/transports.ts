@@ -20,6 +20,8 @@ export { dialFirst } from './dial-first.js';
 
 /** Messenger service every node announces (auto-connect looks for it). */
 export const NODE_SERVICE = 'skywire-node';
+/** What a node says of itself in that service: it answers hole punches (older nodes would take PUNCH for garbage). */
+export const NODE_SERVICE_ATTRS = { punch: '1' };
 const HANDSHAKE_MS = 5000;
 const RECHECK_RELAYED_MS = 2000;
 /** A link relayed because its peer announced no address is reported at the default level if it stays so this long. */
@@ -64,7 +66,10 @@ export class Transports extends EventEmitter {
     this.puncher = new HolePuncher({
       localKey: o.localKey,
       log: o.log,
-      peerAddresses: async (pk) => (await o.messenger.lookup(pk))?.addresses ?? [],
+      peer: async (pk) => {
+        const e = await o.messenger.lookup(pk);
+        return { addresses: e?.addresses ?? [], punches: !!e?.services.some((s) => s.name === NODE_SERVICE && s.attrs?.punch === '1') };
+      },
       relayedTo: (pk) => {
         const t = this.byPk.get(pk);
         return t && t.kind === 'relayed' && !t.isClosed && !t.isRetiring ? t : undefined;
