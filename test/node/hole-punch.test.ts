@@ -103,3 +103,21 @@ test('a node answering a punch dials only the IPs the dialer announces: a dialer
   await pong;
   assert.equal(logged.slice(before).filter((l) => /hole punch/.test(l)).length, 0, logged.slice(before).join('\n'));
 });
+
+test('a node answers at most 8 punches at once: a ninth peer asking meanwhile is refused', async (t) => {
+  const { node } = await inProcessMesh(t);
+  const b = await node();
+  await b.messenger.announce({ addresses: [] });
+  const dialers = await Promise.all(Array.from({ length: 9 }, () => node([b])));
+  await waitFor('nine relayed transports to b', () => dialers.every((a) => a.transports.get(b.pkHex)?.kind === 'relayed'));
+  const answers: Array<PunchMessage | string> = [];
+  for (const [i, a] of dialers.entries()) {
+    const ta = a.transports.get(b.pkHex)!;
+    ta.on('punch', (p: Buffer) => answers.push(decodePunch(p)));
+    sendPunch(ta, { punch: 'connect', id: i + 1, port: 40000 + i });
+    // One at a time, so which one is the ninth is known.
+    await waitFor(`the answer to request ${i + 1}`, () => answers.length === i + 1);
+  }
+  assert.deepEqual(answers.slice(0, 8).map((m) => (m as PunchMessage).punch), Array(8).fill('connect'));
+  assert.deepEqual(answers[8], { punch: 'refuse', id: 9, why: 'at most 8 punches at once' });
+});
