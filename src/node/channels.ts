@@ -15,7 +15,8 @@ export const KIND_CONTROL = 0x43; // 'C'
 const FIRST_BYTE_MS = 5000;
 const HANDSHAKE_MS = 5000;
 
-export type ChannelKind = 'direct' | 'relayed';
+/** How a transport reaches its peer: dialed TCP, relayed by a messenger, or TCP through NATs by hole punching. */
+export type ChannelKind = 'direct' | 'relayed' | 'punched';
 
 export interface ChannelHandlers {
   transport(ch: SecureChannel, pk: string, kind: ChannelKind): void;

@@ -19,7 +19,7 @@ import { RoutingTable } from './routing-table.js';
 import type { Transport, TransportInfo, TransportOptions } from './transport.js';
 import type { PeerState, RetryPolicy } from './peer-retry.js';
 import { acceptRelayed, demultiplex, TRANSPORT_PORT, type ChannelHandlers, type ChannelKind } from './channels.js';
-import { NODE_SERVICE, Transports } from './transports.js';
+import { NODE_SERVICE, NODE_SERVICE_ATTRS, Transports } from './transports.js';
 import { Forwarder } from './forwarder.js';
 import { ManagerLinks } from './manager-links.js';
 import { ControlHandler } from './control-handler.js';
@@ -253,7 +253,7 @@ export class Node extends EventEmitter implements AppApiHost {
   private async announceEntry(): Promise<void> {
     const addresses = this.announcedAddresses;
     this.lastAnnounced = addresses.join(' ');
-    await this.messenger.announce({ addresses, services: [{ name: NODE_SERVICE, port: 0, ...(this.o.name ? { attrs: { name: this.o.name } } : {}) }, ...this.services] });
+    await this.messenger.announce({ addresses, services: [{ name: NODE_SERVICE, port: 0, attrs: { ...NODE_SERVICE_ATTRS, ...(this.o.name ? { name: this.o.name } : {}) } }, ...this.services] });
   }
 
   /** After a (re)registration the observed public address may be new: announce it. */

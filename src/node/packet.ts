@@ -1,5 +1,5 @@
 // Packets carried by a transport (docs/design.md section 5): `type u8 | route_id u32 | len u16 | payload`,
-// big-endian. Route id 0 is reserved for the transport itself (PING/PONG/RECEIPT between neighbours).
+// big-endian. Route id 0 is reserved for the transport itself (PING/PONG/RECEIPT/PUNCH between neighbours).
 
 export const PacketType = {
   DATA: 0x00,
@@ -11,8 +11,10 @@ export const PacketType = {
   ERROR: 0x06,
   /** Route id 0 only: a signed bandwidth receipt for the neighbour (src/node/metering/receipt.ts). */
   RECEIPT: 0x07,
+  /** Route id 0 only, on a relayed transport: hole-punch coordination (src/node/punch-message.ts). */
+  PUNCH: 0x08,
 } as const;
-const LAST_TYPE = PacketType.RECEIPT;
+const LAST_TYPE = PacketType.PUNCH;
 export type PacketTypeValue = (typeof PacketType)[keyof typeof PacketType];
 
 export const PACKET_TYPE_NAMES: Record<number, string> = Object.fromEntries(

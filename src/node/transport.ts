@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { openSync, writeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { forEachGroup } from '../net/batching.js';
+import type { ChannelKind } from './channels.js';
 import { encodeHeader, encodePacket, PacketDecoder, PacketType, type Packet, type PacketTypeValue, HEADER_BYTES, MAX_PAYLOAD } from './packet.js';
 
 export interface TransportOptions {
@@ -17,7 +18,7 @@ export interface TransportOptions {
 
 export interface TransportInfo {
   pk: string;
-  kind: 'direct' | 'relayed';
+  kind: ChannelKind;
   initiator: boolean;
   latencyMs: number;
   bytesIn: number;
@@ -59,7 +60,7 @@ export class Transport extends EventEmitter {
   constructor(
     readonly channel: Duplex,
     readonly pk: string,
-    readonly kind: 'direct' | 'relayed',
+    readonly kind: ChannelKind,
     readonly initiator: boolean,
     o: TransportOptions = {},
   ) {
@@ -220,6 +221,7 @@ export class Transport extends EventEmitter {
   private onTransportPacket(p: Packet): void {
     if (p.type === PacketType.PING) this.send(PacketType.PONG, 0, p.payload);
     else if (p.type === PacketType.RECEIPT) this.emit('receipt', p.payload);
+    else if (p.type === PacketType.PUNCH) this.emit('punch', p.payload);
     else if (p.type === PacketType.PONG && p.payload.length === 8) {
       const sent = p.payload.readDoubleBE(0);
       if (sent > 0) {

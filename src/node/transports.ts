@@ -1,23 +1,27 @@
 // A node's transports to its neighbours: dialing (direct TCP to an announced address, else relayed by the
-// messenger), keeping the ones the operator wants (retried with backoff, peer-retry.ts), auto-connect, and the
-// tie-break when two nodes dial each other at once. Emits 'up' (transport) and 'down' (transport, reason).
+// messenger, then upgraded to direct or punched when possible: hole-punch.ts), keeping the ones the operator
+// wants (retried with backoff, peer-retry.ts), auto-connect, and the tie-break when two nodes dial each other at
+// once. Emits 'up' (transport), 'upgraded' (transport) and 'down' (transport, reason).
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { type KeyPair, shortPk } from '../net/keys.js';
 import { secureConnect } from '../net/secure.js';
-import { dialSecure } from '../net/tcp.js';
-import type { SecureChannel } from '../net/secure.js';
 import type { MessengerClient } from '../messenger/client.js';
 import type { Logger } from '../util/log.js';
-import { parseHostPort } from '../util/hostport.js';
 import type { Packet } from './packet.js';
 import { Transport, type TransportInfo, type TransportOptions } from './transport.js';
 import { PeerRetries, type PeerState, type RetryPolicy } from './peer-retry.js';
 import { KIND_TRANSPORT, TRANSPORT_PORT, type ChannelKind } from './channels.js';
 import { AppApiError } from './sdk/errors.js';
+import { dialFirst } from './dial-first.js';
+import { HolePuncher } from './hole-punch.js';
+
+export { dialFirst } from './dial-first.js';
 
 /** Messenger service every node announces (auto-connect looks for it). */
 export const NODE_SERVICE = 'skywire-node';
+/** What a node says of itself in that service: it answers hole punches (older nodes would take PUNCH for garbage). */
+export const NODE_SERVICE_ATTRS = { punch: '1' };
 const HANDSHAKE_MS = 5000;
 const RECHECK_RELAYED_MS = 2000;
 /** A link relayed because its peer announced no address is reported at the default level if it stays so this long. */
@@ -52,12 +56,26 @@ export class Transports extends EventEmitter {
   /** Peers whose relayed transport was reported at the default level (so is its upgrade). */
   private readonly warnedRelayed = new Set<string>();
   private readonly recheckTimer: NodeJS.Timeout;
+  private readonly puncher: HolePuncher;
   private rechecking = false;
   private closed = false;
 
   constructor(private readonly o: TransportsOptions) {
     super();
     this.retries = new PeerRetries(o.retry);
+    this.puncher = new HolePuncher({
+      localKey: o.localKey,
+      log: o.log,
+      peer: async (pk) => {
+        const e = await o.messenger.lookup(pk);
+        return { addresses: e?.addresses ?? [], punches: !!e?.services.some((s) => s.name === NODE_SERVICE && s.attrs?.punch === '1') };
+      },
+      relayedTo: (pk) => {
+        const t = this.byPk.get(pk);
+        return t && t.kind === 'relayed' && !t.isClosed && !t.isRetiring ? t : undefined;
+      },
+      onChannel: (ch, pk, initiator) => this.add(ch, pk, 'punched', initiator),
+    });
     this.recheckTimer = setInterval(() => void this.recheckRelayed(), o.recheckRelayedMs ?? RECHECK_RELAYED_MS);
     this.recheckTimer.unref();
   }
@@ -74,6 +92,7 @@ export class Transports extends EventEmitter {
     this.closed = true;
     clearInterval(this.recheckTimer);
     this.retries.close();
+    this.puncher.close();
     for (const t of this.byPk.values()) t.close(reason);
   }
 
@@ -141,7 +160,10 @@ export class Transports extends EventEmitter {
       const ch = await secureConnect(await this.o.messenger.open(pk, TRANSPORT_PORT), pkBuf, opts);
       ch.write(Buffer.from([KIND_TRANSPORT]));
       const t = this.add(ch, pk, 'relayed', true);
-      this.reportRelayed(t, why, !this.o.relayOnly && entry.addresses.length > 0);
+      const addressesFailed = !this.o.relayOnly && entry.addresses.length > 0;
+      this.reportRelayed(t, why, addressesFailed);
+      // Both behind NAT, perhaps: punch through at once rather than at the next re-check.
+      if (addressesFailed) void this.puncher.punch(t);
       return t;
     } catch (err) {
       errors.push((err as Error).message);
@@ -171,7 +193,7 @@ export class Transports extends EventEmitter {
   add(ch: Duplex, pk: string, kind: ChannelKind, initiator: boolean): Transport {
     const t = new Transport(ch, pk, kind, initiator, this.o.transport);
     const old = this.byPk.get(pk);
-    if (old && !old.isClosed && !old.isRetiring && old.kind === 'relayed' && kind === 'direct') {
+    if (old && !old.isClosed && !old.isRetiring && old.kind === 'relayed' && kind !== 'relayed') {
       return this.upgrade(old, t);
     }
     if (old && !old.isClosed) {
@@ -193,7 +215,7 @@ export class Transports extends EventEmitter {
   }
 
   /**
-   * A direct transport replaces a relayed one to the same peer without a 'down': routes keep their next hop
+   * A direct (or punched) transport replaces a relayed one to the same peer without a 'down': routes keep their next hop
    * (looked up by key on every send), the relayed one retires (half-closed after our last packet on it), and
    * the direct one is read only once the peer's last packet on the relayed one arrived, so nothing reorders.
    */
@@ -202,9 +224,10 @@ export class Transports extends EventEmitter {
     this.wire(t);
     t.pauseReading(old);
     old.once('close', () => t.resumeReading(old));
-    old.retire('replaced by a direct transport', !t.initiator);
+    old.retire(`replaced by a ${t.kind} transport`, !t.initiator);
     this.upgradeTries.delete(t.pk);
-    this.o.log[this.warnedRelayed.delete(t.pk) ? 'warn' : 'info']('relayed transport upgraded to direct', { peer: shortPk(t.pk), initiator: t.initiator });
+    const level = this.warnedRelayed.delete(t.pk) ? 'warn' : 'info';
+    this.o.log[level](`relayed transport upgraded to ${t.kind}`, { peer: shortPk(t.pk), initiator: t.initiator });
     this.emit('upgraded', t);
     return t;
   }
@@ -212,6 +235,7 @@ export class Transports extends EventEmitter {
   private wire(t: Transport): void {
     t.on('packet', (p: Packet) => this.o.onPacket(p, t));
     t.on('close', (reason: string) => this.onClosed(t, reason));
+    t.on('punch', (payload: Buffer) => this.puncher.onMessage(t, payload));
     t.channel.resume();
     this.retries.succeeded(t.pk);
   }
@@ -230,25 +254,34 @@ export class Transports extends EventEmitter {
         if (t.kind !== 'relayed' || !t.initiator || t.isClosed || t.isRetiring) continue;
         const entry = await this.o.messenger.lookup(t.pk).catch(() => null);
         if (!entry?.addresses.length || this.byPk.get(t.pk) !== t) continue;
-        const key = entry.addresses.join(' ');
-        const last = this.upgradeTries.get(t.pk);
-        if (last && last.addresses === key && now < last.next) continue;
-        const pauseMs = last && last.addresses === key ? Math.min(60_000, last.pauseMs * 2) : UPGRADE_FIRST_PAUSE_MS;
-        this.upgradeTries.set(t.pk, { addresses: key, next: now + pauseMs, pauseMs });
-        try {
-          const ch = await dialFirst(entry.addresses, Buffer.from(t.pk, 'hex'), { localKey: this.o.localKey, handshakeTimeoutMs: HANDSHAKE_MS });
-          if (this.closed || this.byPk.get(t.pk) !== t || t.isClosed) {
-            ch.destroy();
-            continue;
-          }
-          ch.write(Buffer.from([KIND_TRANSPORT]));
-          this.add(ch, t.pk, 'direct', true);
-        } catch (err) {
-          this.o.log.debug('relayed transport stays relayed', { peer: shortPk(t.pk), err: err as Error });
-        }
+        if (await this.dialAnnounced(t, entry.addresses, now)) continue;
+        // The announced addresses do not answer (both behind NAT, without a forward): punch.
+        if (this.byPk.get(t.pk) === t && this.puncher.due(t.pk)) void this.puncher.punch(t);
       }
     } finally {
       this.rechecking = false;
+    }
+  }
+
+  /** Dials a relayed peer's announced addresses if due (they changed, or their pause is over); true: upgraded. */
+  private async dialAnnounced(t: Transport, addresses: string[], now: number): Promise<boolean> {
+    const key = addresses.join(' ');
+    const last = this.upgradeTries.get(t.pk);
+    if (last && last.addresses === key && now < last.next) return false;
+    const pauseMs = last && last.addresses === key ? Math.min(60_000, last.pauseMs * 2) : UPGRADE_FIRST_PAUSE_MS;
+    this.upgradeTries.set(t.pk, { addresses: key, next: now + pauseMs, pauseMs });
+    try {
+      const ch = await dialFirst(addresses, Buffer.from(t.pk, 'hex'), { localKey: this.o.localKey, handshakeTimeoutMs: HANDSHAKE_MS });
+      if (this.closed || this.byPk.get(t.pk) !== t || t.isClosed || t.isRetiring) {
+        ch.destroy();
+        return this.byPk.get(t.pk) !== t;
+      }
+      ch.write(Buffer.from([KIND_TRANSPORT]));
+      this.add(ch, t.pk, 'direct', true);
+      return true;
+    } catch (err) {
+      this.o.log.debug('relayed transport stays relayed', { peer: shortPk(t.pk), err: err as Error });
+      return false;
     }
   }
 
@@ -257,6 +290,7 @@ export class Transports extends EventEmitter {
     this.byPk.delete(t.pk);
     this.upgradeTries.delete(t.pk);
     this.warnedRelayed.delete(t.pk);
+    this.puncher.forget(t.pk);
     this.o.log.info('transport down', { peer: shortPk(t.pk), reason });
     this.emit('down', t, reason);
     this.scheduleRetry(t.pk);
@@ -306,43 +340,4 @@ export class Transports extends EventEmitter {
     }
     return { transports: this.list().map((t) => t.info()), pending: this.pending() };
   }
-}
-
-/**
- * Dials every announced address at once (a node announces its LAN addresses and its public one: only some
- * answer, and a silent one must not hold up the others) and keeps the first channel that authenticates;
- * the others are closed as they arrive. Rejects with every address's failure.
- */
-export function dialFirst(addresses: readonly string[], pk: Buffer, opts: Parameters<typeof dialSecure>[3]): Promise<SecureChannel> {
-  return new Promise((resolve, reject) => {
-    if (!addresses.length) {
-      reject(new Error('no address to dial'));
-      return;
-    }
-    const errors: string[] = [];
-    let won = false;
-    let left = addresses.length;
-    for (const a of addresses) {
-      let dialed: Promise<SecureChannel>;
-      try {
-        const { host, port } = parseHostPort(a);
-        dialed = dialSecure(host, port, pk, opts);
-      } catch (err) {
-        dialed = Promise.reject(new Error(`announced address "${a}": ${(err as Error).message}`));
-      }
-      dialed.then(
-        (ch) => {
-          if (won) ch.destroy();
-          else {
-            won = true;
-            resolve(ch);
-          }
-        },
-        (err: Error) => {
-          errors.push(err.message);
-          if (--left === 0 && !won) reject(new Error(errors.join('; ')));
-        },
-      );
-    }
-  });
 }

@@ -29,6 +29,8 @@ export interface HomeOptions {
    * them with a reset (the Linux default when nothing listens).
    */
   silent?: boolean;
+  /** One-way delay on the router's link to the internet (lab.link's netem: user space where the kernel lacks it). */
+  delayMs?: number;
 }
 
 export class Internet {
@@ -47,11 +49,11 @@ export class Internet {
   }
 
   /** Links `h` to the internet router on a /30 of its own, with a default route there; returns h's address. */
-  private async attach(h: Host): Promise<string> {
+  private async attach(h: Host, delayMs?: number): Promise<string> {
     const i = this.attached++;
     if (i >= 63) throw new Error('the lab internet has room for 63 attachments');
     const [r, me] = [`203.0.113.${4 * i + 1}`, `203.0.113.${4 * i + 2}`];
-    const { bDev } = await this.lab.link(this.router, h, { a: `${r}/30`, b: `${me}/30` });
+    const { bDev } = await this.lab.link(this.router, h, { a: `${r}/30`, b: `${me}/30`, ...(delayMs ? { netem: { delayMs } } : {}) });
     await h.run('ip', ['route', 'add', 'default', 'via', r]);
     await operUp(h, bDev);
     return me;
@@ -67,7 +69,7 @@ export class Internet {
     const k = ++this.homes;
     const router = await this.lab.host(`r-${name}`);
     const host = await this.lab.host(name);
-    const publicIp = await this.attach(router);
+    const publicIp = await this.attach(router, o.delayMs);
     const lanIp = `10.${100 + k}.0.2`;
     const { bDev } = await this.lab.link(router, host, { a: `10.${100 + k}.0.1/24`, b: `${lanIp}/24` });
     await operUp(host, bDev);
@@ -97,6 +99,11 @@ export class Internet {
     await applyNft(router, rules);
     return { router, host, publicIp, lanIp };
   }
+
+  /** Switches a home router between `masquerade` and `masquerade random` (new connections only). */
+  async setRandomPorts(home: HomeNetwork, random: boolean): Promise<void> {
+    await applyNft(home.router, `flush chain ip nat post\nadd rule ip nat post oifname "v-inet" masquerade${random ? ' random' : ''}\n`);
+  }
 }
 
 async function applyNft(h: Host, rules: string): Promise<void> {
@@ -118,7 +125,8 @@ async function operUp(h: Host, dev: string): Promise<void> {
   const end = Date.now() + 5000;
   for (let delay = 10; ; delay = Math.min(200, delay * 2)) {
     const out = await h.run('ip', ['-o', 'link', 'show', 'dev', dev]);
-    if (/state UP/.test(out)) return;
+    // A veth says "state UP"; a TUN device of a relayed (delayed) link says UNKNOWN with its carrier up.
+    if (/state UP\b|LOWER_UP[^>]*>.*state UNKNOWN/.test(out)) return;
     if (Date.now() > end) throw new Error(`${h.name}: ${dev} is not up after 5 s: ${out}`);
     await new Promise((r) => setTimeout(r, delay));
   }

@@ -133,7 +133,7 @@ function drawTables(s: Snapshot, history: HistoryEvent[]) {
   $('#nodes').replaceChildren(...s.nodes.slice().sort((a, b) => a.pk.localeCompare(b.pk)).map((n) => {
     const transports = h('table', { 'data-testid': 'transports' }, head('peer', 'kind', 'latency', 'in', 'out', 'in/s', 'out/s'),
       h('tbody', {}, ...(n.transports.length ? n.transports.map((t) => h('tr', { 'data-peer': t.peer },
-        td(who(t.peer)), cell(t.kind ?? ''), cell(ms(t.latencyMs), 'num'),
+        td(who(t.peer)), cell(t.kind ?? '', t.kind ? `kind kind-${t.kind}` : undefined), cell(ms(t.latencyMs), 'num'),
         cell(bytes(t.bytesIn), 'num'), cell(bytes(t.bytesOut), 'num'), cell(rate(t.rateIn), 'num'), cell(rate(t.rateOut), 'num'))) : [none(7)])));
     const rules = n.rules ? h('table', { 'data-testid': 'rules' }, head('rule', 'kind', 'route', 'next hop', 'in', 'out', 'in/s', 'out/s'),
       h('tbody', {}, ...(n.rules.length ? n.rules.map((r) => h('tr', {}, cell(String(r.id), 'num'), cell(r.kind), td(h('code', { title: r.route ?? '' }, (r.route ?? '').slice(0, 8))),
