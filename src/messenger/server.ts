@@ -18,11 +18,11 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   T,
-  FrameReader,
   type Frame,
   codeNumber,
   encodeClose,
   encodeDgram,
+  encodeFopen,
   encodeGoaway,
   encodeOpen,
   encodePing,
@@ -34,9 +34,12 @@ import {
   type WireCode,
 } from './protocol.js';
 import { Registry } from './registry.js';
-import { TokenBucket } from './ratelimit.js';
-import { checkAnnounce, checkHello, checkQuery } from './types.js';
-import { FrameWriter, noDelay } from './writer.js';
+import { checkAnnounce, checkHello, checkQuery, type Announce } from './types.js';
+import { Conn, pairHalves, type Half } from './conn.js';
+import { MessengerError } from './errors.js';
+import { PeerLinks } from './peers.js';
+import type { SharedDirectory } from './shared-directory.js';
+import { noDelay } from './writer.js';
 
 const log = createLogger('messenger');
 // Any key (they cost nothing) can break the protocol at will: one line per interval, with a count.
@@ -87,48 +90,9 @@ export interface MessengerServerOptions {
   limits?: Partial<MessengerLimits>;
 }
 
-/** One direction-end of a relayed stream: the stream as seen on one connection. */
-interface Half {
-  conn: Conn;
-  sid: number;
-  peer: Half;
-  /** Bytes this end may still send: the credit the other end has granted. */
-  credit: number;
-  accepted: boolean;
-  /** This end opened the stream. */
-  opener: boolean;
-  /** This end sent CLOSE (no more DATA from it). */
-  closed: boolean;
-}
-
-class Conn {
-  readonly pkHex: string;
-  readonly streams = new Map<number, Half>();
-  readonly writer: FrameWriter;
-  readonly decoder = new FrameReader();
-  readonly datagrams: TokenBucket;
-  readonly requests: TokenBucket;
-  nextSid = 2; // the server opens even stream ids, clients odd ones
-  /** Streams this connection opened (the others here were opened to it). */
-  opened = 0;
-  registered = false;
-  gone = false;
-  lastRx = Date.now();
-
-  constructor(
-    readonly ch: SecureChannel,
-    limits: MessengerLimits,
-  ) {
-    this.pkHex = pkToHex(ch.remotePublicKey);
-    this.writer = new FrameWriter(ch);
-    this.datagrams = new TokenBucket(limits.datagramRate, limits.datagramBurst);
-    this.requests = new TokenBucket(limits.requestRate, limits.requestBurst);
-  }
-
-  get pk(): Buffer {
-    return this.ch.remotePublicKey;
-  }
-}
+/** Requests and stream opens of one client waiting on Redis or another messenger at once; more are refused. */
+const MAX_INFLIGHT = 64;
+const PEER_REQUEST_MS = 5000;
 
 export class MessengerServer extends EventEmitter {
   readonly limits: MessengerLimits;
@@ -139,6 +103,8 @@ export class MessengerServer extends EventEmitter {
   private listener?: Awaited<ReturnType<typeof listenSecure>>;
   private idleTimer?: NodeJS.Timeout;
   private closing = false;
+  private shared?: SharedDirectory;
+  private peers?: PeerLinks;
 
   constructor(private readonly o: MessengerServerOptions) {
     super();
@@ -180,6 +146,24 @@ export class MessengerServer extends EventEmitter {
     return { connections: this.all.size, entries: this.registry.size, streams };
   }
 
+  /**
+   * Joins a registry shared with other messengers (Redis): clients that said HELLO here are written there, and
+   * lookups, queries, datagrams and stream opens for keys served by another messenger go through it.
+   */
+  useShared(dir: SharedDirectory): void {
+    this.shared = dir;
+    this.peers = new PeerLinks({ key: this.o.key, dir, adopt: (ch) => this.adopt(ch) });
+  }
+
+  /** The entries of the clients registered here now (what the shared registry refreshes). */
+  *liveEntries(): Iterable<[string, Announce]> {
+    for (const c of this.conns.values()) {
+      if (!c.hello || c.gone) continue;
+      const e = this.registry.lookup(c.pkHex);
+      if (e) yield [c.pkHex, { addresses: e.addresses, services: e.services }];
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
@@ -187,6 +171,7 @@ export class MessengerServer extends EventEmitter {
     for (const c of [...this.all]) this.drop(c, 'shutdown', 'messenger is shutting down');
     await this.listener?.close();
     this.registry.clear();
+    await this.shared?.close();
   }
 
   // ---- connections ---------------------------------------------------------------------------------------
@@ -196,13 +181,7 @@ export class MessengerServer extends EventEmitter {
       ch.destroy();
       return;
     }
-    noDelay(ch);
-    const c = new Conn(ch, this.limits);
-    this.all.add(c);
-    ch.on('data', (chunk: Buffer) => this.onChunk(c, chunk));
-    ch.on('error', (err) => log.debug('connection error', { pk: shortPk(c.pkHex), err }));
-    ch.on('close', () => this.gone(c));
-    ch.on('end', () => ch.end());
+    const c = this.wire(new Conn(ch, this.limits));
     if (!this.registry.canAdd(c.pkHex)) {
       this.drop(c, 'limit', 'messenger is full');
       return;
@@ -214,6 +193,28 @@ export class MessengerServer extends EventEmitter {
     this.registry.online(c.pkHex);
     log.info('client connected', { pk: shortPk(c.pkHex) });
     this.emit('register', c.pkHex);
+  }
+
+  private wire(c: Conn): Conn {
+    const ch = c.ch;
+    noDelay(ch);
+    this.all.add(c);
+    ch.on('data', (chunk: Buffer) => this.onChunk(c, chunk));
+    ch.on('error', (err) => log.debug('connection error', { pk: shortPk(c.pkHex), err }));
+    ch.on('close', () => this.gone(c));
+    ch.on('end', () => ch.end());
+    return c;
+  }
+
+  /** A connection we dialed to another messenger of the shared registry. */
+  private adopt(ch: SecureChannel): Conn {
+    if (this.closing) {
+      ch.destroy();
+      throw new MessengerError('shutdown', 'messenger is shutting down');
+    }
+    const c = this.wire(new Conn(ch, this.limits, true));
+    c.peer = 'out';
+    return c;
   }
 
   /** Tells the peer why (GOAWAY), then closes; its streams' far ends get RESET peer_gone. */
@@ -235,6 +236,8 @@ export class MessengerServer extends EventEmitter {
     if (c.gone) return;
     c.gone = true;
     this.all.delete(c);
+    c.failPending();
+    if (c.peer === 'out') this.peers?.forget(c);
     for (const h of [...c.streams.values()]) {
       this.unlink(h);
       // On shutdown every connection goes: its clients learn that from the connection, not per stream.
@@ -243,6 +246,7 @@ export class MessengerServer extends EventEmitter {
     if (c.registered && this.conns.get(c.pkHex) === c) {
       this.conns.delete(c.pkHex);
       this.registry.offline(c.pkHex);
+      if (c.hello && !this.closing) this.shared?.unserve(c.pkHex);
       log.info('client disconnected', { pk: shortPk(c.pkHex) });
     }
   }
@@ -251,13 +255,15 @@ export class MessengerServer extends EventEmitter {
     const now = Date.now();
     for (const c of this.all) {
       if (now - c.lastRx > idleMs) this.drop(c, 'timeout', `silent for ${idleMs} ms`);
+      // We are the client on links we dialed: keep them alive (the far end reaps silent ones as we do).
+      else if (c.peer === 'out') c.writer.send(encodePing(T.PING, Buffer.alloc(8)));
     }
   }
 
   private onChunk(c: Conn, chunk: Buffer): void {
     if (c.gone) return;
     c.lastRx = Date.now();
-    this.registry.touch(c.pkHex, c.lastRx);
+    if (!c.peer) this.registry.touch(c.pkHex, c.lastRx);
     try {
       for (const f of c.decoder.push(chunk)) {
         if (c.gone) return;
@@ -280,6 +286,12 @@ export class MessengerServer extends EventEmitter {
     switch (f[0]) {
       case T.REQ:
         return this.onRequest(c, f.readUInt32BE(3), f[7], f.subarray(8));
+      case T.RES:
+        if (!c.peer) throw new ProtocolError('frame type 0x2 is not sent by clients');
+        return c.onResponse(f.readUInt32BE(3), f[7], f.subarray(8));
+      case T.FOPEN:
+        if (!c.peer) throw new ProtocolError('FOPEN is only for messengers of a shared registry');
+        return this.onFopen(c, f);
       case T.PING:
         return c.writer.send(encodePing(T.PONG, f.subarray(3)));
       case T.PONG:
@@ -315,6 +327,7 @@ export class MessengerServer extends EventEmitter {
   }
 
   private onRequest(c: Conn, req: number, op: number, payload: Buffer): void {
+    if (c.peer) return this.onPeerRequest(c, req, op, payload);
     if (op === OP.SEND) return this.onSend(c, req, payload);
     if (!c.requests.take()) return this.fail(c, req, 'rate_limited', 'too many requests');
     switch (op) {
@@ -322,9 +335,14 @@ export class MessengerServer extends EventEmitter {
         const r = checkHello(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
         this.registry.announce(c.pkHex, r.value);
+        c.hello = true;
+        this.shared?.serve(c.pkHex);
         const observed = observedAddress(c.ch.transport);
+        const cluster = this.shared?.clusterId;
         return this.reply(c, req, {
           version: PROTOCOL_VERSION,
+          // Messengers sharing a registry: a client needs only one of them at a time (docs/messenger.md).
+          ...(cluster ? { cluster } : {}),
           // Where this client's connection came from, as seen here (behind a NAT: its public mapping, as STUN
           // tells). Older clients ignore the field.
           ...(observed ? { observed } : {}),
@@ -340,15 +358,48 @@ export class MessengerServer extends EventEmitter {
         const r = checkAnnounce(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
         this.registry.announce(c.pkHex, r.value);
+        if (c.hello) this.shared?.serve(c.pkHex);
         return this.reply(c, req, null);
       }
-      case OP.LOOKUP:
+      case OP.LOOKUP: {
         if (payload.length !== PK_BYTES) return this.fail(c, req, 'bad_request', 'lookup takes a 33-byte key');
-        return this.reply(c, req, this.registry.lookup(pkToHex(payload)));
+        const pk = pkToHex(payload);
+        const shared = this.shared;
+        if (this.conns.has(pk) || !shared?.available) return this.reply(c, req, this.registry.lookup(pk));
+        // Served elsewhere, or in its grace period here: the shared registry knows best; our table if it fails.
+        return this.waitOn(c, req, () => shared.locate(pk).then((l) => l?.entry ?? this.registry.lookup(pk)), () => this.registry.lookup(pk));
+      }
       case OP.QUERY: {
         const r = checkQuery(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
-        return this.reply(c, req, this.registry.query(r.value));
+        const shared = this.shared;
+        if (!shared?.available) return this.reply(c, req, this.registry.query(r.value));
+        return this.waitOn(c, req, () => shared.query(r.value), () => this.registry.query(r.value));
+      }
+      case OP.PEER: {
+        const shared = this.shared;
+        if (!shared) return this.fail(c, req, 'unsupported', 'this messenger shares no registry');
+        if (c.hello || c.streams.size) return this.fail(c, req, 'bad_request', 'PEER must come first on a connection');
+        return this.waitOn(
+          c,
+          req,
+          async () => {
+            if (!(await shared.isMessenger(c.pkHex))) throw new MessengerError('bad_request', 'not a messenger of this registry');
+            if (c.hello || c.peer) throw new MessengerError('bad_request', 'PEER must come first on a connection');
+            // A messenger, not a client: it has no entry here and may forward for its own clients.
+            c.peer = 'in';
+            if (this.conns.get(c.pkHex) === c) {
+              this.conns.delete(c.pkHex);
+              this.registry.remove(c.pkHex);
+            }
+            c.registered = false;
+            log.info('peer messenger linked', { messenger: shortPk(c.pkHex) });
+            return { version: PROTOCOL_VERSION };
+          },
+          (err) => {
+            throw err;
+          },
+        );
       }
       default:
         return this.fail(c, req, 'unsupported', `unknown op ${op}`);
@@ -362,11 +413,73 @@ export class MessengerServer extends EventEmitter {
       return this.fail(c, req, 'too_large', `datagram of ${data.length} bytes exceeds ${this.limits.maxDatagram}`);
     }
     if (!c.datagrams.take()) return this.fail(c, req, 'rate_limited', 'too many datagrams');
-    const to = this.conns.get(pkToHex(payload.subarray(0, PK_BYTES)));
+    const toHex = pkToHex(payload.subarray(0, PK_BYTES));
+    const to = this.conns.get(toHex);
+    if (!to && this.shared?.available) {
+      const fwd = Buffer.concat([payload.subarray(0, PK_BYTES), c.pk, data]);
+      return this.waitOn(c, req, () => this.forwardSend(toHex, fwd), (err) => {
+        throw err;
+      });
+    }
     if (!to) return this.fail(c, req, 'offline', 'recipient is not connected');
     if (this.congested(to)) return this.fail(c, req, 'congested', 'recipient is not reading');
     to.writer.send(encodeDgram(c.pk, data));
     this.reply(c, req, null);
+  }
+
+  /**
+   * Answers `req` once `work` settles (falling back to `fallback` if it fails): for what waits on Redis or another
+   * messenger. A client may have MAX_INFLIGHT of these at once, so it cannot make us hold much for it.
+   */
+  private waitOn(c: Conn, req: number, work: () => Promise<unknown>, fallback: (err: unknown) => unknown): void {
+    if (c.inflight >= MAX_INFLIGHT) return this.fail(c, req, 'rate_limited', 'too many requests waiting on other messengers');
+    c.inflight++;
+    work()
+      .catch(fallback)
+      .then(
+        (v) => this.reply(c, req, v),
+        (err: unknown) => {
+          const e = err instanceof MessengerError ? err : new MessengerError('internal', (err as Error)?.message ?? String(err));
+          this.fail(c, req, asWireCode(e.code), e.message);
+        },
+      )
+      .finally(() => c.inflight--);
+  }
+
+  /** Requests on a connection from another messenger of the shared registry: forwarded datagrams only. */
+  private onPeerRequest(c: Conn, req: number, op: number, payload: Buffer): void {
+    if (op !== OP.FSEND) return this.fail(c, req, 'unsupported', `op ${op} is not used between messengers`);
+    if (payload.length < 2 * PK_BYTES) return this.fail(c, req, 'bad_request', 'forwarded send takes two 33-byte keys and data');
+    const data = payload.subarray(2 * PK_BYTES);
+    if (data.length > this.limits.maxDatagram) {
+      return this.fail(c, req, 'too_large', `datagram of ${data.length} bytes exceeds ${this.limits.maxDatagram}`);
+    }
+    const to = this.conns.get(pkToHex(payload.subarray(0, PK_BYTES)));
+    if (!to) return this.fail(c, req, 'offline', 'recipient is not connected');
+    if (this.congested(to)) return this.fail(c, req, 'congested', 'recipient is not reading');
+    to.writer.send(encodeDgram(payload.subarray(PK_BYTES, 2 * PK_BYTES), data));
+    this.reply(c, req, null);
+  }
+
+  /** The other messengers that serve `pk` now, freshest first (none if Redis cannot say). */
+  private async servedElsewhere(pk: string): Promise<string[]> {
+    const l = await this.shared?.locate(pk).catch(() => null);
+    const self = pkToHex(this.o.key.publicKey);
+    return (l?.at ?? []).filter((m) => m !== self);
+  }
+
+  /** A datagram (`to | from | data`) for a key served by another messenger. */
+  private async forwardSend(toHex: string, fwd: Buffer): Promise<null> {
+    for (const mpk of await this.servedElsewhere(toHex)) {
+      try {
+        const peer = await this.peers!.get(mpk);
+        await peer.request(OP.FSEND, fwd, PEER_REQUEST_MS);
+        return null;
+      } catch (err) {
+        if (!notThere(err)) throw err;
+      }
+    }
+    throw new MessengerError('offline', 'recipient is not connected');
   }
 
   /** True when more waits for `c` than its streams' windows explain: it is not reading what is not stream data. */
@@ -381,28 +494,76 @@ export class MessengerServer extends EventEmitter {
     const window = f.readUInt32BE(7);
     const port = f.readUInt16BE(11);
     const targetPk = f.subarray(13, 13 + PK_BYTES);
-    if (sid === 0 || sid % 2 === 0) throw new ProtocolError(`client stream ids are odd, got ${sid}`);
-    if (c.streams.has(sid)) throw new ProtocolError(`stream ${sid} is already open`);
+    if (c.peer) throw new ProtocolError('messengers open streams with FOPEN');
+    if (!c.isTheirSid(sid)) throw new ProtocolError(`client stream ids are odd, got ${sid}`);
+    if (c.streams.has(sid) || c.opening.has(sid)) throw new ProtocolError(`stream ${sid} is already open`);
     if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
     const refuse = (code: WireCode) => c.writer.send(encodeReset(sid, codeNumber(code)));
     const max = this.limits.maxStreamsPerConn;
     if (c.opened >= max || c.streams.size >= max * 4) return refuse('limit');
     if (!c.requests.take()) return refuse('rate_limited');
     const to = this.conns.get(pkToHex(targetPk));
+    if (!to && this.shared?.available) {
+      if (c.inflight >= MAX_INFLIGHT) return refuse('rate_limited');
+      return void this.forwardOpen(c, sid, window, port, Buffer.from(targetPk));
+    }
     if (!to) return refuse('offline');
     if (to.streams.size >= max * 4) return refuse('limit');
     if (this.congested(to)) return refuse('congested');
-    const tsid = to.nextSid;
-    to.nextSid += 2;
-    if (to.nextSid > 0xfffffff0) to.nextSid = 2; // wraps after 2^31 streams; old ids are long gone by then
-    const a: Half = { conn: c, sid, credit: 0, accepted: true, opener: true, closed: false } as Half;
-    const b: Half = { conn: to, sid: tsid, credit: window, accepted: false, opener: false, closed: false } as Half;
-    a.peer = b;
-    b.peer = a;
-    c.streams.set(sid, a);
-    to.streams.set(tsid, b);
+    const tsid = to.takeSid();
+    pairHalves(c, sid, to, tsid, window, true);
     c.opened++;
     to.writer.send(encodeOpen(tsid, window, port, c.pk));
+  }
+
+  /**
+   * A stream to a key served by another messenger: our client's half pairs with a half on the link to that
+   * messenger, which pairs it with its client's. Credit and DATA then pass both relays as on one.
+   */
+  private async forwardOpen(c: Conn, sid: number, window: number, port: number, target: Buffer): Promise<void> {
+    c.opened++;
+    c.opening.add(sid);
+    c.inflight++;
+    try {
+      for (const mpk of await this.servedElsewhere(pkToHex(target))) {
+        let peer: Conn;
+        try {
+          peer = await this.peers!.get(mpk);
+        } catch {
+          continue;
+        }
+        if (c.gone || !c.opening.has(sid)) return; // the client gave up (RESET) or left meanwhile
+        if (peer.gone) continue;
+        c.opening.delete(sid);
+        const psid = peer.takeSid();
+        pairHalves(c, sid, peer, psid, window, true);
+        peer.writer.send(encodeFopen(psid, window, port, target, c.pk));
+        return;
+      }
+      if (c.opening.delete(sid)) {
+        c.opened--;
+        c.writer.send(encodeReset(sid, codeNumber('offline')));
+      }
+    } finally {
+      c.inflight--;
+    }
+  }
+
+  /** A stream another messenger opens for its client `from` to our client `to`. */
+  private onFopen(c: Conn, f: Buffer): void {
+    const sid = f.readUInt32BE(3);
+    const window = f.readUInt32BE(7);
+    const port = f.readUInt16BE(11);
+    if (!c.isTheirSid(sid) || c.streams.has(sid)) throw new ProtocolError(`bad forwarded stream id ${sid}`);
+    if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
+    const refuse = (code: WireCode) => c.writer.send(encodeReset(sid, codeNumber(code)));
+    const to = this.conns.get(pkToHex(f.subarray(13, 13 + PK_BYTES)));
+    if (!to) return refuse('offline');
+    if (to.streams.size >= this.limits.maxStreamsPerConn * 4) return refuse('limit');
+    if (this.congested(to)) return refuse('congested');
+    const tsid = to.takeSid();
+    pairHalves(c, sid, to, tsid, window, false);
+    to.writer.send(encodeOpen(tsid, window, port, f.subarray(13 + PK_BYTES, 13 + 2 * PK_BYTES)));
   }
 
   private onAccept(c: Conn, sid: number, window: number): void {
@@ -452,7 +613,10 @@ export class MessengerServer extends EventEmitter {
 
   private onReset(c: Conn, sid: number, code: number): void {
     const h = c.streams.get(sid);
-    if (!h) return;
+    if (!h) {
+      if (c.opening.delete(sid)) c.opened--; // gave up on a forward still being set up
+      return;
+    }
     this.unlink(h);
     h.peer.conn.writer.send(encodeReset(h.peer.sid, code > 0 && code < CODES.length ? code : codeNumber('reset')));
   }
@@ -473,4 +637,15 @@ function observedAddress(transport: unknown): string | undefined {
   if (typeof sock.remoteAddress !== 'string' || typeof sock.remotePort !== 'number') return undefined;
   const host = sock.remoteAddress.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
   return formatHostPort({ host, port: sock.remotePort });
+}
+
+/** The wire code for a client error (codes that never cross the wire become 'internal'). */
+function asWireCode(code: string): WireCode {
+  return (CODES as readonly string[]).includes(code) && code !== 'ok' ? (code as WireCode) : 'internal';
+}
+
+/** "Not served there (any more)": the next messenger may still have the key. */
+function notThere(err: unknown): boolean {
+  const code = (err as MessengerError)?.code;
+  return code === 'offline' || code === 'disconnected' || code === 'timeout' || code === 'shutdown' || code === 'not_connected';
 }
