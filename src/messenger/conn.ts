@@ -28,6 +28,8 @@ export interface Half {
   opener: boolean;
   /** This end sent CLOSE (no more DATA from it). */
   closed: boolean;
+  /** On a link to another messenger, a forwarded open not yet accepted: where to try next if that one says offline. */
+  fwd?: { port: number; target: Buffer; tried: string[] };
 }
 
 /** Links two halves (a: the opener's side, already accepted; b: the side asked to accept). */

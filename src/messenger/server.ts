@@ -19,6 +19,7 @@ import {
   ProtocolError,
   T,
   type Frame,
+  codeName,
   codeNumber,
   encodeClose,
   encodeDgram,
@@ -336,10 +337,9 @@ export class MessengerServer extends EventEmitter {
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
         this.registry.announce(c.pkHex, r.value);
         c.hello = true;
-        this.shared?.serve(c.pkHex);
         const observed = observedAddress(c.ch.transport);
         const cluster = this.shared?.clusterId;
-        return this.reply(c, req, {
+        const answer = {
           version: PROTOCOL_VERSION,
           // Messengers sharing a registry: a client needs only one of them at a time (docs/messenger.md).
           ...(cluster ? { cluster } : {}),
@@ -352,14 +352,20 @@ export class MessengerServer extends EventEmitter {
             maxWindow: this.limits.maxWindow,
             maxData: MAX_DATA_PAYLOAD,
           },
-        });
+        };
+        const shared = this.shared;
+        if (!shared?.available) return this.reply(c, req, answer);
+        // Answered once the entry is in the shared registry: a client that failed over here is reachable from
+        // every messenger when it learns it is registered.
+        return this.waitOn(c, req, () => shared.serve(c.pkHex).then(() => answer), () => answer);
       }
       case OP.ANNOUNCE: {
         const r = checkAnnounce(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
         this.registry.announce(c.pkHex, r.value);
-        if (c.hello) this.shared?.serve(c.pkHex);
-        return this.reply(c, req, null);
+        const shared = this.shared;
+        if (!c.hello || !shared?.available) return this.reply(c, req, null);
+        return this.waitOn(c, req, () => shared.serve(c.pkHex).then(() => null), () => null);
       }
       case OP.LOOKUP: {
         if (payload.length !== PK_BYTES) return this.fail(c, req, 'bad_request', 'lookup takes a 33-byte key');
@@ -520,12 +526,13 @@ export class MessengerServer extends EventEmitter {
    * A stream to a key served by another messenger: our client's half pairs with a half on the link to that
    * messenger, which pairs it with its client's. Credit and DATA then pass both relays as on one.
    */
-  private async forwardOpen(c: Conn, sid: number, window: number, port: number, target: Buffer): Promise<void> {
+  private async forwardOpen(c: Conn, sid: number, window: number, port: number, target: Buffer, tried: string[] = []): Promise<void> {
     c.opened++;
     c.opening.add(sid);
     c.inflight++;
     try {
       for (const mpk of await this.servedElsewhere(pkToHex(target))) {
+        if (tried.includes(mpk)) continue;
         let peer: Conn;
         try {
           peer = await this.peers!.get(mpk);
@@ -537,6 +544,7 @@ export class MessengerServer extends EventEmitter {
         c.opening.delete(sid);
         const psid = peer.takeSid();
         pairHalves(c, sid, peer, psid, window, true);
+        peer.streams.get(psid)!.fwd = { port, target, tried: [...tried, mpk] };
         peer.writer.send(encodeFopen(psid, window, port, target, c.pk));
         return;
       }
@@ -615,6 +623,14 @@ export class MessengerServer extends EventEmitter {
     const h = c.streams.get(sid);
     if (!h) {
       if (c.opening.delete(sid)) c.opened--; // gave up on a forward still being set up
+      return;
+    }
+    if (h.fwd && !h.accepted && codeName(code) === 'offline' && h.fwd.tried.length < 4) {
+      // That messenger's claim was stale (the client just left it): try the next one serving the key.
+      const { port, target, tried } = h.fwd;
+      const window = h.credit;
+      this.unlink(h);
+      if (!h.peer.conn.gone) void this.forwardOpen(h.peer.conn, h.peer.sid, window, port, target, tried);
       return;
     }
     this.unlink(h);

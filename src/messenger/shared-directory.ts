@@ -25,8 +25,8 @@ export interface SharedDirectory {
   /** An id shared by all messengers of this registry (told to clients in HELLO), once Redis was reached. */
   readonly clusterId: string | undefined;
   readonly available: boolean;
-  /** Writes (soon, batched) the entry of a client connected here. */
-  serve(pk: string): void;
+  /** Writes (soon, batched) the entry of a client connected here; resolves once written (or given up on). */
+  serve(pk: string): Promise<void>;
   /** The client's connection here is gone: others stop forwarding here; its entry lives on for the TTL. */
   unserve(pk: string): void;
   locate(pk: string): Promise<Located | null>;
@@ -85,7 +85,7 @@ export class RedisDirectory implements SharedDirectory {
   clusterId: string | undefined;
   private readonly r: Scripted;
   private readonly p: string;
-  private readonly pending = new Set<string>();
+  private readonly pending = new Map<string, Array<() => void>>();
   private flushing = false;
   private timer?: NodeJS.Timeout;
   /** undefined: not reached yet; then whether the last state change was a loss. */
@@ -129,9 +129,14 @@ export class RedisDirectory implements SharedDirectory {
     return this.r.status === 'ready';
   }
 
-  serve(pk: string): void {
-    this.pending.add(pk);
-    if (this.pending.size === 1) setImmediate(() => void this.flushPending());
+  serve(pk: string): Promise<void> {
+    if (!this.available) return Promise.resolve(); // written by the resync when Redis is back
+    return new Promise((resolve) => {
+      const waiting = this.pending.get(pk);
+      if (waiting) waiting.push(resolve);
+      else this.pending.set(pk, [resolve]);
+      if (this.pending.size === 1 && !this.flushing) setImmediate(() => void this.flushPending());
+    });
   }
 
   unserve(pk: string): void {
@@ -210,15 +215,16 @@ export class RedisDirectory implements SharedDirectory {
   private async flushPending(): Promise<void> {
     if (this.flushing || !this.pending.size) return;
     this.flushing = true;
+    const batch = [...this.pending];
+    this.pending.clear();
     try {
-      const pks = [...this.pending];
-      this.pending.clear();
       if (!this.available) return; // written by the resync when Redis is back
       const live = new Map(this.o.live());
-      await this.upsert(pks.flatMap((pk) => (live.has(pk) ? [[pk, live.get(pk)!] as [string, Announce]] : [])));
+      await this.upsert(batch.flatMap(([pk]) => (live.has(pk) ? [[pk, live.get(pk)!] as [string, Announce]] : [])));
     } catch (err) {
       log.debug('redis write failed', { err });
     } finally {
+      for (const [, waiting] of batch) for (const w of waiting) w();
       this.flushing = false;
       if (this.pending.size) setImmediate(() => void this.flushPending());
     }
