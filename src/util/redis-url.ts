@@ -13,12 +13,10 @@ export function parseRedisUrl(s: string): RedisAddress {
   const bad = (why: string): never => {
     throw new Error(`redis URL "${text}": ${why} (expected redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0)`);
   };
+  if (!text.startsWith('redis://')) bad('the scheme must be redis://');
+  if (text.includes('@')) bad('credentials in the URL are not supported');
   const m = /^redis:\/\/(\[[0-9a-fA-F:.]+\]|[^/:@[\]\s]+)(?::([^/]*))?(?:\/([^/]*))?$/.exec(text);
-  if (!m) {
-    if (!text.startsWith('redis://')) bad('the scheme must be redis://');
-    if (text.includes('@')) bad('credentials in the URL are not supported');
-    bad('not of the form redis://HOST:PORT/DB');
-  }
+  if (!m) bad('not of the form redis://HOST:PORT/DB');
   const [, rawHost, rawPort, rawDb] = m!;
   const host = rawHost.startsWith('[') ? rawHost.slice(1, -1) : rawHost;
   let port = 6379;

@@ -40,6 +40,8 @@ export async function startRedisMesh(
       args: ['--redis', redis.url(), '--grace', String(o.graceMs ?? 3000), ...(o.args ?? [])],
       env: { LOG_LEVEL: 'info' },
     });
+    // Ready once it reached Redis (before that it serves its own clients only, as when Redis is down).
+    if (!m.stderr().includes('"msg":"connected to redis"')) await m.waitForLog((r) => r.msg === 'connected to redis');
     messengers.push(m);
     return m;
   };
