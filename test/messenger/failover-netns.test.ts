@@ -45,7 +45,7 @@ test('kill -9 of the messenger a node uses: the node fails over and is reachable
   const homeB = await net.home('b');
   const env = { SIGNAL_CLIENT: 'false', LOG_LEVEL: 'info' };
   // "A node on M1": M1 first; it registers there only and keeps M2 as its standby.
-  const nodeA = homeA.host.spawn(process.execPath, [CLI, 'node', '--key', join(dir, 'a.json'), '--messenger', a1, '--messenger', a2, '--no-listen'], { env, label: 'node A' });
+  homeA.host.spawn(process.execPath, [CLI, 'node', '--key', join(dir, 'a.json'), '--messenger', a1, '--messenger', a2, '--no-listen'], { env, label: 'node A' });
   const nodeB = homeB.host.spawn(
     process.execPath,
     [CLI, 'node', '--key', join(dir, 'b.json'), '--messenger', a2, '--messenger', a1, '--no-listen', '--relay-only', '--connect', pkToHex(ka.publicKey)],
