@@ -19,11 +19,9 @@ import {
   ProtocolError,
   T,
   type Frame,
-  codeName,
   codeNumber,
   encodeClose,
   encodeDgram,
-  encodeFopen,
   encodeGoaway,
   encodeOpen,
   encodePing,
@@ -38,7 +36,7 @@ import { Registry } from './registry.js';
 import { checkAnnounce, checkHello, checkQuery, type Announce } from './types.js';
 import { Conn, pairHalves, type Half } from './conn.js';
 import { MessengerError } from './errors.js';
-import { PeerLinks } from './peers.js';
+import { Forwarder } from './forward.js';
 import type { SharedDirectory } from './shared-directory.js';
 import { noDelay } from './writer.js';
 
@@ -91,10 +89,6 @@ export interface MessengerServerOptions {
   limits?: Partial<MessengerLimits>;
 }
 
-/** Requests and stream opens of one client waiting on Redis or another messenger at once; more are refused. */
-const MAX_INFLIGHT = 64;
-const PEER_REQUEST_MS = 5000;
-
 export class MessengerServer extends EventEmitter {
   readonly limits: MessengerLimits;
   private readonly registry: Registry;
@@ -104,8 +98,8 @@ export class MessengerServer extends EventEmitter {
   private listener?: Awaited<ReturnType<typeof listenSecure>>;
   private idleTimer?: NodeJS.Timeout;
   private closing = false;
-  private shared?: SharedDirectory;
-  private peers?: PeerLinks;
+  /** With a shared registry: what waits on Redis or goes to other messengers. */
+  private fwd?: Forwarder;
 
   constructor(private readonly o: MessengerServerOptions) {
     super();
@@ -152,8 +146,25 @@ export class MessengerServer extends EventEmitter {
    * lookups, queries, datagrams and stream opens for keys served by another messenger go through it.
    */
   useShared(dir: SharedDirectory): void {
-    this.shared = dir;
-    this.peers = new PeerLinks({ key: this.o.key, dir, adopt: (ch) => this.adopt(ch) });
+    this.fwd = new Forwarder(dir, {
+      limits: this.limits,
+      key: this.o.key,
+      client: (pk) => this.conns.get(pk),
+      reply: (c, req, v) => this.reply(c, req, v),
+      fail: (c, req, code, message) => this.fail(c, req, code, message),
+      congested: (c) => this.congested(c),
+      unlink: (h) => this.unlink(h),
+      unregister: (c) => {
+        if (this.conns.get(c.pkHex) === c) {
+          this.conns.delete(c.pkHex);
+          this.registry.remove(c.pkHex);
+        }
+        c.registered = false;
+      },
+      lookupLocal: (pk) => this.registry.lookup(pk),
+      queryLocal: (q) => this.registry.query(q),
+      adopt: (ch) => this.adopt(ch),
+    });
   }
 
   /** The entries of the clients registered here now (what the shared registry refreshes). */
@@ -172,7 +183,7 @@ export class MessengerServer extends EventEmitter {
     for (const c of [...this.all]) this.drop(c, 'shutdown', 'messenger is shutting down');
     await this.listener?.close();
     this.registry.clear();
-    await this.shared?.close();
+    await this.fwd?.dir.close();
   }
 
   // ---- connections ---------------------------------------------------------------------------------------
@@ -238,7 +249,7 @@ export class MessengerServer extends EventEmitter {
     c.gone = true;
     this.all.delete(c);
     c.failPending();
-    if (c.peer === 'out') this.peers?.forget(c);
+    if (c.peer === 'out') this.fwd?.forget(c);
     for (const h of [...c.streams.values()]) {
       this.unlink(h);
       // On shutdown every connection goes: its clients learn that from the connection, not per stream.
@@ -247,7 +258,7 @@ export class MessengerServer extends EventEmitter {
     if (c.registered && this.conns.get(c.pkHex) === c) {
       this.conns.delete(c.pkHex);
       this.registry.offline(c.pkHex);
-      if (c.hello && !this.closing) this.shared?.unserve(c.pkHex);
+      if (c.hello && !this.closing) this.fwd?.dir.unserve(c.pkHex);
       log.info('client disconnected', { pk: shortPk(c.pkHex) });
     }
   }
@@ -292,7 +303,7 @@ export class MessengerServer extends EventEmitter {
         return c.onResponse(f.readUInt32BE(3), f[7], f.subarray(8));
       case T.FOPEN:
         if (!c.peer) throw new ProtocolError('FOPEN is only for messengers of a shared registry');
-        return this.onFopen(c, f);
+        return this.fwd?.onFopen(c, f);
       case T.PING:
         return c.writer.send(encodePing(T.PONG, f.subarray(3)));
       case T.PONG:
@@ -328,7 +339,7 @@ export class MessengerServer extends EventEmitter {
   }
 
   private onRequest(c: Conn, req: number, op: number, payload: Buffer): void {
-    if (c.peer) return this.onPeerRequest(c, req, op, payload);
+    if (c.peer) return this.fwd?.onPeerRequest(c, req, op, payload);
     if (op === OP.SEND) return this.onSend(c, req, payload);
     if (!c.requests.take()) return this.fail(c, req, 'rate_limited', 'too many requests');
     switch (op) {
@@ -338,7 +349,8 @@ export class MessengerServer extends EventEmitter {
         this.registry.announce(c.pkHex, r.value);
         c.hello = true;
         const observed = observedAddress(c.ch.transport);
-        const cluster = this.shared?.clusterId;
+        const fwd = this.fwd;
+        const cluster = fwd?.dir.clusterId;
         const answer = {
           version: PROTOCOL_VERSION,
           // Messengers sharing a registry: a client needs only one of them at a time (docs/messenger.md).
@@ -353,60 +365,30 @@ export class MessengerServer extends EventEmitter {
             maxData: MAX_DATA_PAYLOAD,
           },
         };
-        const shared = this.shared;
-        if (!shared?.available) return this.reply(c, req, answer);
-        // Answered once the entry is in the shared registry: a client that failed over here is reachable from
-        // every messenger when it learns it is registered.
-        return this.waitOn(c, req, () => shared.serve(c.pkHex).then(() => answer), () => answer);
+        // With a shared registry, answered once the entry is in Redis: a client that failed over here is
+        // reachable from every messenger when it learns it is registered.
+        return fwd?.available ? fwd.answerWhenWritten(c, req, answer) : this.reply(c, req, answer);
       }
       case OP.ANNOUNCE: {
         const r = checkAnnounce(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
         this.registry.announce(c.pkHex, r.value);
-        const shared = this.shared;
-        if (!c.hello || !shared?.available) return this.reply(c, req, null);
-        return this.waitOn(c, req, () => shared.serve(c.pkHex).then(() => null), () => null);
+        return c.hello && this.fwd?.available ? this.fwd.answerWhenWritten(c, req, null) : this.reply(c, req, null);
       }
       case OP.LOOKUP: {
         if (payload.length !== PK_BYTES) return this.fail(c, req, 'bad_request', 'lookup takes a 33-byte key');
         const pk = pkToHex(payload);
-        const shared = this.shared;
-        if (this.conns.has(pk) || !shared?.available) return this.reply(c, req, this.registry.lookup(pk));
-        // Served elsewhere, or in its grace period here: the shared registry knows best; our table if it fails.
-        return this.waitOn(c, req, () => shared.locate(pk).then((l) => l?.entry ?? this.registry.lookup(pk)), () => this.registry.lookup(pk));
+        if (!this.conns.has(pk) && this.fwd?.available) return this.fwd.lookup(c, req, pk);
+        return this.reply(c, req, this.registry.lookup(pk));
       }
       case OP.QUERY: {
         const r = checkQuery(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
-        const shared = this.shared;
-        if (!shared?.available) return this.reply(c, req, this.registry.query(r.value));
-        return this.waitOn(c, req, () => shared.query(r.value), () => this.registry.query(r.value));
+        return this.fwd?.available ? this.fwd.query(c, req, r.value) : this.reply(c, req, this.registry.query(r.value));
       }
-      case OP.PEER: {
-        const shared = this.shared;
-        if (!shared) return this.fail(c, req, 'unsupported', 'this messenger shares no registry');
-        if (c.hello || c.streams.size) return this.fail(c, req, 'bad_request', 'PEER must come first on a connection');
-        return this.waitOn(
-          c,
-          req,
-          async () => {
-            if (!(await shared.isMessenger(c.pkHex))) throw new MessengerError('bad_request', 'not a messenger of this registry');
-            if (c.hello || c.peer) throw new MessengerError('bad_request', 'PEER must come first on a connection');
-            // A messenger, not a client: it has no entry here and may forward for its own clients.
-            c.peer = 'in';
-            if (this.conns.get(c.pkHex) === c) {
-              this.conns.delete(c.pkHex);
-              this.registry.remove(c.pkHex);
-            }
-            c.registered = false;
-            log.info('peer messenger linked', { messenger: shortPk(c.pkHex) });
-            return { version: PROTOCOL_VERSION };
-          },
-          (err) => {
-            throw err;
-          },
-        );
-      }
+      case OP.PEER:
+        if (!this.fwd) return this.fail(c, req, 'unsupported', 'this messenger shares no registry');
+        return this.fwd.peer(c, req);
       default:
         return this.fail(c, req, 'unsupported', `unknown op ${op}`);
     }
@@ -421,71 +403,11 @@ export class MessengerServer extends EventEmitter {
     if (!c.datagrams.take()) return this.fail(c, req, 'rate_limited', 'too many datagrams');
     const toHex = pkToHex(payload.subarray(0, PK_BYTES));
     const to = this.conns.get(toHex);
-    if (!to && this.shared?.available) {
-      const fwd = Buffer.concat([payload.subarray(0, PK_BYTES), c.pk, data]);
-      return this.waitOn(c, req, () => this.forwardSend(toHex, fwd), (err) => {
-        throw err;
-      });
-    }
+    if (!to && this.fwd?.available) return this.fwd.send(c, req, payload.subarray(0, PK_BYTES), data);
     if (!to) return this.fail(c, req, 'offline', 'recipient is not connected');
     if (this.congested(to)) return this.fail(c, req, 'congested', 'recipient is not reading');
     to.writer.send(encodeDgram(c.pk, data));
     this.reply(c, req, null);
-  }
-
-  /**
-   * Answers `req` once `work` settles (falling back to `fallback` if it fails): for what waits on Redis or another
-   * messenger. A client may have MAX_INFLIGHT of these at once, so it cannot make us hold much for it.
-   */
-  private waitOn(c: Conn, req: number, work: () => Promise<unknown>, fallback: (err: unknown) => unknown): void {
-    if (c.inflight >= MAX_INFLIGHT) return this.fail(c, req, 'rate_limited', 'too many requests waiting on other messengers');
-    c.inflight++;
-    work()
-      .catch(fallback)
-      .then(
-        (v) => this.reply(c, req, v),
-        (err: unknown) => {
-          const e = err instanceof MessengerError ? err : new MessengerError('internal', (err as Error)?.message ?? String(err));
-          this.fail(c, req, asWireCode(e.code), e.message);
-        },
-      )
-      .finally(() => c.inflight--);
-  }
-
-  /** Requests on a connection from another messenger of the shared registry: forwarded datagrams only. */
-  private onPeerRequest(c: Conn, req: number, op: number, payload: Buffer): void {
-    if (op !== OP.FSEND) return this.fail(c, req, 'unsupported', `op ${op} is not used between messengers`);
-    if (payload.length < 2 * PK_BYTES) return this.fail(c, req, 'bad_request', 'forwarded send takes two 33-byte keys and data');
-    const data = payload.subarray(2 * PK_BYTES);
-    if (data.length > this.limits.maxDatagram) {
-      return this.fail(c, req, 'too_large', `datagram of ${data.length} bytes exceeds ${this.limits.maxDatagram}`);
-    }
-    const to = this.conns.get(pkToHex(payload.subarray(0, PK_BYTES)));
-    if (!to) return this.fail(c, req, 'offline', 'recipient is not connected');
-    if (this.congested(to)) return this.fail(c, req, 'congested', 'recipient is not reading');
-    to.writer.send(encodeDgram(payload.subarray(PK_BYTES, 2 * PK_BYTES), data));
-    this.reply(c, req, null);
-  }
-
-  /** The other messengers that serve `pk` now, freshest first (none if Redis cannot say). */
-  private async servedElsewhere(pk: string): Promise<string[]> {
-    const l = await this.shared?.locate(pk).catch(() => null);
-    const self = pkToHex(this.o.key.publicKey);
-    return (l?.at ?? []).filter((m) => m !== self);
-  }
-
-  /** A datagram (`to | from | data`) for a key served by another messenger. */
-  private async forwardSend(toHex: string, fwd: Buffer): Promise<null> {
-    for (const mpk of await this.servedElsewhere(toHex)) {
-      try {
-        const peer = await this.peers!.get(mpk);
-        await peer.request(OP.FSEND, fwd, PEER_REQUEST_MS);
-        return null;
-      } catch (err) {
-        if (!notThere(err)) throw err;
-      }
-    }
-    throw new MessengerError('offline', 'recipient is not connected');
   }
 
   /** True when more waits for `c` than its streams' windows explain: it is not reading what is not stream data. */
@@ -509,10 +431,7 @@ export class MessengerServer extends EventEmitter {
     if (c.opened >= max || c.streams.size >= max * 4) return refuse('limit');
     if (!c.requests.take()) return refuse('rate_limited');
     const to = this.conns.get(pkToHex(targetPk));
-    if (!to && this.shared?.available) {
-      if (c.inflight >= MAX_INFLIGHT) return refuse('rate_limited');
-      return void this.forwardOpen(c, sid, window, port, Buffer.from(targetPk));
-    }
+    if (!to && this.fwd?.available) return void this.fwd.open(c, sid, window, port, Buffer.from(targetPk));
     if (!to) return refuse('offline');
     if (to.streams.size >= max * 4) return refuse('limit');
     if (this.congested(to)) return refuse('congested');
@@ -520,58 +439,6 @@ export class MessengerServer extends EventEmitter {
     pairHalves(c, sid, to, tsid, window, true);
     c.opened++;
     to.writer.send(encodeOpen(tsid, window, port, c.pk));
-  }
-
-  /**
-   * A stream to a key served by another messenger: our client's half pairs with a half on the link to that
-   * messenger, which pairs it with its client's. Credit and DATA then pass both relays as on one.
-   */
-  private async forwardOpen(c: Conn, sid: number, window: number, port: number, target: Buffer, tried: string[] = []): Promise<void> {
-    c.opened++;
-    c.opening.add(sid);
-    c.inflight++;
-    try {
-      for (const mpk of await this.servedElsewhere(pkToHex(target))) {
-        if (tried.includes(mpk)) continue;
-        let peer: Conn;
-        try {
-          peer = await this.peers!.get(mpk);
-        } catch {
-          continue;
-        }
-        if (c.gone || !c.opening.has(sid)) return; // the client gave up (RESET) or left meanwhile
-        if (peer.gone) continue;
-        c.opening.delete(sid);
-        const psid = peer.takeSid();
-        pairHalves(c, sid, peer, psid, window, true);
-        peer.streams.get(psid)!.fwd = { port, target, tried: [...tried, mpk] };
-        peer.writer.send(encodeFopen(psid, window, port, target, c.pk));
-        return;
-      }
-      if (c.opening.delete(sid)) {
-        c.opened--;
-        c.writer.send(encodeReset(sid, codeNumber('offline')));
-      }
-    } finally {
-      c.inflight--;
-    }
-  }
-
-  /** A stream another messenger opens for its client `from` to our client `to`. */
-  private onFopen(c: Conn, f: Buffer): void {
-    const sid = f.readUInt32BE(3);
-    const window = f.readUInt32BE(7);
-    const port = f.readUInt16BE(11);
-    if (!c.isTheirSid(sid) || c.streams.has(sid)) throw new ProtocolError(`bad forwarded stream id ${sid}`);
-    if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
-    const refuse = (code: WireCode) => c.writer.send(encodeReset(sid, codeNumber(code)));
-    const to = this.conns.get(pkToHex(f.subarray(13, 13 + PK_BYTES)));
-    if (!to) return refuse('offline');
-    if (to.streams.size >= this.limits.maxStreamsPerConn * 4) return refuse('limit');
-    if (this.congested(to)) return refuse('congested');
-    const tsid = to.takeSid();
-    pairHalves(c, sid, to, tsid, window, false);
-    to.writer.send(encodeOpen(tsid, window, port, f.subarray(13 + PK_BYTES, 13 + 2 * PK_BYTES)));
   }
 
   private onAccept(c: Conn, sid: number, window: number): void {
@@ -625,14 +492,7 @@ export class MessengerServer extends EventEmitter {
       if (c.opening.delete(sid)) c.opened--; // gave up on a forward still being set up
       return;
     }
-    if (h.fwd && !h.accepted && codeName(code) === 'offline' && h.fwd.tried.length < 4) {
-      // That messenger's claim was stale (the client just left it): try the next one serving the key.
-      const { port, target, tried } = h.fwd;
-      const window = h.credit;
-      this.unlink(h);
-      if (!h.peer.conn.gone) void this.forwardOpen(h.peer.conn, h.peer.sid, window, port, target, tried);
-      return;
-    }
+    if (this.fwd?.retryOpen(h, code)) return;
     this.unlink(h);
     h.peer.conn.writer.send(encodeReset(h.peer.sid, code > 0 && code < CODES.length ? code : codeNumber('reset')));
   }
@@ -655,13 +515,3 @@ function observedAddress(transport: unknown): string | undefined {
   return formatHostPort({ host, port: sock.remotePort });
 }
 
-/** The wire code for a client error (codes that never cross the wire become 'internal'). */
-function asWireCode(code: string): WireCode {
-  return (CODES as readonly string[]).includes(code) && code !== 'ok' ? (code as WireCode) : 'internal';
-}
-
-/** "Not served there (any more)": the next messenger may still have the key. */
-function notThere(err: unknown): boolean {
-  const code = (err as MessengerError)?.code;
-  return code === 'offline' || code === 'disconnected' || code === 'timeout' || code === 'shutdown' || code === 'not_connected';
-}
