@@ -58,8 +58,9 @@ export class Conn {
   nextSid: number;
   /** Streams this connection opened (the others here were opened to it), pending forwards included. */
   opened = 0;
-  /** Stream ids this client opened that wait for a forward to another messenger to be set up. */
-  readonly opening = new Set<number>();
+  /** Stream ids this client opened that wait for a forward to another messenger (made when first needed:
+   *  most connections never have one, and a messenger holds tens of thousands of connections). */
+  private openingSids?: Set<number>;
   /** Requests of this client waiting on Redis or another messenger (bounded: see server's MAX_INFLIGHT). */
   inflight = 0;
   registered = false;
@@ -69,7 +70,8 @@ export class Conn {
   peer: false | 'in' | 'out' = false;
   gone = false;
   lastRx = Date.now();
-  private readonly pending = new Map<number, Pending>();
+  /** Our requests to a peer messenger (peer links only; made when first needed). */
+  private pendingReqs?: Map<number, Pending>;
   private nextReq = 1;
 
   constructor(
@@ -86,6 +88,19 @@ export class Conn {
 
   get pk(): Buffer {
     return this.ch.remotePublicKey;
+  }
+
+  isOpening(sid: number): boolean {
+    return this.openingSids?.has(sid) ?? false;
+  }
+
+  startOpening(sid: number): void {
+    (this.openingSids ??= new Set()).add(sid);
+  }
+
+  /** True if `sid` was waiting (and no longer is). */
+  endOpening(sid: number): boolean {
+    return this.openingSids?.delete(sid) ?? false;
   }
 
   /** A stream id for a stream we open on this connection. */
@@ -106,21 +121,22 @@ export class Conn {
     if (this.gone) return Promise.reject(new MessengerError('disconnected', 'peer messenger connection is gone'));
     const req = this.nextReq;
     this.nextReq = this.nextReq >= 0xffffffff ? 1 : this.nextReq + 1;
+    const pending = (this.pendingReqs ??= new Map());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(req);
+        pending.delete(req);
         reject(new MessengerError('timeout', `peer messenger did not answer in ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(req, { resolve, reject, timer });
+      pending.set(req, { resolve, reject, timer });
       this.writer.send(encodeReq(req, op, payload));
     });
   }
 
   /** A RES frame on this connection. */
   onResponse(req: number, code: number, payload: Buffer): void {
-    const p = this.pending.get(req);
+    const p = this.pendingReqs?.get(req);
     if (!p) return;
-    this.pending.delete(req);
+    this.pendingReqs!.delete(req);
     clearTimeout(p.timer);
     if (code === 0) p.resolve(payload);
     else p.reject(new MessengerError(codeName(code), payload.toString('utf8') || codeName(code)));
@@ -128,10 +144,10 @@ export class Conn {
 
   /** The connection is gone: its requests fail at once. */
   failPending(): void {
-    for (const p of this.pending.values()) {
+    for (const p of this.pendingReqs?.values() ?? []) {
       clearTimeout(p.timer);
       p.reject(new MessengerError('disconnected', 'peer messenger connection is gone'));
     }
-    this.pending.clear();
+    this.pendingReqs?.clear();
   }
 }

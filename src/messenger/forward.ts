@@ -126,7 +126,7 @@ export class Forwarder {
   async open(c: Conn, sid: number, window: number, port: number, target: Buffer, tried: string[] = []): Promise<void> {
     if (c.inflight >= MAX_INFLIGHT) return void c.writer.send(encodeReset(sid, codeNumber('rate_limited')));
     c.opened++;
-    c.opening.add(sid);
+    c.startOpening(sid);
     c.inflight++;
     try {
       for (const mpk of await this.servedElsewhere(pkToHex(target))) {
@@ -137,16 +137,16 @@ export class Forwarder {
         } catch {
           continue;
         }
-        if (c.gone || !c.opening.has(sid)) return; // the client gave up (RESET) or left meanwhile
+        if (c.gone || !c.isOpening(sid)) return; // the client gave up (RESET) or left meanwhile
         if (peer.gone) continue;
-        c.opening.delete(sid);
+        c.endOpening(sid);
         const psid = peer.takeSid();
         pairHalves(c, sid, peer, psid, window, true);
         peer.streams.get(psid)!.fwd = { port, target, tried: [...tried, mpk] };
         peer.writer.send(encodeFopen(psid, window, port, target, c.pk));
         return;
       }
-      if (c.opening.delete(sid)) {
+      if (c.endOpening(sid)) {
         c.opened--;
         c.writer.send(encodeReset(sid, codeNumber('offline')));
       }

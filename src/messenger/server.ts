@@ -424,7 +424,7 @@ export class MessengerServer extends EventEmitter {
     const targetPk = f.subarray(13, 13 + PK_BYTES);
     if (c.peer) throw new ProtocolError('messengers open streams with FOPEN');
     if (!c.isTheirSid(sid)) throw new ProtocolError(`client stream ids are odd, got ${sid}`);
-    if (c.streams.has(sid) || c.opening.has(sid)) throw new ProtocolError(`stream ${sid} is already open`);
+    if (c.streams.has(sid) || c.isOpening(sid)) throw new ProtocolError(`stream ${sid} is already open`);
     if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
     const refuse = (code: WireCode) => c.writer.send(encodeReset(sid, codeNumber(code)));
     const max = this.limits.maxStreamsPerConn;
@@ -489,7 +489,7 @@ export class MessengerServer extends EventEmitter {
   private onReset(c: Conn, sid: number, code: number): void {
     const h = c.streams.get(sid);
     if (!h) {
-      if (c.opening.delete(sid)) c.opened--; // gave up on a forward still being set up
+      if (c.endOpening(sid)) c.opened--; // gave up on a forward still being set up
       return;
     }
     if (this.fwd?.retryOpen(h, code)) return;
