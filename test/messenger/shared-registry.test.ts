@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { Redis } from 'ioredis';
 import type { MessengerError } from '../../src/messenger/errors.js';
 import { client, nextEvent, startMessenger, tempDir } from './helpers.js';
 import { redisSkipReason, startRedisMesh } from './redis-mesh.js';
@@ -74,6 +75,13 @@ test('a client on M1 reaches a client on M2: lookup, query, send and a stream, w
   await b.close();
   const [e] = (await err) as [MessengerError];
   assert.equal(e.code, 'peer_gone');
+  // SIGTERM: a clean exit, its record leaves Redis at once (peers stop dialing it).
+  const redis = new Redis(mesh.redis.port, '127.0.0.1');
+  t.after(() => redis.disconnect());
+  assert.equal(await redis.exists(`sw:msg:m:${m2.address.pk.toString('hex')}`), 1);
+  assert.equal(await m2.stop(), 0);
+  assert.equal(await redis.exists(`sw:msg:m:${m2.address.pk.toString('hex')}`), 0);
+  assert.equal(await m1.stop(), 0);
 });
 
 test('without --redis each messenger is alone, as before', async (t) => {
