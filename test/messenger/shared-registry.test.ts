@@ -93,3 +93,18 @@ test('without --redis each messenger is alone, as before', async (t) => {
   assert.equal(await a.lookup(b.pkHex), null);
   await assert.rejects(a.send(b.pkHex, Buffer.from('x')), (e: MessengerError) => e.code === 'offline');
 });
+
+test('a query pages through the clients of every messenger, ordered by key, as on one messenger', { skip }, async (t) => {
+  const mesh = await startRedisMesh(t);
+  const [m1, m2] = mesh.messengers;
+  const cs = await Promise.all([m1, m2, m2, m1, m2].map((m) => client(t, [m.address])));
+  await Promise.all(cs.map((c, i) => c.announce({ services: [{ name: 'pg', port: i }] })));
+  const want = cs.map((c) => c.pkHex).sort();
+  const got: string[] = [];
+  for (let offset = 0; offset < 6; offset += 2) {
+    const page = await cs[0].query({ service: 'pg', offset, limit: 2 });
+    assert.equal(page.total, 5);
+    got.push(...page.entries.map((e) => e.pk));
+  }
+  assert.deepEqual(got, want);
+});
