@@ -58,6 +58,11 @@ export class MessengerClient extends EventEmitter {
         this.startWaiters = [];
         // Messengers sharing a registry serve us equally: keep one (the first listed), the others stand by.
         const mates = l.cluster ? this.links.filter((x) => x.ready && x.cluster === l.cluster) : [l];
+        if (mates.length > 1) {
+          // The one parked wrote our entry to the shared registry on its HELLO, possibly an older one than the
+          // kept messenger has: the kept one writes it again, after.
+          mates[0].reannounce();
+        }
         if (mates[0] !== l) return l.park();
         this.emit('connected', l.pkHex);
         for (const x of mates.slice(1)) {

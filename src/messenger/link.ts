@@ -127,6 +127,11 @@ export class Link implements StreamLink {
     }
   }
 
+  /** Sends the client's current entry again (a messenger may hold an older one). */
+  reannounce(): void {
+    this.request(OP.ANNOUNCE, jsonBuf(this.owner.announced())).catch((err: Error) => log.debug('re-announce failed', { messenger: shortPk(this.pkHex), err }));
+  }
+
   /** Leaves standby, or a backoff wait, and dials now. */
   wakeUp(): void {
     this.backoff.reset();
@@ -218,6 +223,9 @@ export class Link implements StreamLink {
           this.ready = true;
           this.backoff.reset();
           log.info('registered with messenger', { messenger: shortPk(this.pkHex) });
+          // announce() while our HELLO was on its way reached only the links that were up: this messenger
+          // holds the older entry, so send it the current one.
+          if (this.owner.announced() !== a) this.reannounce();
           this.owner.onUp(this);
         },
         (err) => {

@@ -12,10 +12,23 @@ import { join } from 'node:path';
 import { generateKeyPair, pkToHex, writeKeyFile } from '../../src/net/keys.js';
 import { generatedSha, startHttpTarget } from '../apps/socks/helpers.js';
 import { meshHas, start } from '../apps/socks/mesh.js';
-import { exited } from './helpers.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CLI as SKYWIRE } from '../apps/socks/mesh.js';
+import { client, exited } from './helpers.js';
 import { redisSkipReason, startRedisMesh } from './redis-mesh.js';
 
 const BIG = 100 * 1024 * 1024;
+const run = promisify(execFile);
+const CLI = SKYWIRE;
+
+/** Polls `check` (state in other processes, no event to wait on), for at most 10 s. */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  for (const end = Date.now() + 10_000; !(await check()); ) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 const skip = redisSkipReason();
 
 /** curl through the proxy, hashing what arrives; `onBytes` sees the running count. */
@@ -54,11 +67,18 @@ test('SOCKS 100 MB between a node on M1 and a node on M2 stays intact while M1 i
     start(t, ['node', '--key', join(dir, `${n}.json`), ...mesh.messengerArgs(on), '--manager', managerPk, '--json', ...extra], /^\{/);
   const routable = meshHas(dashboard, [[keys.a, keys.c]]);
   await node('c', 1);
+  // A dials C directly once C's address is in the registry (before, it would take the messenger relay, and a
+  // route on a relayed transport through M1 does not outlive M1: docs/messenger.md, "Failover of clients").
+  const probe = await client(t, [m1.address]);
+  await until('C\'s address in the registry', async () => ((await probe.lookup(keys.c))?.addresses.length ?? 0) > 0);
   await node('a', 0, ['--connect', keys.c]);
   await start(t, ['socks-server', '--api-file', join(dir, 'c.api.json'), '--allow', '127.0.0.0/8'], /^socks-server: serving mesh port/);
   const sc = await start(t, ['socks-client', '--api-file', join(dir, 'a.api.json'), '--listen', '127.0.0.1:0', '--server', keys.c], /^socks-client: SOCKS5 on/);
   const proxy = ['--socks5-hostname', `127.0.0.1:${/127\.0\.0\.1:(\d+)/.exec(sc.line)![1]}`];
   await routable;
+  const ls = await run(process.execPath, [CLI, 'node', 'transports', 'ls', '-k', join(dir, 'a.json'), '--json']);
+  const kinds = (JSON.parse(ls.stdout) as Array<{ pk: string; kind: string }>).filter((x) => x.pk === keys.c).map((x) => x.kind);
+  assert.deepEqual(kinds, ['direct'], 'the data path does not cross a messenger');
 
   let killed: Promise<unknown> | undefined;
   const [big, bigSha] = await Promise.all([

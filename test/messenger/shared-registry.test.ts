@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Redis } from 'ioredis';
 import type { MessengerError } from '../../src/messenger/errors.js';
+import { generateKeyPair, shortPk } from '../../src/net/keys.js';
 import { client, nextEvent, startMessenger, tempDir } from './helpers.js';
 import { redisSkipReason, startRedisMesh } from './redis-mesh.js';
 
@@ -107,4 +108,25 @@ test('a query pages through the clients of every messenger, ordered by key, as o
     got.push(...page.entries.map((e) => e.pk));
   }
   assert.deepEqual(got, want);
+});
+
+test('an entry announced while a second HELLO is on its way is what the registry keeps (no older copy wins)', { skip }, async (t) => {
+  // Refresh every 10 s: a stale copy written by the HELLO of the messenger the client then parks would stay that long.
+  const mesh = await startRedisMesh(t, { graceMs: 30_000 });
+  const [m1, m2] = mesh.messengers;
+  const reader = await client(t, [m2.address]);
+  for (let i = 0; i < 3; i++) {
+    const key = generateKeyPair();
+    const parkedAt = (m: typeof m1) => m.waitForLog((r) => r.msg === 'client disconnected' && r.pk === shortPk(key.publicKey));
+    const parked = Promise.race([parkedAt(m1), parkedAt(m2)]);
+    const c = await client(t, [m1.address, m2.address], { localKey: key }); // resolves with the first registration
+    await c.announce({ addresses: [`192.0.2.${i + 1}:7000`] });
+    await parked; // the second HELLO was answered (its copy written), then that messenger was left
+    let seen: string[] = [];
+    for (const end = Date.now() + 3000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+      seen = (await reader.lookup(c.pkHex))?.addresses ?? [];
+      if (seen.length) break;
+    }
+    assert.deepEqual(seen, [`192.0.2.${i + 1}:7000`], `round ${i}`);
+  }
 });
