@@ -3,7 +3,10 @@
 export const EXAMPLES: Record<string, string[]> = {
   'skywire demo': ['skywire demo', 'skywire demo --socks 127.0.0.1:1081 --gui', 'skywire demo --headless --json'],
   'skywire keygen': ['skywire keygen --out node.json', 'skywire keygen --out node.json --json'],
-  'skywire messenger': ['skywire messenger --listen 0.0.0.0:7110 --key messenger.json'],
+  'skywire messenger': [
+    'skywire messenger --listen 0.0.0.0:7110 --key messenger.json',
+    'skywire messenger --listen 0.0.0.0:7110 --key messenger.json --redis redis://10.0.0.5:6379/0',
+  ],
   'skywire node-manager': [
     'skywire node-manager --key manager.json --messenger PK@HOST:7110 --web 127.0.0.1:7190',
     'skywire node-manager --key manager2.json --messenger PK@HOST:7110 --listen 0.0.0.0:7120 --redis redis://10.0.0.5:6379/0',

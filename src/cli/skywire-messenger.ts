@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS, MessengerServer } from '../messenger/server.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { dialableAddresses } from '../util/dialable.js';
 import { parseHostPort } from '../util/hostport.js';
+import { parseRedisUrl } from '../util/redis-url.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
 
 export const DEFAULT_MESSENGER_LISTEN = '127.0.0.1:8100';
@@ -39,6 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--max-datagram <bytes>', 'largest datagram', int('--max-datagram', 1), L.maxDatagram)
     .option('--datagram-rate <n>', 'datagrams per second per connection (burst: twice that)', int('--datagram-rate', 1), L.datagramRate)
     .option('--announce <host:port>', 'the address clients dial, printed in PK@HOST:PORT (default: each interface address for 0.0.0.0/::)')
+    .option('--redis <url>', 'share one registry with the other messengers on this Redis: redis://HOST:PORT/DB (default: alone, in memory)')
     .option('--json', 'print {"publicKey","address","addresses"} as one JSON line on start', false)
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `skywire messenger: ${s}` : s) });
@@ -54,8 +56,18 @@ export async function main(argv: string[]): Promise<number> {
     maxDatagram: number;
     datagramRate: number;
     announce?: string;
+    redis?: string;
     json: boolean;
   }>();
+  let redis;
+  if (o.redis !== undefined) {
+    try {
+      redis = parseRedisUrl(o.redis);
+    } catch (err) {
+      console.error(`skywire messenger: --redis: ${(err as Error).message}`);
+      return 2;
+    }
+  }
   let listen;
   try {
     listen = hostPort(o.listen);
@@ -113,6 +125,11 @@ export async function main(argv: string[]): Promise<number> {
   startSignalClientFromEnv();
   // Never print a wildcard host: other machines need an address they can dial.
   const addresses = dialableAddresses(addr, o.announce).map((a) => formatMessengerAddress({ pk: key.publicKey, ...parseHostPort(a) }));
+  if (redis) {
+    // Loaded only here: a messenger without --redis (and every client) never loads the Redis client.
+    const { RedisDirectory } = await import('../messenger/shared-directory.js');
+    server.useShared(new RedisDirectory({ redis, self: pkToHex(key.publicKey), addresses, ttlMs: Math.max(o.grace, 1000), live: () => server.liveEntries() }));
+  }
   if (o.json) console.log(JSON.stringify({ publicKey: pkToHex(key.publicKey), address: addresses[0], addresses }));
   else {
     console.log(`messenger public key: ${pkToHex(key.publicKey)}`);

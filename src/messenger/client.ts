@@ -56,9 +56,26 @@ export class MessengerClient extends EventEmitter {
       onUp: (l: Link) => {
         for (const w of this.startWaiters) w.resolve();
         this.startWaiters = [];
+        // Messengers sharing a registry serve us equally: keep one (the first listed), the others stand by.
+        const mates = l.cluster ? this.links.filter((x) => x.ready && x.cluster === l.cluster) : [l];
+        if (mates.length > 1) {
+          // The one parked wrote our entry to the shared registry on its HELLO, possibly an older one than the
+          // kept messenger has: the kept one writes it again, after.
+          mates[0].reannounce();
+        }
+        if (mates[0] !== l) return l.park();
         this.emit('connected', l.pkHex);
+        for (const x of mates.slice(1)) {
+          x.park();
+          this.emit('disconnected', x.pkHex);
+        }
       },
-      onDown: (l: Link) => this.emit('disconnected', l.pkHex),
+      onDown: (l: Link) => {
+        this.emit('disconnected', l.pkHex);
+        // Its standbys take over at once, with no backoff: the failover of docs/messenger.md.
+        if (l.cluster) for (const x of this.links) if (x !== l && x.cluster === l.cluster) x.wakeUp();
+      },
+      standby: (l: Link) => l.cluster !== undefined && this.links.some((x) => x !== l && x.ready && x.cluster === l.cluster),
       onDatagram: (from: string, data: Buffer) => this.emit('datagram', from, data),
       listener: (port: number) => this.portHandlers.get(port),
     };

@@ -51,6 +51,8 @@ export interface LinkOwner {
   onUp(link: Link): void;
   onDown(link: Link): void;
   onDatagram(from: string, data: Buffer): void;
+  /** True while this link should stay disconnected: another messenger of its shared registry serves us. */
+  standby(link: Link): boolean;
   /** The handler for inbound streams on `port`, if the client listens there. */
   listener(port: number): ((s: RelayStream, from: string) => void) | undefined;
 }
@@ -73,6 +75,8 @@ export class Link implements StreamLink {
   ready = false;
   /** The address this messenger saw our connection come from ("IP:PORT", from its HELLO reply), if it said. */
   observed: string | undefined;
+  /** The shared registry this messenger belongs to (HELLO reply's `cluster`), if it said. */
+  cluster: string | undefined;
   private ch?: SecureChannel;
   private writer?: FrameWriter;
   private stopped = false;
@@ -113,8 +117,45 @@ export class Link implements StreamLink {
     if (!this.dialing) await this.running;
   }
 
+  /** Ends this connection and stays in standby until woken (another messenger of the registry serves us). */
+  park(): void {
+    this.ready = false;
+    if (this.ch && !this.ch.destroyed) {
+      this.writer?.send(encodeGoaway(codeNumber('shutdown'), 'standby: served by another messenger of this registry'));
+      this.writer?.end();
+      this.ch.destroy();
+    }
+  }
+
+  /** Sends the client's current entry again (a messenger may hold an older one). */
+  reannounce(): void {
+    this.request(OP.ANNOUNCE, jsonBuf(this.owner.announced())).catch((err: Error) => log.debug('re-announce failed', { messenger: shortPk(this.pkHex), err }));
+  }
+
+  /** Leaves standby, or a backoff wait, and dials now. */
+  wakeUp(): void {
+    this.backoff.reset();
+    this.wake?.();
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = ms === Infinity ? undefined : setTimeout(resolve, ms);
+      this.wake = () => {
+        if (t) clearTimeout(t);
+        resolve();
+      };
+    }).then(() => {
+      this.wake = undefined;
+    });
+  }
+
   private async run(): Promise<void> {
     while (!this.stopped && !this.replaced) {
+      if (this.owner.standby(this)) {
+        await this.pause(Infinity);
+        continue;
+      }
       try {
         this.dialing = true;
         const ch = await dialSecure(this.addr.host, this.addr.port, this.addr.pk, {
@@ -132,15 +173,8 @@ export class Link implements StreamLink {
         log.debug('messenger connection failed', { messenger: shortPk(this.pkHex), err });
       }
       if (this.stopped || this.replaced) break;
-      const delay = this.backoff.next();
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      if (this.owner.standby(this)) continue;
+      await this.pause(this.backoff.next());
     }
   }
 
@@ -185,9 +219,13 @@ export class Link implements StreamLink {
         (reply) => {
           if (ch.destroyed) return;
           this.observed = observedOf(reply);
+          this.cluster = clusterOf(reply);
           this.ready = true;
           this.backoff.reset();
           log.info('registered with messenger', { messenger: shortPk(this.pkHex) });
+          // announce() while our HELLO was on its way reached only the links that were up: this messenger
+          // holds the older entry, so send it the current one.
+          if (this.owner.announced() !== a) this.reannounce();
           this.owner.onUp(this);
         },
         (err) => {
@@ -397,6 +435,17 @@ function resetMessage(code: string, s: RelayStream): string {
       return `stream to ${where}: too many streams`;
     default:
       return `stream to ${where} reset (${code})`;
+  }
+}
+
+/** The `cluster` field of a HELLO reply (16 hex digits), ignored when malformed. */
+export function clusterOf(reply: Buffer): string | undefined {
+  try {
+    const v = JSON.parse(reply.toString('utf8')) as { cluster?: unknown } | null;
+    const c = v !== null && typeof v === 'object' ? v.cluster : undefined;
+    return typeof c === 'string' && /^[0-9a-f]{16}$/.test(c) ? c : undefined;
+  } catch {
+    return undefined;
   }
 }
 

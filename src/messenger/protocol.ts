@@ -22,6 +22,8 @@ export const T = {
   WINDOW: 0x13, // sid u32 | increment u32
   CLOSE: 0x14, // sid u32                            (no more DATA from the sender on this stream)
   RESET: 0x15, // sid u32 | code u8                  (the stream is gone, both directions)
+  // Between messengers of one shared registry only (a connection that proved it is one, with PEER):
+  FOPEN: 0x16, // sid u32 | window u32 | port u16 | to pk[33] | from pk[33]
 } as const;
 
 export const OP = {
@@ -30,6 +32,9 @@ export const OP = {
   LOOKUP: 0x03, // pk[33] -> JSON Entry | null
   QUERY: 0x04, // JSON {service?, attr?, offset?, limit?} -> JSON {entries, total}
   SEND: 0x05, // to pk[33] | data -> JSON null
+  // Between messengers of one shared registry only:
+  PEER: 0x06, // JSON {version} -> JSON {version}: the caller is a messenger of this registry (checked in Redis)
+  FSEND: 0x07, // to pk[33] | from pk[33] | data -> JSON null (a datagram forwarded for a client of the caller)
 } as const;
 
 /** One code table for RES status, RESET and GOAWAY. The names are the `.code` of MessengerError. */
@@ -110,6 +115,16 @@ export function encodeGoaway(code: number, reason: string): Buffer {
   return b;
 }
 
+export function encodeFopen(sid: number, window: number, port: number, to: Buffer, from: Buffer): Buffer {
+  const b = frame(T.FOPEN, 10 + 2 * PK_BYTES);
+  b.writeUInt32BE(sid, 3);
+  b.writeUInt32BE(window, 7);
+  b.writeUInt16BE(port, 11);
+  to.copy(b, 13);
+  from.copy(b, 13 + PK_BYTES);
+  return b;
+}
+
 export function encodeOpen(sid: number, window: number, port: number, pk: Buffer): Buffer {
   const b = frame(T.OPEN, 10 + PK_BYTES);
   b.writeUInt32BE(sid, 3);
@@ -159,6 +174,7 @@ const FIXED_BODY: Record<number, number | undefined> = {
   [T.PING]: 8,
   [T.PONG]: 8,
   [T.OPEN]: 10 + PK_BYTES,
+  [T.FOPEN]: 10 + 2 * PK_BYTES,
   [T.ACCEPT]: 8,
   [T.WINDOW]: 8,
   [T.CLOSE]: 4,

@@ -62,6 +62,13 @@ export class Registry {
     r.graceTimer.unref();
   }
 
+  /** Forgets a key at once (a connection that turned out to be a peer messenger, not a client). */
+  remove(pk: string): void {
+    const r = this.entries.get(pk);
+    if (r?.graceTimer) clearTimeout(r.graceTimer);
+    this.entries.delete(pk);
+  }
+
   touch(pk: string, now: number): void {
     const r = this.entries.get(pk);
     if (r) r.lastSeen = now;
@@ -97,7 +104,8 @@ export class Registry {
   }
 }
 
-function matchesQuery(r: Record_, q: Query): boolean {
+/** Whether an entry offers the service and/or attribute asked (no filter: every entry). */
+export function matchesQuery(r: { services: Service[] }, q: Query): boolean {
   if (!q.service && !q.attr) return true;
   return r.services.some(
     (s) => (!q.service || s.name === q.service) && (!q.attr || s.attrs?.[q.attr.key] === q.attr.value),

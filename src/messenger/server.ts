@@ -18,7 +18,6 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   T,
-  FrameReader,
   type Frame,
   codeNumber,
   encodeClose,
@@ -34,9 +33,12 @@ import {
   type WireCode,
 } from './protocol.js';
 import { Registry } from './registry.js';
-import { TokenBucket } from './ratelimit.js';
-import { checkAnnounce, checkHello, checkQuery } from './types.js';
-import { FrameWriter, noDelay } from './writer.js';
+import { checkAnnounce, checkHello, checkQuery, type Announce } from './types.js';
+import { Conn, pairHalves, type Half } from './conn.js';
+import { MessengerError } from './errors.js';
+import { Forwarder } from './forward.js';
+import type { SharedDirectory } from './shared-directory.js';
+import { noDelay } from './writer.js';
 
 const log = createLogger('messenger');
 // Any key (they cost nothing) can break the protocol at will: one line per interval, with a count.
@@ -87,49 +89,6 @@ export interface MessengerServerOptions {
   limits?: Partial<MessengerLimits>;
 }
 
-/** One direction-end of a relayed stream: the stream as seen on one connection. */
-interface Half {
-  conn: Conn;
-  sid: number;
-  peer: Half;
-  /** Bytes this end may still send: the credit the other end has granted. */
-  credit: number;
-  accepted: boolean;
-  /** This end opened the stream. */
-  opener: boolean;
-  /** This end sent CLOSE (no more DATA from it). */
-  closed: boolean;
-}
-
-class Conn {
-  readonly pkHex: string;
-  readonly streams = new Map<number, Half>();
-  readonly writer: FrameWriter;
-  readonly decoder = new FrameReader();
-  readonly datagrams: TokenBucket;
-  readonly requests: TokenBucket;
-  nextSid = 2; // the server opens even stream ids, clients odd ones
-  /** Streams this connection opened (the others here were opened to it). */
-  opened = 0;
-  registered = false;
-  gone = false;
-  lastRx = Date.now();
-
-  constructor(
-    readonly ch: SecureChannel,
-    limits: MessengerLimits,
-  ) {
-    this.pkHex = pkToHex(ch.remotePublicKey);
-    this.writer = new FrameWriter(ch);
-    this.datagrams = new TokenBucket(limits.datagramRate, limits.datagramBurst);
-    this.requests = new TokenBucket(limits.requestRate, limits.requestBurst);
-  }
-
-  get pk(): Buffer {
-    return this.ch.remotePublicKey;
-  }
-}
-
 export class MessengerServer extends EventEmitter {
   readonly limits: MessengerLimits;
   private readonly registry: Registry;
@@ -139,6 +98,8 @@ export class MessengerServer extends EventEmitter {
   private listener?: Awaited<ReturnType<typeof listenSecure>>;
   private idleTimer?: NodeJS.Timeout;
   private closing = false;
+  /** With a shared registry: what waits on Redis or goes to other messengers. */
+  private fwd?: Forwarder;
 
   constructor(private readonly o: MessengerServerOptions) {
     super();
@@ -180,6 +141,41 @@ export class MessengerServer extends EventEmitter {
     return { connections: this.all.size, entries: this.registry.size, streams };
   }
 
+  /**
+   * Joins a registry shared with other messengers (Redis): clients that said HELLO here are written there, and
+   * lookups, queries, datagrams and stream opens for keys served by another messenger go through it.
+   */
+  useShared(dir: SharedDirectory): void {
+    this.fwd = new Forwarder(dir, {
+      limits: this.limits,
+      key: this.o.key,
+      client: (pk) => this.conns.get(pk),
+      reply: (c, req, v) => this.reply(c, req, v),
+      fail: (c, req, code, message) => this.fail(c, req, code, message),
+      congested: (c) => this.congested(c),
+      unlink: (h) => this.unlink(h),
+      unregister: (c) => {
+        if (this.conns.get(c.pkHex) === c) {
+          this.conns.delete(c.pkHex);
+          this.registry.remove(c.pkHex);
+        }
+        c.registered = false;
+      },
+      lookupLocal: (pk) => this.registry.lookup(pk),
+      queryLocal: (q) => this.registry.query(q),
+      adopt: (ch) => this.adopt(ch),
+    });
+  }
+
+  /** The entries of the clients registered here now (what the shared registry refreshes). */
+  *liveEntries(): Iterable<[string, Announce]> {
+    for (const c of this.conns.values()) {
+      if (!c.hello || c.gone) continue;
+      const e = this.registry.lookup(c.pkHex);
+      if (e) yield [c.pkHex, { addresses: e.addresses, services: e.services }];
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
@@ -187,6 +183,7 @@ export class MessengerServer extends EventEmitter {
     for (const c of [...this.all]) this.drop(c, 'shutdown', 'messenger is shutting down');
     await this.listener?.close();
     this.registry.clear();
+    await this.fwd?.dir.close();
   }
 
   // ---- connections ---------------------------------------------------------------------------------------
@@ -196,13 +193,7 @@ export class MessengerServer extends EventEmitter {
       ch.destroy();
       return;
     }
-    noDelay(ch);
-    const c = new Conn(ch, this.limits);
-    this.all.add(c);
-    ch.on('data', (chunk: Buffer) => this.onChunk(c, chunk));
-    ch.on('error', (err) => log.debug('connection error', { pk: shortPk(c.pkHex), err }));
-    ch.on('close', () => this.gone(c));
-    ch.on('end', () => ch.end());
+    const c = this.wire(new Conn(ch, this.limits));
     if (!this.registry.canAdd(c.pkHex)) {
       this.drop(c, 'limit', 'messenger is full');
       return;
@@ -214,6 +205,28 @@ export class MessengerServer extends EventEmitter {
     this.registry.online(c.pkHex);
     log.info('client connected', { pk: shortPk(c.pkHex) });
     this.emit('register', c.pkHex);
+  }
+
+  private wire(c: Conn): Conn {
+    const ch = c.ch;
+    noDelay(ch);
+    this.all.add(c);
+    ch.on('data', (chunk: Buffer) => this.onChunk(c, chunk));
+    ch.on('error', (err) => log.debug('connection error', { pk: shortPk(c.pkHex), err }));
+    ch.on('close', () => this.gone(c));
+    ch.on('end', () => ch.end());
+    return c;
+  }
+
+  /** A connection we dialed to another messenger of the shared registry. */
+  private adopt(ch: SecureChannel): Conn {
+    if (this.closing) {
+      ch.destroy();
+      throw new MessengerError('shutdown', 'messenger is shutting down');
+    }
+    const c = this.wire(new Conn(ch, this.limits, true));
+    c.peer = 'out';
+    return c;
   }
 
   /** Tells the peer why (GOAWAY), then closes; its streams' far ends get RESET peer_gone. */
@@ -235,6 +248,8 @@ export class MessengerServer extends EventEmitter {
     if (c.gone) return;
     c.gone = true;
     this.all.delete(c);
+    c.failPending();
+    if (c.peer === 'out') this.fwd?.forget(c);
     for (const h of [...c.streams.values()]) {
       this.unlink(h);
       // On shutdown every connection goes: its clients learn that from the connection, not per stream.
@@ -243,6 +258,7 @@ export class MessengerServer extends EventEmitter {
     if (c.registered && this.conns.get(c.pkHex) === c) {
       this.conns.delete(c.pkHex);
       this.registry.offline(c.pkHex);
+      if (c.hello && !this.closing) this.fwd?.dir.unserve(c.pkHex);
       log.info('client disconnected', { pk: shortPk(c.pkHex) });
     }
   }
@@ -251,13 +267,15 @@ export class MessengerServer extends EventEmitter {
     const now = Date.now();
     for (const c of this.all) {
       if (now - c.lastRx > idleMs) this.drop(c, 'timeout', `silent for ${idleMs} ms`);
+      // We are the client on links we dialed: keep them alive (the far end reaps silent ones as we do).
+      else if (c.peer === 'out') c.writer.send(encodePing(T.PING, Buffer.alloc(8)));
     }
   }
 
   private onChunk(c: Conn, chunk: Buffer): void {
     if (c.gone) return;
     c.lastRx = Date.now();
-    this.registry.touch(c.pkHex, c.lastRx);
+    if (!c.peer) this.registry.touch(c.pkHex, c.lastRx);
     try {
       for (const f of c.decoder.push(chunk)) {
         if (c.gone) return;
@@ -280,6 +298,12 @@ export class MessengerServer extends EventEmitter {
     switch (f[0]) {
       case T.REQ:
         return this.onRequest(c, f.readUInt32BE(3), f[7], f.subarray(8));
+      case T.RES:
+        if (!c.peer) throw new ProtocolError('frame type 0x2 is not sent by clients');
+        return c.onResponse(f.readUInt32BE(3), f[7], f.subarray(8));
+      case T.FOPEN:
+        if (!c.peer) throw new ProtocolError('FOPEN is only for messengers of a shared registry');
+        return this.fwd?.onFopen(c, f);
       case T.PING:
         return c.writer.send(encodePing(T.PONG, f.subarray(3)));
       case T.PONG:
@@ -315,6 +339,7 @@ export class MessengerServer extends EventEmitter {
   }
 
   private onRequest(c: Conn, req: number, op: number, payload: Buffer): void {
+    if (c.peer) return this.fwd?.onPeerRequest(c, req, op, payload);
     if (op === OP.SEND) return this.onSend(c, req, payload);
     if (!c.requests.take()) return this.fail(c, req, 'rate_limited', 'too many requests');
     switch (op) {
@@ -322,9 +347,14 @@ export class MessengerServer extends EventEmitter {
         const r = checkHello(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
         this.registry.announce(c.pkHex, r.value);
+        c.hello = true;
         const observed = observedAddress(c.ch.transport);
-        return this.reply(c, req, {
+        const fwd = this.fwd;
+        const cluster = fwd?.dir.clusterId;
+        const answer = {
           version: PROTOCOL_VERSION,
+          // Messengers sharing a registry: a client needs only one of them at a time (docs/messenger.md).
+          ...(cluster ? { cluster } : {}),
           // Where this client's connection came from, as seen here (behind a NAT: its public mapping, as STUN
           // tells). Older clients ignore the field.
           ...(observed ? { observed } : {}),
@@ -334,22 +364,31 @@ export class MessengerServer extends EventEmitter {
             maxWindow: this.limits.maxWindow,
             maxData: MAX_DATA_PAYLOAD,
           },
-        });
+        };
+        // With a shared registry, answered once the entry is in Redis: a client that failed over here is
+        // reachable from every messenger when it learns it is registered.
+        return fwd?.available ? fwd.answerWhenWritten(c, req, answer) : this.reply(c, req, answer);
       }
       case OP.ANNOUNCE: {
         const r = checkAnnounce(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
         this.registry.announce(c.pkHex, r.value);
-        return this.reply(c, req, null);
+        return c.hello && this.fwd?.available ? this.fwd.answerWhenWritten(c, req, null) : this.reply(c, req, null);
       }
-      case OP.LOOKUP:
+      case OP.LOOKUP: {
         if (payload.length !== PK_BYTES) return this.fail(c, req, 'bad_request', 'lookup takes a 33-byte key');
-        return this.reply(c, req, this.registry.lookup(pkToHex(payload)));
+        const pk = pkToHex(payload);
+        if (!this.conns.has(pk) && this.fwd?.available) return this.fwd.lookup(c, req, pk);
+        return this.reply(c, req, this.registry.lookup(pk));
+      }
       case OP.QUERY: {
         const r = checkQuery(parseJson(payload));
         if (!r.ok) return this.fail(c, req, 'bad_request', r.error);
-        return this.reply(c, req, this.registry.query(r.value));
+        return this.fwd?.available ? this.fwd.query(c, req, r.value) : this.reply(c, req, this.registry.query(r.value));
       }
+      case OP.PEER:
+        if (!this.fwd) return this.fail(c, req, 'unsupported', 'this messenger shares no registry');
+        return this.fwd.peer(c, req);
       default:
         return this.fail(c, req, 'unsupported', `unknown op ${op}`);
     }
@@ -362,7 +401,9 @@ export class MessengerServer extends EventEmitter {
       return this.fail(c, req, 'too_large', `datagram of ${data.length} bytes exceeds ${this.limits.maxDatagram}`);
     }
     if (!c.datagrams.take()) return this.fail(c, req, 'rate_limited', 'too many datagrams');
-    const to = this.conns.get(pkToHex(payload.subarray(0, PK_BYTES)));
+    const toHex = pkToHex(payload.subarray(0, PK_BYTES));
+    const to = this.conns.get(toHex);
+    if (!to && this.fwd?.available) return this.fwd.send(c, req, payload.subarray(0, PK_BYTES), data);
     if (!to) return this.fail(c, req, 'offline', 'recipient is not connected');
     if (this.congested(to)) return this.fail(c, req, 'congested', 'recipient is not reading');
     to.writer.send(encodeDgram(c.pk, data));
@@ -381,26 +422,21 @@ export class MessengerServer extends EventEmitter {
     const window = f.readUInt32BE(7);
     const port = f.readUInt16BE(11);
     const targetPk = f.subarray(13, 13 + PK_BYTES);
-    if (sid === 0 || sid % 2 === 0) throw new ProtocolError(`client stream ids are odd, got ${sid}`);
-    if (c.streams.has(sid)) throw new ProtocolError(`stream ${sid} is already open`);
+    if (c.peer) throw new ProtocolError('messengers open streams with FOPEN');
+    if (!c.isTheirSid(sid)) throw new ProtocolError(`client stream ids are odd, got ${sid}`);
+    if (c.streams.has(sid) || c.isOpening(sid)) throw new ProtocolError(`stream ${sid} is already open`);
     if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
     const refuse = (code: WireCode) => c.writer.send(encodeReset(sid, codeNumber(code)));
     const max = this.limits.maxStreamsPerConn;
     if (c.opened >= max || c.streams.size >= max * 4) return refuse('limit');
     if (!c.requests.take()) return refuse('rate_limited');
     const to = this.conns.get(pkToHex(targetPk));
+    if (!to && this.fwd?.available) return void this.fwd.open(c, sid, window, port, Buffer.from(targetPk));
     if (!to) return refuse('offline');
     if (to.streams.size >= max * 4) return refuse('limit');
     if (this.congested(to)) return refuse('congested');
-    const tsid = to.nextSid;
-    to.nextSid += 2;
-    if (to.nextSid > 0xfffffff0) to.nextSid = 2; // wraps after 2^31 streams; old ids are long gone by then
-    const a: Half = { conn: c, sid, credit: 0, accepted: true, opener: true, closed: false } as Half;
-    const b: Half = { conn: to, sid: tsid, credit: window, accepted: false, opener: false, closed: false } as Half;
-    a.peer = b;
-    b.peer = a;
-    c.streams.set(sid, a);
-    to.streams.set(tsid, b);
+    const tsid = to.takeSid();
+    pairHalves(c, sid, to, tsid, window, true);
     c.opened++;
     to.writer.send(encodeOpen(tsid, window, port, c.pk));
   }
@@ -452,7 +488,11 @@ export class MessengerServer extends EventEmitter {
 
   private onReset(c: Conn, sid: number, code: number): void {
     const h = c.streams.get(sid);
-    if (!h) return;
+    if (!h) {
+      if (c.endOpening(sid)) c.opened--; // gave up on a forward still being set up
+      return;
+    }
+    if (this.fwd?.retryOpen(h, code)) return;
     this.unlink(h);
     h.peer.conn.writer.send(encodeReset(h.peer.sid, code > 0 && code < CODES.length ? code : codeNumber('reset')));
   }
@@ -474,3 +514,4 @@ function observedAddress(transport: unknown): string | undefined {
   const host = sock.remoteAddress.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
   return formatHostPort({ host, port: sock.remotePort });
 }
+
