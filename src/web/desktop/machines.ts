@@ -1,8 +1,8 @@
 // The Machines panel of a cluster hub's desktop: one row per machine of cluster.machines, online or offline
 // (since when, and why), with OS, load, memory and apps running/configured, refreshed with the apps panel.
-// It builds its own section at the top of the side panel, so the page needs no markup for it; a Viscript that
-// is not a hub never sends `machines` and the section never appears.
-import { $, h } from '../common/dom';
+// It is a panel window of the desktop, added on the first `machines` message: a Viscript that is not a hub never
+// sends one, so the panel never appears there.
+import { h } from '../common/dom';
 import { formatBytes } from '../../util/text-table';
 
 export interface MachineRow {
@@ -17,19 +17,19 @@ export interface MachineRow {
 
 let list: HTMLElement | undefined;
 
-function section(): HTMLElement {
+/** The panel's content, made once; `mount` puts it in a panel window the first time. */
+function section(mount: (content: HTMLElement) => void): HTMLElement {
   if (list) return list;
   list = h('ul', { id: 'machines', 'data-testid': 'machines' });
-  const sec = h('section', { id: 'machines-panel' }, h('h2', {}, 'Machines'), list);
-  $('#panel').prepend(sec);
+  mount(list);
   return list;
 }
 
 const time = (ms: number) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
 /** `run` types a command into the focused terminal (as the apps panel's buttons do). */
-export function renderMachines(rows: MachineRow[], run: (line: string) => void): void {
-  const ul = section();
+export function renderMachines(rows: MachineRow[], run: (line: string) => void, mount: (content: HTMLElement) => void): void {
+  const ul = section(mount);
   ul.replaceChildren(
     ...rows.map((m) => {
       const s = m.status;

@@ -283,7 +283,10 @@ const link = connect((msg) => {
       renderApps(msg.apps as AppRow[]);
       break;
     case 'machines':
-      renderMachines(msg.machines as MachineRow[], runInTerminal);
+      renderMachines(msg.machines as MachineRow[], runInTerminal, (content) => {
+        addPanel('machines', 'Machines', content);
+        renderTaskbar();
+      });
       break;
     case 'error':
       (w ?? (focused ? windows.get(focused) : undefined))?.editor.print(`error: ${String(msg.message)}\n`);
