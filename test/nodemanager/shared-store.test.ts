@@ -107,7 +107,8 @@ test('Redis stopped mid-run: calls fail fast, one log line for the outage, and s
   await s1.putRoute(route('kept', 20));
   await s1.putRoute(route('closed', 30));
   s1.report(A, [{ pk: B, latencyMs: 3 }]);
-  const down = once(s1, 'down');
+  // Both stores (two managers in this process) notice on their own: wait for each, not only s1.
+  const down = Promise.all([once(s1, 'down'), once(s2, 'down')]);
   await r.kill();
   await down;
   // Many operations during the outage: each fails at once, none crashes, and the outage is logged once.
@@ -119,7 +120,7 @@ test('Redis stopped mid-run: calls fail fast, one log line for the outage, and s
   assert.equal(unavailable.length, 2, `one line per store (two managers in this process), not one per operation: ${unavailable.join('\n')}`);
   assert.match(unavailable[0]!, /carries on alone/);
   // Redis comes back empty (no persistence): the deletion made meanwhile is applied, the node reported again.
-  const recovered = once(s1, 'recovered');
+  const recovered = Promise.all([once(s1, 'recovered'), once(s2, 'recovered')]);
   await r.restart();
   await recovered;
   assert.equal(lines.filter((l) => l.includes('redis is back')).length, 2, 'one line per store');
