@@ -16,11 +16,15 @@ import {
   createFrameReader,
   encodeFrame,
   encodeJson,
+  MAX_OFFLOAD_PACKET,
   encodePackets,
   parseAssign,
   parseErrorBody,
+  parseOffloadBody,
 } from './protocol.js';
 import { TunDevice } from './tun.js';
+import { type Offload, checkOffload, forPeer, largestSegment, segment, writeToDevice } from './gso.js';
+import { GSO_MAX_SIZE } from './gso.js';
 import { NetJournal, addRoute, configureLink, currentRoute, run } from './netconfig.js';
 import type { DialOptions, MeshTransport } from './transport.js';
 
@@ -32,6 +36,8 @@ export interface VpnClientOptions {
   hops?: number;
   device: string;
   mtu: number;
+  /** Ask for TUN offloads (IFF_VNET_HDR, TSO4, checksum; gso.ts); used when the server has them too. */
+  offload: boolean;
   /** Only these subnets go through the tunnel; undefined = all traffic. */
   subnets?: Cidr[];
   /** IPv4 addresses that stay outside a full tunnel (besides the transport's own). */
@@ -197,6 +203,7 @@ export class VpnClient {
         for (const f of frames) {
           if (up) {
             if (f.type === FrameType.Packet) this.fromServer(f.body);
+            else if (f.type === FrameType.OffloadPacket) this.fromServerOffload(f.body);
           } else if (f.type === FrameType.Assign) {
             clearTimeout(helloTimer);
             let a: Assign;
@@ -224,7 +231,8 @@ export class VpnClient {
           }
         }
       });
-      sock.write(encodeJson(FrameType.Hello, { v: PROTOCOL_VERSION, mtu: o.mtu }));
+      // Once the device exists its mode is fixed: later sessions ask for what it has.
+      sock.write(encodeJson(FrameType.Hello, { v: PROTOCOL_VERSION, mtu: o.mtu, offload: this.tun ? this.tun.offload : o.offload }));
     });
   }
 
@@ -235,12 +243,12 @@ export class VpnClient {
     this.assigned = a;
     const cidrAddr = `${a.address}/${a.prefixLen}`;
     if (!this.tun) {
-      this.tun = TunDevice.open(o.device);
-      await configureLink(this.journal, this.tun.name, cidrAddr, a.mtu);
+      this.tun = TunDevice.open(o.device, a.offload);
+      await configureLink(this.journal, this.tun.name, cidrAddr, a.mtu, a.offload ? GSO_MAX_SIZE : undefined);
       await this.addRoutes(this.tun.name);
       this.tun.onPackets(
         Math.max(a.mtu, o.mtu),
-        (packets) => this.fromTun(packets),
+        (packets, offloads) => this.fromTun(packets, offloads),
         (err) => {
           o.log.error('TUN device failed; stopping', { err });
           o.onFatal?.(err);
@@ -276,7 +284,7 @@ export class VpnClient {
     await addRoute(this.journal, ['128.0.0.0/1', 'dev', dev]);
   }
 
-  private fromTun(packets: Buffer[]): void {
+  private fromTun(packets: Buffer[], offloads?: Offload[]): void {
     const a = this.assigned;
     const sock = this.sock;
     if (!a || !sock) {
@@ -284,15 +292,22 @@ export class VpnClient {
       return;
     }
     const out: Buffer[] = [];
-    for (const pkt of packets) {
+    const outOffloads: Offload[] = [];
+    for (let i = 0; i < packets.length; i++) {
+      const pkt = packets[i];
+      const off = offloads?.[i];
       if (checkIpv4(pkt)) {
         this.counters.drop('tun_not_ipv4');
-      } else if (pkt.length > a.mtu) {
+      } else if (largestSegment(pkt, off) > a.mtu) {
         // Larger than the route carries: answer like a router would, so the sender's PMTU discovery adapts.
-        this.counters.drop('too_big');
-        if (dontFragment(pkt) && !isIcmpError(pkt)) this.tun?.write(buildFragNeeded(pkt, ipToInt(a.gateway), a.mtu));
-      } else {
+        for (const p of off?.gsoSize ? segment(pkt, off, 1).map((x) => x.packet) : [pkt]) this.tooBig(p, a);
+      } else if (!off) {
         out.push(pkt);
+      } else {
+        for (const piece of forPeer(pkt, off, a.offload, MAX_OFFLOAD_PACKET)) {
+          out.push(piece.packet);
+          outOffloads.push(piece.offload);
+        }
       }
     }
     if (!out.length) return;
@@ -304,12 +319,28 @@ export class VpnClient {
       this.counters.packetsOut++;
       this.counters.bytesOut += p.length;
     }
-    sock.write(encodePackets(out));
+    sock.write(encodePackets(out, offloads ? outOffloads : undefined));
   }
 
-  private fromServer(pkt: Buffer): void {
-    const problem = checkIpv4(pkt);
+  private tooBig(pkt: Buffer, a: Assign): void {
+    this.counters.drop('too_big');
+    if (dontFragment(pkt) && !isIcmpError(pkt)) this.tun?.write(buildFragNeeded(pkt, ipToInt(a.gateway), a.mtu));
+  }
+
+  /** An OFFLOAD_PACKET: only in a session that agreed to offloads, with fields that fit the packet. */
+  private fromServerOffload(body: Buffer): void {
+    const parsed = this.assigned?.offload ? parseOffloadBody(body) : null;
+    if (!parsed) {
+      const n = this.counters.drop('bad_offload');
+      if (worthLogging(n)) this.o.log.warn('offload frame from server dropped', { count: n });
+      return;
+    }
+    this.fromServer(parsed.packet, parsed.offload);
+  }
+
+  private fromServer(pkt: Buffer, offload?: Offload): void {
     const a = this.assigned;
+    const problem = checkIpv4(pkt) ?? (offload && a ? checkOffload(pkt, offload, a.mtu) : undefined);
     if (problem || !a || dstOf(pkt) !== ipToInt(a.address)) {
       const reason = problem ?? 'not_for_us';
       const n = this.counters.drop(reason);
@@ -318,6 +349,6 @@ export class VpnClient {
     }
     this.counters.packetsIn++;
     this.counters.bytesIn += pkt.length;
-    if (!this.tun?.write(pkt)) this.counters.drop('tun_write');
+    if (this.tun && !writeToDevice(this.tun, pkt, offload)) this.counters.drop('tun_write');
   }
 }

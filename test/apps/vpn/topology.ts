@@ -1,5 +1,6 @@
 // The VPN test network: A (vpn-client) -- C (vpn-server) -- B (web server on a private network).
 // A and B have no route to each other; only C's vpn-server can carry A's traffic to B.
+import { offloadArgs } from './offload-mode.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,14 +90,14 @@ export async function buildVpnLab(o: { netemAC?: Netem; blobBytes?: number } = {
 
 /** vpn-server in C on its secure direct listener (the stand-in for a mesh route). */
 export function startServer(l: VpnLab, allow: string[], extra: string[] = []): LabProcess {
-  const args = ['vpn-server', '--direct-listen', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', l.serverKey.file];
+  const args = ['vpn-server', ...offloadArgs(), '--direct-listen', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', l.serverKey.file];
   return l.c.spawn(process.execPath, [CLI, ...args, '--allow', allow.join(','), '--state-dir', l.stateC, ...extra], {
     label: 'vpn-server',
   });
 }
 
 export function startClient(l: VpnLab, key: KeyFile, extra: string[] = []): LabProcess {
-  const args = ['vpn-client', l.serverKey.pk, '--direct', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', key.file];
+  const args = ['vpn-client', ...offloadArgs(), l.serverKey.pk, '--direct', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', key.file];
   return l.a.spawn(process.execPath, [CLI, ...args, '--state-dir', l.stateA, ...extra], { label: 'vpn-client' });
 }
 
