@@ -57,7 +57,8 @@ export function checkOffload(p: Buffer, o: Offload, mtu: number): string | undef
   if ((o.gsoType & ~GSO_ECN) !== GSO_TCPV4 || proto !== PROTO_TCP || fragmented || !o.needsCsum) return 'bad_offload';
   const doff = (p[h + 12] >> 4) * 4;
   if (doff < 20 || p.length < h + doff) return 'bad_offload';
-  if (o.gsoSize < 1 || h + doff + o.gsoSize > mtu) return 'too_big';
+  if (o.gsoSize < 1) return 'bad_offload';
+  if (h + doff + o.gsoSize > mtu) return 'too_big';
   return undefined;
 }
 

@@ -2,8 +2,7 @@
 // vpn-server), node A in namespace A (with the vpn-client). The tunnel runs over a mesh route A -> C,
 // and A reaches the web server B behind C with curl and ping, routing all its traffic through the VPN
 // except the path to its own transports (--exclude C's address); and what happens when the nodes stop.
-import { offloadArgs } from './offload-mode.js';
-import { test } from 'node:test';
+import { offloadArgs, test } from './offload-mode.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { findAddon } from '../../../src/apps/vpn/tun.js';

@@ -1,7 +1,7 @@
 // The VPN end to end in network namespaces: A (vpn-client) reaches a web server B on the private network
 // behind C (vpn-server) only through the tunnel. The tunnel stream is a real TCP connection A -> C
 // (the "direct" transport standing in for a mesh route).
-import { test } from 'node:test';
+import { test } from './offload-mode.js';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../../netns/lab.js';
 import {
@@ -14,12 +14,16 @@ import {
   newKey,
   newPk,
   pingFromA,
+  randomFile,
   startClient,
+  stoppedCounters,
+  uploadFromA,
   startServer,
   VPN_PORT,
 } from './topology.js';
 import { fileURLToPath } from 'node:url';
 import { findAddon } from '../../../src/apps/vpn/tun.js';
+import { offloadMode } from './offload-mode.js';
 
 const skip =
   (await labSkipReason({ tun: true, tools: ['curl', 'ping', 'nft', 'sha256sum'] })) ??
@@ -213,4 +217,23 @@ test('with --firewall iptables the NAT and forward rules work and are all remove
   assert.equal((await server.stop()).code, 0);
   assert.doesNotMatch(await rules(), /skywire-vpn/);
   assert.equal((await l.c.run('cat', ['/proc/sys/net/ipv4/ip_forward'])).trim(), '0');
+});
+
+test('a 5 MB upload arrives intact; with offload on the tunnel carries TCP segments larger than the MTU, off none', { skip }, async (t) => {
+  const l = await buildVpnLab();
+  t.after(() => l.cleanup());
+  const id = newKey(l.stateA);
+  const server = startServer(l, [id.pk], [], { LOG_LEVEL: 'info' });
+  await server.waitFor(UP_SERVER);
+  const client = startClient(l, id);
+  await client.waitFor(UP_CLIENT);
+  const { file, sha } = randomFile(l.stateA, 5 * 1024 * 1024);
+  assert.equal(await uploadFromA(l, file), sha, 'SHA-256 of what B received matches what A sent');
+  assert.equal((await client.stop()).code, 0);
+  assert.equal((await server.stop()).code, 0);
+  const c = stoppedCounters(server);
+  const average = c.bytesIn / c.packetsIn;
+  t.diagnostic(`offload ${offloadMode()}: ${c.packetsIn} packets from the client, ${average.toFixed(0)} bytes on average`);
+  if (offloadMode() === 'on') assert.ok(average > 1400, `GSO packets cross the tunnel (average ${average} bytes)`);
+  else assert.ok(average <= 1400, `no packet over the MTU (average ${average} bytes)`);
 });

@@ -1,5 +1,7 @@
-// vpn-netns.cases.ts with the TUN offload path on (the default).
-import { useOffload } from './offload-mode.js';
+// The cases of vpn-netns.cases.ts with the TUN offload path on (`--offload on` on both ends).
+import { test } from 'node:test';
+import { cases, useOffload } from './offload-mode.js';
 
 useOffload('on');
 await import('./vpn-netns.cases.js');
+for (const c of cases) test(`${c.name} (offload on)`, c.opts, c.fn);

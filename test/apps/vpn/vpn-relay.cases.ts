@@ -2,8 +2,7 @@
 // allowlist refuses a key the nodes authenticated, forged sources are dropped, a packet over the client's MTU
 // gets ICMP "fragmentation needed", and a download over a lossy, slow first hop arrives intact. Node R's
 // counters show the tunnel really crossed it.
-import { offloadArgs } from './offload-mode.js';
-import { test } from 'node:test';
+import { offloadArgs, test } from './offload-mode.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { findAddon } from '../../../src/apps/vpn/tun.js';
