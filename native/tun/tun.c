@@ -7,8 +7,9 @@
 //                                                             // offload: IFF_VNET_HDR + TUNSETOFFLOAD (TSO4, csum):
 //                                                             // each read/write starts with a 10-byte virtio_net_hdr
 //   writev(fd: number, header: Buffer, packet: Buffer) -> boolean // one packet behind its vnet header (writev(2))
-//   startReader(fd, mtu, cb: (packets: Buffer[] | null, error?: string) => void) -> reader (external)
-//                                                             // packets null + error: the device failed for good
+//   startReader(fd, mtu, slab: Buffer, cb: (lengths: number[] | null, error?: string) => void) -> reader
+//                                                             // each batch is read into `slab` (the caller's, reused),
+//                                                             // packets back to back; null + error: the device failed
 //   stopReader(reader) -> undefined                            // stops polling; safe to call twice
 //   write(fd: number, packet: Buffer) -> boolean               // false when the packet was not taken (dropped)
 //   close(fd: number) -> undefined
@@ -100,13 +101,13 @@ typedef struct {
   int fd;
   int active;
   size_t cap;      /* the largest packet a read may return */
-  size_t slab_cap; /* room for a batch: MAX_BATCH packets of the MTU hint, and always one whole `cap` */
-  char *buf;       /* the batch's packets back to back */
+  size_t slab_cap; /* room for a batch (at least one whole `cap`) */
+  char *buf;       /* the batch's packets back to back: the JS slab's memory */
+  napi_ref slab;   /* keeps the slab alive while we read into it */
 } reader_t;
 
 static void on_poll_closed(uv_handle_t *h) {
   reader_t *r = h->data;
-  free(r->buf);
   free(r);
 }
 
@@ -115,6 +116,7 @@ static void stop_reader(reader_t *r) {
   r->active = 0;
   uv_poll_stop(&r->poll);
   napi_delete_reference(r->env, r->cb);
+  napi_delete_reference(r->env, r->slab);
   uv_close((uv_handle_t *)&r->poll, on_poll_closed);
 }
 
@@ -152,9 +154,10 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   uint32_t n = 0;
   size_t off = 0;
   int err = 0;
-  // Read several packets per wake-up so a busy tunnel costs one JS call per batch, not per packet, and
-  // one Buffer per batch: the packets lie back to back and JS takes views of them (one allocation, not
-  // one per packet). A read always has room for the largest packet, so each packet is seen whole.
+  // Read several packets per wake-up (until EAGAIN or the slab is full) so a busy tunnel costs one JS call per
+  // batch, not per packet, and no allocation: the packets lie back to back in the caller's slab, reused for
+  // every batch, and JS takes views of them (copying what it keeps before the callback returns). A read
+  // always has room for the largest packet, so each packet is seen whole.
   while (n < MAX_BATCH && r->slab_cap - off >= r->cap) {
     ssize_t got = read(r->fd, r->buf + off, r->cap);
     if (got < 0) {
@@ -168,10 +171,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     off += (size_t)got;
   }
   if (n > 0) {
-    napi_value slab;
-    void *data;
-    napi_create_buffer_copy(env, off, r->buf, &data, &slab);
-    call_js(r, slab, lens);
+    napi_value unused;
+    napi_get_undefined(env, &unused);
+    call_js(r, lens, unused);
   }
   if (err && r->active) fail_reader(r, err);
   napi_close_handle_scope(env, scope);
@@ -185,14 +187,17 @@ static void finalize_reader(napi_env env, void *data, void *hint) {
 }
 
 static napi_value js_start_reader(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd, mtu;
   napi_valuetype t;
-  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &mtu) ||
-      napi_typeof(env, argv[2], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, NULL, "startReader(fd, mtu, callback)");
+  void *slab_data = NULL;
+  size_t slab_len = 0;
+  if (argc < 4 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &mtu) ||
+      napi_get_buffer_info(env, argv[2], &slab_data, &slab_len) != napi_ok ||
+      napi_typeof(env, argv[3], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "startReader(fd, mtu, slab, callback)");
     return NULL;
   }
   uv_loop_t *loop;
@@ -202,15 +207,20 @@ static napi_value js_start_reader(napi_env env, napi_callback_info info) {
   r->fd = fd;
   // `mtu` is a hint only: never read less than a whole IPv4 packet can be, plus a virtio_net_hdr (offload).
   r->cap = (mtu > 65535 ? (size_t)mtu : 65535) + 16;
-  r->slab_cap = r->cap + (size_t)MAX_BATCH * (size_t)(mtu > 0 && mtu < 65535 ? mtu : 1500);
-  r->buf = malloc(r->slab_cap);
+  if (slab_len < r->cap) {
+    free(r);
+    napi_throw_range_error(env, NULL, "startReader: the slab must hold one packet of 65535 bytes and its header");
+    return NULL;
+  }
+  r->slab_cap = slab_len;
+  r->buf = slab_data;
   r->poll.data = r;
-  if (!r->buf || uv_poll_init(loop, &r->poll, fd) != 0) {
-    free(r->buf);
+  if (uv_poll_init(loop, &r->poll, fd) != 0) {
     free(r);
     return throw_errno(env, "uv_poll_init", EINVAL);
   }
-  napi_create_reference(env, argv[2], 1, &r->cb);
+  napi_create_reference(env, argv[2], 1, &r->slab);
+  napi_create_reference(env, argv[3], 1, &r->cb);
   r->active = 1;
   uv_poll_start(&r->poll, UV_READABLE, on_readable);
   napi_value ext;

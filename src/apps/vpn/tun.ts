@@ -8,8 +8,8 @@ import { type Offload, VNET_HDR_LEN, buildVnetHdr, parseVnetHdr } from './gso.js
 
 interface TunAddon {
   open(name: string, offload: boolean): { fd: number; name: string };
-  /** cb(batch, lengths): the packets lie back to back in `batch`; cb(null, error) once when the device fails. */
-  startReader(fd: number, mtu: number, cb: (batch: Buffer | null, lengthsOrError: number[] | string) => void): object;
+  /** cb(lengths): the packets lie back to back in `slab` (reused per batch); cb(null, error) once when the device fails. */
+  startReader(fd: number, mtu: number, slab: Buffer, cb: (lengths: number[] | null, error?: string) => void): object;
   stopReader(reader: object): void;
   write(fd: number, packet: Buffer): boolean;
   writev(fd: number, header: Buffer, packet: Buffer): boolean;
@@ -84,10 +84,11 @@ export class TunDevice {
    */
   onPackets(maxPacket: number, cb: (packets: Buffer[], offloads?: Offload[]) => void, onFailure: (err: Error) => void): void {
     if (this.reader || this.closed) return;
-    this.reader = this.lib.startReader(this.fd, maxPacket, (batch, lengths) => {
+    const slab = Buffer.allocUnsafeSlow(slabBytes(maxPacket, this.offload));
+    this.reader = this.lib.startReader(this.fd, maxPacket, slab, (lengths, error) => {
       try {
-        if (batch && Array.isArray(lengths)) {
-          const packets = splitBatch(batch, lengths, PER_PACKET);
+        if (lengths) {
+          const packets = splitBatch(slab, lengths, PER_PACKET);
           if (!this.offload) cb(packets);
           else {
             const offloads = packets.map((p) => parseVnetHdr(p));
@@ -96,7 +97,7 @@ export class TunDevice {
               offloads,
             );
           }
-        } else onFailure(new Error(`TUN device ${this.name} failed: ${typeof lengths === 'string' ? lengths : 'unknown error'}`));
+        } else onFailure(new Error(`TUN device ${this.name} failed: ${error ?? 'unknown error'}`));
       } catch (err) {
         // An exception must not escape into native code; report it on the next tick like any other.
         process.nextTick(() => {
@@ -130,6 +131,12 @@ const PER_PACKET = process.env.SKYWIRE_VPN_TUN_BATCH === 'per-packet';
 
 /** The header of a packet without offloads: complete checksums, not GSO. */
 const ZERO_VNET_HDR = Buffer.alloc(VNET_HDR_LEN);
+
+/** Room for one batch: the largest read (a 65535-byte packet and its header) plus 64 packets of the MTU, or 4 GSO packets. */
+export function slabBytes(mtu: number, offload: boolean): number {
+  const largest = Math.max(mtu, 65535) + 16;
+  return offload ? 4 * largest : largest + 64 * Math.min(Math.max(mtu, 576), 65535);
+}
 
 /**
  * The packets of one batch as views of its buffer (no copies). They are valid as long as the batch is; the
