@@ -60,10 +60,14 @@ function pacedWrite(w: Socket, bitsPerSecond: number, seconds: number): Promise<
   });
 }
 
-export async function flowMemory(c: Cluster, o: { seconds: number; bitsPerSecond: number; sampleMs?: number }): Promise<FlowMemory> {
-  const nodeC = await c.node();
-  const nodeR = await c.node([nodeC.pk]);
-  const nodeA = await c.node([nodeR.pk]);
+/** `env`: the nodes' environment (e.g. a lever turned off); the nodes are stopped (SIGTERM) at the end. */
+export async function flowMemory(
+  c: Cluster,
+  o: { seconds: number; bitsPerSecond: number; sampleMs?: number; env?: Record<string, string> },
+): Promise<FlowMemory> {
+  const nodeC = await c.node([], [], o.env);
+  const nodeR = await c.node([nodeC.pk], [], o.env);
+  const nodeA = await c.node([nodeR.pk], [], o.env);
   await waitTransports(nodeA, [nodeR.pk]);
   await waitTransports(nodeR, [nodeC.pk]);
   const pids = [nodeA, nodeR, nodeC].map((n) => n.child.pid!);
@@ -104,5 +108,6 @@ export async function flowMemory(c: Cluster, o: { seconds: number; bitsPerSecond
     return { idle, peak, bitsPerSecond, samples };
   } finally {
     await Promise.all([sink.close(), app.close()]);
+    await Promise.all([nodeA, nodeR, nodeC].map((n) => n.kill()));
   }
 }

@@ -11,6 +11,8 @@
 //                                                             // each batch is read into `slab` (the caller's, reused),
 //                                                             // packets back to back; null + error: the device failed
 //   stopReader(reader) -> undefined                            // stops polling; safe to call twice
+//   pauseReader(reader, paused: boolean) -> undefined          // backpressure: stop/start reading; unread packets
+//                                                             // wait in the device's queue (txqueuelen)
 //   write(fd: number, packet: Buffer) -> boolean               // false when the packet was not taken (dropped)
 //   close(fd: number) -> undefined
 //   raiseAmbientNetAdmin() -> boolean                         // pass CAP_NET_ADMIN on to `ip`/`nft` children
@@ -241,6 +243,25 @@ static napi_value js_stop_reader(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_pause_reader(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  bool paused = false;
+  if (argc < 2 || napi_get_value_external(env, argv[0], &data) != napi_ok || !data ||
+      napi_get_value_bool(env, argv[1], &paused) != napi_ok) {
+    napi_throw_type_error(env, NULL, "pauseReader(reader, paused)");
+    return NULL;
+  }
+  reader_t *r = data;
+  if (r->active) {
+    if (paused) uv_poll_stop(&r->poll);
+    else uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  }
+  return NULL;
+}
+
 static napi_value js_write(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -315,6 +336,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"startReader", NULL, js_start_reader, NULL, NULL, NULL, napi_default, NULL},
       {"stopReader", NULL, js_stop_reader, NULL, NULL, NULL, napi_default, NULL},
+      {"pauseReader", NULL, js_pause_reader, NULL, NULL, NULL, napi_default, NULL},
       {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
       {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
       {"raiseAmbientNetAdmin", NULL, js_raise_ambient, NULL, NULL, NULL, napi_default, NULL},

@@ -69,7 +69,15 @@ export class VpnFatalError extends Error {
 /** The server refused (key not allowed, no free address, incompatible server). */
 export class VpnRefusedError extends VpnFatalError {}
 
+/**
+ * Congestion towards the server: past PAUSE_AT bytes queued on the stream the client stops reading its TUN
+ * device until the stream drains (backpressure: the packets wait in the kernel's device queue and a local TCP
+ * sender is held back by TCP Small Queues, instead of losing packets and backing off). As before issue 13,
+ * `SKYWIRE_VPN_CONGESTION=drop` drops batches past MAX_QUEUED instead (the bench's "before").
+ */
+const PAUSE_AT = 256 * 1024;
 const MAX_QUEUED = 512 * 1024;
+const DROP_WHEN_CONGESTED = process.env.SKYWIRE_VPN_CONGESTION === 'drop';
 
 export class VpnClient {
   readonly counters = new Counters();
@@ -311,7 +319,7 @@ export class VpnClient {
       }
     }
     if (!out.length) return;
-    if (sock.writableLength > MAX_QUEUED) {
+    if (DROP_WHEN_CONGESTED && sock.writableLength > MAX_QUEUED) {
       this.counters.drop('congestion');
       return;
     }
@@ -320,6 +328,21 @@ export class VpnClient {
       this.counters.bytesOut += p.length;
     }
     sock.write(encodePackets(out, offloads ? outOffloads : undefined));
+    if (!DROP_WHEN_CONGESTED && sock.writableLength > PAUSE_AT) this.holdTun(sock);
+  }
+
+  /** Stops reading the TUN device until `sock` drains (or ends: a new session starts reading again). */
+  private holdTun(sock: Duplex): void {
+    const tun = this.tun;
+    if (!tun) return;
+    tun.pauseReading(true);
+    const resume = () => {
+      sock.off('drain', resume);
+      sock.off('close', resume);
+      tun.pauseReading(false);
+    };
+    sock.on('drain', resume);
+    sock.on('close', resume);
   }
 
   private tooBig(pkt: Buffer, a: Assign): void {

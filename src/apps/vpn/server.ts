@@ -53,8 +53,13 @@ export interface VpnServerOptions {
   onFatal?: (err: Error) => void;
 }
 
-/** Bytes queued towards one client beyond which packets are dropped (as a router would), not buffered. */
-const MAX_QUEUED = 512 * 1024;
+/**
+ * Bytes queued towards one client beyond which packets are dropped (as a router would), not buffered: the
+ * route's window (src/node/send-window.ts), so a client keeping up with its route loses nothing to the
+ * server's queue. One TUN device serves every client, so a slow one cannot pause it for the others.
+ * `SKYWIRE_VPN_CONGESTION=drop`: 512 KiB, as before issue 13 (the bench's "before").
+ */
+const MAX_QUEUED = process.env.SKYWIRE_VPN_CONGESTION === 'drop' ? 512 * 1024 : 2 * 1024 * 1024;
 
 interface Session {
   pk: string;

@@ -11,6 +11,7 @@ interface TunAddon {
   /** cb(lengths): the packets lie back to back in `slab` (reused per batch); cb(null, error) once when the device fails. */
   startReader(fd: number, mtu: number, slab: Buffer, cb: (lengths: number[] | null, error?: string) => void): object;
   stopReader(reader: object): void;
+  pauseReader(reader: object, paused: boolean): void;
   write(fd: number, packet: Buffer): boolean;
   writev(fd: number, header: Buffer, packet: Buffer): boolean;
   close(fd: number): void;
@@ -49,6 +50,7 @@ export function loadTunAddon(): TunAddon {
 export class TunDevice {
   private reader: object | undefined;
   private closed = false;
+  private paused = false;
 
   private constructor(
     private readonly lib: TunAddon,
@@ -79,7 +81,8 @@ export class TunDevice {
   }
 
   /**
-   * Starts delivering packets read from the device; `maxPacket` sizes the read buffer. `onFailure` is
+   * Starts delivering packets read from the device; `maxPacket` sizes the read buffer. The packets are views
+   * of one slab reused for every batch: valid until `cb` returns, so copy what is kept longer. `onFailure` is
    * called once if the device fails for good (e.g. someone deleted it with `ip link del`).
    */
   onPackets(maxPacket: number, cb: (packets: Buffer[], offloads?: Offload[]) => void, onFailure: (err: Error) => void): void {
@@ -105,6 +108,15 @@ export class TunDevice {
         });
       }
     });
+  }
+
+  /**
+   * Backpressure: stop reading while the far side is congested. Packets then wait in the kernel's queue for
+   * the device (txqueuelen); a local TCP sender is held back by TCP Small Queues instead of losing packets.
+   */
+  pauseReading(paused: boolean): void {
+    if (this.reader && !this.closed && paused !== this.paused) this.lib.pauseReader(this.reader, paused);
+    this.paused = paused;
   }
 
   /** Writes one packet (with its offload fields on an offload device); false when the kernel dropped it. */
