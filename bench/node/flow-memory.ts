@@ -32,6 +32,8 @@ export interface FlowMemory {
   /** Bits per second the reader counted. */
   bitsPerSecond: number;
   samples: number;
+  /** CPU-seconds of the three nodes per GB carried. */
+  cpuPerGb: number;
 }
 
 /** Writes `bitsPerSecond` worth of 64 KiB chunks every 5 ms for `seconds`, respecting backpressure. */
@@ -99,13 +101,16 @@ export async function flowMemory(
     const timer = setInterval(sample, o.sampleMs ?? 200);
     const r0 = received;
     const t0 = performance.now();
+    const cpu0 = pids.map(cpuSeconds);
     await pacedWrite(out, o.bitsPerSecond, o.seconds);
     const bitsPerSecond = ((received - r0) * 8) / ((performance.now() - t0) / 1000);
+    const cpu = pids.map(cpuSeconds).reduce((sum, x, i) => sum + x - cpu0[i], 0);
+    const cpuPerGb = cpu / ((received - r0) / 1e9);
     clearInterval(timer);
     sample();
     out.destroy();
     inbound?.destroy();
-    return { idle, peak, bitsPerSecond, samples };
+    return { idle, peak, bitsPerSecond, samples, cpuPerGb };
   } finally {
     await Promise.all([sink.close(), app.close()]);
     await Promise.all([nodeA, nodeR, nodeC].map((n) => n.kill()));

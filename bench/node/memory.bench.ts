@@ -26,7 +26,7 @@ const mb = (x: number) => `${x.toFixed(0)} MB`;
 const names = ['node A (sender)', 'node R (intermediate)', 'node C (receiver)'];
 
 function report(mode: string, r: FlowMemory): void {
-  console.log(`${mode}: carried ${(r.bitsPerSecond / 1e6).toFixed(0)} Mbit/s, ${r.samples} RSS samples`);
+  console.log(`${mode}: carried ${(r.bitsPerSecond / 1e6).toFixed(0)} Mbit/s, ${r.cpuPerGb.toFixed(1)} CPU-s per GB (3 nodes), ${r.samples} RSS samples`);
   r.idle.forEach((m, i) => {
     const p = r.peak[i];
     console.log(

@@ -23,6 +23,7 @@ import {
   parseOffloadBody,
 } from './protocol.js';
 import { TunDevice } from './tun.js';
+import { noteDataBytes } from '../../util/young-gen.js';
 import { type Offload, checkOffload, forPeer, largestSegment, segment, writeToDevice } from './gso.js';
 import { GSO_MAX_SIZE } from './gso.js';
 import { NetJournal, addRoute, configureLink, currentRoute, run } from './netconfig.js';
@@ -200,6 +201,7 @@ export class VpnClient {
       sock.on('error', (err) => finish(err.message));
       sock.on('close', () => finish('stream closed'));
       sock.on('data', (chunk: Buffer) => {
+      noteDataBytes(chunk.length);
         lastHeard = Date.now();
         let frames: Frame[];
         try {
@@ -293,6 +295,7 @@ export class VpnClient {
   }
 
   private fromTun(packets: Buffer[], offloads?: Offload[]): void {
+    for (const p of packets) noteDataBytes(p.length);
     const a = this.assigned;
     const sock = this.sock;
     if (!a || !sock) {

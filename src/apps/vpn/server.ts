@@ -32,6 +32,7 @@ import {
 import { AddressPool, PoolExhaustedError } from './pool.js';
 import { GSO_MAX_SIZE, type Offload, checkOffload, forPeer, largestSegment, segment, writeToDevice } from './gso.js';
 import { TunDevice } from './tun.js';
+import { noteDataBytes } from '../../util/young-gen.js';
 import { type Firewall, NetJournal, addNat, configureLink, detectFirewall, setSysctl } from './netconfig.js';
 import type { MeshTransport, RemoteInfo } from './transport.js';
 
@@ -153,6 +154,7 @@ export class VpnServer {
       sock.destroy();
     }, this.o.helloTimeoutMs ?? 10_000);
     sock.on('data', (chunk: Buffer) => {
+      noteDataBytes(chunk.length);
       let frames: Frame[];
       try {
         frames = reader.push(chunk);
@@ -276,6 +278,7 @@ export class VpnServer {
 
   /** Packets the kernel routed into the TUN device, grouped by client so each gets one write. */
   private fromTun(packets: Buffer[], offloads?: Offload[]): void {
+    for (const p of packets) noteDataBytes(p.length);
     const out = new Map<Session, { packets: Buffer[]; offloads: Offload[] }>();
     for (let i = 0; i < packets.length; i++) {
       const pkt = packets[i];
