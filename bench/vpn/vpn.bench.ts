@@ -24,13 +24,17 @@ const PINGS = Number(process.env.VPN_BENCH_PINGS ?? 30);
 const PING_GAP_S = '0.2';
 
 /** What is compared over the route: extra vpn-client/vpn-server arguments and environment per variant. */
+const BEFORE_ENV = { SKYWIRE_VPN_CONGESTION: 'drop', SKYWIRE_VPN_YOUNG_GEN: 'default' };
+
 /** `VPN_BENCH_VARIANTS=today`: only the tree as it is, with its defaults. */
 const VARIANTS: Array<{ name: string; args: string[]; env?: NodeJS.ProcessEnv }> =
   process.env.VPN_BENCH_VARIANTS === 'today'
     ? [{ name: 'today', args: [] }]
     : [
-        { name: 'before (offload off)', args: ['--offload', 'off'] },
-        { name: 'after (offload on)', args: ['--offload', 'on'] },
+        // As before issue 13: no offload, drops when congested, V8's young generation as it was (nodes too).
+        { name: 'before', args: ['--offload', 'off'], env: BEFORE_ENV },
+        { name: 'offload only', args: ['--offload', 'on'], env: BEFORE_ENV },
+        { name: 'after (defaults)', args: ['--offload', 'on'] },
       ];
 
 interface Flow {
@@ -119,16 +123,19 @@ async function main(): Promise<void> {
     await l.b.run('ip', ['route', 'del', '10.201.0.0/24']);
     await l.c.run('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=0']);
 
-    // VPN over a direct TCP stream (the last variant's settings).
-    const last = VARIANTS[VARIANTS.length - 1];
-    const id = newKey(l.stateA);
-    const dServer = startServer(l, [id.pk], last.args);
-    await dServer.waitFor(/^vpn-server: up on/m);
-    const dClient = startClient(l, id, ['--subnet', '192.168.77.0/24', ...last.args]);
-    await dClient.waitFor(/^vpn-client: up on/m);
-    const direct = await measure(l, [dClient.child.pid!, dServer.child.pid!]);
-    await dClient.stop();
-    await dServer.stop();
+    // VPN over a direct TCP stream: the first and the last variant (drops vs backpressure show here).
+    const directs: Figures[] = [];
+    const directVariants = [VARIANTS[0], VARIANTS[VARIANTS.length - 1]].filter((v, i, all) => all.indexOf(v) === i);
+    for (const v of directVariants) {
+      const id = newKey(l.stateA);
+      const dServer = startServer(l, [id.pk], v.args, v.env);
+      await dServer.waitFor(/^vpn-server: up on/m);
+      const dClient = startClient(l, id, ['--subnet', '192.168.77.0/24', ...v.args], v.env);
+      await dClient.waitFor(/^vpn-client: up on/m);
+      directs.push(await measure(l, [dClient.child.pid!, dServer.child.pid!]));
+      await dClient.stop();
+      await dServer.stop();
+    }
 
     // VPN over a mesh route with one intermediate node (the goal's configuration), once per variant.
     const mesh = await startBenchMesh(l, dir);
@@ -159,7 +166,7 @@ async function main(): Promise<void> {
       `  ping ${f.rttMs.toFixed(3)} ms (+${(f.rttMs - plain.rttMs).toFixed(3)})`;
     console.log(`A (${A_ADDR}) -> B (${B_ADDR}) behind C; iperf3 TCP ${SECONDS} s (quiet, then with 2 busy loops); median of ${PINGS} pings ${PING_GAP_S} s apart`);
     console.log(row('plain routed path', plain));
-    console.log(row('vpn, direct secure TCP', direct));
+    directVariants.forEach((v, i) => console.log(row(`direct secure TCP, ${v.name}`, directs[i])));
     const mb = (x: number) => `${x.toFixed(0)} MB`;
     VARIANTS.forEach((v, i) => {
       const f = routes[i];
@@ -189,7 +196,8 @@ async function main(): Promise<void> {
     const nodePeak = Math.max(...f.quiet.peakRss.slice(0, 3));
     const nodeIdle = Math.max(...f.idleRss.slice(0, 3));
     goal(
-      `node RSS idle / carrying the VPN flow (${f.quiet.mbits.toFixed(0)} Mbit/s; 1 Gbit/s: bench/node/memory.bench.ts)`,
+      `node RSS idle / carrying the VPN flow (${f.quiet.mbits.toFixed(0)} Mbit/s; the same node processes, today's code, serve every variant; ` +
+        'before/after and 1 Gbit/s: bench/node/memory.bench.ts)',
       `${mb(nodeIdle)} / ${mb(nodePeak)} (before: ${mb(Math.max(...b.idleRss.slice(0, 3)))} / ${mb(Math.max(...b.quiet.peakRss.slice(0, 3)))})`,
       nodeIdle <= 50 && nodePeak <= 80,
       '<= 50 MB / <= 80 MB',

@@ -119,9 +119,9 @@ export function stoppedCounters(server: LabProcess): { packetsIn: number; bytesI
   return { packetsIn: num('packetsIn'), bytesIn: num('bytesIn'), packetsOut: num('packetsOut'), bytesOut: num('bytesOut') };
 }
 
-export function startClient(l: VpnLab, key: KeyFile, extra: string[] = []): LabProcess {
+export function startClient(l: VpnLab, key: KeyFile, extra: string[] = [], env?: NodeJS.ProcessEnv): LabProcess {
   const args = ['vpn-client', ...offloadArgs(), l.serverKey.pk, '--direct', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', key.file];
-  return l.a.spawn(process.execPath, [CLI, ...args, '--state-dir', l.stateA, ...extra], { label: 'vpn-client' });
+  return l.a.spawn(process.execPath, [CLI, ...args, '--state-dir', l.stateA, ...extra], { label: 'vpn-client', env });
 }
 
 /** curl from A; resolves with curl's exit code and body. Without a route, curl fails at once. */
