@@ -85,8 +85,8 @@ sock.on('data', (chunk: Buffer) => {
         sock.write(offloadFrame(1, 1, 1000, tcp)); // well-formed: 3 segments of 1000 bytes
         console.log('sent bad offload frames');
       } else if (mode === '--offload-unasked') {
-        sock.write(offloadFrame(1, 1, 1000, tcp));
-        console.log('sent an unasked offload frame');
+        // (printed once the channel has handed it to the socket, so a kill right after cannot lose it)
+        sock.write(offloadFrame(1, 1, 1000, tcp), () => console.log('sent an unasked offload frame'));
       }
     } else if (f.type === FrameType.Error) {
       console.log(`error ${f.body.toString()}`);
