@@ -1,7 +1,7 @@
 // The TUN offload path between ends that differ, and against a hostile client (docs/vpn.md, "Offload"):
 // a server with offloads serving a client without them segments and checksums in software, both ways intact;
 // OFFLOAD_PACKET frames whose fields do not fit their packet, or that the session did not agree to, are dropped
-// and counted, and the server goes on.
+// and counted, and the server goes on; a server's such frames are dropped and counted by the client.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,9 @@ import {
   BLOB_URL,
   C_ON_A_LINK,
   VPN_PORT,
+  CLI,
   buildVpnLab,
+  netSnapshot,
   newKey,
   randomFile,
   startClient,
@@ -24,6 +26,7 @@ const skip =
   (await labSkipReason({ tun: true, tools: ['curl', 'nft', 'sha256sum'] })) ??
   (findAddon() ? false : 'the TUN addon is not built (native/tun): run "npm run build"');
 const RAW_CLIENT = fileURLToPath(new URL('./raw-client.js', import.meta.url));
+const RAW_SERVER = fileURLToPath(new URL('./raw-server.js', import.meta.url));
 
 test('a server with offloads and a client without: 10 MB each way arrive intact, no packet over the MTU reaches the client', { skip }, async (t) => {
   const l = await buildVpnLab({ blobBytes: 10 * 1024 * 1024 });
@@ -79,4 +82,29 @@ test('OFFLOAD_PACKET frames with fields that do not fit, or unasked for, are dro
   await client.stop();
   assert.equal((await server.stop()).code, 0);
   assert.ok(stoppedCounters(server).packetsIn > 0);
+});
+
+test('a server sending OFFLOAD_PACKET frames that do not fit gets them dropped and counted by the client', { skip }, async (t) => {
+  const l = await buildVpnLab();
+  t.after(() => l.cleanup());
+  const before = await netSnapshot(l.a);
+  const assign = '{"address":"10.99.0.2","prefixLen":24,"gateway":"10.99.0.1","mtu":1400,"offload":true}';
+  const fake = l.c.spawn(process.execPath, [RAW_SERVER, C_ON_A_LINK, String(VPN_PORT), l.serverKey.file, `assign-offload:${assign}`], { label: 'raw server' });
+  await fake.waitFor(/^listening/m);
+  const id = newKey(l.stateA);
+  const client = l.a.spawn(
+    process.execPath,
+    [CLI, 'vpn-client', '--offload', 'on', l.serverKey.pk, '--direct', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', id.file, '--subnet', '192.168.77.0/24', '--state-dir', l.stateA],
+    { label: 'vpn-client', env: { LOG_LEVEL: 'info' } },
+  );
+  await client.waitFor(/^vpn-client: up on/m);
+  await fake.waitFor(/^sent bad offload frames/m);
+  await client.waitFor(/packet from server dropped.*"reason":"too_big"/);
+  assert.equal((await client.stop()).code, 0);
+  const stopped = /vpn-client stopped.*"packetsIn":(\d+).*"dropped":\{([^}]*)\}/.exec(client.stderr);
+  assert.ok(stopped, client.stderr);
+  assert.equal(stopped[1], '0', 'nothing reached the TUN device');
+  assert.match(stopped[2], /"bad_offload":2/);
+  assert.match(stopped[2], /"too_big":1/);
+  assert.equal(await netSnapshot(l.a), before, 'nothing left behind');
 });
