@@ -16,16 +16,14 @@ import {
   createFrameReader,
   encodeFrame,
   encodeJson,
-  MAX_OFFLOAD_PACKET,
-  encodePackets,
   parseAssign,
   parseErrorBody,
   parseOffloadBody,
 } from './protocol.js';
 import { TunDevice } from './tun.js';
 import { noteDataBytes } from '../../util/young-gen.js';
-import { type Offload, checkOffload, forPeer, largestSegment, segment, writeToDevice } from './gso.js';
-import { GSO_MAX_SIZE } from './gso.js';
+import { GSO_MAX_SIZE, type Offload, checkOffload, largestSegment, writeToDevice } from './gso.js';
+import { Outbound, segmentsOf } from './outbound.js';
 import { NetJournal, addRoute, configureLink, currentRoute, run } from './netconfig.js';
 import type { DialOptions, MeshTransport } from './transport.js';
 
@@ -302,35 +300,23 @@ export class VpnClient {
       this.counters.drop('route_down');
       return;
     }
-    const out: Buffer[] = [];
-    const outOffloads: Offload[] = [];
+    const out = new Outbound(a.offload);
     for (let i = 0; i < packets.length; i++) {
       const pkt = packets[i];
       const off = offloads?.[i];
-      if (checkIpv4(pkt)) {
-        this.counters.drop('tun_not_ipv4');
-      } else if (largestSegment(pkt, off) > a.mtu) {
-        // Larger than the route carries: answer like a router would, so the sender's PMTU discovery adapts.
-        for (const p of off?.gsoSize ? segment(pkt, off, 1).map((x) => x.packet) : [pkt]) this.tooBig(p, a);
-      } else if (!off) {
-        out.push(pkt);
-      } else {
-        for (const piece of forPeer(pkt, off, a.offload, MAX_OFFLOAD_PACKET)) {
-          out.push(piece.packet);
-          outOffloads.push(piece.offload);
-        }
-      }
+      if (checkIpv4(pkt)) this.counters.drop('tun_not_ipv4');
+      // Larger than the route carries: answer like a router would, so the sender's PMTU discovery adapts.
+      else if (largestSegment(pkt, off) > a.mtu) for (const p of segmentsOf(pkt, off)) this.tooBig(p, a);
+      else out.add(pkt, off);
     }
-    if (!out.length) return;
+    if (!out.packets.length) return;
     if (DROP_WHEN_CONGESTED && sock.writableLength > MAX_QUEUED) {
       this.counters.drop('congestion');
       return;
     }
-    for (const p of out) {
-      this.counters.packetsOut++;
-      this.counters.bytesOut += p.length;
-    }
-    sock.write(encodePackets(out, offloads ? outOffloads : undefined));
+    this.counters.packetsOut += out.packets.length;
+    this.counters.bytesOut += out.bytes;
+    sock.write(out.encode());
     if (!DROP_WHEN_CONGESTED && sock.writableLength > PAUSE_AT) this.holdTun(sock);
   }
 

@@ -24,13 +24,12 @@ import {
   createFrameReader,
   encodeFrame,
   encodeJson,
-  MAX_OFFLOAD_PACKET,
-  encodePackets,
   parseHello,
   parseOffloadBody,
 } from './protocol.js';
 import { AddressPool, PoolExhaustedError } from './pool.js';
-import { GSO_MAX_SIZE, type Offload, checkOffload, forPeer, largestSegment, segment, writeToDevice } from './gso.js';
+import { GSO_MAX_SIZE, type Offload, checkOffload, largestSegment, writeToDevice } from './gso.js';
+import { Outbound, segmentsOf } from './outbound.js';
 import { TunDevice } from './tun.js';
 import { noteDataBytes } from '../../util/young-gen.js';
 import { type Firewall, NetJournal, addNat, configureLink, detectFirewall, setSysctl } from './netconfig.js';
@@ -279,7 +278,7 @@ export class VpnServer {
   /** Packets the kernel routed into the TUN device, grouped by client so each gets one write. */
   private fromTun(packets: Buffer[], offloads?: Offload[]): void {
     for (const p of packets) noteDataBytes(p.length);
-    const out = new Map<Session, { packets: Buffer[]; offloads: Offload[] }>();
+    const out = new Map<Session, Outbound>();
     for (let i = 0; i < packets.length; i++) {
       const pkt = packets[i];
       const off = offloads?.[i];
@@ -294,19 +293,12 @@ export class VpnServer {
       }
       if (largestSegment(pkt, off) > s.mtu) {
         // (a GSO packet's segments too large for this client: each is answered as a router would)
-        if (off?.gsoSize) for (const piece of segment(pkt, off, 1)) this.tooBig(piece.packet, s.mtu);
-        else this.tooBig(pkt, s.mtu);
+        for (const p of segmentsOf(pkt, off)) this.tooBig(p, s.mtu);
         continue;
       }
       let list = out.get(s);
-      if (!list) out.set(s, (list = { packets: [], offloads: [] }));
-      if (!off) list.packets.push(pkt);
-      else {
-        for (const piece of forPeer(pkt, off, s.offload, MAX_OFFLOAD_PACKET)) {
-          list.packets.push(piece.packet);
-          list.offloads.push(piece.offload);
-        }
-      }
+      if (!list) out.set(s, (list = new Outbound(s.offload)));
+      list.add(pkt, off);
     }
     for (const [s, list] of out) {
       if (s.sock.writableLength > MAX_QUEUED) {
@@ -314,13 +306,11 @@ export class VpnServer {
         this.counters.drop('congestion');
         continue;
       }
-      for (const p of list.packets) {
-        s.counters.packetsOut++;
-        s.counters.bytesOut += p.length;
-        this.counters.packetsOut++;
-        this.counters.bytesOut += p.length;
+      for (const c of [s.counters, this.counters]) {
+        c.packetsOut += list.packets.length;
+        c.bytesOut += list.bytes;
       }
-      s.sock.write(encodePackets(list.packets, offloads ? list.offloads : undefined));
+      s.sock.write(list.encode());
     }
   }
 
