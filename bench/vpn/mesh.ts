@@ -12,6 +12,8 @@ export interface BenchMesh {
   apiA: string;
   apiC: string;
   apiR: string;
+  nodeA: LabProcess;
+  nodeC: LabProcess;
   nodeR: LabProcess;
   /** Starts node R again with the same key and options (after it was killed); resolves once it is up. */
   startNodeR(): Promise<LabProcess>;
@@ -31,9 +33,9 @@ export async function startBenchMesh(l: VpnLab, dir: string): Promise<BenchMesh>
     await p.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
     return p;
   };
-  await node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]);
+  const nodeC = await node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]);
   const startNodeR = () => node(l.c, 'r', ['--listen', `${C_ON_A_LINK}:0`, '--connect', pkC]);
   const nodeR = await startNodeR();
-  await node(l.a, 'a', ['--no-listen', '--connect', pkC, '--connect', pkR]);
-  return { pkA, pkR, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json'), nodeR, startNodeR };
+  const nodeA = await node(l.a, 'a', ['--no-listen', '--connect', pkC, '--connect', pkR]);
+  return { pkA, pkR, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json'), nodeA, nodeC, nodeR, startNodeR };
 }

@@ -3,10 +3,16 @@
 // event loop through a uv_poll watcher: no threads, no blocking reads. Writes are one write(2) per packet.
 //
 // JS API:
-//   open(name: string) -> { fd: number, name: string }         // name may be "" to let the kernel pick
-//   startReader(fd, mtu, cb: (packets: Buffer[] | null, error?: string) => void) -> reader (external)
-//                                                             // packets null + error: the device failed for good
+//   open(name: string, offload?: boolean) -> { fd: number, name: string }   // name "" lets the kernel pick;
+//                                                             // offload: IFF_VNET_HDR + TUNSETOFFLOAD (TSO4, csum):
+//                                                             // each read/write starts with a 10-byte virtio_net_hdr
+//   writev(fd: number, header: Buffer, packet: Buffer) -> boolean // one packet behind its vnet header (writev(2))
+//   startReader(fd, mtu, slab: Buffer, cb: (lengths: number[] | null, error?: string) => void) -> reader
+//                                                             // each batch is read into `slab` (the caller's, reused),
+//                                                             // packets back to back; null + error: the device failed
 //   stopReader(reader) -> undefined                            // stops polling; safe to call twice
+//   pauseReader(reader, paused: boolean) -> undefined          // backpressure: stop/start reading; unread packets
+//                                                             // wait in the device's queue (txqueuelen)
 //   write(fd: number, packet: Buffer) -> boolean               // false when the packet was not taken (dropped)
 //   close(fd: number) -> undefined
 //   raiseAmbientNetAdmin() -> boolean                         // pass CAP_NET_ADMIN on to `ip`/`nft` children
@@ -16,6 +22,7 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -46,9 +54,11 @@ static int get_int(napi_env env, napi_value v, int32_t *out) {
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool offload = false;
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &offload);
   char name[64] = {0};
   size_t len = 0;
   if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
@@ -63,12 +73,19 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (fd < 0) return throw_errno(env, "open /dev/net/tun", errno);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, len);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "TUNSETIFF", err);
+  }
+  // The kernel may now hand us TCP segments of up to 64 KB (TSO4) and packets whose checksum is left to us
+  // (CSUM), each behind a virtio_net_hdr saying so; it takes the same from us on write. No UDP offloads.
+  if (offload && ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO_ECN)) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "TUNSETOFFLOAD", err);
   }
   napi_value obj, jfd, jname;
   napi_create_object(env, &obj);
@@ -86,13 +103,13 @@ typedef struct {
   int fd;
   int active;
   size_t cap;      /* the largest packet a read may return */
-  size_t slab_cap; /* room for a batch: MAX_BATCH packets of the MTU hint, and always one whole `cap` */
-  char *buf;       /* the batch's packets back to back */
+  size_t slab_cap; /* room for a batch (at least one whole `cap`) */
+  char *buf;       /* the batch's packets back to back: the JS slab's memory */
+  napi_ref slab;   /* keeps the slab alive while we read into it */
 } reader_t;
 
 static void on_poll_closed(uv_handle_t *h) {
   reader_t *r = h->data;
-  free(r->buf);
   free(r);
 }
 
@@ -101,6 +118,7 @@ static void stop_reader(reader_t *r) {
   r->active = 0;
   uv_poll_stop(&r->poll);
   napi_delete_reference(r->env, r->cb);
+  napi_delete_reference(r->env, r->slab);
   uv_close((uv_handle_t *)&r->poll, on_poll_closed);
 }
 
@@ -138,9 +156,10 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   uint32_t n = 0;
   size_t off = 0;
   int err = 0;
-  // Read several packets per wake-up so a busy tunnel costs one JS call per batch, not per packet, and
-  // one Buffer per batch: the packets lie back to back and JS takes views of them (one allocation, not
-  // one per packet). A read always has room for the largest packet, so each packet is seen whole.
+  // Read several packets per wake-up (until EAGAIN or the slab is full) so a busy tunnel costs one JS call per
+  // batch, not per packet, and no allocation: the packets lie back to back in the caller's slab, reused for
+  // every batch, and JS takes views of them (copying what it keeps before the callback returns). A read
+  // always has room for the largest packet, so each packet is seen whole.
   while (n < MAX_BATCH && r->slab_cap - off >= r->cap) {
     ssize_t got = read(r->fd, r->buf + off, r->cap);
     if (got < 0) {
@@ -154,10 +173,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     off += (size_t)got;
   }
   if (n > 0) {
-    napi_value slab;
-    void *data;
-    napi_create_buffer_copy(env, off, r->buf, &data, &slab);
-    call_js(r, slab, lens);
+    napi_value unused;
+    napi_get_undefined(env, &unused);
+    call_js(r, lens, unused);
   }
   if (err && r->active) fail_reader(r, err);
   napi_close_handle_scope(env, scope);
@@ -171,14 +189,17 @@ static void finalize_reader(napi_env env, void *data, void *hint) {
 }
 
 static napi_value js_start_reader(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd, mtu;
   napi_valuetype t;
-  if (argc < 3 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &mtu) ||
-      napi_typeof(env, argv[2], &t) != napi_ok || t != napi_function) {
-    napi_throw_type_error(env, NULL, "startReader(fd, mtu, callback)");
+  void *slab_data = NULL;
+  size_t slab_len = 0;
+  if (argc < 4 || !get_int(env, argv[0], &fd) || !get_int(env, argv[1], &mtu) ||
+      napi_get_buffer_info(env, argv[2], &slab_data, &slab_len) != napi_ok ||
+      napi_typeof(env, argv[3], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, NULL, "startReader(fd, mtu, slab, callback)");
     return NULL;
   }
   uv_loop_t *loop;
@@ -186,17 +207,22 @@ static napi_value js_start_reader(napi_env env, napi_callback_info info) {
   reader_t *r = calloc(1, sizeof *r);
   r->env = env;
   r->fd = fd;
-  // `mtu` is a hint only: never read less than a whole IPv4 packet can be.
-  r->cap = mtu > 65535 ? (size_t)mtu : 65535;
-  r->slab_cap = r->cap + (size_t)MAX_BATCH * (size_t)(mtu > 0 && mtu < 65535 ? mtu : 1500);
-  r->buf = malloc(r->slab_cap);
+  // `mtu` is a hint only: never read less than a whole IPv4 packet can be, plus a virtio_net_hdr (offload).
+  r->cap = (mtu > 65535 ? (size_t)mtu : 65535) + 16;
+  if (slab_len < r->cap) {
+    free(r);
+    napi_throw_range_error(env, NULL, "startReader: the slab must hold one packet of 65535 bytes and its header");
+    return NULL;
+  }
+  r->slab_cap = slab_len;
+  r->buf = slab_data;
   r->poll.data = r;
-  if (!r->buf || uv_poll_init(loop, &r->poll, fd) != 0) {
-    free(r->buf);
+  if (uv_poll_init(loop, &r->poll, fd) != 0) {
     free(r);
     return throw_errno(env, "uv_poll_init", EINVAL);
   }
-  napi_create_reference(env, argv[2], 1, &r->cb);
+  napi_create_reference(env, argv[2], 1, &r->slab);
+  napi_create_reference(env, argv[3], 1, &r->cb);
   r->active = 1;
   uv_poll_start(&r->poll, UV_READABLE, on_readable);
   napi_value ext;
@@ -217,6 +243,25 @@ static napi_value js_stop_reader(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_pause_reader(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  bool paused = false;
+  if (argc < 2 || napi_get_value_external(env, argv[0], &data) != napi_ok || !data ||
+      napi_get_value_bool(env, argv[1], &paused) != napi_ok) {
+    napi_throw_type_error(env, NULL, "pauseReader(reader, paused)");
+    return NULL;
+  }
+  reader_t *r = data;
+  if (r->active) {
+    if (paused) uv_poll_stop(&r->poll);
+    else uv_poll_start(&r->poll, UV_READABLE, on_readable);
+  }
+  return NULL;
+}
+
 static napi_value js_write(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -231,6 +276,23 @@ static napi_value js_write(napi_env env, napi_callback_info info) {
   // Any failure (queue full, a packet the kernel rejects, a device that is gone) means this packet is
   // dropped; a device that is gone for good is reported once through the reader's callback.
   ssize_t n = write(fd, data, len);
+  napi_value ok;
+  napi_get_boolean(env, n >= 0, &ok);
+  return ok;
+}
+
+static napi_value js_writev(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  struct iovec iov[2];
+  if (argc < 3 || !get_int(env, argv[0], &fd) || napi_get_buffer_info(env, argv[1], &iov[0].iov_base, &iov[0].iov_len) != napi_ok ||
+      napi_get_buffer_info(env, argv[2], &iov[1].iov_base, &iov[1].iov_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "writev(fd, header, packet)");
+    return NULL;
+  }
+  ssize_t n = writev(fd, iov, 2);
   napi_value ok;
   napi_get_boolean(env, n >= 0, &ok);
   return ok;
@@ -274,7 +336,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"startReader", NULL, js_start_reader, NULL, NULL, NULL, napi_default, NULL},
       {"stopReader", NULL, js_stop_reader, NULL, NULL, NULL, napi_default, NULL},
+      {"pauseReader", NULL, js_pause_reader, NULL, NULL, NULL, napi_default, NULL},
       {"write", NULL, js_write, NULL, NULL, NULL, napi_default, NULL},
+      {"writev", NULL, js_writev, NULL, NULL, NULL, napi_default, NULL},
       {"raiseAmbientNetAdmin", NULL, js_raise_ambient, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };

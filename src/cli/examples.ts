@@ -25,7 +25,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'skywire socks-client --api-file node.api.json --server auto --hops 2',
     'skywire socks-client --api-file node.api.json --listen 127.0.0.1:1081 --server PK',
   ],
-  'skywire vpn-server': ['skywire vpn-server --api-file node.api.json --allow PK', 'skywire vpn-server --api-file node.api.json --allow-file keys.txt --subnet 10.99.0.0/24 --json'],
+  'skywire vpn-server': ['skywire vpn-server --api-file node.api.json --allow PK', 'skywire vpn-server --api-file node.api.json --allow PK --offload off', 'skywire vpn-server --api-file node.api.json --allow-file keys.txt --subnet 10.99.0.0/24 --json'],
   'skywire vpn-client': ['skywire vpn-client --api-file node.api.json PK', 'skywire vpn-client --api-file node.api.json --subnet 10.0.0.0/8 PK', 'skywire vpn-client --api-file node.api.json --exclude 203.0.113.7 --json PK'],
   'skywire chat': ['skywire chat --key me.json --messenger PK@HOST:7110 --web 127.0.0.1:7130', 'skywire chat --key me.json --messenger PK@HOST:7110 --json'],
 };

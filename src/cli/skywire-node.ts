@@ -12,6 +12,7 @@ import { startSignalClientFromEnv } from '../signal/index.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
 import { parseNodeName } from '../util/node-name.js';
+import { capYoungGeneration } from '../util/young-gen.js';
 
 function hostPort(v: string): { host: string; port: number } {
   try {
@@ -125,6 +126,8 @@ async function runNode(argv: string[]): Promise<number> {
     return 1;
   }
   installSignalHandlers();
+  // Memory under load (docs/node.md, Performance); SKYWIRE_NODE_YOUNG_GEN=default turns it off.
+  capYoungGeneration('SKYWIRE_NODE_YOUNG_GEN');
   const node = new Node({
     localKey: key,
     messengers: o.messenger,

@@ -14,7 +14,7 @@ import { capYoungGeneration } from '../apps/vpn/memory.js';
 import { VpnClient, VpnFatalError } from '../apps/vpn/client.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
-import { DEFAULT_GIVE_UP_S, DEFAULT_MTU, collect, parseGiveUp, parseDevice, parseHops, parseIpv4, parseMtu, parsePk } from '../apps/vpn/options.js';
+import { DEFAULT_GIVE_UP_S, DEFAULT_MTU, collect, parseGiveUp, parseDevice, parseHops, parseIpv4, parseMtu, parseOffload, DEFAULT_OFFLOAD, OFFLOAD_HELP, parsePk } from '../apps/vpn/options.js';
 import { VPN_PORT } from '../apps/vpn/protocol.js';
 import { type MeshTransport, connectNode } from '../apps/vpn/transport.js';
 
@@ -33,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--exclude <ip>', 'keep this IPv4 address outside a full tunnel, e.g. your transports\' peers (repeatable)', collect, [])
     .option('--dev <name>', 'TUN device name', 'cvpn0')
     .option('--mtu <bytes>', 'largest packet in the tunnel (the server may lower it)', String(DEFAULT_MTU))
+    .option('--offload <on|off>', OFFLOAD_HELP, DEFAULT_OFFLOAD)
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--port <n>', 'the vpn-server\'s app port', String(VPN_PORT))
     .option('--direct <host:port>', 'reach the server on its secure TCP listener instead of the mesh (needs --key)')
@@ -41,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
   const usage = parseCommandLine(program, argv);
   if (usage !== undefined) return usage;
   const opts = program.opts<{
-    hops?: string; giveUpAfter: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; stateDir: string;
+    hops?: string; giveUpAfter: string; subnet: string[]; exclude: string[]; dev: string; mtu: string; offload: string; stateDir: string;
     api?: string; token?: string; apiFile?: string; name: string; port: string; direct?: string; key?: string; json: boolean;
   }>();
   const serverArg = program.args[0];
@@ -57,6 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       exclude: opts.exclude.map((ip) => parseIpv4(ip, '--exclude')),
       device: parseDevice(opts.dev),
       mtu: parseMtu(opts.mtu),
+      offload: parseOffload(opts.offload),
     };
   } catch (err) {
     console.error(`vpn-client: ${(err as Error).message}`);

@@ -10,7 +10,7 @@ import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
 import { capYoungGeneration } from '../apps/vpn/memory.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
-import { DEFAULT_MTU, DEFAULT_SUBNET, collect, parseAllowList, parseDevice, parseMtu } from '../apps/vpn/options.js';
+import { DEFAULT_MTU, DEFAULT_SUBNET, collect, parseAllowList, parseDevice, parseMtu, parseOffload, DEFAULT_OFFLOAD, OFFLOAD_HELP } from '../apps/vpn/options.js';
 import { VPN_PORT } from '../apps/vpn/protocol.js';
 import { VpnServer } from '../apps/vpn/server.js';
 import { type MeshTransport, connectNode } from '../apps/vpn/transport.js';
@@ -25,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--dev <name>', 'TUN device name', 'svpn0')
     .option('--mtu <bytes>', 'largest packet in the tunnel', String(DEFAULT_MTU))
     .option('--firewall <kind>', 'NAT with auto | nft | iptables', 'auto')
+    .option('--offload <on|off>', OFFLOAD_HELP, DEFAULT_OFFLOAD)
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
     .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
     .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key); a bare :PORT is loopback')
@@ -33,7 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   const usage = parseCommandLine(program, argv);
   if (usage !== undefined) return usage;
   const opts = program.opts<{
-    allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; firewall: string; stateDir: string;
+    allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; offload: string; firewall: string; stateDir: string;
     api?: string; token?: string; apiFile?: string; name: string; port: string; directListen?: string; key?: string; json: boolean;
   }>();
   let cfg;
@@ -42,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     const allow = parseAllowList(opts.allow, opts.allowFile);
     if (!allow.size) throw new Error('no client is allowed: give --allow <key> or --allow-file <path>');
     if (opts.directListen && !opts.key) throw new Error('--direct-listen needs --key <file> (the server\'s identity)');
-    cfg = { allow, subnet: parseCidr(opts.subnet, '--subnet'), device: parseDevice(opts.dev), mtu: parseMtu(opts.mtu), firewall: opts.firewall as 'auto' };
+    cfg = { allow, subnet: parseCidr(opts.subnet, '--subnet'), device: parseDevice(opts.dev), mtu: parseMtu(opts.mtu), offload: parseOffload(opts.offload), firewall: opts.firewall as 'auto' };
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
     return 2;

@@ -1,6 +1,7 @@
 // Forwarding: a packet that arrived on a transport goes where its route id's rule says (docs/routing.md,
 // Routing table): on to the next hop with the id rewritten, or to a local route end. A full next hop stops
 // reading the transport the packet came from until it drains (per-hop backpressure).
+import { noteDataBytes } from '../util/young-gen.js';
 import { PacketType, payloadLength, type Packet } from './packet.js';
 import type { RoutingTable } from './routing-table.js';
 import type { Transport } from './transport.js';
@@ -39,6 +40,7 @@ export class Forwarder {
     }
     rule.lastActivity = Date.now();
     const len = payloadLength(p);
+    noteDataBytes(len);
     rule.bytesIn += len;
     rule.packetsIn++;
     const meter = this.meter;

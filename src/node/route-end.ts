@@ -10,12 +10,13 @@
 // resends from the count it is told. The byte stream, and so the end-to-end cipher on top, stays intact.
 import { Duplex } from 'node:stream';
 import type { RouteEndSpec } from '../routing/control-protocol.js';
-import { PacketType, type Packet, type PacketTypeValue } from './packet.js';
+import { PacketType, payloadLength, type Packet, type PacketTypeValue } from './packet.js';
 import type { Transport } from './transport.js';
 import type { Rule } from './routing-table.js';
 import { SendWindow, WINDOW } from './send-window.js';
 import { PacketBatcher } from './packet-batcher.js';
 import { Suspension } from './route-suspension.js';
+import { noteDataBytes } from '../util/young-gen.js';
 
 /** A route end: its spec from the manager's install, the route's key, and the id its packets arrive with. */
 export type RouteEndInfo = RouteEndSpec & { routeKey: string; inRouteId: number };
@@ -112,6 +113,7 @@ export class RouteEnd extends Duplex {
       case PacketType.DATA:
       case PacketType.HANDSHAKE:
         if (this.remoteEnded) return;
+        noteDataBytes(payloadLength(p));
         // Pause the transport when the reader is full after our half-close (no more counts can reach the
         // sender), or when a sender ignores the window, rather than buffer without bound.
         if ((!this.pushPayload(p) && this.localEnded) || this.readableLength > 2 * WINDOW) {
@@ -295,6 +297,7 @@ export class RouteEnd extends Duplex {
   /** Packetizes and sends `bufs`, keeping them for a resend after a repair; false when the transport is full. */
   private sendNow(t: Transport, type: PacketTypeValue, bufs: Buffer[]): boolean {
     const { ok, bytes, packets } = t.sendStream(type, this.state.outRouteId, bufs);
+    noteDataBytes(bytes);
     this.window.record(bufs, bytes, !this.remoteEnded);
     this.lastSent = Date.now();
     const out = this.rules.outRule;

@@ -30,7 +30,8 @@ function pipe(from: TunDevice, to: TunDevice, impaired: boolean): void {
         to.write(pkt);
         continue;
       }
-      queue.push({ at: performance.now() + delayMs, pkt });
+      // (a copy: the packets are views of the reader's slab, reused for the next batch)
+      queue.push({ at: performance.now() + delayMs, pkt: Buffer.from(pkt) });
       if (!timer) timer = setTimeout(flush, delayMs);
     }
   };

@@ -16,11 +16,14 @@ import {
   createFrameReader,
   encodeFrame,
   encodeJson,
-  encodePackets,
   parseAssign,
   parseErrorBody,
+  parseOffloadBody,
 } from './protocol.js';
 import { TunDevice } from './tun.js';
+import { noteDataBytes } from '../../util/young-gen.js';
+import { GSO_MAX_SIZE, type Offload, checkOffload, largestSegment, writeToDevice } from './gso.js';
+import { Outbound, segmentsOf } from './outbound.js';
 import { NetJournal, addRoute, configureLink, currentRoute, run } from './netconfig.js';
 import type { DialOptions, MeshTransport } from './transport.js';
 
@@ -32,6 +35,8 @@ export interface VpnClientOptions {
   hops?: number;
   device: string;
   mtu: number;
+  /** Ask for TUN offloads (IFF_VNET_HDR, TSO4, checksum; gso.ts); used when the server has them too. */
+  offload: boolean;
   /** Only these subnets go through the tunnel; undefined = all traffic. */
   subnets?: Cidr[];
   /** IPv4 addresses that stay outside a full tunnel (besides the transport's own). */
@@ -63,7 +68,15 @@ export class VpnFatalError extends Error {
 /** The server refused (key not allowed, no free address, incompatible server). */
 export class VpnRefusedError extends VpnFatalError {}
 
+/**
+ * Congestion towards the server: past PAUSE_AT bytes queued on the stream the client stops reading its TUN
+ * device until the stream drains (backpressure: the packets wait in the kernel's device queue and a local TCP
+ * sender is held back by TCP Small Queues, instead of losing packets and backing off). As before issue 13,
+ * `SKYWIRE_VPN_CONGESTION=drop` drops batches past MAX_QUEUED instead (the bench's "before").
+ */
+const PAUSE_AT = 256 * 1024;
 const MAX_QUEUED = 512 * 1024;
+const DROP_WHEN_CONGESTED = process.env.SKYWIRE_VPN_CONGESTION === 'drop';
 
 export class VpnClient {
   readonly counters = new Counters();
@@ -186,6 +199,7 @@ export class VpnClient {
       sock.on('error', (err) => finish(err.message));
       sock.on('close', () => finish('stream closed'));
       sock.on('data', (chunk: Buffer) => {
+      noteDataBytes(chunk.length);
         lastHeard = Date.now();
         let frames: Frame[];
         try {
@@ -197,6 +211,7 @@ export class VpnClient {
         for (const f of frames) {
           if (up) {
             if (f.type === FrameType.Packet) this.fromServer(f.body);
+            else if (f.type === FrameType.OffloadPacket) this.fromServerOffload(f.body);
           } else if (f.type === FrameType.Assign) {
             clearTimeout(helloTimer);
             let a: Assign;
@@ -224,7 +239,8 @@ export class VpnClient {
           }
         }
       });
-      sock.write(encodeJson(FrameType.Hello, { v: PROTOCOL_VERSION, mtu: o.mtu }));
+      // Once the device exists its mode is fixed: later sessions ask for what it has.
+      sock.write(encodeJson(FrameType.Hello, { v: PROTOCOL_VERSION, mtu: o.mtu, offload: this.tun ? this.tun.offload : o.offload }));
     });
   }
 
@@ -235,12 +251,12 @@ export class VpnClient {
     this.assigned = a;
     const cidrAddr = `${a.address}/${a.prefixLen}`;
     if (!this.tun) {
-      this.tun = TunDevice.open(o.device);
-      await configureLink(this.journal, this.tun.name, cidrAddr, a.mtu);
+      this.tun = TunDevice.open(o.device, a.offload);
+      await configureLink(this.journal, this.tun.name, cidrAddr, a.mtu, a.offload ? GSO_MAX_SIZE : undefined);
       await this.addRoutes(this.tun.name);
       this.tun.onPackets(
         Math.max(a.mtu, o.mtu),
-        (packets) => this.fromTun(packets),
+        (packets, offloads) => this.fromTun(packets, offloads),
         (err) => {
           o.log.error('TUN device failed; stopping', { err });
           o.onFatal?.(err);
@@ -276,40 +292,67 @@ export class VpnClient {
     await addRoute(this.journal, ['128.0.0.0/1', 'dev', dev]);
   }
 
-  private fromTun(packets: Buffer[]): void {
+  private fromTun(packets: Buffer[], offloads?: Offload[]): void {
+    for (const p of packets) noteDataBytes(p.length);
     const a = this.assigned;
     const sock = this.sock;
     if (!a || !sock) {
       this.counters.drop('route_down');
       return;
     }
-    const out: Buffer[] = [];
-    for (const pkt of packets) {
-      if (checkIpv4(pkt)) {
-        this.counters.drop('tun_not_ipv4');
-      } else if (pkt.length > a.mtu) {
-        // Larger than the route carries: answer like a router would, so the sender's PMTU discovery adapts.
-        this.counters.drop('too_big');
-        if (dontFragment(pkt) && !isIcmpError(pkt)) this.tun?.write(buildFragNeeded(pkt, ipToInt(a.gateway), a.mtu));
-      } else {
-        out.push(pkt);
-      }
+    const out = new Outbound(a.offload);
+    for (let i = 0; i < packets.length; i++) {
+      const pkt = packets[i];
+      const off = offloads?.[i];
+      if (checkIpv4(pkt)) this.counters.drop('tun_not_ipv4');
+      // Larger than the route carries: answer like a router would, so the sender's PMTU discovery adapts.
+      else if (largestSegment(pkt, off) > a.mtu) for (const p of segmentsOf(pkt, off)) this.tooBig(p, a);
+      else out.add(pkt, off);
     }
-    if (!out.length) return;
-    if (sock.writableLength > MAX_QUEUED) {
+    if (!out.packets.length) return;
+    if (DROP_WHEN_CONGESTED && sock.writableLength > MAX_QUEUED) {
       this.counters.drop('congestion');
       return;
     }
-    for (const p of out) {
-      this.counters.packetsOut++;
-      this.counters.bytesOut += p.length;
-    }
-    sock.write(encodePackets(out));
+    this.counters.packetsOut += out.packets.length;
+    this.counters.bytesOut += out.bytes;
+    sock.write(out.encode());
+    if (!DROP_WHEN_CONGESTED && sock.writableLength > PAUSE_AT) this.holdTun(sock);
   }
 
-  private fromServer(pkt: Buffer): void {
-    const problem = checkIpv4(pkt);
+  /** Stops reading the TUN device until `sock` drains (or ends: a new session starts reading again). */
+  private holdTun(sock: Duplex): void {
+    const tun = this.tun;
+    if (!tun) return;
+    tun.pauseReading(true);
+    const resume = () => {
+      sock.off('drain', resume);
+      sock.off('close', resume);
+      tun.pauseReading(false);
+    };
+    sock.on('drain', resume);
+    sock.on('close', resume);
+  }
+
+  private tooBig(pkt: Buffer, a: Assign): void {
+    this.counters.drop('too_big');
+    if (dontFragment(pkt) && !isIcmpError(pkt)) this.tun?.write(buildFragNeeded(pkt, ipToInt(a.gateway), a.mtu));
+  }
+
+  /** An OFFLOAD_PACKET: only in a session that agreed to offloads, with fields that fit the packet. */
+  private fromServerOffload(body: Buffer): void {
+    const parsed = this.assigned?.offload ? parseOffloadBody(body) : null;
+    if (!parsed) {
+      const n = this.counters.drop('bad_offload');
+      if (worthLogging(n)) this.o.log.warn('offload frame from server dropped', { count: n });
+      return;
+    }
+    this.fromServer(parsed.packet, parsed.offload);
+  }
+
+  private fromServer(pkt: Buffer, offload?: Offload): void {
     const a = this.assigned;
+    const problem = checkIpv4(pkt) ?? (offload && a ? checkOffload(pkt, offload, a.mtu) : undefined);
     if (problem || !a || dstOf(pkt) !== ipToInt(a.address)) {
       const reason = problem ?? 'not_for_us';
       const n = this.counters.drop(reason);
@@ -318,6 +361,6 @@ export class VpnClient {
     }
     this.counters.packetsIn++;
     this.counters.bytesIn += pkt.length;
-    if (!this.tun?.write(pkt)) this.counters.drop('tun_write');
+    if (this.tun && !writeToDevice(this.tun, pkt, offload)) this.counters.drop('tun_write');
   }
 }

@@ -226,11 +226,13 @@ export function disableIpv6(dev: string): void {
 }
 
 /** Brings up `dev` with `address/prefixLen` and `mtu`; the link is journaled so a crash leaves nothing. */
-export async function configureLink(j: NetJournal, dev: string, cidrAddr: string, mtu: number): Promise<void> {
+/** `gsoMaxSize`: cap the kernel's GSO packets on an offload device (gso.ts, GSO_MAX_SIZE). */
+export async function configureLink(j: NetJournal, dev: string, cidrAddr: string, mtu: number, gsoMaxSize?: number): Promise<void> {
   await j.make({ kind: 'link', dev }, async () => {
     disableIpv6(dev);
     await run('ip', ['addr', 'replace', cidrAddr, 'dev', dev]);
-    await run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), 'up']);
+    const gso = gsoMaxSize ? ['gso_max_size', String(gsoMaxSize)] : [];
+    await run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), ...gso, 'up']);
   });
 }
 

@@ -71,3 +71,12 @@ export function parseGiveUp(text: string): number {
 }
 
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** Default of --offload (docs/vpn.md, "Offload": chosen from bench/vpn's before/after figures). */
+export const DEFAULT_OFFLOAD = 'on';
+export const OFFLOAD_HELP = 'TUN offloads: the kernel hands the VPN TCP segments of up to 62 KB, checksums left to the far end (on | off)';
+
+export function parseOffload(text: string): boolean {
+  if (text !== 'on' && text !== 'off') throw new Error(`--offload "${text}" must be on or off`);
+  return text === 'on';
+}

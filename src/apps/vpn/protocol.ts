@@ -2,6 +2,7 @@
 // A session starts with HELLO (client) answered by ASSIGN or ERROR (server); then both sides send PACKET
 // frames, each exactly one IP packet, and KEEPALIVE frames so a dead route is noticed while idle.
 import { FrameDecoder } from '../../net/framing.js';
+import type { Offload } from './gso.js';
 
 export const VPN_SERVICE = 'vpn';
 /** The app port a vpn-server listens on at its node (44, as in Skywire's later releases). */
@@ -14,12 +15,16 @@ export const enum FrameType {
   Error = 0x03,
   Packet = 0x10,
   Keepalive = 0x11,
+  /** An IP packet with offload fields (gso.ts), only in a session both ends agreed to offload in. */
+  OffloadPacket = 0x12,
 }
 
 export interface Hello {
   v: number;
   /** Largest IP packet the client can take. */
   mtu: number;
+  /** The client takes and sends OFFLOAD_PACKET frames (absent: false; servers before it ignore the field). */
+  offload: boolean;
 }
 
 export interface Assign {
@@ -27,6 +32,8 @@ export interface Assign {
   prefixLen: number;
   gateway: string;
   mtu: number;
+  /** Both ends use OFFLOAD_PACKET frames in this session (absent: false). */
+  offload: boolean;
 }
 
 export type VpnErrorCode = 'not_allowed' | 'pool_exhausted' | 'bad_hello' | 'version' | 'shutting_down';
@@ -50,19 +57,44 @@ export function encodeFrame(type: FrameType, body: Buffer = Buffer.alloc(0)): Bu
 
 export const encodeJson = (type: FrameType, value: object): Buffer => encodeFrame(type, Buffer.from(JSON.stringify(value)));
 
-/** Several packets as one buffer, so a batch read from the TUN device costs one socket write. */
-export function encodePackets(packets: Buffer[]): Buffer {
+/** OFFLOAD_PACKET body: `flags u8 (bit 0: checksum to complete) | gso_type u8 | gso_size u16 | packet`. */
+export const OFFLOAD_BYTES = 4;
+/** The largest packet one OFFLOAD_PACKET frame carries. */
+export const MAX_OFFLOAD_PACKET = MAX_BODY - OFFLOAD_BYTES;
+
+/**
+ * Several packets as one buffer, so a batch read from the TUN device costs one socket write. A packet whose
+ * `offloads` entry asks for a checksum or GSO goes as OFFLOAD_PACKET, the others as PACKET.
+ */
+export function encodePackets(packets: Buffer[], offloads?: Offload[]): Buffer {
   let size = 0;
-  for (const p of packets) size += HEADER_BYTES + p.length;
+  for (let i = 0; i < packets.length; i++) size += HEADER_BYTES + packets[i].length + (offloads?.[i].needsCsum ? OFFLOAD_BYTES : 0);
   const out = Buffer.allocUnsafe(size);
   let off = 0;
-  for (const p of packets) {
-    out[off] = FrameType.Packet;
-    out.writeUInt16BE(p.length, off + 1);
+  for (let i = 0; i < packets.length; i++) {
+    const p = packets[i];
+    const o = offloads?.[i];
+    if (o?.needsCsum) {
+      out[off] = FrameType.OffloadPacket;
+      out.writeUInt16BE(p.length + OFFLOAD_BYTES, off + 1);
+      out[off + 3] = 1;
+      out[off + 4] = o.gsoType;
+      out.writeUInt16BE(o.gsoSize, off + 5);
+      off += OFFLOAD_BYTES;
+    } else {
+      out[off] = FrameType.Packet;
+      out.writeUInt16BE(p.length, off + 1);
+    }
     p.copy(out, off + HEADER_BYTES);
     off += HEADER_BYTES + p.length;
   }
   return out;
+}
+
+/** An OFFLOAD_PACKET body's fields and packet; null when it is too short or has unknown flags. */
+export function parseOffloadBody(body: Buffer): { packet: Buffer; offload: Offload } | null {
+  if (body.length < OFFLOAD_BYTES + 20 || body[0] !== 1) return null;
+  return { packet: body.subarray(OFFLOAD_BYTES), offload: { needsCsum: true, gsoType: body[1], gsoSize: body.readUInt16BE(2) } };
 }
 
 export interface Frame {
@@ -110,7 +142,14 @@ function ipv4(o: Record<string, unknown>, key: string, what: string): string {
 /** Checks a client's HELLO: `v` a whole number, `mtu` 576-65535 (each sent by every client of version 1). */
 export function parseHello(body: Buffer): Hello {
   const o = parseJsonObject(body, 'HELLO');
-  return { v: int(o, 'v', 'HELLO', 0, 0xffff), mtu: int(o, 'mtu', 'HELLO', 576, 65535) };
+  return { v: int(o, 'v', 'HELLO', 0, 0xffff), mtu: int(o, 'mtu', 'HELLO', 576, 65535), offload: flag(o, 'offload', 'HELLO') };
+}
+
+/** An optional boolean field (absent: false). */
+function flag(o: Record<string, unknown>, key: string, what: string): boolean {
+  const v = o[key] ?? false;
+  if (typeof v !== 'boolean') throw new Error(`malformed ${what} frame: "${key}" must be true or false`);
+  return v;
 }
 
 /** Checks the server's ASSIGN before any of it reaches `ip`. */
@@ -121,6 +160,7 @@ export function parseAssign(body: Buffer): Assign {
     prefixLen: int(o, 'prefixLen', 'ASSIGN', 1, 30),
     gateway: ipv4(o, 'gateway', 'ASSIGN'),
     mtu: int(o, 'mtu', 'ASSIGN', 576, 65535),
+    offload: flag(o, 'offload', 'ASSIGN'),
   };
 }
 

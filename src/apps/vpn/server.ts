@@ -24,11 +24,14 @@ import {
   createFrameReader,
   encodeFrame,
   encodeJson,
-  encodePackets,
   parseHello,
+  parseOffloadBody,
 } from './protocol.js';
 import { AddressPool, PoolExhaustedError } from './pool.js';
+import { GSO_MAX_SIZE, type Offload, checkOffload, largestSegment, writeToDevice } from './gso.js';
+import { Outbound, segmentsOf } from './outbound.js';
 import { TunDevice } from './tun.js';
+import { noteDataBytes } from '../../util/young-gen.js';
 import { type Firewall, NetJournal, addNat, configureLink, detectFirewall, setSysctl } from './netconfig.js';
 import type { MeshTransport, RemoteInfo } from './transport.js';
 
@@ -39,6 +42,8 @@ export interface VpnServerOptions {
   subnet: Cidr;
   device: string;
   mtu: number;
+  /** TUN offloads (IFF_VNET_HDR, TSO4, checksum; gso.ts) for clients that take them too. */
+  offload: boolean;
   firewall: 'auto' | Firewall;
   stateDir: string;
   log: Logger;
@@ -48,13 +53,20 @@ export interface VpnServerOptions {
   onFatal?: (err: Error) => void;
 }
 
-/** Bytes queued towards one client beyond which packets are dropped (as a router would), not buffered. */
-const MAX_QUEUED = 512 * 1024;
+/**
+ * Bytes queued towards one client beyond which packets are dropped (as a router would), not buffered: the
+ * route's window (src/node/send-window.ts), so a client keeping up with its route loses nothing to the
+ * server's queue. One TUN device serves every client, so a slow one cannot pause it for the others.
+ * `SKYWIRE_VPN_CONGESTION=drop`: 512 KiB, as before issue 13 (the bench's "before").
+ */
+const MAX_QUEUED = process.env.SKYWIRE_VPN_CONGESTION === 'drop' ? 512 * 1024 : 2 * 1024 * 1024;
 
 interface Session {
   pk: string;
   addr: number;
   mtu: number;
+  /** Both ends use offload frames (the server's device has offloads and the client asked). */
+  offload: boolean;
   sock: Duplex;
   counters: Counters;
   lastHeard: number;
@@ -84,13 +96,13 @@ export class VpnServer {
     const { o } = this;
     await this.journal.recover();
     const fw = await detectFirewall(o.firewall);
-    this.tun = TunDevice.open(o.device);
-    await configureLink(this.journal, o.device, `${this.pool.gatewayIp}/${o.subnet.prefixLen}`, o.mtu);
+    this.tun = TunDevice.open(o.device, o.offload);
+    await configureLink(this.journal, o.device, `${this.pool.gatewayIp}/${o.subnet.prefixLen}`, o.mtu, o.offload ? GSO_MAX_SIZE : undefined);
     await setSysctl(this.journal, '/proc/sys/net/ipv4/ip_forward', '1');
     await addNat(this.journal, fw, o.device, formatCidr(o.subnet));
     this.tun.onPackets(
       o.mtu,
-      (packets) => this.fromTun(packets),
+      (packets, offloads) => this.fromTun(packets, offloads),
       (err) => {
         o.log.error('TUN device failed; stopping', { err });
         o.onFatal?.(err);
@@ -141,6 +153,7 @@ export class VpnServer {
       sock.destroy();
     }, this.o.helloTimeoutMs ?? 10_000);
     sock.on('data', (chunk: Buffer) => {
+      noteDataBytes(chunk.length);
       let frames: Frame[];
       try {
         frames = reader.push(chunk);
@@ -153,6 +166,7 @@ export class VpnServer {
         if (session) {
           session.lastHeard = Date.now();
           if (f.type === FrameType.Packet) this.fromClient(session, f.body);
+          else if (f.type === FrameType.OffloadPacket) this.fromClientOffload(session, f.body);
         } else if (f.type === FrameType.Hello) {
           clearTimeout(helloTimer);
           session = this.hello(sock, remote, f.body);
@@ -204,13 +218,14 @@ export class VpnServer {
       return this.refuse(sock, 'pool_exhausted', `the server has no free address: ${err.message}`);
     }
     const mtu = Math.min(this.o.mtu, hello.mtu);
-    const s: Session = { pk, addr, mtu, sock, counters: new Counters(), lastHeard: Date.now() };
+    const offload = this.o.offload && hello.offload;
+    const s: Session = { pk, addr, mtu, offload, sock, counters: new Counters(), lastHeard: Date.now() };
     this.byAddr.set(addr, s);
     this.byPk.set(pk, s);
     sock.write(
-      encodeJson(FrameType.Assign, { address: intToIp(addr), prefixLen: this.o.subnet.prefixLen, gateway: this.pool.gatewayIp, mtu }),
+      encodeJson(FrameType.Assign, { address: intToIp(addr), prefixLen: this.o.subnet.prefixLen, gateway: this.pool.gatewayIp, mtu, offload }),
     );
-    this.o.log.info('client connected', { pk: short, address: intToIp(addr), mtu });
+    this.o.log.info('client connected', { pk: short, address: intToIp(addr), mtu, offload });
     return s;
   }
 
@@ -223,9 +238,19 @@ export class VpnServer {
     this.o.log.info('client disconnected', { pk: s.pk.slice(0, 8), address: intToIp(s.addr), why, ...s.counters.snapshot() });
   }
 
+  /** An OFFLOAD_PACKET: only in a session that agreed to offloads, with fields that fit the packet. */
+  private fromClientOffload(s: Session, body: Buffer): void {
+    const parsed = s.offload ? parseOffloadBody(body) : null;
+    if (!parsed) {
+      this.dropFromClient(s, 'bad_offload', 'offload frame from client dropped');
+      return;
+    }
+    this.fromClient(s, parsed.packet, parsed.offload);
+  }
+
   /** A packet from a client: only whole IPv4 packets from the client's own address reach the TUN device. */
-  private fromClient(s: Session, pkt: Buffer): void {
-    const problem = checkIpv4(pkt);
+  private fromClient(s: Session, pkt: Buffer, offload?: Offload): void {
+    const problem = checkIpv4(pkt) ?? (offload ? checkOffload(pkt, offload, s.mtu) : undefined);
     if (problem) {
       this.dropFromClient(s, problem, 'malformed packet from client dropped');
       return;
@@ -241,7 +266,7 @@ export class VpnServer {
     s.counters.bytesIn += pkt.length;
     this.counters.packetsIn++;
     this.counters.bytesIn += pkt.length;
-    if (!this.tun?.write(pkt)) this.counters.drop('tun_write');
+    if (this.tun && !writeToDevice(this.tun, pkt, offload)) this.counters.drop('tun_write');
   }
 
   private dropFromClient(s: Session, reason: string, msg: string, extra: Record<string, unknown> = {}): void {
@@ -251,9 +276,12 @@ export class VpnServer {
   }
 
   /** Packets the kernel routed into the TUN device, grouped by client so each gets one write. */
-  private fromTun(packets: Buffer[]): void {
-    const out = new Map<Session, Buffer[]>();
-    for (const pkt of packets) {
+  private fromTun(packets: Buffer[], offloads?: Offload[]): void {
+    for (const p of packets) noteDataBytes(p.length);
+    const out = new Map<Session, Outbound>();
+    for (let i = 0; i < packets.length; i++) {
+      const pkt = packets[i];
+      const off = offloads?.[i];
       if (checkIpv4(pkt)) {
         this.counters.drop('tun_not_ipv4');
         continue;
@@ -263,13 +291,14 @@ export class VpnServer {
         this.counters.drop('no_session');
         continue;
       }
-      if (pkt.length > s.mtu) {
-        this.tooBig(pkt, s.mtu);
+      if (largestSegment(pkt, off) > s.mtu) {
+        // (a GSO packet's segments too large for this client: each is answered as a router would)
+        for (const p of segmentsOf(pkt, off)) this.tooBig(p, s.mtu);
         continue;
       }
       let list = out.get(s);
-      if (!list) out.set(s, (list = []));
-      list.push(pkt);
+      if (!list) out.set(s, (list = new Outbound(s.offload)));
+      list.add(pkt, off);
     }
     for (const [s, list] of out) {
       if (s.sock.writableLength > MAX_QUEUED) {
@@ -277,13 +306,11 @@ export class VpnServer {
         this.counters.drop('congestion');
         continue;
       }
-      for (const p of list) {
-        s.counters.packetsOut++;
-        s.counters.bytesOut += p.length;
-        this.counters.packetsOut++;
-        this.counters.bytesOut += p.length;
+      for (const c of [s.counters, this.counters]) {
+        c.packetsOut += list.packets.length;
+        c.bytesOut += list.bytes;
       }
-      s.sock.write(encodePackets(list));
+      s.sock.write(list.encode());
     }
   }
 

@@ -4,13 +4,16 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Offload, VNET_HDR_LEN, buildVnetHdr, parseVnetHdr } from './gso.js';
 
 interface TunAddon {
-  open(name: string): { fd: number; name: string };
-  /** cb(batch, lengths): the packets lie back to back in `batch`; cb(null, error) once when the device fails. */
-  startReader(fd: number, mtu: number, cb: (batch: Buffer | null, lengthsOrError: number[] | string) => void): object;
+  open(name: string, offload: boolean): { fd: number; name: string };
+  /** cb(lengths): the packets lie back to back in `slab` (reused per batch); cb(null, error) once when the device fails. */
+  startReader(fd: number, mtu: number, slab: Buffer, cb: (lengths: number[] | null, error?: string) => void): object;
   stopReader(reader: object): void;
+  pauseReader(reader: object, paused: boolean): void;
   write(fd: number, packet: Buffer): boolean;
+  writev(fd: number, header: Buffer, packet: Buffer): boolean;
   close(fd: number): void;
   raiseAmbientNetAdmin(): boolean;
 }
@@ -47,19 +50,25 @@ export function loadTunAddon(): TunAddon {
 export class TunDevice {
   private reader: object | undefined;
   private closed = false;
+  private paused = false;
 
   private constructor(
     private readonly lib: TunAddon,
     readonly fd: number,
     readonly name: string,
+    /** Opened with IFF_VNET_HDR and TSO4/checksum offloads (gso.ts): packets come with their offload fields. */
+    readonly offload: boolean,
   ) {}
 
-  /** Creates (or attaches to) the TUN interface `name`. It vanishes when the process closes it or dies. */
-  static open(name: string): TunDevice {
+  /**
+   * Creates (or attaches to) the TUN interface `name`; with `offload`, the kernel hands it TCP segments of up to
+   * 64 KB and leaves checksums to the far end (gso.ts). It vanishes when the process closes it or dies.
+   */
+  static open(name: string, offload = false): TunDevice {
     const lib = loadTunAddon();
     try {
-      const { fd, name: actual } = lib.open(name);
-      return new TunDevice(lib, fd, actual);
+      const { fd, name: actual } = lib.open(name, offload);
+      return new TunDevice(lib, fd, actual, offload);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       if (e.code === 'EPERM' || e.code === 'EACCES') {
@@ -72,15 +81,26 @@ export class TunDevice {
   }
 
   /**
-   * Starts delivering packets read from the device; `maxPacket` sizes the read buffer. `onFailure` is
+   * Starts delivering packets read from the device; `maxPacket` sizes the read buffer. The packets are views
+   * of one slab reused for every batch: valid until `cb` returns, so copy what is kept longer. `onFailure` is
    * called once if the device fails for good (e.g. someone deleted it with `ip link del`).
    */
-  onPackets(maxPacket: number, cb: (packets: Buffer[]) => void, onFailure: (err: Error) => void): void {
+  onPackets(maxPacket: number, cb: (packets: Buffer[], offloads?: Offload[]) => void, onFailure: (err: Error) => void): void {
     if (this.reader || this.closed) return;
-    this.reader = this.lib.startReader(this.fd, maxPacket, (batch, lengths) => {
+    const slab = Buffer.allocUnsafeSlow(slabBytes(maxPacket, this.offload));
+    this.reader = this.lib.startReader(this.fd, maxPacket, slab, (lengths, error) => {
       try {
-        if (batch && Array.isArray(lengths)) cb(splitBatch(batch, lengths, PER_PACKET));
-        else onFailure(new Error(`TUN device ${this.name} failed: ${typeof lengths === 'string' ? lengths : 'unknown error'}`));
+        if (lengths) {
+          const packets = splitBatch(slab, lengths, PER_PACKET);
+          if (!this.offload) cb(packets);
+          else {
+            const offloads = packets.map((p) => parseVnetHdr(p));
+            cb(
+              packets.map((p) => p.subarray(VNET_HDR_LEN)),
+              offloads,
+            );
+          }
+        } else onFailure(new Error(`TUN device ${this.name} failed: ${error ?? 'unknown error'}`));
       } catch (err) {
         // An exception must not escape into native code; report it on the next tick like any other.
         process.nextTick(() => {
@@ -90,10 +110,20 @@ export class TunDevice {
     });
   }
 
-  /** Writes one packet; false when the kernel dropped it (queue full or packet rejected). */
-  write(packet: Buffer): boolean {
+  /**
+   * Backpressure: stop reading while the far side is congested. Packets then wait in the kernel's queue for
+   * the device (txqueuelen); a local TCP sender is held back by TCP Small Queues instead of losing packets.
+   */
+  pauseReading(paused: boolean): void {
+    if (this.reader && !this.closed && paused !== this.paused) this.lib.pauseReader(this.reader, paused);
+    this.paused = paused;
+  }
+
+  /** Writes one packet (with its offload fields on an offload device); false when the kernel dropped it. */
+  write(packet: Buffer, offload?: Offload): boolean {
     if (this.closed) return false;
-    return this.lib.write(this.fd, packet);
+    if (!this.offload) return this.lib.write(this.fd, packet);
+    return this.lib.writev(this.fd, offload?.needsCsum ? buildVnetHdr(packet, offload) : ZERO_VNET_HDR, packet);
   }
 
   close(): void {
@@ -110,6 +140,15 @@ export class TunDevice {
  * comparison in one run).
  */
 const PER_PACKET = process.env.SKYWIRE_VPN_TUN_BATCH === 'per-packet';
+
+/** The header of a packet without offloads: complete checksums, not GSO. */
+const ZERO_VNET_HDR = Buffer.alloc(VNET_HDR_LEN);
+
+/** Room for one batch: the largest read (a 65535-byte packet and its header) plus 64 packets of the MTU, or 4 GSO packets. */
+export function slabBytes(mtu: number, offload: boolean): number {
+  const largest = Math.max(mtu, 65535) + 16;
+  return offload ? 4 * largest : largest + 64 * Math.min(Math.max(mtu, 576), 65535);
+}
 
 /**
  * The packets of one batch as views of its buffer (no copies). They are valid as long as the batch is; the

@@ -27,6 +27,8 @@ test('bad arguments get a one-line error and exit code 2', async () => {
     [['vpn-client', 'auto', '--direct', '127.0.0.1:1', '--key', 'k.json'], /--direct needs the server's key, not "auto"/],
     [['vpn-server', '--allow', newPk(), '--direct-listen', '127.0.0.1:0'], /--direct-listen needs --key <file>/],
     [['vpn-client', 'auto', '--dev', 'a-very-long-device-name'], /device name .* must be 1-15/],
+    [['vpn-client', 'auto', '--offload', 'yes'], /--offload "yes" must be on or off/],
+    [['vpn-server', '--allow', newPk(), '--offload', '1'], /--offload "1" must be on or off/],
   ];
   for (const [args, re] of cases) {
     const r = await runCli(args);

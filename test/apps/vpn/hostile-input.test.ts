@@ -72,7 +72,7 @@ test('HELLOs that are null, arrays or mistyped are refused as bad_hello and the 
   );
   assert.equal(server.running, true);
   const good = l.a.spawn(process.execPath, [RAW_CLIENT, `${C_ON_A_LINK}:${VPN_PORT}`, l.serverKey.pk, id.file], { label: 'good client' });
-  await good.waitFor(/^assign \{"address":"10\.99\.0\.2","prefixLen":24,"gateway":"10\.99\.0\.1","mtu":1400\}/m);
+  await good.waitFor(/^assign \{"address":"10\.99\.0\.2","prefixLen":24,"gateway":"10\.99\.0\.1","mtu":1400,"offload":false\}/m);
   good.child.kill();
   assert.equal((await server.stop()).code, 0);
 });

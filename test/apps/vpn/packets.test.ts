@@ -36,14 +36,18 @@ test('the IPv4 header checksum matches a captured header (0xb861) and verifies t
 
 test('HELLO, ASSIGN and ERROR bodies are checked for shape, with the field named', () => {
   const j = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
-  assert.deepEqual(parseHello(j({ v: 1, mtu: 1400, extra: 'ignored' })), { v: 1, mtu: 1400 });
+  assert.deepEqual(parseHello(j({ v: 1, mtu: 1400, extra: 'ignored' })), { v: 1, mtu: 1400, offload: false });
+  assert.deepEqual(parseHello(j({ v: 1, mtu: 1400, offload: true })), { v: 1, mtu: 1400, offload: true });
+  assert.throws(() => parseHello(j({ v: 1, mtu: 1400, offload: 'yes' })), /malformed HELLO frame: "offload" must be true or false/);
   for (const bad of ['null', '[]', '[1,1400]', '7', '"x"', 'nope']) assert.throws(() => parseHello(j(bad)), /^Error: malformed HELLO frame: not (an object|JSON)$/);
   assert.throws(() => parseHello(j({ v: '1', mtu: 1400 })), /"v" must be a whole number/);
   assert.throws(() => parseHello(j({ v: 1, mtu: 100 })), /"mtu" must be a whole number from 576 to 65535/);
   assert.throws(() => parseHello(j({ v: 1, mtu: [1400] })), /"mtu"/);
 
   const assign = { address: '10.99.0.2', prefixLen: 24, gateway: '10.99.0.1', mtu: 1400 };
-  assert.deepEqual(parseAssign(j(assign)), assign);
+  assert.deepEqual(parseAssign(j(assign)), { ...assign, offload: false }, 'a server from before offloads');
+  assert.deepEqual(parseAssign(j({ ...assign, offload: true })), { ...assign, offload: true });
+  assert.throws(() => parseAssign(j({ ...assign, offload: 1 })), /"offload" must be true or false/);
   assert.throws(() => parseAssign(j('null')), /malformed ASSIGN frame: not an object/);
   assert.throws(() => parseAssign(j({ ...assign, address: '10.99.0.2/24' })), /"address" must be an IPv4 address/);
   assert.throws(() => parseAssign(j({ ...assign, address: '10.99.0.256' })), /"address"/);

@@ -1,7 +1,8 @@
 // The VPN test network: A (vpn-client) -- C (vpn-server) -- B (web server on a private network).
 // A and B have no route to each other; only C's vpn-server can carry A's traffic to B.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { offloadArgs } from './offload-mode.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,16 +89,39 @@ export async function buildVpnLab(o: { netemAC?: Netem; blobBytes?: number } = {
 }
 
 /** vpn-server in C on its secure direct listener (the stand-in for a mesh route). */
-export function startServer(l: VpnLab, allow: string[], extra: string[] = []): LabProcess {
-  const args = ['vpn-server', '--direct-listen', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', l.serverKey.file];
+export function startServer(l: VpnLab, allow: string[], extra: string[] = [], env?: NodeJS.ProcessEnv): LabProcess {
+  const args = ['vpn-server', ...offloadArgs(), '--direct-listen', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', l.serverKey.file];
   return l.c.spawn(process.execPath, [CLI, ...args, '--allow', allow.join(','), '--state-dir', l.stateC, ...extra], {
     label: 'vpn-server',
+    env,
   });
 }
 
-export function startClient(l: VpnLab, key: KeyFile, extra: string[] = []): LabProcess {
-  const args = ['vpn-client', l.serverKey.pk, '--direct', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', key.file];
-  return l.a.spawn(process.execPath, [CLI, ...args, '--state-dir', l.stateA, ...extra], { label: 'vpn-client' });
+/** Writes `bytes` random bytes to a file in `dir`; returns its path and SHA-256. */
+export function randomFile(dir: string, bytes: number): { file: string; sha: string } {
+  const data = randomBytes(bytes);
+  const file = join(dir, `upload-${process.pid}-${keyCount++}.bin`);
+  writeFileSync(file, data);
+  return { file, sha: createHash('sha256').update(data).digest('hex') };
+}
+
+/** PUTs `file` from A to B's web server through whatever path A has; resolves with the SHA-256 B computed. */
+export async function uploadFromA(l: Pick<VpnLab, 'a'>, file: string): Promise<string> {
+  const r = await l.a.exec('curl', ['-sS', '--max-time', '60', '-T', file, `http://${B_ADDR}:8080/sha256`], 70_000);
+  if (r.code !== 0) throw new Error(`upload failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** The packet counters a vpn-server logged when it stopped (it must run with LOG_LEVEL=info). */
+export function stoppedCounters(server: LabProcess): { packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number } {
+  const line = server.stderr.split('\n').find((x) => x.includes('vpn-server stopped'));
+  const num = (k: string) => Number(new RegExp(`"${k}":(\\d+)`).exec(line ?? '')?.[1] ?? NaN);
+  return { packetsIn: num('packetsIn'), bytesIn: num('bytesIn'), packetsOut: num('packetsOut'), bytesOut: num('bytesOut') };
+}
+
+export function startClient(l: VpnLab, key: KeyFile, extra: string[] = [], env?: NodeJS.ProcessEnv): LabProcess {
+  const args = ['vpn-client', ...offloadArgs(), l.serverKey.pk, '--direct', `${C_ON_A_LINK}:${VPN_PORT}`, '--key', key.file];
+  return l.a.spawn(process.execPath, [CLI, ...args, '--state-dir', l.stateA, ...extra], { label: 'vpn-client', env });
 }
 
 /** curl from A; resolves with curl's exit code and body. Without a route, curl fails at once. */
