@@ -5,7 +5,7 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { apiRequest, resolveApi } from '../node/sdk/client.js';
-import { verifyStatement, type Verification } from '../node/metering/statement.js';
+import { verifyStatementFast, type Verification } from '../node/metering/statement.js';
 
 const DAY_MS = 86_400_000;
 /** A statement file larger than this is refused before it is parsed. */
@@ -196,7 +196,7 @@ async function runVerify(argv: string[]): Promise<number> {
     console.error(`skywire metering verify: ${file} is not JSON: ${(err as Error).message}`);
     return 2;
   }
-  const v = verifyStatement(json);
+  const v = await verifyStatementFast(json);
   if (o.json) console.log(JSON.stringify(v));
   else printVerification(v, file);
   return v.ok ? 0 : 1;

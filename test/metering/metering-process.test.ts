@@ -12,7 +12,7 @@ import { AppClient } from '../../src/node/sdk/index.js';
 import { readKeyFile, generateKeyPair } from '../../src/net/keys.js';
 import { CLI, dialRetry, testCluster, waitFor, waitTransports, type Cluster } from '../node/harness.js';
 import { signStatement, type Statement } from '../../src/node/metering/statement.js';
-import { decodeReceipt, signReceipt } from '../../src/node/metering/receipt.js';
+import { decodeReceipt, RECEIPT_MESSAGE_BYTES, signReceipt } from '../../src/node/metering/receipt.js';
 import { Ledger } from '../../src/node/metering/ledger.js';
 
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -146,7 +146,7 @@ test('A -> B -> C: B exports a statement that verifies offline and claims within
     const r = decodeReceipt(Buffer.from(entry(s).receipt!, 'hex'));
     const mine = signReceipt({ ...r, signer: b.pk, bytes: r.bytes * 2 }, kb).raw;
     const underC = Buffer.from(signReceipt({ ...r, bytes: r.bytes * 2, signer: cc.pk }, readKeyFile(keyC)).raw);
-    mine.copy(underC, 102, 102); // C's fields, B's signature
+    mine.copy(underC, RECEIPT_MESSAGE_BYTES, RECEIPT_MESSAGE_BYTES); // C's fields, B's signature
     entry(s).receipt = underC.toString('hex');
     entry(s).claimed.bytes = r.bytes * 2;
   });

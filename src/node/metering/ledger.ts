@@ -9,6 +9,7 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClassicLevel } from 'classic-level';
+import { parseLinkText } from './chain.js';
 
 export const HOUR_MS = 3_600_000;
 /** Hours kept by default: 31 days. */
@@ -24,8 +25,10 @@ export interface LedgerRecord {
   hour: number;
   bytes: number;
   packets: number;
-  /** The latest receipt for these counts, hex (166 bytes), when there is one. */
+  /** The latest receipt for these counts, hex (206 bytes), when there is one. */
   receipt?: string;
+  /** The highest checked link of that receipt's chain, "INDEX:HEX" (chain.ts). */
+  link?: string;
   lastMs: number;
 }
 
@@ -41,7 +44,8 @@ function isRecord(v: unknown): v is LedgerRecord {
     typeof r.peer === 'string' && /^0[23][0-9a-f]{64}$/.test(r.peer) &&
     Number.isInteger(r.routeId) && Number.isInteger(r.hour) &&
     Number.isSafeInteger(r.bytes) && Number.isSafeInteger(r.packets) && Number.isSafeInteger(r.lastMs) &&
-    (r.receipt === undefined || (typeof r.receipt === 'string' && /^[0-9a-f]{332}$/.test(r.receipt)))
+    (r.receipt === undefined || (typeof r.receipt === 'string' && /^[0-9a-f]{412}$/.test(r.receipt))) &&
+    (r.link === undefined || (typeof r.link === 'string' && parseLinkText(r.link) !== undefined))
   );
 }
 

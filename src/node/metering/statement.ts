@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { KeyPair } from '../../net/keys.js';
-import { decodeReceipt, verifyReceipt, type Receipt } from './receipt.js';
+import { decodeReceipt, RECEIPT_BYTES, verifyReceipt, type Receipt } from './receipt.js';
+import { hashesTo, parseLinkText } from './chain.js';
+import { verifyReceiptsParallel } from './verify-pool.js';
 import { UNSIGNED_TAIL_BYTES } from './meter.js';
 import type { LedgerRecord } from './ledger.js';
 
@@ -24,8 +26,10 @@ export interface StatementEntry {
   /** Our cumulative counts at the end of the period, and the peer's latest receipt then (hex). */
   claimed: Counts;
   receipt?: string;
+  /** The highest link of the receipt's chain we hold, "INDEX:HEX": it proves INDEX * step bytes more. */
+  link?: string;
   /** The same at the end of the previous period, when the route carried traffic before. */
-  base?: Counts & { receipt?: string };
+  base?: Counts & { receipt?: string; link?: string };
 }
 export interface StatementBody {
   type: typeof STATEMENT_TYPE;
@@ -88,8 +92,8 @@ export function buildStatement(key: KeyPair, records: LedgerRecord[], period: { 
       peer: r.peer,
       routeId: r.routeId,
       claimed: { bytes: r.bytes, packets: r.packets },
-      ...(r.receipt ? { receipt: r.receipt } : {}),
-      ...(b ? { base: { bytes: b.bytes, packets: b.packets, ...(b.receipt ? { receipt: b.receipt } : {}) } } : {}),
+      ...(r.receipt ? { receipt: r.receipt, ...(r.link ? { link: r.link } : {}) } : {}),
+      ...(b ? { base: { bytes: b.bytes, packets: b.packets, ...(b.receipt ? { receipt: b.receipt, ...(b.link ? { link: b.link } : {}) } : {}) } } : {}),
     });
   }
   entries.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : a.routeId - b.routeId));
@@ -110,7 +114,9 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 const isU32 = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCounts = (v: unknown): v is Counts => isObj(v) && isCount(v.bytes) && isCount(v.packets);
-const isReceiptHex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{332}$/.test(v);
+const RECEIPT_HEX = RECEIPT_BYTES * 2;
+const isReceiptHex = (v: unknown): v is string => typeof v === 'string' && v.length === RECEIPT_HEX && /^[0-9a-f]+$/.test(v);
+const isLink = (v: unknown): v is string => typeof v === 'string' && parseLinkText(v) !== undefined;
 
 /** Why a value is not a statement, or undefined when its shape is right. */
 function shapeError(v: unknown): string | undefined {
@@ -130,11 +136,13 @@ function shapeError(v: unknown): string | undefined {
     if (!isPk(e.peer)) return `${at}.peer must be a public key`;
     if (!isU32(e.routeId)) return `${at}.routeId must be a route id (u32)`;
     if (!isCounts(e.claimed)) return `${at}.claimed must be {bytes, packets}`;
-    if (e.receipt !== undefined && !isReceiptHex(e.receipt)) return `${at}.receipt must be a receipt (332 hex characters)`;
+    if (e.receipt !== undefined && !isReceiptHex(e.receipt)) return `${at}.receipt must be a receipt (${RECEIPT_HEX} hex characters)`;
+    if (e.link !== undefined && (!isLink(e.link) || e.receipt === undefined)) return `${at}.link must be "INDEX:HEX" (64 hex) with a receipt`;
     if (e.base !== undefined) {
-      if (!isCounts(e.base)) return `${at}.base must be {bytes, packets[, receipt]}`;
-      const r = (e.base as unknown as Record<string, unknown>).receipt;
-      if (r !== undefined && !isReceiptHex(r)) return `${at}.base.receipt must be a receipt (332 hex characters)`;
+      if (!isCounts(e.base)) return `${at}.base must be {bytes, packets[, receipt, link]}`;
+      const { receipt: r, link: l } = e.base as unknown as Record<string, unknown>;
+      if (r !== undefined && !isReceiptHex(r)) return `${at}.base.receipt must be a receipt (${RECEIPT_HEX} hex characters)`;
+      if (l !== undefined && (!isLink(l) || r === undefined)) return `${at}.base.link must be "INDEX:HEX" (64 hex) with a receipt`;
     }
   }
   return undefined;
@@ -142,8 +150,34 @@ function shapeError(v: unknown): string | undefined {
 
 const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
 
-/** Checks a statement offline: its signature, each receipt, and each claim against what the peers signed. */
-export function verifyStatement(v: unknown): Verification {
+/** The receipts of a statement whose shape is right (those whose signatures a verification needs). */
+function receiptsOf(v: unknown): Buffer[] {
+  if (shapeError(v)) return [];
+  const out: Buffer[] = [];
+  for (const e of (v as Statement).entries) {
+    if (e.receipt) out.push(Buffer.from(e.receipt, 'hex'));
+    if (e.base?.receipt) out.push(Buffer.from(e.base.receipt, 'hex'));
+  }
+  return out;
+}
+
+/**
+ * verifyStatement with every receipt's signature checked first on OpenSSL, across threads (verify-pool.ts): the
+ * fast path of `skywire metering verify`. Same answers (the tests compare both).
+ */
+export async function verifyStatementFast(v: unknown): Promise<Verification> {
+  const raws = receiptsOf(v);
+  const ok = await verifyReceiptsParallel(raws);
+  const good = new Set<string>();
+  raws.forEach((r, i) => ok[i] && good.add(r.toString('hex')));
+  return verifyStatement(v, (r) => good.has(r.raw.toString('hex')));
+}
+
+/**
+ * Checks a statement offline: its signature, each receipt, and each claim against what the peers signed.
+ * `signatureOk` checks a receipt's signature (default: @noble/curves, one at a time).
+ */
+export function verifyStatement(v: unknown, signatureOk: (r: Receipt) => boolean = verifyReceipt): Verification {
   const issues: Issue[] = [];
   const entries: VerifiedEntry[] = [];
   const totals = { claimedBytes: 0, signedBytes: 0, payableBytes: 0, coverage: 1 };
@@ -174,16 +208,30 @@ export function verifyStatement(v: unknown): Verification {
       const r = decodeReceiptOrUndefined(hex);
       if (!r) return void issue('malformed', `the ${what} is not a receipt`);
       if (r.signer !== e.peer) return void issue('wrong-key', `the ${what} is signed by ${r.signer.slice(0, 12)}..., not by the peer`);
-      if (!verifyReceipt(r)) return void issue('wrong-key', `the ${what}'s signature does not verify with the peer's key`);
+      if (!signatureOk(r)) return void issue('wrong-key', `the ${what}'s signature does not verify with the peer's key`);
       if (r.payee !== s.node) return void issue('replayed', `the ${what} was issued to ${r.payee.slice(0, 12)}..., not to this node`);
       if (r.routeId !== e.routeId) return void issue('replayed', `the ${what} is for route ${r.routeId}`);
-      const id = `${r.signer}:${r.routeId}:${r.seq}`;
+      const id = `${what}:${r.signer}:${r.routeId}:${r.seq}`;
       if (seen.has(id)) return void issue('replayed', `the ${what} (seq ${r.seq}) is used more than once`);
       seen.add(id);
       return r;
     };
     const receipt = e.receipt ? check(e.receipt, 'receipt') : undefined;
     const base = e.base?.receipt ? check(e.base.receipt, 'base receipt') : undefined;
+    // A link proves `index * step` bytes more than its receipt if it hashes to the receipt's chain tip.
+    const proven = (r: Receipt | undefined, link: string | undefined, what: string): number => {
+      if (!r) return 0;
+      const l = link ? parseLinkText(link) : undefined;
+      if (!l) return r.bytes;
+      const c = r.chain;
+      if (!c || l.index > c.links || !hashesTo(l.value, l.index, Buffer.from(c.tip, 'hex'))) {
+        issue('wrong-key', `the ${what}'s link ${l.index} does not hash to its chain's tip`);
+        return r.bytes;
+      }
+      return r.bytes + l.index * c.step;
+    };
+    const signedEnd = proven(receipt, e.link, 'receipt');
+    const signedBase = proven(base, e.base?.link, 'base receipt');
     let ok = true;
     if (receipt && (receipt.timeMs < fromMs - CLOCK_SKEW_MS || receipt.timeMs >= toMs + CLOCK_SKEW_MS)) {
       issue('replayed', `the receipt is from ${new Date(receipt.timeMs).toISOString()}, outside the period`);
@@ -193,12 +241,12 @@ export function verifyStatement(v: unknown): Verification {
       issue('replayed', `the base receipt is from ${new Date(base.timeMs).toISOString()}, not before the period`);
       ok = false;
     }
-    if (receipt && base && (base.seq >= receipt.seq || base.bytes > receipt.bytes)) {
+    if (receipt && base && (base.seq > receipt.seq || signedBase > signedEnd)) {
       issue('replayed', `the base receipt (seq ${base.seq}) is not older than the receipt (seq ${receipt.seq})`);
       ok = false;
     }
     const claimed = Math.max(0, e.claimed.bytes - (e.base?.bytes ?? 0));
-    const signed = receipt && ok ? Math.max(0, receipt.bytes - (base?.bytes ?? 0)) : 0;
+    const signed = receipt && ok ? Math.max(0, signedEnd - signedBase) : 0;
     if (e.base && e.base.bytes > e.claimed.bytes) issue('inflated', 'the base claims more than the end of the period');
     if (!e.receipt && claimed > 0) {
       issue('withheld', `claims ${mib(claimed)} with no receipt from the peer (withheld by the peer, or never sent)`);

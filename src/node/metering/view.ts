@@ -5,6 +5,7 @@ import type { Ledger, LedgerRecord } from './ledger.js';
 import type { Meter, MeterRow } from './meter.js';
 import { buildStatement } from './statement.js';
 import { decodeReceipt } from './receipt.js';
+import { parseLinkText } from './chain.js';
 import { AppApiError } from '../sdk/errors.js';
 
 export interface MeteringRequest {
@@ -32,10 +33,13 @@ export function checkMeteringRequest(req: Record<string, unknown>): MeteringRequ
   return { action, fromMs, toMs };
 }
 
+/** What the record's receipt and link prove (both were checked when they arrived). */
 function signedBytes(r: LedgerRecord): number {
   if (!r.receipt) return 0;
   try {
-    return decodeReceipt(Buffer.from(r.receipt, 'hex')).bytes;
+    const rc = decodeReceipt(Buffer.from(r.receipt, 'hex'));
+    const l = r.link ? parseLinkText(r.link) : undefined;
+    return rc.bytes + (l && rc.chain ? l.index * rc.chain.step : 0);
   } catch {
     return 0;
   }
