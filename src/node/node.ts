@@ -28,10 +28,11 @@ import { RouteDialer, type DialOptions } from './route-dialer.js';
 import { AppApiServer, type AppApiHost } from './app-api.js';
 import { nodeStatus } from './node-status.js';
 import { announcedAddresses } from './announced-addresses.js';
-import { PacketType } from './packet.js';
+import { PacketType, type Packet } from './packet.js';
 import { Meter } from './metering/meter.js';
 import { Ledger } from './metering/ledger.js';
 import { meteringView, type MeteringRequest } from './metering/view.js';
+import { routeEndRef } from './metering/route-end-ref.js';
 
 export { TRANSPORT_PORT } from './channels.js';
 export { NODE_SERVICE } from './transports.js';
@@ -118,10 +119,18 @@ export class Node extends EventEmitter implements AppApiHost {
         ledger: this.ledger,
         sendReceipt: (pk, raw) => this.transports.get(pk)?.send(PacketType.RECEIPT, 0, raw) ?? false,
         ruleAlive: (id) => (table.get(id)?.kind ?? 'reserved') !== 'reserved',
+        routeKeyOf: (id) => {
+          const r = table.get(id);
+          return r?.kind === 'consume' ? r.routeKey : undefined;
+        },
+        routeEnd: (key) => routeEndRef(this.ends, table, transportTo, key),
       });
     }
     const meter = this.meter;
-    this.forwarder = new Forwarder({ table, transportTo, meter, deliver: (key, p, from) => this.ends.deliver(key, p, from) });
+    // A RECEIPT over a route is the far end's route receipt (docs/metering.md), for the meter, not the stream.
+    const deliver = (key: string, p: Packet, from: Transport) =>
+      p.type === PacketType.RECEIPT ? meter?.onRouteReceipt(key, p.payload) : this.ends.deliver(key, p, from);
+    this.forwarder = new Forwarder({ table, transportTo, meter, deliver });
     this.transports = new Transports({
       localKey,
       pkHex,

@@ -15,7 +15,8 @@ export const HOUR_MS = 3_600_000;
 /** Hours kept by default: 31 days. */
 export const DEFAULT_RETENTION_MS = 31 * 24 * HOUR_MS;
 
-export type Direction = 'out' | 'in';
+/** `route`: a route we own, with its far end's route receipt (route-receipts.ts). */
+export type Direction = 'out' | 'in' | 'route';
 
 export interface LedgerRecord {
   dir: Direction;
@@ -33,14 +34,15 @@ export interface LedgerRecord {
 }
 
 function key(r: { hour: number; dir: Direction; peer: string; routeId: number }): string {
-  return `r!${String(r.hour).padStart(13, '0')}!${r.dir === 'out' ? 'o' : 'i'}!${r.peer}!${String(r.routeId).padStart(10, '0')}`;
+  const d = r.dir === 'out' ? 'o' : r.dir === 'in' ? 'i' : 'e';
+  return `r!${String(r.hour).padStart(13, '0')}!${d}!${r.peer}!${String(r.routeId).padStart(10, '0')}`;
 }
 
 function isRecord(v: unknown): v is LedgerRecord {
   const r = v as LedgerRecord;
   return (
     typeof r === 'object' && r !== null &&
-    (r.dir === 'out' || r.dir === 'in') &&
+    (r.dir === 'out' || r.dir === 'in' || r.dir === 'route') &&
     typeof r.peer === 'string' && /^0[23][0-9a-f]{64}$/.test(r.peer) &&
     Number.isInteger(r.routeId) && Number.isInteger(r.hour) &&
     Number.isSafeInteger(r.bytes) && Number.isSafeInteger(r.packets) && Number.isSafeInteger(r.lastMs) &&

@@ -10,6 +10,7 @@ import type { Logger } from '../../util/log.js';
 import { decodeReceipt, signReceiptAsync, verifyReceiptAsync, type Receipt } from './receipt.js';
 import { chainValue, decodeLink, encodeLink, LINK_BYTES, linkText, makeChain } from './chain.js';
 import { applyLink, isStale, MAX_LINKS, provenBytes, type Proof } from './proof.js';
+import { RouteReceipts, type RouteEndRef } from './route-receipts.js';
 import { HOUR_MS, type Ledger, type LedgerRecord } from './ledger.js';
 
 /** Proof (a link, or a receipt when there is no chain left) at least every this many received bytes on a route. */
@@ -32,6 +33,10 @@ export interface MeterHost {
   sendReceipt(pk: string, raw: Buffer): boolean;
   /** Whether our rule with this id is still installed. */
   ruleAlive(id: number): boolean;
+  /** The route key of our consume rule `id` (a local route end), for route receipts. */
+  routeKeyOf?(id: number): string | undefined;
+  /** Our end of a route. */
+  routeEnd?(routeKey: string): RouteEndRef | undefined;
   ledger?: Ledger;
 }
 
@@ -80,7 +85,8 @@ interface OutEntry extends Entry {
 }
 
 export interface MeterRow {
-  dir: 'in' | 'out';
+  /** `route`: a route we own, `bytes` what we sent, `signedBytes` what its far end signed end to end. */
+  dir: 'in' | 'out' | 'route';
   peer: string;
   routeId: number;
   bytes: number;
@@ -114,8 +120,16 @@ export class Meter {
   private writing: Promise<void> = Promise.resolve();
   /** Signatures being made or checked on the thread pool. */
   private readonly busy = new Set<Promise<void>>();
+  /** Route-level receipts: those we sign as a route's end, those the far ends of our routes sign. */
+  readonly routes: RouteReceipts;
+  private readonly routePersisted = new Map<string, string>();
 
-  constructor(private readonly host: MeterHost) {}
+  constructor(private readonly host: MeterHost) {
+    this.routes = new RouteReceipts(
+      { key: host.key, pkHex: host.pkHex, routeEnd: (k) => host.routeEnd?.(k) },
+      (p) => this.track(p),
+    );
+  }
 
   /** A packet of `len` payload bytes arrived from `peer` on our rule `routeId`. */
   received(peer: string, routeId: number, len: number): void {
@@ -145,6 +159,17 @@ export class Meter {
   closed(routeId: number): void {
     const e = this.inbound.get(routeId);
     if (e && e.bytes > (e.anchor?.bytes ?? 0)) this.sign(e, Date.now(), false);
+    if (e) this.signRoute(e, Date.now());
+  }
+
+  /** A RECEIPT that came over route `routeKey` to our end of it (the far end's route receipt). */
+  onRouteReceipt(routeKey: string, payload: Buffer): void {
+    this.routes.onReceipt(routeKey, payload);
+  }
+
+  private signRoute(e: InEntry, now: number): void {
+    const key = this.host.routeKeyOf?.(e.ruleId);
+    if (key) this.routes.sign(key, e.routeId, e.bytes, e.packets, now);
   }
 
   /** A RECEIPT packet from neighbour `from`. */
@@ -221,6 +246,7 @@ export class Meter {
     for (const e of this.inbound.values()) {
       // A receipt for exactly what arrived, with a fresh chain, each second there was traffic.
       if (e.bytes > (e.anchor?.bytes ?? 0)) this.sign(e, now, true);
+      this.signRoute(e, now);
       e.tickBytes = e.bytes;
       this.age(e, now, this.inbound, 'in');
     }
@@ -230,6 +256,8 @@ export class Meter {
       else if (!e.tailSince) e.tailSince = now;
       if (this.age(e, now, this.outbound, 'out')) this.outByPeerRoute.delete(`${e.peer}:${e.routeId}`);
     }
+    this.persistRoutes(now); // before a route gone for LINGER_MS is forgotten
+    this.routes.tick(now, LINGER_MS);
     return this.persist(now);
   }
 
@@ -244,6 +272,10 @@ export class Meter {
     }
     for (const e of this.inbound.values()) {
       out.push({ dir: 'in', peer: e.peer, routeId: e.routeId, bytes: e.bytes, packets: e.packets, signedBytes: e.signedBytes, receiptSeq: e.receipt?.seq });
+    }
+    for (const o of this.routes.owned.values()) {
+      const r = o.proof?.receipt;
+      if (r) out.push({ dir: 'route', peer: o.peer, routeId: r.routeId, bytes: o.sent.bytes, packets: o.sent.packets, signedBytes: r.bytes, receiptSeq: r.seq });
     }
     return out;
   }
@@ -328,6 +360,20 @@ export class Meter {
       ...(link ? { link } : {}),
       lastMs: now,
     });
+  }
+
+  /** A route we own: what we sent, with the far end's newest route receipt. */
+  private persistRoutes(now: number): void {
+    for (const o of this.routes.owned.values()) {
+      const r = o.proof?.receipt;
+      if (!r) continue;
+      const stamp = `${o.sent.bytes}:${r.seq}`;
+      if (this.routePersisted.get(o.routeKey) === stamp) continue;
+      this.routePersisted.set(o.routeKey, stamp);
+      const hour = Math.floor(now / HOUR_MS) * HOUR_MS;
+      this.pending.push({ dir: 'route', peer: o.peer, routeId: r.routeId, hour, bytes: o.sent.bytes, packets: o.sent.packets, receipt: r.raw.toString('hex'), lastMs: now });
+    }
+    for (const k of this.routePersisted.keys()) if (!this.routes.owned.has(k)) this.routePersisted.delete(k);
   }
 
   private persist(now: number): Promise<void> {

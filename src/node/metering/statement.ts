@@ -38,13 +38,18 @@ export interface StatementBody {
   period: { fromMs: number; toMs: number };
   createdMs: number;
   entries: StatementEntry[];
+  /**
+   * The routes this node owns that cross other nodes: `claimed` is what it sent, `receipt` the far end's
+   * route receipt (what arrived end to end, signed for this node). Absent when there are none.
+   */
+  routes?: StatementEntry[];
 }
 export interface Statement extends StatementBody {
   /** ECDSA secp256k1 (compact r||s, low s) by `node` over SHA-256 of JSON.stringify(body without signature). */
   signature: string;
 }
 
-export type IssueKind = 'malformed' | 'bad-statement-signature' | 'wrong-key' | 'replayed' | 'inflated' | 'withheld';
+export type IssueKind = 'malformed' | 'bad-statement-signature' | 'wrong-key' | 'replayed' | 'inflated' | 'withheld' | 'exceeds-route';
 export interface Issue {
   kind: IssueKind;
   peer?: string;
@@ -58,25 +63,44 @@ export interface VerifiedEntry {
   signedBytes: number;
   /** Share of the claimed bytes backed by the peer's signatures (1 when nothing is claimed). */
   coverage: number;
+  /** The cumulative counts at the end of the period: claimed, and proven by the peer's receipt and link. */
+  claimedTotal: number;
+  signedTotal: number;
 }
 export interface Verification {
   ok: boolean;
   node?: string;
   period?: { fromMs: number; toMs: number };
   entries: VerifiedEntry[];
+  /** The statement's own routes: what it sent (claimed) and what each far end signed end to end. */
+  routes: VerifiedEntry[];
   totals: { claimedBytes: number; signedBytes: number; payableBytes: number; coverage: number };
   issues: Issue[];
 }
 
 const bodyBytes = (b: StatementBody) =>
-  Buffer.from(JSON.stringify({ type: b.type, version: b.version, node: b.node, period: b.period, createdMs: b.createdMs, entries: b.entries }));
+  Buffer.from(
+    JSON.stringify({
+      type: b.type, version: b.version, node: b.node, period: b.period, createdMs: b.createdMs, entries: b.entries,
+      ...(b.routes ? { routes: b.routes } : {}),
+    }),
+  );
 
 /** The statement for [fromMs, toMs) from the ledger's `out` records (those of the period and those before it). */
 export function buildStatement(key: KeyPair, records: LedgerRecord[], period: { fromMs: number; toMs: number }, now = Date.now()): Statement {
+  const entries = entriesOf(records, period, 'out');
+  const routes = entriesOf(records, period, 'route');
+  const body: StatementBody = {
+    type: STATEMENT_TYPE, version: 1, node: key.publicKey.toString('hex'), period, createdMs: now, entries, ...(routes.length ? { routes } : {}),
+  };
+  return signStatement(body, key);
+}
+
+function entriesOf(records: LedgerRecord[], period: { fromMs: number; toMs: number }, dir: 'out' | 'route'): StatementEntry[] {
   const latest = (inPeriod: boolean) => {
     const m = new Map<string, LedgerRecord>();
     for (const r of records) {
-      if (r.dir !== 'out' || r.lastMs >= period.toMs || (r.lastMs >= period.fromMs) !== inPeriod) continue;
+      if (r.dir !== dir || r.lastMs >= period.toMs || (r.lastMs >= period.fromMs) !== inPeriod) continue;
       const k = `${r.peer}:${r.routeId}`;
       const have = m.get(k);
       if (!have || r.lastMs >= have.lastMs) m.set(k, r);
@@ -97,8 +121,7 @@ export function buildStatement(key: KeyPair, records: LedgerRecord[], period: { 
     });
   }
   entries.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : a.routeId - b.routeId));
-  const body: StatementBody = { type: STATEMENT_TYPE, version: 1, node: key.publicKey.toString('hex'), period, createdMs: now, entries };
-  return signStatement(body, key);
+  return entries;
 }
 
 /** Signs a statement body with the node's key. */
@@ -128,10 +151,15 @@ function shapeError(v: unknown): string | undefined {
   }
   if (!isCount(v.createdMs)) return 'createdMs must be a time in ms';
   if (typeof v.signature !== 'string' || !/^[0-9a-f]{128}$/.test(v.signature)) return 'signature must be 128 hex characters';
-  if (!Array.isArray(v.entries) || v.entries.length > MAX_ENTRIES) return `entries must be a list of at most ${MAX_ENTRIES}`;
-  for (let i = 0; i < v.entries.length; i++) {
-    const e: unknown = v.entries[i];
-    const at = `entries[${i}]`;
+  if (v.routes !== undefined && !Array.isArray(v.routes)) return 'routes must be a list';
+  return listError(v.entries, 'entries') ?? (v.routes ? listError(v.routes, 'routes') : undefined);
+}
+
+function listError(list: unknown, name: string): string | undefined {
+  if (!Array.isArray(list) || list.length > MAX_ENTRIES) return `${name} must be a list of at most ${MAX_ENTRIES}`;
+  for (let i = 0; i < list.length; i++) {
+    const e: unknown = list[i];
+    const at = `${name}[${i}]`;
     if (!isObj(e)) return `${at} must be an object`;
     if (!isPk(e.peer)) return `${at}.peer must be a public key`;
     if (!isU32(e.routeId)) return `${at}.routeId must be a route id (u32)`;
@@ -154,7 +182,7 @@ const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
 function receiptsOf(v: unknown): Buffer[] {
   if (shapeError(v)) return [];
   const out: Buffer[] = [];
-  for (const e of (v as Statement).entries) {
+  for (const e of [...(v as Statement).entries, ...((v as Statement).routes ?? [])]) {
     if (e.receipt) out.push(Buffer.from(e.receipt, 'hex'));
     if (e.base?.receipt) out.push(Buffer.from(e.base.receipt, 'hex'));
   }
@@ -182,7 +210,8 @@ export function verifyStatement(v: unknown, signatureOk: (r: Receipt) => boolean
   const entries: VerifiedEntry[] = [];
   const totals = { claimedBytes: 0, signedBytes: 0, payableBytes: 0, coverage: 1 };
   const bad = shapeError(v);
-  if (bad) return { ok: false, entries, totals, issues: [{ kind: 'malformed', message: bad }] };
+  const routeList: VerifiedEntry[] = [];
+  if (bad) return { ok: false, entries, routes: routeList, totals, issues: [{ kind: 'malformed', message: bad }] };
   const s = v as Statement;
   const { fromMs, toMs } = s.period;
   let sigOk: boolean;
@@ -195,11 +224,12 @@ export function verifyStatement(v: unknown, signatureOk: (r: Receipt) => boolean
 
   const seen = new Set<string>();
   const routes = new Set<string>();
-  for (const e of s.entries) {
+  // `owned`: an entry of `routes` (what we sent; the far end's route receipt), not a claim to be paid.
+  const checkEntry = (e: StatementEntry, owned: boolean): VerifiedEntry => {
     const where = { peer: e.peer, routeId: e.routeId };
-    const name = `route ${e.routeId} to ${e.peer.slice(0, 12)}...`;
+    const name = `${owned ? 'owned route' : 'route'} ${e.routeId} to ${e.peer.slice(0, 12)}...`;
     const issue = (kind: IssueKind, message: string) => issues.push({ kind, ...where, message: `${name}: ${message}` });
-    const rk = `${e.peer}:${e.routeId}`;
+    const rk = `${owned}:${e.peer}:${e.routeId}`;
     if (routes.has(rk)) issue('replayed', 'listed twice');
     routes.add(rk);
 
@@ -211,7 +241,7 @@ export function verifyStatement(v: unknown, signatureOk: (r: Receipt) => boolean
       if (!signatureOk(r)) return void issue('wrong-key', `the ${what}'s signature does not verify with the peer's key`);
       if (r.payee !== s.node) return void issue('replayed', `the ${what} was issued to ${r.payee.slice(0, 12)}..., not to this node`);
       if (r.routeId !== e.routeId) return void issue('replayed', `the ${what} is for route ${r.routeId}`);
-      const id = `${what}:${r.signer}:${r.routeId}:${r.seq}`;
+      const id = `${owned}:${what}:${r.signer}:${r.routeId}:${r.seq}`;
       if (seen.has(id)) return void issue('replayed', `the ${what} (seq ${r.seq}) is used more than once`);
       seen.add(id);
       return r;
@@ -247,6 +277,8 @@ export function verifyStatement(v: unknown, signatureOk: (r: Receipt) => boolean
     }
     const claimed = Math.max(0, e.claimed.bytes - (e.base?.bytes ?? 0));
     const signed = receipt && ok ? Math.max(0, signedEnd - signedBase) : 0;
+    const verified = { ...where, claimedBytes: claimed, signedBytes: signed, coverage: 1, claimedTotal: e.claimed.bytes, signedTotal: receipt && ok ? signedEnd : 0 };
+    if (owned) return verified;
     if (e.base && e.base.bytes > e.claimed.bytes) issue('inflated', 'the base claims more than the end of the period');
     if (!e.receipt && claimed > 0) {
       issue('withheld', `claims ${mib(claimed)} with no receipt from the peer (withheld by the peer, or never sent)`);
@@ -254,13 +286,15 @@ export function verifyStatement(v: unknown, signatureOk: (r: Receipt) => boolean
       issue('inflated', `claims ${mib(claimed)}, the peer signed for ${mib(signed)}`);
     }
     const backed = Math.min(claimed, signed);
-    entries.push({ ...where, claimedBytes: claimed, signedBytes: signed, coverage: claimed ? backed / claimed : 1 });
     totals.claimedBytes += claimed;
     totals.signedBytes += signed;
     totals.payableBytes += backed;
-  }
+    return { ...verified, coverage: claimed ? backed / claimed : 1 };
+  };
+  for (const e of s.entries) entries.push(checkEntry(e, false));
+  for (const e of s.routes ?? []) routeList.push(checkEntry(e, true));
   totals.coverage = totals.claimedBytes ? totals.payableBytes / totals.claimedBytes : 1;
-  return { ok: issues.length === 0, node: s.node, period: s.period, entries, totals, issues };
+  return { ok: issues.length === 0, node: s.node, period: s.period, entries, routes: routeList, totals, issues };
 }
 
 function decodeReceiptOrUndefined(hex: string): Receipt | undefined {
