@@ -30,7 +30,7 @@ import { nodeStatus } from './node-status.js';
 import { announcedAddresses } from './announced-addresses.js';
 import { PacketType, type Packet } from './packet.js';
 import { Meter } from './metering/meter.js';
-import { Ledger } from './metering/ledger.js';
+import { HOUR_MS, Ledger } from './metering/ledger.js';
 import { meteringView, type MeteringRequest } from './metering/view.js';
 import { routeEndRef } from './metering/route-end-ref.js';
 
@@ -195,6 +195,9 @@ export class Node extends EventEmitter implements AppApiHost {
     this.timers.push(setInterval(() => this.reportStats(), 2000));
     const meter = this.meter;
     if (meter) this.timers.push(setInterval(() => void meter.tick(), 1000));
+    const ledger = this.ledger;
+    // Old hours into daily totals (docs/metering.md, Ledger); also done at open.
+    if (ledger) this.timers.push(setInterval(() => void ledger.compact().catch((err: Error) => this.log.warn('metering compaction failed', { err: err.message })), HOUR_MS));
     if (this.o.autoConnect) {
       void this.transports.autoConnect();
       this.timers.push(setInterval(() => void this.transports.autoConnect(), 10_000));

@@ -4,14 +4,19 @@
 // `o` (out): bytes we forwarded to the peer (our claim) and the receipt the peer signed for them;
 // `i` (in):  bytes we received from the peer and the receipt we signed for it.
 // Writes are batched once per second by the meter and `sync`, so a kill -9 loses at most that second (the
-// counts are cumulative: the next receipt covers it). Bounded: one record per route per hour, and hours older
-// than the retention are deleted (compaction into signed totals is a later slice).
+// counts are cumulative: the next receipt covers it). Bounded: one record per route per hour; hours older than
+// COMPACT_AFTER_MS are compacted into one record per route per day (the day's last cumulative counts with the
+// newest receipt: a signed total that verifies as the hours did, at day granularity), and days older than the
+// retention are deleted. Compaction runs at open and hourly, and then LevelDB compacts its files.
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClassicLevel } from 'classic-level';
 import { parseLinkText } from './chain.js';
 
 export const HOUR_MS = 3_600_000;
+export const DAY_MS = 24 * HOUR_MS;
+/** Hourly records older than this are compacted into daily ones. */
+export const COMPACT_AFTER_MS = 48 * HOUR_MS;
 /** Hours kept by default: 31 days. */
 export const DEFAULT_RETENTION_MS = 31 * 24 * HOUR_MS;
 
@@ -83,6 +88,7 @@ export class Ledger {
       process.umask(umask);
     }
     await this.prune();
+    await this.compact();
   }
 
   async close(): Promise<void> {
@@ -95,10 +101,14 @@ export class Ledger {
     await this.db.batch(records.map((r) => ({ type: 'put' as const, key: key(r), value: JSON.stringify(r) })), { sync: true });
   }
 
-  /** Records of the hours in [fromMs, toMs), oldest hour first. */
+  /**
+   * Records of the hours in [fromMs, toMs), oldest hour first, and a compacted day (keyed by its first hour) whose
+   * last write is in or after fromMs's hour.
+   */
   async records(fromMs = 0, toMs = Number.MAX_SAFE_INTEGER): Promise<LedgerRecord[]> {
     const out: LedgerRecord[] = [];
-    const gte = `r!${String(Math.floor(Math.max(0, fromMs) / HOUR_MS) * HOUR_MS).padStart(13, '0')}`;
+    const fromHour = Math.floor(Math.max(0, fromMs) / HOUR_MS) * HOUR_MS;
+    const gte = `r!${String(Math.floor(fromHour / DAY_MS) * DAY_MS).padStart(13, '0')}`;
     const lt = `r!${String(Math.min(toMs, 9_999_999_999_999)).padStart(13, '0')}`;
     for await (const v of this.db.values({ gte, lt })) {
       let r: unknown;
@@ -107,10 +117,38 @@ export class Ledger {
       } catch {
         r = undefined;
       }
-      if (isRecord(r)) out.push(r);
-      else this.skipped++;
+      if (!isRecord(r)) this.skipped++;
+      else if (r.hour >= fromHour || r.lastMs >= fromHour) out.push(r);
     }
     return out;
+  }
+
+  /**
+   * Compacts the hourly records older than `afterMs` into one per direction, peer, route and day (the newest:
+   * the counts are cumulative), then lets LevelDB drop what was overwritten or deleted. Returns the records removed.
+   */
+  async compact(now = Date.now(), afterMs = COMPACT_AFTER_MS): Promise<number> {
+    const lt = `r!${String(Math.max(0, Math.floor((now - afterMs) / HOUR_MS) * HOUR_MS)).padStart(13, '0')}`;
+    const newest = new Map<string, LedgerRecord>();
+    const old: string[] = [];
+    for await (const [k, v] of this.db.iterator({ gte: 'r!', lt })) {
+      old.push(k);
+      let r: unknown;
+      try {
+        r = JSON.parse(v);
+      } catch {
+        r = undefined;
+      }
+      if (!isRecord(r)) continue; // a damaged record goes
+      const day = { ...r, hour: Math.floor(r.hour / DAY_MS) * DAY_MS };
+      const have = newest.get(key(day));
+      if (!have || day.lastMs >= have.lastMs) newest.set(key(day), day);
+    }
+    const ops = old.filter((k) => !newest.has(k)).map((k) => ({ type: 'del' as const, key: k }));
+    const puts = [...newest].map(([k, r]) => ({ type: 'put' as const, key: k, value: JSON.stringify(r) }));
+    if (ops.length || puts.length) await this.db.batch([...ops, ...puts], { sync: true });
+    await this.db.compactRange('r!', 'r"');
+    return ops.length;
   }
 
   /** Deletes the hours older than the retention. */
