@@ -261,6 +261,12 @@ export class Meter {
     return this.persist(now);
   }
 
+  /** What the next hop signed for the bytes our rule `ruleId` forwarded; undefined when we meter none. */
+  signedFor(ruleId: number): number | undefined {
+    const e = this.outbound.get(ruleId);
+    return e ? provenBytes(e.proof) : undefined;
+  }
+
   rows(now = Date.now()): MeterRow[] {
     const out: MeterRow[] = [];
     for (const e of this.outbound.values()) {

@@ -5,7 +5,7 @@ import { connect } from '../common/ws';
 import { $, clock, h } from '../common/dom';
 
 interface Transport { peer: string; latencyMs?: number; bytesIn?: number; bytesOut?: number; rateIn?: number; rateOut?: number; kind?: string }
-interface Rule { id: number | string; kind: string; route?: string; nextPk?: string; bytesIn?: number; bytesOut?: number; rateIn?: number; rateOut?: number }
+interface Rule { id: number | string; kind: string; route?: string; nextPk?: string; bytesIn?: number; bytesOut?: number; rateIn?: number; rateOut?: number; signedBytes?: number }
 interface NodeView { pk: string; online: boolean; transports: Transport[]; rules?: Rule[] }
 interface Route { key: string; from: string; to: string; port: number; fwd: string[]; rev: string[]; createdAt: number }
 interface Service { pk: string; name: string; port: number; attrs?: Record<string, string> }
@@ -88,6 +88,15 @@ function cell(text: string, cls?: string) {
   return h('td', cls ? { class: cls } : {}, text);
 }
 
+/** Receipt coverage of a rule's forwarded bytes: the share its next hop signed for (docs/metering.md). */
+function coverage(r: Rule) {
+  if (r.signedBytes === undefined) return h('td', { class: 'num', title: 'not metered' }, '');
+  const out = r.bytesOut ?? 0;
+  const share = out ? Math.min(r.signedBytes, out) / out : 1;
+  return h('td', { class: 'num coverage', 'data-coverage': share.toFixed(4), title: `${bytes(r.signedBytes)} of ${bytes(out)} signed by the next hop` },
+    `${(share * 100).toFixed(1)}%`);
+}
+
 function drawTables(s: Snapshot, history: HistoryEvent[]) {
   const m = s.manager;
   const online = s.nodes.filter((n) => n.online).length;
@@ -117,10 +126,10 @@ function drawTables(s: Snapshot, history: HistoryEvent[]) {
         h('td', {}, h('code', { title: t.peer }, short(t.peer))), cell(t.kind ?? ''), cell(ms(t.latencyMs), 'num'),
         cell(bytes(t.bytesIn), 'num'), cell(bytes(t.bytesOut), 'num'), cell(rate(t.rateIn), 'num'), cell(rate(t.rateOut), 'num'))) :
         [h('tr', {}, h('td', { colspan: 7 }, 'no transports'))])));
-    const rules = n.rules ? h('table', {}, h('thead', {}, h('tr', {}, ...['rule', 'kind', 'route', 'next hop', 'in', 'out', 'in/s', 'out/s'].map((x) => h('th', {}, x)))),
+    const rules = n.rules ? h('table', {}, h('thead', {}, h('tr', {}, ...['rule', 'kind', 'route', 'next hop', 'in', 'out', 'in/s', 'out/s', 'signed'].map((x) => h('th', {}, x)))),
       h('tbody', {}, ...n.rules.map((r) => h('tr', {}, cell(String(r.id), 'num'), cell(r.kind), h('td', {}, h('code', {}, r.route ?? '')),
         h('td', {}, h('code', {}, r.nextPk ? short(r.nextPk) : '')), cell(bytes(r.bytesIn), 'num'), cell(bytes(r.bytesOut), 'num'),
-        cell(rate(r.rateIn), 'num'), cell(rate(r.rateOut), 'num'))))) : undefined;
+        cell(rate(r.rateIn), 'num'), cell(rate(r.rateOut), 'num'), coverage(r))))) : undefined;
     return h('div', { class: `card ${n.online ? 'online' : 'offline'}`, 'data-pk': n.pk },
       h('h3', {}, h('code', { title: n.pk }, n.pk), h('span', { class: 'state' }, n.online ? 'online' : 'offline')),
       h('h4', {}, 'transports'), transports, rules ? h('h4', {}, 'routing rules (per hop)') : undefined, rules);
