@@ -20,5 +20,8 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   'skywire vpn-server': ['skywire vpn-server --api-file node.api.json --allow PK'],
   'skywire vpn-client': ['skywire vpn-client --api-file node.api.json PK', 'skywire vpn-client --api-file node.api.json --subnet 10.0.0.0/8 PK'],
+  'skywire metering': ['skywire metering -k node.json', 'skywire metering -k node.json --period last-hour --json'],
+  'skywire metering export': ['skywire metering export -k node.json --period 2026-11-27 -o node-2026-11-27.json'],
+  'skywire metering verify': ['skywire metering verify node-2026-11-27.json', 'skywire metering verify hop.json --routes owner.json --json'],
   'skywire chat': ['skywire chat --key me.json --messenger PK@HOST:7110 --web 127.0.0.1:7130'],
 };

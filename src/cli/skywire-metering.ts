@@ -2,7 +2,8 @@
 //   skywire metering [--period P] [--json]           per peer and route: bytes forwarded/received, receipt coverage
 //   skywire metering export [--period P] [-o FILE]   a statement of the period, signed by the node (JSON)
 //   skywire metering verify FILE [--routes OWNER...] [--json]   checks a statement offline, with the public keys it names
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { apiRequest, resolveApi } from '../node/sdk/client.js';
 import { verifyStatementFast, type Verification } from '../node/metering/statement.js';
@@ -44,18 +45,7 @@ export function parsePeriod(v: string, now = Date.now()): { fromMs: number; toMs
   );
 }
 
-function parse(program: Command, argv: string[]): number | undefined {
-  program.exitOverride().configureOutput({
-    writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `${program.name()}: ${s}` : s),
-  });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
-  return undefined;
-}
+const parse = parseCommandLine;
 
 const apiOptions = (c: Command) =>
   c
