@@ -11,7 +11,8 @@ import { decodeReceipt, signReceiptAsync, verifyReceiptAsync, type Receipt } fro
 import { chainValue, decodeLink, encodeLink, LINK_BYTES, linkText, makeChain } from './chain.js';
 import { applyLink, isStale, MAX_LINKS, provenBytes, type Proof } from './proof.js';
 import { RouteReceipts, type RouteEndRef } from './route-receipts.js';
-import { HOUR_MS, type Ledger, type LedgerRecord } from './ledger.js';
+import type { Ledger } from './ledger.js';
+import { LedgerWriter } from './ledger-writer.js';
 
 /** Proof (a link, or a receipt when there is no chain left) at least every this many received bytes on a route. */
 export const RECEIPT_EVERY_BYTES = 1 << 20;
@@ -117,14 +118,14 @@ export class Meter {
     linksAccepted: 0,
     refused: { malformed: 0, badSignature: 0, badLink: 0, wrongPayee: 0, wrongSigner: 0, unknownRoute: 0, stale: 0 },
   };
-  private writing: Promise<void> = Promise.resolve();
+  private readonly writer: LedgerWriter;
   /** Signatures being made or checked on the thread pool. */
   private readonly busy = new Set<Promise<void>>();
   /** Route-level receipts: those we sign as a route's end, those the far ends of our routes sign. */
   readonly routes: RouteReceipts;
-  private readonly routePersisted = new Map<string, string>();
 
   constructor(private readonly host: MeterHost) {
+    this.writer = new LedgerWriter(host.ledger, host.log);
     this.routes = new RouteReceipts(
       { key: host.key, pkHex: host.pkHex, routeEnd: (k) => host.routeEnd?.(k) },
       (p) => this.track(p),
@@ -256,9 +257,9 @@ export class Meter {
       else if (!e.tailSince) e.tailSince = now;
       if (this.age(e, now, this.outbound, 'out')) this.outByPeerRoute.delete(`${e.peer}:${e.routeId}`);
     }
-    this.persistRoutes(now); // before a route gone for LINGER_MS is forgotten
+    const written = this.persist(now); // before a route gone for LINGER_MS is forgotten
     this.routes.tick(now, LINGER_MS);
-    return this.persist(now);
+    return written;
   }
 
   /** What the next hop signed for the bytes our rule `ruleId` forwarded; undefined when we meter none. */
@@ -346,56 +347,24 @@ export class Meter {
     return true;
   }
 
-  private pending: LedgerRecord[] = [];
-
   private persistEntry(e: Entry, now: number, dir: 'in' | 'out', force = false): void {
     const proof = (e as OutEntry).proof;
     const r = proof?.receipt ?? (e as InEntry).receipt;
     const link = proof?.value ? linkText(proof.index, proof.value) : undefined;
-    const stamp = `${e.bytes}:${r ? r.seq : -1}:${proof?.index ?? 0}`;
-    if (!force && stamp === e.persisted) return;
-    e.persisted = stamp;
-    this.pending.push({
-      dir,
-      peer: e.peer,
-      routeId: e.routeId,
-      hour: Math.floor(now / HOUR_MS) * HOUR_MS,
-      bytes: e.bytes,
-      packets: e.packets,
-      ...(r ? { receipt: r.raw.toString('hex') } : {}),
-      ...(link ? { link } : {}),
-      lastMs: now,
-    });
-  }
-
-  /** A route we own: what we sent, with the far end's newest route receipt. */
-  private persistRoutes(now: number): void {
-    for (const o of this.routes.owned.values()) {
-      const r = o.proof?.receipt;
-      if (!r) continue;
-      const stamp = `${o.sent.bytes}:${r.seq}`;
-      if (this.routePersisted.get(o.routeKey) === stamp) continue;
-      this.routePersisted.set(o.routeKey, stamp);
-      const hour = Math.floor(now / HOUR_MS) * HOUR_MS;
-      this.pending.push({ dir: 'route', peer: o.peer, routeId: r.routeId, hour, bytes: o.sent.bytes, packets: o.sent.packets, receipt: r.raw.toString('hex'), lastMs: now });
-    }
-    for (const k of this.routePersisted.keys()) if (!this.routes.owned.has(k)) this.routePersisted.delete(k);
+    const rec = { dir, peer: e.peer, routeId: e.routeId, bytes: e.bytes, packets: e.packets, ...(r ? { receipt: r.raw.toString('hex') } : {}), ...(link ? { link } : {}) };
+    this.writer.add(e, `${e.bytes}:${r ? r.seq : -1}:${proof?.index ?? 0}`, rec, now, force);
   }
 
   private persist(now: number): Promise<void> {
-    const ledger = this.host.ledger;
-    if (!ledger) {
-      this.pending = [];
-      return this.writing;
-    }
     for (const e of this.outbound.values()) this.persistEntry(e, now, 'out');
     for (const e of this.inbound.values()) this.persistEntry(e, now, 'in');
-    const batch = this.pending;
-    this.pending = [];
-    if (!batch.length) return this.writing;
-    this.writing = this.writing
-      .then(() => ledger.write(batch))
-      .catch((err: Error) => this.host.log.warn('metering ledger write failed', { err: err.message, records: batch.length }));
-    return this.writing;
+    // A route we own: what we sent, with the far end's newest route receipt.
+    for (const o of this.routes.owned.values()) {
+      const r = o.proof?.receipt;
+      if (!r) continue;
+      const rec = { dir: 'route' as const, peer: o.peer, routeId: r.routeId, bytes: o.sent.bytes, packets: o.sent.packets, receipt: r.raw.toString('hex') };
+      this.writer.add(o, `${o.sent.bytes}:${r.seq}`, rec, now);
+    }
+    return this.writer.flush();
   }
 }

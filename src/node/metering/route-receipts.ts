@@ -37,6 +37,8 @@ export interface OwnedRoute {
   unchecked?: Proof;
   sent: { bytes: number; packets: number };
   goneSince: number;
+  /** What the ledger last got (ledger-writer.ts). */
+  persisted: string;
 }
 
 export interface RouteCounters {
@@ -76,10 +78,6 @@ export class RouteReceipts {
     );
   }
 
-  forget(routeKey: string): void {
-    this.signed.delete(routeKey);
-  }
-
   /** A RECEIPT that came over route `routeKey` to our end: the far end's route receipt. */
   onReceipt(routeKey: string, payload: Buffer): void {
     const end = this.host.routeEnd(routeKey);
@@ -92,7 +90,7 @@ export class RouteReceipts {
     // Only the route's other end signs for it, to us; at most one waiting per route (bounded by our routes).
     if (!end || r.signer !== end.remotePk || r.payee !== this.host.pkHex || r.chain) return void this.counters.refused++;
     let o = this.owned.get(routeKey);
-    if (!o) this.owned.set(routeKey, (o = { routeKey, peer: r.signer, sent: end.sent(), goneSince: 0 }));
+    if (!o) this.owned.set(routeKey, (o = { routeKey, peer: r.signer, sent: end.sent(), goneSince: 0, persisted: '' }));
     if (isStale(r, o.proof) || isStale(r, o.unchecked) || (o.proof && o.proof.receipt.routeId !== r.routeId)) {
       return void this.counters.refused++;
     }
