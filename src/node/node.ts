@@ -30,7 +30,8 @@ import { nodeStatus } from './node-status.js';
 import { announcedAddresses } from './announced-addresses.js';
 import { PacketType, type Packet } from './packet.js';
 import { Meter } from './metering/meter.js';
-import { HOUR_MS, Ledger } from './metering/ledger.js';
+import { HOUR_MS } from './metering/ledger.js';
+import { LedgerThread } from './metering/ledger-thread.js';
 import { meteringView, type MeteringRequest } from './metering/view.js';
 import { routeEndRef } from './metering/route-end-ref.js';
 
@@ -81,7 +82,7 @@ export class Node extends EventEmitter implements AppApiHost {
   readonly ends: RouteEnds;
   readonly forwarder: Forwarder;
   readonly meter: Meter | undefined;
-  private readonly ledger: Ledger | undefined;
+  private readonly ledger: LedgerThread | undefined;
   private readonly control: ControlHandler;
   private readonly dialer: RouteDialer;
   private readonly log: Logger;
@@ -111,7 +112,8 @@ export class Node extends EventEmitter implements AppApiHost {
       closed: (routeKey) => this.managers.broadcast({ t: 'closed', routeKey }),
     });
     if (o.metering) {
-      this.ledger = o.metering?.dir ? new Ledger(o.metering.dir, o.metering.retentionMs) : undefined;
+      // On its own thread: LevelDB open on the main thread multiplied its major GCs (ledger-thread.ts).
+      this.ledger = o.metering?.dir ? new LedgerThread(o.metering.dir, o.metering.retentionMs) : undefined;
       this.meter = new Meter({
         key: localKey,
         pkHex,

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { DAY_MS, HOUR_MS, Ledger, type LedgerRecord } from '../../src/node/metering/ledger.js';
+import { LedgerThread } from '../../src/node/metering/ledger-thread.js';
 import { generateKeyPair } from '../../src/net/keys.js';
 import { signReceipt } from '../../src/node/metering/receipt.js';
 import { buildStatement, verifyStatement } from '../../src/node/metering/statement.js';
@@ -88,4 +89,24 @@ test('hours older than two days are compacted into one signed total per route an
   const d = verifyStatement(buildStatement(node, left, { fromMs: day, toMs: day + DAY_MS }));
   assert.deepEqual([d.ok, d.totals.signedBytes], [true, 72_000_000]);
   assert.equal(await l.compact(), 0, 'compacting again changes nothing');
+});
+
+test('the ledger on its own thread: the same records, the same clear error when the directory is taken', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ledger-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const now = Math.floor(Date.now() / HOUR_MS) * HOUR_MS;
+  const l = new LedgerThread(join(dir, 'l'));
+  await l.open();
+  t.after(() => l.close());
+  await l.write([rec(now, 1, 10), rec(now, 2, 20)]);
+  assert.deepEqual((await l.records(now, now + HOUR_MS)).map((r) => [r.routeId, r.bytes]), [[1, 10], [2, 20]]);
+  assert.equal(await l.compact(), 0);
+  const second = new LedgerThread(join(dir, 'l'));
+  await assert.rejects(second.open(), /cannot open the metering ledger in .*: .*is another node running with this ledger\?/);
+  await l.close();
+  await assert.rejects(l.records(), /is not open/);
+  const again = new Ledger(join(dir, 'l')); // the same files, read on this thread
+  await again.open();
+  t.after(() => again.close());
+  assert.equal((await again.records()).length, 2);
 });

@@ -1,7 +1,7 @@
 // What the meter hands the ledger (docs/metering.md, Ledger): a record per direction, peer and route when its
 // counts or receipt changed since the last one, written once a second as one batch, the batches in order.
 import type { Logger } from '../../util/log.js';
-import { HOUR_MS, type Ledger, type LedgerRecord } from './ledger.js';
+import { HOUR_MS, type LedgerRecord, type LedgerStore } from './ledger.js';
 
 /** Something written as a record: its last written stamp (counts and receipt seq). */
 export interface Stamped {
@@ -13,7 +13,7 @@ export class LedgerWriter {
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly ledger: Ledger | undefined,
+    private readonly ledger: LedgerStore | undefined,
     private readonly log: Logger,
   ) {}
 

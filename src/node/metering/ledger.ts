@@ -10,6 +10,7 @@
 // retention are deleted. Compaction runs at open and hourly, and then LevelDB compacts its files.
 import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import type { ClassicLevel } from 'classic-level';
 import { parseLinkText } from './chain.js';
 
@@ -56,7 +57,17 @@ function isRecord(v: unknown): v is LedgerRecord {
   );
 }
 
-export class Ledger {
+/** What the meter, the view and the node use of a ledger (Ledger here, or LedgerThread on a worker). */
+export interface LedgerStore {
+  readonly dir: string;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  write(records: LedgerRecord[]): Promise<void>;
+  records(fromMs?: number, toMs?: number): Promise<LedgerRecord[]>;
+  compact(now?: number, afterMs?: number): Promise<number>;
+}
+
+export class Ledger implements LedgerStore {
   private db!: ClassicLevel<string, string>;
   /** Records read back that were not a LedgerRecord (a damaged or foreign store): skipped, counted. */
   skipped = 0;
@@ -70,7 +81,8 @@ export class Ledger {
     const { dir } = this;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!statSync(dir).isDirectory()) throw new Error(`metering ledger ${dir} is not a directory`);
-    const umask = process.umask(0o077);
+    // New files 0600 too; a worker cannot set the umask (ledger-thread.ts), there the 0700 directory keeps others out.
+    const umask = isMainThread ? process.umask(0o077) : undefined;
     try {
       for (const name of readdirSync(dir)) {
         const p = join(dir, name);
@@ -85,7 +97,7 @@ export class Ledger {
       const hint = cause?.code === 'LEVEL_LOCKED' ? ' (is another node running with this ledger?)' : '';
       throw new Error(`cannot open the metering ledger in ${dir}: ${cause?.message ?? (err as Error).message}${hint}`, { cause: err });
     } finally {
-      process.umask(umask);
+      if (umask !== undefined) process.umask(umask);
     }
     await this.prune();
     await this.compact();

@@ -11,7 +11,7 @@ import { decodeReceipt, signReceiptAsync, verifyReceiptAsync, type Receipt } fro
 import { chainValue, decodeLink, encodeLink, LINK_BYTES, linkText, makeChain } from './chain.js';
 import { applyLink, isStale, MAX_LINKS, provenBytes, type Proof } from './proof.js';
 import { RouteReceipts, type RouteEndRef } from './route-receipts.js';
-import type { Ledger } from './ledger.js';
+import type { LedgerStore } from './ledger.js';
 import { LedgerWriter } from './ledger-writer.js';
 
 /** Proof (a link, or a receipt when there is no chain left) at least every this many received bytes on a route. */
@@ -38,7 +38,7 @@ export interface MeterHost {
   routeKeyOf?(id: number): string | undefined;
   /** Our end of a route. */
   routeEnd?(routeKey: string): RouteEndRef | undefined;
-  ledger?: Ledger;
+  ledger?: LedgerStore;
 }
 
 interface Entry {

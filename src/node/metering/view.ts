@@ -1,7 +1,7 @@
 // What the app API's `metering` op answers (`skywire metering`): the routes this node meters now and those of
 // the period in its ledger, per peer and route, with receipt coverage; or a signed statement of the period.
 import type { KeyPair } from '../../net/keys.js';
-import type { Ledger, LedgerRecord } from './ledger.js';
+import type { LedgerRecord, LedgerStore } from './ledger.js';
 import type { Meter, MeterRow } from './meter.js';
 import { buildStatement } from './statement.js';
 import { decodeReceipt } from './receipt.js';
@@ -18,7 +18,7 @@ export interface MeteringParts {
   pkHex: string;
   key: KeyPair;
   meter: Meter | undefined;
-  ledger: Ledger | undefined;
+  ledger: LedgerStore | undefined;
 }
 
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
