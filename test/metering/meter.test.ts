@@ -7,6 +7,7 @@ import { createLogger } from '../../src/util/log.js';
 import { Meter, MIN_LINKS, RECEIPT_EVERY_BYTES, UNSIGNED_TAIL_BYTES, WITHHELD_AFTER_MS, LINGER_MS } from '../../src/node/metering/meter.js';
 import { decodeReceipt, RECEIPT_BYTES, RECEIPT_MESSAGE_BYTES, signReceipt } from '../../src/node/metering/receipt.js';
 import { encodeLink, LINK_BYTES } from '../../src/node/metering/chain.js';
+import { MAX_LINKS } from '../../src/node/metering/proof.js';
 
 const log = createLogger('test');
 
@@ -108,6 +109,14 @@ test('a sender refuses links that do not hash to the receipt\'s tip, are for ano
   await p.c.tick();
   await p.settle();
   assert.equal(p.out().signedBytes, 2 * RECEIPT_EVERY_BYTES, 'the next receipt proves it all');
+  // A chain longer than a sender checks (each link could cost that many hashes) is refused with its receipt.
+  const long = signReceipt(
+    { signer: p.pkC, payee: p.pkB, routeId: 22, bytes: 3 * RECEIPT_EVERY_BYTES, packets: 48, seq: 50, timeMs: Date.now(), chain: { step: RECEIPT_EVERY_BYTES, links: MAX_LINKS + 1, tip: 'ab'.repeat(32) } },
+    p.kc,
+  );
+  const malformed = c.malformed;
+  p.b.onReceipt(p.pkC, long.raw);
+  assert.equal(c.malformed, malformed + 1);
 });
 
 test('a sender refuses receipts that are replayed, from another key, for another node or for a route it never used', async () => {
