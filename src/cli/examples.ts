@@ -27,5 +27,8 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   'skywire vpn-server': ['skywire vpn-server --api-file node.api.json --allow PK', 'skywire vpn-server --api-file node.api.json --allow PK --offload off', 'skywire vpn-server --api-file node.api.json --allow-file keys.txt --subnet 10.99.0.0/24 --json'],
   'skywire vpn-client': ['skywire vpn-client --api-file node.api.json PK', 'skywire vpn-client --api-file node.api.json --subnet 10.0.0.0/8 PK', 'skywire vpn-client --api-file node.api.json --exclude 203.0.113.7 --json PK'],
+  'skywire metering': ['skywire metering -k node.json', 'skywire metering -k node.json --period last-hour --json'],
+  'skywire metering export': ['skywire metering export -k node.json --period 2026-11-27 -o node-2026-11-27.json'],
+  'skywire metering verify': ['skywire metering verify node-2026-11-27.json', 'skywire metering verify hop.json --routes owner.json --json'],
   'skywire chat': ['skywire chat --key me.json --messenger PK@HOST:7110 --web 127.0.0.1:7130', 'skywire chat --key me.json --messenger PK@HOST:7110 --json'],
 };

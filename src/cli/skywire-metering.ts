@@ -1,11 +1,13 @@
 // `skywire metering`: the bandwidth receipts of a running node (docs/metering.md).
 //   skywire metering [--period P] [--json]           per peer and route: bytes forwarded/received, receipt coverage
 //   skywire metering export [--period P] [-o FILE]   a statement of the period, signed by the node (JSON)
-//   skywire metering verify FILE [--json]            checks a statement offline, with the public keys it names
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+//   skywire metering verify FILE [--routes OWNER...] [--json]   checks a statement offline, with the public keys it names
+import { Command, InvalidArgumentError } from 'commander';
+import { parseCommandLine } from './usage.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { apiRequest, resolveApi } from '../node/sdk/client.js';
-import { verifyStatement, type Verification } from '../node/metering/statement.js';
+import { verifyStatementFast, type Verification } from '../node/metering/statement.js';
+import { checkAgainstRoutes } from '../node/metering/route-check.js';
 
 const DAY_MS = 86_400_000;
 /** A statement file larger than this is refused before it is parsed. */
@@ -43,18 +45,7 @@ export function parsePeriod(v: string, now = Date.now()): { fromMs: number; toMs
   );
 }
 
-function parse(program: Command, argv: string[]): number | undefined {
-  program.exitOverride().configureOutput({
-    writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `${program.name()}: ${s}` : s),
-  });
-  try {
-    program.parse(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
-    throw err;
-  }
-  return undefined;
-}
+const parse = parseCommandLine;
 
 const apiOptions = (c: Command) =>
   c
@@ -169,15 +160,8 @@ function printVerification(v: Verification, file: string): void {
   console.log(v.ok ? 'OK: every claim is backed by its peer\'s signed receipts' : `FAILED: ${v.issues.length} issue(s)`);
 }
 
-async function runVerify(argv: string[]): Promise<number> {
-  const program = new Command('skywire metering verify')
-    .description('check a statement offline: its signature, every receipt, and each claim against what the peers signed')
-    .argument('<file>', 'the statement (from "skywire metering export")')
-    .option('--json', 'print the verification as JSON', false);
-  const code = parse(program, argv);
-  if (code !== undefined) return code;
-  const file = program.args[0];
-  const o = program.opts<{ json: boolean }>();
+/** Reads and parses a statement file; a number is the exit code (2) after saying what was wrong. */
+function readStatement(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -189,14 +173,36 @@ async function runVerify(argv: string[]): Promise<number> {
     console.error(`skywire metering verify: ${file} is larger than ${MAX_STATEMENT_BYTES} bytes`);
     return 2;
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return { json: JSON.parse(text) as unknown };
   } catch (err) {
     console.error(`skywire metering verify: ${file} is not JSON: ${(err as Error).message}`);
     return 2;
   }
-  const v = verifyStatement(json);
+}
+
+async function runVerify(argv: string[]): Promise<number> {
+  const program = new Command('skywire metering verify')
+    .description('check a statement offline: its signature, every receipt, and each claim against what the peers signed')
+    .argument('<file>', 'the statement (from "skywire metering export")')
+    .option('--routes <files...>', "statements of the routes' owners: each claim on a route's last hop is checked against what its far end signed to the owner")
+    .option('--json', 'print the verification as JSON', false);
+  const code = parse(program, argv);
+  if (code !== undefined) return code;
+  const file = program.args[0];
+  const o = program.opts<{ json: boolean; routes?: string[] }>();
+  const read = readStatement(file);
+  if (typeof read === 'number') return read;
+  const v = await verifyStatementFast((read as { json: unknown }).json);
+  for (const f of o.routes ?? []) {
+    const r = readStatement(f);
+    if (typeof r === 'number') return r;
+    const owner = await verifyStatementFast((r as { json: unknown }).json);
+    // The owner's file must hold up itself: its route receipts are the evidence.
+    for (const i of owner.issues) v.issues.push({ ...i, message: `${f}: ${i.message}` });
+    v.issues.push(...checkAgainstRoutes(v, [owner]));
+  }
+  v.ok = v.issues.length === 0;
   if (o.json) console.log(JSON.stringify(v));
   else printVerification(v, file);
   return v.ok ? 0 : 1;

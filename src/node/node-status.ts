@@ -6,10 +6,13 @@ import type { ManagerLinks } from './manager-links.js';
 import type { RouteEnds } from './route-ends.js';
 import type { Forwarder } from './forwarder.js';
 import type { AppApiServer } from './app-api.js';
+import type { Meter } from './metering/meter.js';
 
 export interface StatusParts {
   pkHex: string;
   table: RoutingTable;
+  /** With metering on: what each rule's next hop signed for (docs/metering.md). */
+  meter?: Meter;
   transports: Transports;
   managers: ManagerLinks;
   ends: RouteEnds;
@@ -17,7 +20,8 @@ export interface StatusParts {
   api: AppApiServer;
 }
 
-function rule(r: Rule, now: number): Record<string, unknown> {
+function rule(r: Rule, now: number, meter: Meter | undefined): Record<string, unknown> {
+  const signed = meter?.signedFor(r.id);
   return {
     id: r.id,
     kind: r.kind,
@@ -28,6 +32,7 @@ function rule(r: Rule, now: number): Record<string, unknown> {
     packetsIn: r.packetsIn,
     packetsOut: r.packetsOut,
     idleMs: now - r.lastActivity,
+    ...(signed !== undefined ? { signedBytes: signed } : {}),
   };
 }
 
@@ -42,7 +47,7 @@ export function nodeStatus(n: StatusParts, listen: string | null): Record<string
     rules: n.table
       .list()
       .filter((r) => r.kind !== 'reserved')
-      .map((r) => rule(r, now)),
+      .map((r) => rule(r, now, n.meter)),
     streams: n.ends.list().map((e) => ({
       route: e.info.routeKey,
       remotePk: e.info.remotePk,

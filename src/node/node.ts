@@ -28,10 +28,12 @@ import { RouteDialer, type DialOptions } from './route-dialer.js';
 import { AppApiServer, type AppApiHost } from './app-api.js';
 import { nodeStatus } from './node-status.js';
 import { announcedAddresses } from './announced-addresses.js';
-import { PacketType } from './packet.js';
+import { PacketType, type Packet } from './packet.js';
 import { Meter } from './metering/meter.js';
-import { Ledger } from './metering/ledger.js';
+import { HOUR_MS } from './metering/ledger.js';
+import { LedgerThread } from './metering/ledger-thread.js';
 import { meteringView, type MeteringRequest } from './metering/view.js';
+import { routeEndRef } from './metering/route-end-ref.js';
 
 export { TRANSPORT_PORT } from './channels.js';
 export { NODE_SERVICE } from './transports.js';
@@ -82,7 +84,7 @@ export class Node extends EventEmitter implements AppApiHost {
   readonly ends: RouteEnds;
   readonly forwarder: Forwarder;
   readonly meter: Meter | undefined;
-  private readonly ledger: Ledger | undefined;
+  private readonly ledger: LedgerThread | undefined;
   private readonly control: ControlHandler;
   private readonly dialer: RouteDialer;
   private readonly log: Logger;
@@ -112,7 +114,8 @@ export class Node extends EventEmitter implements AppApiHost {
       closed: (routeKey) => this.managers.broadcast({ t: 'closed', routeKey }),
     });
     if (o.metering) {
-      this.ledger = o.metering?.dir ? new Ledger(o.metering.dir, o.metering.retentionMs) : undefined;
+      // On its own thread: LevelDB open on the main thread multiplied its major GCs (ledger-thread.ts).
+      this.ledger = o.metering?.dir ? new LedgerThread(o.metering.dir, o.metering.retentionMs) : undefined;
       this.meter = new Meter({
         key: localKey,
         pkHex,
@@ -120,10 +123,18 @@ export class Node extends EventEmitter implements AppApiHost {
         ledger: this.ledger,
         sendReceipt: (pk, raw) => this.transports.get(pk)?.send(PacketType.RECEIPT, 0, raw) ?? false,
         ruleAlive: (id) => (table.get(id)?.kind ?? 'reserved') !== 'reserved',
+        routeKeyOf: (id) => {
+          const r = table.get(id);
+          return r?.kind === 'consume' ? r.routeKey : undefined;
+        },
+        routeEnd: (key) => routeEndRef(this.ends, table, transportTo, key),
       });
     }
     const meter = this.meter;
-    this.forwarder = new Forwarder({ table, transportTo, meter, deliver: (key, p, from) => this.ends.deliver(key, p, from) });
+    // A RECEIPT over a route is the far end's route receipt (docs/metering.md), for the meter, not the stream.
+    const deliver = (key: string, p: Packet, from: Transport) =>
+      p.type === PacketType.RECEIPT ? meter?.onRouteReceipt(key, p.payload) : this.ends.deliver(key, p, from);
+    this.forwarder = new Forwarder({ table, transportTo, meter, deliver });
     this.transports = new Transports({
       localKey,
       pkHex,
@@ -188,6 +199,9 @@ export class Node extends EventEmitter implements AppApiHost {
     this.timers.push(setInterval(() => this.reportStats(), 2000));
     const meter = this.meter;
     if (meter) this.timers.push(setInterval(() => void meter.tick(), 1000));
+    const ledger = this.ledger;
+    // Old hours into daily totals (docs/metering.md, Ledger); also done at open.
+    if (ledger) this.timers.push(setInterval(() => void ledger.compact().catch((err: Error) => this.log.warn('metering compaction failed', { err: err.message })), HOUR_MS));
     if (this.o.autoConnect) {
       void this.transports.autoConnect();
       this.timers.push(setInterval(() => void this.transports.autoConnect(), 10_000));

@@ -35,7 +35,8 @@ export type StatsMessage = { t: 'stats'; transports: unknown[]; rules: unknown[]
 /** The counters of a stats message as the manager keeps them (fields beyond these are dropped). */
 export type NodeStats = {
   transports: Array<{ pk: string; kind?: string; latencyMs?: number; bytesIn?: number; bytesOut?: number }>;
-  rules: Array<{ id: number; kind: string; route: string; nextPk?: string; bytesIn: number; bytesOut: number }>;
+  /** `signedBytes`: what the next hop signed for of `bytesOut`, when the node meters (docs/metering.md). */
+  rules: Array<{ id: number; kind: string; route: string; nextPk?: string; bytesIn: number; bytesOut: number; signedBytes?: number }>;
 };
 export type NodeMessage = HelloMessage | TransportsMessage | DialMessage | ClosedMessage | StatsMessage;
 
@@ -254,6 +255,7 @@ function stats(m: ControlMessage): NodeStats {
       nextPk: optional(r.nextPk, (v) => anyCasePk(v, at('nextPk'))),
       bytesIn: count(r.bytesIn, at('bytesIn')),
       bytesOut: count(r.bytesOut, at('bytesOut')),
+      signedBytes: optional(r.signedBytes, (v) => count(v, at('signedBytes'))),
     };
   });
   return { transports, rules };

@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair, type KeyPair } from '../../src/net/keys.js';
 import { createLogger } from '../../src/util/log.js';
-import { Meter, RECEIPT_EVERY_BYTES, UNSIGNED_TAIL_BYTES, WITHHELD_AFTER_MS, LINGER_MS } from '../../src/node/metering/meter.js';
-import { decodeReceipt, signReceipt } from '../../src/node/metering/receipt.js';
+import { Meter, MIN_LINKS, RECEIPT_EVERY_BYTES, UNSIGNED_TAIL_BYTES, WITHHELD_AFTER_MS, LINGER_MS } from '../../src/node/metering/meter.js';
+import { decodeReceipt, RECEIPT_BYTES, RECEIPT_MESSAGE_BYTES, signReceipt } from '../../src/node/metering/receipt.js';
+import { encodeLink, LINK_BYTES } from '../../src/node/metering/chain.js';
+import { MAX_LINKS } from '../../src/node/metering/proof.js';
 
 const log = createLogger('test');
 
@@ -44,31 +46,77 @@ function pair(o: { drop?: () => boolean } = {}) {
   return { settle, kb, kc, b, c, sent, packet, out, alive, pkB: hex(kb), pkC: hex(kc) };
 }
 
-test('the receiver signs every 1 MiB, on the 1 s tick for less, and at close; the sender keeps the latest', async () => {
+test('the receiver proves every 1 MiB (a receipt, then links of its chain), signs on the 1 s tick and at close; the sender keeps the latest', async () => {
   const p = pair();
-  for (let i = 0; i < 16; i++) p.packet(65528); // 1 MiB minus 128 bytes: no receipt yet
+  const receipts = () => p.sent.filter((x) => x.length === RECEIPT_BYTES).map(decodeReceipt);
+  const links = () => p.sent.filter((x) => x.length === LINK_BYTES);
+  for (let i = 0; i < 16; i++) p.packet(65528); // 1 MiB minus 128 bytes: nothing yet
   assert.equal(p.sent.length, 0);
   p.packet(65528);
   await p.settle();
-  assert.equal(p.sent.length, 1, 'a receipt once 1 MiB arrived');
-  assert.equal(decodeReceipt(p.sent[0]).bytes, 17 * 65528);
+  assert.equal(receipts().length, 1, 'a receipt once 1 MiB arrived');
+  const first = receipts()[0];
+  assert.equal(first.bytes, 17 * 65528);
+  assert.deepEqual([first.chain?.step, first.chain?.links], [RECEIPT_EVERY_BYTES, MIN_LINKS], 'it commits to a chain');
   assert.equal(p.out().signedBytes, 17 * 65528);
+  // Three more MiB: three links, no signature.
+  for (let i = 0; i < 3 * 16; i++) p.packet(65536);
+  await p.settle();
+  assert.equal(receipts().length, 1, 'no new signature within the second');
+  assert.equal(links().length, 3, 'a link per MiB');
+  assert.equal(p.out().signedBytes, 17 * 65528 + 3 * RECEIPT_EVERY_BYTES, 'each link proves one more MiB');
+  assert.equal(p.b.counters.linksAccepted, 3);
   p.packet(100);
   await p.c.tick();
   await p.settle();
-  assert.equal(p.sent.length, 2, 'the tick signs what is left');
+  assert.equal(receipts().length, 2, 'the tick signs exactly what arrived');
+  assert.equal(p.out().signedBytes, p.out().bytes);
   await p.c.tick();
   await p.settle();
-  assert.equal(p.sent.length, 2, 'nothing new, nothing signed');
+  assert.equal(receipts().length, 2, 'nothing new, nothing signed');
   p.packet(7);
   p.c.closed(22);
   await p.settle();
-  assert.equal(p.sent.length, 3, 'a final receipt at close');
-  const last = decodeReceipt(p.sent[2]);
-  assert.deepEqual([last.bytes, last.packets, last.seq], [17 * 65528 + 107, 19, 2]);
+  assert.equal(receipts().length, 3, 'a final receipt at close');
+  const last = receipts()[2];
+  assert.deepEqual([last.bytes, last.packets, last.seq, last.chain], [17 * 65528 + 3 * RECEIPT_EVERY_BYTES + 107, 17 + 48 + 2, 2, undefined]);
   assert.equal(p.out().bytes, p.out().signedBytes);
   assert.equal(p.b.counters.receiptsAccepted, 3);
   assert.ok(RECEIPT_EVERY_BYTES === 1 << 20);
+});
+
+test('a sender refuses links that do not hash to the receipt\'s tip, are for another receipt or beyond the chain; after a bad one the receipt takes no more', async () => {
+  const p = pair();
+  p.packet(RECEIPT_EVERY_BYTES);
+  await p.settle();
+  const r = decodeReceipt(p.sent[0]);
+  const c = p.b.counters.refused;
+  const forged = { routeId: 22, seq: r.seq, index: 2, value: Buffer.alloc(32, 1) };
+  p.b.onReceipt(p.pkC, encodeLink({ ...forged, seq: r.seq + 5 }));
+  assert.equal(c.stale, 1, 'a link of a receipt we do not hold');
+  p.b.onReceipt(p.pkC, encodeLink({ ...forged, index: r.chain!.links + 1 }));
+  assert.equal(c.badLink, 1, 'beyond the chain');
+  p.b.onReceipt(p.pkC, encodeLink({ ...forged, routeId: 23 }));
+  assert.equal(c.unknownRoute, 1);
+  p.b.onReceipt(p.pkC, encodeLink(forged));
+  assert.equal(c.badLink, 2, 'a value that does not hash to the tip');
+  assert.equal(p.out().signedBytes, RECEIPT_EVERY_BYTES, 'no bad link proved anything');
+  // The honest links of that receipt are now ignored too: its signer sent a bad one (only the transport peer can).
+  for (let i = 0; i < 16; i++) p.packet(65536);
+  await p.settle();
+  assert.equal(c.badLink, 3);
+  assert.equal(p.out().signedBytes, RECEIPT_EVERY_BYTES);
+  await p.c.tick();
+  await p.settle();
+  assert.equal(p.out().signedBytes, 2 * RECEIPT_EVERY_BYTES, 'the next receipt proves it all');
+  // A chain longer than a sender checks (each link could cost that many hashes) is refused with its receipt.
+  const long = signReceipt(
+    { signer: p.pkC, payee: p.pkB, routeId: 22, bytes: 3 * RECEIPT_EVERY_BYTES, packets: 48, seq: 50, timeMs: Date.now(), chain: { step: RECEIPT_EVERY_BYTES, links: MAX_LINKS + 1, tip: 'ab'.repeat(32) } },
+    p.kc,
+  );
+  const malformed = c.malformed;
+  p.b.onReceipt(p.pkC, long.raw);
+  assert.equal(c.malformed, malformed + 1);
 });
 
 test('a sender refuses receipts that are replayed, from another key, for another node or for a route it never used', async () => {
@@ -77,17 +125,21 @@ test('a sender refuses receipts that are replayed, from another key, for another
   await p.settle();
   p.packet(RECEIPT_EVERY_BYTES);
   await p.settle();
-  assert.equal(p.sent.length, 2);
+  await p.c.tick();
+  await p.settle();
+  assert.deepEqual(p.sent.map((x) => x.length), [RECEIPT_BYTES, LINK_BYTES, RECEIPT_BYTES], 'a receipt, a link, the tick\'s receipt');
   const r = p.b.counters.refused;
   p.b.onReceipt(p.pkC, p.sent[0]);
   assert.equal(r.stale, 1, 'an older receipt replayed');
-  p.b.onReceipt(p.pkC, p.sent[1]);
+  p.b.onReceipt(p.pkC, p.sent[2]);
   assert.equal(r.stale, 2, 'the same receipt again');
+  p.b.onReceipt(p.pkC, p.sent[1]);
+  assert.equal(r.stale, 3, 'a link of a receipt superseded');
   const other = generateKeyPair();
   const fields = { signer: p.pkC, payee: p.pkB, routeId: 22, bytes: 10 * RECEIPT_EVERY_BYTES, packets: 10, seq: 9, timeMs: Date.now() };
   const forged = Buffer.from(signReceipt(fields, p.kc).raw);
   // The same message, but the signature of another key.
-  signReceipt({ ...fields, signer: other.publicKey.toString('hex') }, other).raw.copy(forged, 102, 102);
+  signReceipt({ ...fields, signer: other.publicKey.toString('hex') }, other).raw.copy(forged, RECEIPT_MESSAGE_BYTES, RECEIPT_MESSAGE_BYTES);
   p.b.onReceipt(p.pkC, forged);
   await p.settle();
   assert.equal(r.badSignature, 1);

@@ -3,75 +3,14 @@
 // cheating B would) are caught by `skywire metering verify`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Socket } from 'node:net';
-import { AppClient } from '../../src/node/sdk/index.js';
 import { readKeyFile, generateKeyPair } from '../../src/net/keys.js';
-import { CLI, dialRetry, testCluster, waitFor, waitTransports, type Cluster } from '../node/harness.js';
+import { testCluster, waitFor, waitTransports } from '../node/harness.js';
+import { cli, transfer, view, type Row } from './process-helpers.js';
 import { signStatement, type Statement } from '../../src/node/metering/statement.js';
-import { decodeReceipt, signReceipt } from '../../src/node/metering/receipt.js';
+import { decodeReceipt, RECEIPT_MESSAGE_BYTES, signReceipt } from '../../src/node/metering/receipt.js';
 import { Ledger } from '../../src/node/metering/ledger.js';
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, SIGNAL_CLIENT: 'false' }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** Sends `total` bytes on a fresh stream A -> C through B and waits until C read them all and the stream closed. */
-async function transfer(c: Cluster, a: { apiFile: string }, cc: { apiFile: string; pk: string }, total: number, apps: AppClient[]): Promise<void> {
-  const sink = await AppClient.connect({ apiFile: cc.apiFile, name: 'sink', port: 9 });
-  const client = await AppClient.connect({ apiFile: a.apiFile, name: 'src' });
-  apps.push(sink, client);
-  const got = new Promise<number>((resolve, reject) => {
-    sink.listen((sock: Socket) => {
-      let n = 0;
-      sock.on('data', (d: Buffer) => (n += d.length));
-      sock.on('end', () => {
-        sock.end();
-        resolve(n);
-      });
-      sock.on('error', reject);
-    });
-  });
-  const sock = await dialRetry(client, cc.pk, 9, { minHops: 2 });
-  const block = randomBytes(1 << 20);
-  await new Promise<void>((resolve, reject) => {
-    let sent = 0;
-    sock.on('error', reject);
-    const more = () => {
-      while (sent < total) {
-        sent += block.length;
-        if (!sock.write(block)) return void sock.once('drain', more);
-      }
-      sock.end(resolve);
-    };
-    more();
-  });
-  assert.equal(await got, total);
-  sock.destroy();
-  void c;
-}
-
-interface Row {
-  dir: string;
-  peer: string;
-  routeId: number;
-  bytes: number;
-  signedBytes: number;
-  live: boolean;
-}
-
-async function view(keyFile: string): Promise<Row[]> {
-  const r = await cli(['metering', '--key', keyFile, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return (JSON.parse(r.stdout) as { routes: Row[] }).routes;
-}
 
 test('A -> B -> C: B exports a statement that verifies offline and claims within 0.1% of what C signed; doctored ones are caught', async (t) => {
   const { c, apps } = testCluster(t);
@@ -146,7 +85,7 @@ test('A -> B -> C: B exports a statement that verifies offline and claims within
     const r = decodeReceipt(Buffer.from(entry(s).receipt!, 'hex'));
     const mine = signReceipt({ ...r, signer: b.pk, bytes: r.bytes * 2 }, kb).raw;
     const underC = Buffer.from(signReceipt({ ...r, bytes: r.bytes * 2, signer: cc.pk }, readKeyFile(keyC)).raw);
-    mine.copy(underC, 102, 102); // C's fields, B's signature
+    mine.copy(underC, RECEIPT_MESSAGE_BYTES, RECEIPT_MESSAGE_BYTES); // C's fields, B's signature
     entry(s).receipt = underC.toString('hex');
     entry(s).claimed.bytes = r.bytes * 2;
   });

@@ -19,19 +19,23 @@ import { keyPairFromSecret } from '../../src/net/keys.js';
 const secret = (n: number) => Buffer.concat([Buffer.alloc(31), Buffer.from([n])]);
 const G1 = '0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798';
 const G2 = '02c6047f9441ed7d6d3045406e95c07cd85c778e4b8cef3ca7abac09b95c709ee5';
-const FIELDS: ReceiptFields = { signer: G1, payee: G2, routeId: 0x01020304, bytes: 1048576, packets: 17, seq: 3, timeMs: 1_700_000_000_000 };
+const FIELDS: ReceiptFields = {
+  signer: G1, payee: G2, routeId: 0x01020304, bytes: 1048576, packets: 17, seq: 3, timeMs: 1_700_000_000_000,
+  chain: { step: 1048576, links: 4, tip: 'ab'.repeat(32) },
+};
 const MESSAGE_HEX =
-  '53575231' + G1 + G2 + '01020304' + '0000000000100000' + '0000000000000011' + '00000003' + '0000018bcfe56800';
-const DIGEST_HEX = '49edc797f3d1f3c78e9d738efbfcaa336a5b1215d2448d8517fd51d794aba59e';
+  '53575232' + G1 + G2 + '01020304' + '0000000000100000' + '0000000000000011' + '00000003' + '0000018bcfe56800' +
+  '00100000' + '00000004' + 'ab'.repeat(32);
+const DIGEST_HEX = '04e2e0df3af5a12520e2c969b6d30f6977d3852cad3d92637b337011ca907b1a';
 // secp256k1.sign(DIGEST, secret 1, { prehash: false }): RFC 6979, deterministic.
 const RFC6979_SIG =
-  '285fa0333364f75ff2b388f9572aab5f3bde75eae7c6d0cd891fc87085c0f45c30a8bfb9473ea836b55dff72c4640746cf5c4b166b51d79b418e6f7f7c3641fe';
+  'f2201ec66a451f38a94e6c7867961ea13aabec0a92fad27a7de288d93e037c7b1b28ef93804620acafc4c16836d33c891e1ea22100e9a2a1d634b3889501b3a4';
 
 test('the receipt message has the documented layout, big-endian', () => {
   const msg = encodeReceiptMessage(FIELDS);
   assert.equal(msg.toString('hex'), MESSAGE_HEX);
   assert.equal(createHash('sha256').update(msg).digest('hex'), DIGEST_HEX);
-  assert.equal(RECEIPT_BYTES, 102 + 64);
+  assert.equal(RECEIPT_BYTES, 142 + 64);
 });
 
 test('a signature computed independently (RFC 6979 on the digest) verifies, and a changed byte does not', () => {
@@ -40,7 +44,7 @@ test('a signature computed independently (RFC 6979 on the digest) verifies, and 
   assert.deepEqual({ ...r, raw: undefined }, { ...FIELDS, raw: undefined });
   assert.equal(verifyReceipt(r), true);
   assert.equal(verifyReceiptFast(r), true);
-  for (const at of [0, 10, 75, 95, 110]) {
+  for (const at of [0, 10, 75, 95, 104, 108, 120, 150]) {
     const bad = Buffer.from(raw);
     bad[at] ^= 1;
     let ok: boolean;
@@ -64,12 +68,12 @@ test('our signatures verify with noble and with node crypto, always low-s; the h
   })();
   for (let i = 0; i < 20; i++) {
     const r = signReceipt({ ...FIELDS, seq: i }, key);
-    const msg = r.raw.subarray(0, 102);
-    const sig = r.raw.subarray(102);
+    const msg = r.raw.subarray(0, 142);
+    const sig = r.raw.subarray(142);
     assert.ok(secp256k1.verify(sig, createHash('sha256').update(msg).digest(), Buffer.from(G1, 'hex'), { prehash: false, lowS: true }));
     assert.ok(osslVerify('sha256', msg, { key: jwkPub, dsaEncoding: 'ieee-p1363' }, sig));
     const high = Buffer.from(r.raw);
-    high.write((n - BigInt('0x' + sig.toString('hex', 32))).toString(16).padStart(64, '0'), 134, 'hex');
+    high.write((n - BigInt('0x' + sig.toString('hex', 32))).toString(16).padStart(64, '0'), 174, 'hex');
     const twin = decodeReceipt(high);
     assert.equal(verifyReceipt(twin), false);
     assert.equal(verifyReceiptFast(twin), false);
@@ -80,10 +84,11 @@ test('a receipt signed with another key, or malformed, is refused with a clear e
   const other = keyPairFromSecret(secret(3));
   assert.throws(() => signReceipt(FIELDS, other), /does not match the receipt signer/);
   const forged = signReceipt({ ...FIELDS, signer: other.publicKey.toString('hex') }, other);
-  const claimedByG1 = decodeReceipt(Buffer.concat([Buffer.from(MESSAGE_HEX, 'hex'), forged.raw.subarray(102)]));
+  const claimedByG1 = decodeReceipt(Buffer.concat([Buffer.from(MESSAGE_HEX, 'hex'), forged.raw.subarray(142)]));
   assert.equal(verifyReceipt(claimedByG1), false);
   assert.equal(verifyReceiptFast(claimedByG1), false);
-  assert.throws(() => decodeReceipt(Buffer.alloc(10)), /a receipt is 166 bytes, got 10/);
-  assert.throws(() => decodeReceipt(Buffer.alloc(166)), /magic/);
+  assert.throws(() => decodeReceipt(Buffer.alloc(10)), /a receipt is 206 bytes, got 10/);
+  assert.throws(() => decodeReceipt(Buffer.alloc(206)), /magic/);
+  assert.throws(() => encodeReceiptMessage({ ...FIELDS, chain: { step: 0, links: 4, tip: 'ab'.repeat(32) } }), /chain must have/);
   assert.throws(() => encodeReceiptMessage({ ...FIELDS, bytes: -1 }), /bytes must be/);
 });

@@ -1,19 +1,22 @@
 // A bandwidth receipt (docs/metering.md, Receipt format): the node that received packets from a neighbour on a
-// route signs what it received so far. Fixed layout, big-endian, 102 bytes of message + 64 of signature (166):
+// route signs what it received so far, and commits to a hash chain that lets it prove each further `step` bytes
+// without another signature (a link: chain.ts). Fixed layout, big-endian, 142 bytes of message + 64 of signature:
 //
-//   magic "SWR1" (4) | signer pk (33) | payee pk (33) | route id u32 | bytes u64 | packets u64 | seq u32 | time ms u64 | sig (64)
+//   magic "SWR2" (4) | signer pk (33) | payee pk (33) | route id u32 | bytes u64 | packets u64 | seq u32 | time ms u64
+//   | step u32 | links u32 | chain tip (32) | sig (64)
 //
-// sig = ECDSA secp256k1 over SHA-256(the 102-byte message), r||s with low s (as Bitcoin and @noble/curves expect).
+// sig = ECDSA secp256k1 over SHA-256(the 142-byte message), r||s with low s (as Bitcoin and @noble/curves expect).
 // Counts are cumulative since the route id was installed at the signer, so a lost receipt costs nothing and an
 // older one proves less than a newer one. Signing runs on node's OpenSSL (it is on the data path of every
-// node); verification offline (`skywire metering verify`) runs on @noble/curves, and online on OpenSSL with the
-// same low-s rule, so both accept exactly the same signatures.
+// node); verification offline runs on OpenSSL too (verify-pool.ts), cross-checked by @noble/curves in the tests,
+// with the same low-s rule, so both accept exactly the same signatures.
 import { createHash, createPrivateKey, createPublicKey, sign as osslSign, verify as osslVerify, type KeyObject } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { KeyPair } from '../../net/keys.js';
 
-export const RECEIPT_MAGIC = Buffer.from('SWR1', 'latin1');
-export const RECEIPT_MESSAGE_BYTES = 4 + 33 + 33 + 4 + 8 + 8 + 4 + 8;
+export const RECEIPT_MAGIC = Buffer.from('SWR2', 'latin1');
+export const RECEIPT_MESSAGE_BYTES = 4 + 33 + 33 + 4 + 8 + 8 + 4 + 8 + 4 + 4 + 32;
+const NO_TIP = Buffer.alloc(32);
 export const RECEIPT_BYTES = RECEIPT_MESSAGE_BYTES + 64;
 
 export interface ReceiptFields {
@@ -30,6 +33,11 @@ export interface ReceiptFields {
   seq: number;
   /** Signer's clock, ms since 1970. */
   timeMs: number;
+  /**
+   * The hash chain (chain.ts): link i (1..links), a value whose i-th SHA-256 is `tip`, proves bytes + i * step.
+   * Absent: no chain (links 0).
+   */
+  chain?: { step: number; links: number; tip: string };
 }
 
 export interface Receipt extends ReceiptFields {
@@ -63,8 +71,18 @@ export function encodeReceiptMessage(f: ReceiptFields): Buffer {
   if (!Number.isInteger(f.seq) || f.seq < 0 || f.seq > 0xffffffff) throw new ReceiptError('seq must be a u32');
   b.writeUInt32BE(f.seq, 90);
   u64(b, 94, f.timeMs, 'timeMs');
+  const c = f.chain;
+  const tip = c ? Buffer.from(c.tip, 'hex') : NO_TIP;
+  if (c && (!isU32(c.step) || !isU32(c.links) || c.step === 0 || c.links === 0 || tip.length !== 32)) {
+    throw new ReceiptError('chain must have step and links 1..2^32-1 and a 32-byte tip');
+  }
+  b.writeUInt32BE(c?.step ?? 0, 102);
+  b.writeUInt32BE(c?.links ?? 0, 106);
+  tip.copy(b, 110);
   return b;
 }
+
+const isU32 = (v: number) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
 function readU64(b: Buffer, off: number, name: string): number {
   const v = b.readBigUInt64BE(off);
@@ -75,7 +93,11 @@ function readU64(b: Buffer, off: number, name: string): number {
 /** Parses a receipt's layout (not its signature: see verifyReceipt). */
 export function decodeReceipt(raw: Buffer): Receipt {
   if (raw.length !== RECEIPT_BYTES) throw new ReceiptError(`a receipt is ${RECEIPT_BYTES} bytes, got ${raw.length}`);
-  if (!raw.subarray(0, 4).equals(RECEIPT_MAGIC)) throw new ReceiptError('not a receipt (magic is not "SWR1")');
+  if (!raw.subarray(0, 4).equals(RECEIPT_MAGIC)) throw new ReceiptError('not a receipt (magic is not "SWR2")');
+  const step = raw.readUInt32BE(102);
+  const links = raw.readUInt32BE(106);
+  if (!step !== !links) throw new ReceiptError('a chain needs both a step and links (or neither)');
+  if (!links && !raw.subarray(110, 142).equals(NO_TIP)) throw new ReceiptError('a receipt without a chain has a zero tip');
   return {
     signer: raw.toString('hex', 4, 37),
     payee: raw.toString('hex', 37, 70),
@@ -84,6 +106,7 @@ export function decodeReceipt(raw: Buffer): Receipt {
     packets: readU64(raw, 82, 'packets'),
     seq: raw.readUInt32BE(90),
     timeMs: readU64(raw, 94, 'timeMs'),
+    ...(links ? { chain: { step, links, tip: raw.toString('hex', 110, 142) } } : {}),
     raw: Buffer.from(raw),
   };
 }
@@ -156,13 +179,18 @@ export function verifyReceipt(r: Receipt): boolean {
   }
 }
 
-/** The same check on OpenSSL (a node checks each receipt its neighbours send it, on the data path). */
+/** The same check on OpenSSL. */
 export function verifyReceiptFast(r: Receipt): boolean {
+  return verifyRawFast(r.raw);
+}
+
+/** verifyReceiptFast on an encoded receipt (its signer read from its bytes). */
+export function verifyRawFast(raw: Buffer): boolean {
   try {
-    if (!lowS(r.raw)) return false;
-    const msg = r.raw.subarray(0, RECEIPT_MESSAGE_BYTES);
-    const sig = r.raw.subarray(RECEIPT_MESSAGE_BYTES);
-    return osslVerify('sha256', msg, { key: verifyKey(r.signer), dsaEncoding: 'ieee-p1363' }, sig);
+    if (raw.length !== RECEIPT_BYTES || !lowS(raw)) return false;
+    const msg = raw.subarray(0, RECEIPT_MESSAGE_BYTES);
+    const sig = raw.subarray(RECEIPT_MESSAGE_BYTES);
+    return osslVerify('sha256', msg, { key: verifyKey(raw.toString('hex', 4, 37)), dsaEncoding: 'ieee-p1363' }, sig);
   } catch {
     return false;
   }

@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { KeyPair } from '../../net/keys.js';
-import { decodeReceipt, verifyReceipt, type Receipt } from './receipt.js';
+import { decodeReceipt, RECEIPT_BYTES, verifyReceipt, type Receipt } from './receipt.js';
+import { hashesTo, parseLinkText } from './chain.js';
+import { verifyReceiptsParallel } from './verify-pool.js';
 import { UNSIGNED_TAIL_BYTES } from './meter.js';
 import type { LedgerRecord } from './ledger.js';
 
@@ -24,8 +26,10 @@ export interface StatementEntry {
   /** Our cumulative counts at the end of the period, and the peer's latest receipt then (hex). */
   claimed: Counts;
   receipt?: string;
+  /** The highest link of the receipt's chain we hold, "INDEX:HEX": it proves INDEX * step bytes more. */
+  link?: string;
   /** The same at the end of the previous period, when the route carried traffic before. */
-  base?: Counts & { receipt?: string };
+  base?: Counts & { receipt?: string; link?: string };
 }
 export interface StatementBody {
   type: typeof STATEMENT_TYPE;
@@ -34,13 +38,18 @@ export interface StatementBody {
   period: { fromMs: number; toMs: number };
   createdMs: number;
   entries: StatementEntry[];
+  /**
+   * The routes this node owns that cross other nodes: `claimed` is what it sent, `receipt` the far end's
+   * route receipt (what arrived end to end, signed for this node). Absent when there are none.
+   */
+  routes?: StatementEntry[];
 }
 export interface Statement extends StatementBody {
   /** ECDSA secp256k1 (compact r||s, low s) by `node` over SHA-256 of JSON.stringify(body without signature). */
   signature: string;
 }
 
-export type IssueKind = 'malformed' | 'bad-statement-signature' | 'wrong-key' | 'replayed' | 'inflated' | 'withheld';
+export type IssueKind = 'malformed' | 'bad-statement-signature' | 'wrong-key' | 'replayed' | 'inflated' | 'withheld' | 'exceeds-route';
 export interface Issue {
   kind: IssueKind;
   peer?: string;
@@ -54,25 +63,44 @@ export interface VerifiedEntry {
   signedBytes: number;
   /** Share of the claimed bytes backed by the peer's signatures (1 when nothing is claimed). */
   coverage: number;
+  /** The cumulative counts at the end of the period: claimed, and proven by the peer's receipt and link. */
+  claimedTotal: number;
+  signedTotal: number;
 }
 export interface Verification {
   ok: boolean;
   node?: string;
   period?: { fromMs: number; toMs: number };
   entries: VerifiedEntry[];
+  /** The statement's own routes: what it sent (claimed) and what each far end signed end to end. */
+  routes: VerifiedEntry[];
   totals: { claimedBytes: number; signedBytes: number; payableBytes: number; coverage: number };
   issues: Issue[];
 }
 
 const bodyBytes = (b: StatementBody) =>
-  Buffer.from(JSON.stringify({ type: b.type, version: b.version, node: b.node, period: b.period, createdMs: b.createdMs, entries: b.entries }));
+  Buffer.from(
+    JSON.stringify({
+      type: b.type, version: b.version, node: b.node, period: b.period, createdMs: b.createdMs, entries: b.entries,
+      ...(b.routes ? { routes: b.routes } : {}),
+    }),
+  );
 
 /** The statement for [fromMs, toMs) from the ledger's `out` records (those of the period and those before it). */
 export function buildStatement(key: KeyPair, records: LedgerRecord[], period: { fromMs: number; toMs: number }, now = Date.now()): Statement {
+  const entries = entriesOf(records, period, 'out');
+  const routes = entriesOf(records, period, 'route');
+  const body: StatementBody = {
+    type: STATEMENT_TYPE, version: 1, node: key.publicKey.toString('hex'), period, createdMs: now, entries, ...(routes.length ? { routes } : {}),
+  };
+  return signStatement(body, key);
+}
+
+function entriesOf(records: LedgerRecord[], period: { fromMs: number; toMs: number }, dir: 'out' | 'route'): StatementEntry[] {
   const latest = (inPeriod: boolean) => {
     const m = new Map<string, LedgerRecord>();
     for (const r of records) {
-      if (r.dir !== 'out' || r.lastMs >= period.toMs || (r.lastMs >= period.fromMs) !== inPeriod) continue;
+      if (r.dir !== dir || r.lastMs >= period.toMs || (r.lastMs >= period.fromMs) !== inPeriod) continue;
       const k = `${r.peer}:${r.routeId}`;
       const have = m.get(k);
       if (!have || r.lastMs >= have.lastMs) m.set(k, r);
@@ -88,13 +116,12 @@ export function buildStatement(key: KeyPair, records: LedgerRecord[], period: { 
       peer: r.peer,
       routeId: r.routeId,
       claimed: { bytes: r.bytes, packets: r.packets },
-      ...(r.receipt ? { receipt: r.receipt } : {}),
-      ...(b ? { base: { bytes: b.bytes, packets: b.packets, ...(b.receipt ? { receipt: b.receipt } : {}) } } : {}),
+      ...(r.receipt ? { receipt: r.receipt, ...(r.link ? { link: r.link } : {}) } : {}),
+      ...(b ? { base: { bytes: b.bytes, packets: b.packets, ...(b.receipt ? { receipt: b.receipt, ...(b.link ? { link: b.link } : {}) } : {}) } } : {}),
     });
   }
   entries.sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : a.routeId - b.routeId));
-  const body: StatementBody = { type: STATEMENT_TYPE, version: 1, node: key.publicKey.toString('hex'), period, createdMs: now, entries };
-  return signStatement(body, key);
+  return entries;
 }
 
 /** Signs a statement body with the node's key. */
@@ -110,7 +137,9 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
 const isU32 = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCounts = (v: unknown): v is Counts => isObj(v) && isCount(v.bytes) && isCount(v.packets);
-const isReceiptHex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{332}$/.test(v);
+const RECEIPT_HEX = RECEIPT_BYTES * 2;
+const isReceiptHex = (v: unknown): v is string => typeof v === 'string' && v.length === RECEIPT_HEX && /^[0-9a-f]+$/.test(v);
+const isLink = (v: unknown): v is string => typeof v === 'string' && parseLinkText(v) !== undefined;
 
 /** Why a value is not a statement, or undefined when its shape is right. */
 function shapeError(v: unknown): string | undefined {
@@ -122,19 +151,26 @@ function shapeError(v: unknown): string | undefined {
   }
   if (!isCount(v.createdMs)) return 'createdMs must be a time in ms';
   if (typeof v.signature !== 'string' || !/^[0-9a-f]{128}$/.test(v.signature)) return 'signature must be 128 hex characters';
-  if (!Array.isArray(v.entries) || v.entries.length > MAX_ENTRIES) return `entries must be a list of at most ${MAX_ENTRIES}`;
-  for (let i = 0; i < v.entries.length; i++) {
-    const e: unknown = v.entries[i];
-    const at = `entries[${i}]`;
+  if (v.routes !== undefined && !Array.isArray(v.routes)) return 'routes must be a list';
+  return listError(v.entries, 'entries') ?? (v.routes ? listError(v.routes, 'routes') : undefined);
+}
+
+function listError(list: unknown, name: string): string | undefined {
+  if (!Array.isArray(list) || list.length > MAX_ENTRIES) return `${name} must be a list of at most ${MAX_ENTRIES}`;
+  for (let i = 0; i < list.length; i++) {
+    const e: unknown = list[i];
+    const at = `${name}[${i}]`;
     if (!isObj(e)) return `${at} must be an object`;
     if (!isPk(e.peer)) return `${at}.peer must be a public key`;
     if (!isU32(e.routeId)) return `${at}.routeId must be a route id (u32)`;
     if (!isCounts(e.claimed)) return `${at}.claimed must be {bytes, packets}`;
-    if (e.receipt !== undefined && !isReceiptHex(e.receipt)) return `${at}.receipt must be a receipt (332 hex characters)`;
+    if (e.receipt !== undefined && !isReceiptHex(e.receipt)) return `${at}.receipt must be a receipt (${RECEIPT_HEX} hex characters)`;
+    if (e.link !== undefined && (!isLink(e.link) || e.receipt === undefined)) return `${at}.link must be "INDEX:HEX" (64 hex) with a receipt`;
     if (e.base !== undefined) {
-      if (!isCounts(e.base)) return `${at}.base must be {bytes, packets[, receipt]}`;
-      const r = (e.base as unknown as Record<string, unknown>).receipt;
-      if (r !== undefined && !isReceiptHex(r)) return `${at}.base.receipt must be a receipt (332 hex characters)`;
+      if (!isCounts(e.base)) return `${at}.base must be {bytes, packets[, receipt, link]}`;
+      const { receipt: r, link: l } = e.base as unknown as Record<string, unknown>;
+      if (r !== undefined && !isReceiptHex(r)) return `${at}.base.receipt must be a receipt (${RECEIPT_HEX} hex characters)`;
+      if (l !== undefined && (!isLink(l) || r === undefined)) return `${at}.base.link must be "INDEX:HEX" (64 hex) with a receipt`;
     }
   }
   return undefined;
@@ -142,13 +178,40 @@ function shapeError(v: unknown): string | undefined {
 
 const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
 
-/** Checks a statement offline: its signature, each receipt, and each claim against what the peers signed. */
-export function verifyStatement(v: unknown): Verification {
+/** The receipts of a statement whose shape is right (those whose signatures a verification needs). */
+function receiptsOf(v: unknown): Buffer[] {
+  if (shapeError(v)) return [];
+  const out: Buffer[] = [];
+  for (const e of [...(v as Statement).entries, ...((v as Statement).routes ?? [])]) {
+    if (e.receipt) out.push(Buffer.from(e.receipt, 'hex'));
+    if (e.base?.receipt) out.push(Buffer.from(e.base.receipt, 'hex'));
+  }
+  return out;
+}
+
+/**
+ * verifyStatement with every receipt's signature checked first on OpenSSL, across threads (verify-pool.ts): the
+ * fast path of `skywire metering verify`. Same answers (the tests compare both).
+ */
+export async function verifyStatementFast(v: unknown): Promise<Verification> {
+  const raws = receiptsOf(v);
+  const ok = await verifyReceiptsParallel(raws);
+  const good = new Set<string>();
+  raws.forEach((r, i) => ok[i] && good.add(r.toString('hex')));
+  return verifyStatement(v, (r) => good.has(r.raw.toString('hex')));
+}
+
+/**
+ * Checks a statement offline: its signature, each receipt, and each claim against what the peers signed.
+ * `signatureOk` checks a receipt's signature (default: @noble/curves, one at a time).
+ */
+export function verifyStatement(v: unknown, signatureOk: (r: Receipt) => boolean = verifyReceipt): Verification {
   const issues: Issue[] = [];
   const entries: VerifiedEntry[] = [];
   const totals = { claimedBytes: 0, signedBytes: 0, payableBytes: 0, coverage: 1 };
   const bad = shapeError(v);
-  if (bad) return { ok: false, entries, totals, issues: [{ kind: 'malformed', message: bad }] };
+  const routeList: VerifiedEntry[] = [];
+  if (bad) return { ok: false, entries, routes: routeList, totals, issues: [{ kind: 'malformed', message: bad }] };
   const s = v as Statement;
   const { fromMs, toMs } = s.period;
   let sigOk: boolean;
@@ -161,11 +224,12 @@ export function verifyStatement(v: unknown): Verification {
 
   const seen = new Set<string>();
   const routes = new Set<string>();
-  for (const e of s.entries) {
+  // `owned`: an entry of `routes` (what we sent; the far end's route receipt), not a claim to be paid.
+  const checkEntry = (e: StatementEntry, owned: boolean): VerifiedEntry => {
     const where = { peer: e.peer, routeId: e.routeId };
-    const name = `route ${e.routeId} to ${e.peer.slice(0, 12)}...`;
+    const name = `${owned ? 'owned route' : 'route'} ${e.routeId} to ${e.peer.slice(0, 12)}...`;
     const issue = (kind: IssueKind, message: string) => issues.push({ kind, ...where, message: `${name}: ${message}` });
-    const rk = `${e.peer}:${e.routeId}`;
+    const rk = `${owned}:${e.peer}:${e.routeId}`;
     if (routes.has(rk)) issue('replayed', 'listed twice');
     routes.add(rk);
 
@@ -174,16 +238,30 @@ export function verifyStatement(v: unknown): Verification {
       const r = decodeReceiptOrUndefined(hex);
       if (!r) return void issue('malformed', `the ${what} is not a receipt`);
       if (r.signer !== e.peer) return void issue('wrong-key', `the ${what} is signed by ${r.signer.slice(0, 12)}..., not by the peer`);
-      if (!verifyReceipt(r)) return void issue('wrong-key', `the ${what}'s signature does not verify with the peer's key`);
+      if (!signatureOk(r)) return void issue('wrong-key', `the ${what}'s signature does not verify with the peer's key`);
       if (r.payee !== s.node) return void issue('replayed', `the ${what} was issued to ${r.payee.slice(0, 12)}..., not to this node`);
       if (r.routeId !== e.routeId) return void issue('replayed', `the ${what} is for route ${r.routeId}`);
-      const id = `${r.signer}:${r.routeId}:${r.seq}`;
+      const id = `${owned}:${what}:${r.signer}:${r.routeId}:${r.seq}`;
       if (seen.has(id)) return void issue('replayed', `the ${what} (seq ${r.seq}) is used more than once`);
       seen.add(id);
       return r;
     };
     const receipt = e.receipt ? check(e.receipt, 'receipt') : undefined;
     const base = e.base?.receipt ? check(e.base.receipt, 'base receipt') : undefined;
+    // A link proves `index * step` bytes more than its receipt if it hashes to the receipt's chain tip.
+    const proven = (r: Receipt | undefined, link: string | undefined, what: string): number => {
+      if (!r) return 0;
+      const l = link ? parseLinkText(link) : undefined;
+      if (!l) return r.bytes;
+      const c = r.chain;
+      if (!c || l.index > c.links || !hashesTo(l.value, l.index, Buffer.from(c.tip, 'hex'))) {
+        issue('wrong-key', `the ${what}'s link ${l.index} does not hash to its chain's tip`);
+        return r.bytes;
+      }
+      return r.bytes + l.index * c.step;
+    };
+    const signedEnd = proven(receipt, e.link, 'receipt');
+    const signedBase = proven(base, e.base?.link, 'base receipt');
     let ok = true;
     if (receipt && (receipt.timeMs < fromMs - CLOCK_SKEW_MS || receipt.timeMs >= toMs + CLOCK_SKEW_MS)) {
       issue('replayed', `the receipt is from ${new Date(receipt.timeMs).toISOString()}, outside the period`);
@@ -193,12 +271,14 @@ export function verifyStatement(v: unknown): Verification {
       issue('replayed', `the base receipt is from ${new Date(base.timeMs).toISOString()}, not before the period`);
       ok = false;
     }
-    if (receipt && base && (base.seq >= receipt.seq || base.bytes > receipt.bytes)) {
+    if (receipt && base && (base.seq > receipt.seq || signedBase > signedEnd)) {
       issue('replayed', `the base receipt (seq ${base.seq}) is not older than the receipt (seq ${receipt.seq})`);
       ok = false;
     }
     const claimed = Math.max(0, e.claimed.bytes - (e.base?.bytes ?? 0));
-    const signed = receipt && ok ? Math.max(0, receipt.bytes - (base?.bytes ?? 0)) : 0;
+    const signed = receipt && ok ? Math.max(0, signedEnd - signedBase) : 0;
+    const verified = { ...where, claimedBytes: claimed, signedBytes: signed, coverage: 1, claimedTotal: e.claimed.bytes, signedTotal: receipt && ok ? signedEnd : 0 };
+    if (owned) return verified;
     if (e.base && e.base.bytes > e.claimed.bytes) issue('inflated', 'the base claims more than the end of the period');
     if (!e.receipt && claimed > 0) {
       issue('withheld', `claims ${mib(claimed)} with no receipt from the peer (withheld by the peer, or never sent)`);
@@ -206,13 +286,15 @@ export function verifyStatement(v: unknown): Verification {
       issue('inflated', `claims ${mib(claimed)}, the peer signed for ${mib(signed)}`);
     }
     const backed = Math.min(claimed, signed);
-    entries.push({ ...where, claimedBytes: claimed, signedBytes: signed, coverage: claimed ? backed / claimed : 1 });
     totals.claimedBytes += claimed;
     totals.signedBytes += signed;
     totals.payableBytes += backed;
-  }
+    return { ...verified, coverage: claimed ? backed / claimed : 1 };
+  };
+  for (const e of s.entries) entries.push(checkEntry(e, false));
+  for (const e of s.routes ?? []) routeList.push(checkEntry(e, true));
   totals.coverage = totals.claimedBytes ? totals.payableBytes / totals.claimedBytes : 1;
-  return { ok: issues.length === 0, node: s.node, period: s.period, entries, totals, issues };
+  return { ok: issues.length === 0, node: s.node, period: s.period, entries, routes: routeList, totals, issues };
 }
 
 function decodeReceiptOrUndefined(hex: string): Receipt | undefined {

@@ -1,10 +1,11 @@
 // What the app API's `metering` op answers (`skywire metering`): the routes this node meters now and those of
 // the period in its ledger, per peer and route, with receipt coverage; or a signed statement of the period.
 import type { KeyPair } from '../../net/keys.js';
-import type { Ledger, LedgerRecord } from './ledger.js';
+import type { LedgerRecord, LedgerStore } from './ledger.js';
 import type { Meter, MeterRow } from './meter.js';
 import { buildStatement } from './statement.js';
 import { decodeReceipt } from './receipt.js';
+import { parseLinkText } from './chain.js';
 import { AppApiError } from '../sdk/errors.js';
 
 export interface MeteringRequest {
@@ -17,7 +18,7 @@ export interface MeteringParts {
   pkHex: string;
   key: KeyPair;
   meter: Meter | undefined;
-  ledger: Ledger | undefined;
+  ledger: LedgerStore | undefined;
 }
 
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -32,10 +33,13 @@ export function checkMeteringRequest(req: Record<string, unknown>): MeteringRequ
   return { action, fromMs, toMs };
 }
 
+/** What the record's receipt and link prove (both were checked when they arrived). */
 function signedBytes(r: LedgerRecord): number {
   if (!r.receipt) return 0;
   try {
-    return decodeReceipt(Buffer.from(r.receipt, 'hex')).bytes;
+    const rc = decodeReceipt(Buffer.from(r.receipt, 'hex'));
+    const l = r.link ? parseLinkText(r.link) : undefined;
+    return rc.bytes + (l && rc.chain ? l.index * rc.chain.step : 0);
   } catch {
     return 0;
   }

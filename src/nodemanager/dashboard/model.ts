@@ -10,6 +10,8 @@ export interface TransportView {
   /** Filled by the dashboard: bytes per second since the previous snapshot. */
   rateIn?: number;
   rateOut?: number;
+  /** What the next hop signed for of bytesOut (metering nodes only). */
+  signedBytes?: number;
 }
 
 export interface RuleView {
@@ -21,6 +23,8 @@ export interface RuleView {
   bytesOut?: number;
   rateIn?: number;
   rateOut?: number;
+  /** What the next hop signed for of bytesOut (metering nodes only). */
+  signedBytes?: number;
 }
 
 export interface NodeView {

@@ -5,7 +5,7 @@ import { connect } from '../common/ws';
 import { $, clock, h, shortPk } from '../common/dom';
 
 interface Transport { peer: string; latencyMs?: number; bytesIn?: number; bytesOut?: number; rateIn?: number; rateOut?: number; kind?: string }
-interface Rule { id: number | string; kind: string; route?: string; nextPk?: string; bytesIn?: number; bytesOut?: number; rateIn?: number; rateOut?: number }
+interface Rule { id: number | string; kind: string; route?: string; nextPk?: string; bytesIn?: number; bytesOut?: number; rateIn?: number; rateOut?: number; signedBytes?: number }
 interface NodeView { pk: string; name?: string; online: boolean; transports: Transport[]; rules?: Rule[] }
 interface Route { key: string; from: string; to: string; port: number; fwd: string[]; rev: string[]; createdAt: number }
 interface Service { pk: string; name: string; port: number; attrs?: Record<string, string> }
@@ -107,6 +107,14 @@ const head = (...cols: string[]) => h('thead', {}, h('tr', {}, ...cols.map((x) =
 /** A table in a box that never lets it spill out of its card (it scrolls inside at very small widths). */
 const boxed = (table: HTMLElement) => h('div', { class: 'table-box' }, table);
 const pathCell = (path: string[]) => td(h('span', { class: 'path' }, path.map(whoText).join(' → ')), 'wrap');
+/** Receipt coverage of a rule's forwarded bytes: the share its next hop signed for (docs/metering.md). */
+function coverage(r: Rule) {
+  if (r.signedBytes === undefined) return h('td', { class: 'num', title: 'not metered' }, '');
+  const out = r.bytesOut ?? 0;
+  const share = out ? Math.min(r.signedBytes, out) / out : 1;
+  return h('td', { class: 'num coverage', 'data-coverage': share.toFixed(4), title: `${bytes(r.signedBytes)} of ${bytes(out)} signed by the next hop` },
+    `${(share * 100).toFixed(1)}%`);
+}
 
 function drawTables(s: Snapshot, history: HistoryEvent[]) {
   const m = s.manager;
@@ -135,10 +143,10 @@ function drawTables(s: Snapshot, history: HistoryEvent[]) {
       h('tbody', {}, ...(n.transports.length ? n.transports.map((t) => h('tr', { 'data-peer': t.peer },
         td(who(t.peer)), cell(t.kind ?? '', t.kind ? `kind kind-${t.kind}` : undefined), cell(ms(t.latencyMs), 'num'),
         cell(bytes(t.bytesIn), 'num'), cell(bytes(t.bytesOut), 'num'), cell(rate(t.rateIn), 'num'), cell(rate(t.rateOut), 'num'))) : [none(7)])));
-    const rules = n.rules ? h('table', { 'data-testid': 'rules' }, head('rule', 'kind', 'route', 'next hop', 'in', 'out', 'in/s', 'out/s'),
+    const rules = n.rules ? h('table', { 'data-testid': 'rules' }, head('rule', 'kind', 'route', 'next hop', 'in', 'out', 'in/s', 'out/s', 'signed'),
       h('tbody', {}, ...(n.rules.length ? n.rules.map((r) => h('tr', {}, cell(String(r.id), 'num'), cell(r.kind), td(h('code', { title: r.route ?? '' }, (r.route ?? '').slice(0, 8))),
         r.nextPk ? td(who(r.nextPk)) : cell(''), cell(bytes(r.bytesIn), 'num'), cell(bytes(r.bytesOut), 'num'),
-        cell(rate(r.rateIn), 'num'), cell(rate(r.rateOut), 'num'))) : [none(8)]))) : undefined;
+        cell(rate(r.rateIn), 'num'), cell(rate(r.rateOut), 'num'), coverage(r))) : [none(9)]))) : undefined;
     // The card's title: the name, then the key shortened (the whole key in the tooltip, and selectable there).
     const title = h('h3', {}, n.name ? h('span', { class: 'name' }, n.name) : undefined,
       h('code', { class: 'key', title: n.pk }, shortPk(n.pk)), h('span', { class: 'state' }, n.online ? 'online' : 'offline'));
