@@ -130,7 +130,7 @@ test('the widest values still fit their cards at 800, 1024, 1280 and 1920 px', {
       nodes: pks.map((pk, i) => ({
         pk, name: `${'wide-node-name-'.padEnd(31, 'x')}${i}`, online: true,
         transports: pks.filter((p) => p !== pk).map((peer) => ({ peer, latencyMs: 1234.5, kind: 'relayed', bytesIn: far, bytesOut: far })),
-        rules: [1, 2, 3].map((k) => ({ id: 4294967290 + k, kind: 'intermediary', route: 'f'.repeat(16) + '~12', nextPk: pks[(i + k) % 4], bytesIn: far, bytesOut: far })),
+        rules: [1, 2, 3].map((k) => ({ id: 4294967290 + k, kind: 'intermediary', route: 'f'.repeat(16) + '~12', nextPk: pks[(i + k) % 4], bytesIn: far, bytesOut: far, signedBytes: far })),
       })),
       routes: [{ key: 'a'.repeat(16) + '~3', from: pks[0], to: pks[3], port: 65535, fwd: pks, rev: [...pks].reverse(), createdAt: Date.now() }],
       services: pks.map((pk) => ({ pk, name: 's'.repeat(64), port: 65535, attrs: { ['k'.repeat(64)]: 'v'.repeat(256) } })),
