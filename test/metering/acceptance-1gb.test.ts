@@ -6,23 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { testCluster, waitFor, waitTransports } from '../node/harness.js';
-import { cli, transfer, view, type Row } from './process-helpers.js';
+import { waitFor } from '../node/harness.js';
+import { cli, meteredChain, transfer, view, type Row } from './process-helpers.js';
 import type { Statement, Verification } from '../../src/node/metering/statement.js';
 import { decodeReceipt } from '../../src/node/metering/receipt.js';
 
 const GB = 1_000_000_000;
 
 test('1 GB A -> B -> C: B\'s statement verifies offline and claims within 0.1% of what C signed', { timeout: 180_000 }, async (t) => {
-  const { c, apps } = testCluster(t);
-  const from = new Date(Date.now() - 1000).toISOString();
-  await c.startCore();
-  const a = await c.node([], ['--metering']);
-  const b = await c.node([a.pk], ['--metering']);
-  const cc = await c.node([b.pk], ['--metering']);
-  await waitTransports(b, [a.pk]);
-  await waitTransports(cc, [b.pk]);
-  const [keyA, keyB] = ['node0.json', 'node1.json'].map((f) => join(c.dir, f));
+  const { c, apps, from, a, cc, keys: [keyA, keyB] } = await meteredChain(t);
   const total = Math.ceil(GB / (1 << 20)) * (1 << 20); // whole MiB blocks: 1,000,341,504 bytes
   const t0 = Date.now();
   await transfer(c, a, cc, total, apps);

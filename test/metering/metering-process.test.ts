@@ -6,23 +6,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readKeyFile, generateKeyPair } from '../../src/net/keys.js';
-import { testCluster, waitFor, waitTransports } from '../node/harness.js';
-import { cli, transfer, view, type Row } from './process-helpers.js';
+import { waitFor } from '../node/harness.js';
+import { cli, meteredChain, transfer, view, type Row } from './process-helpers.js';
 import { signStatement, type Statement } from '../../src/node/metering/statement.js';
 import { decodeReceipt, RECEIPT_MESSAGE_BYTES, signReceipt } from '../../src/node/metering/receipt.js';
 import { Ledger } from '../../src/node/metering/ledger.js';
 
 test('A -> B -> C: B exports a statement that verifies offline and claims within 0.1% of what C signed; doctored ones are caught', async (t) => {
-  const { c, apps } = testCluster(t);
-  const from = new Date(Date.now() - 1000).toISOString();
-  await c.startCore();
-  const a = await c.node([], ['--metering']);
-  const b = await c.node([a.pk], ['--metering']);
-  const cc = await c.node([b.pk], ['--metering']);
-  await waitTransports(b, [a.pk]);
-  await waitTransports(cc, [b.pk]);
-  const keyB = join(c.dir, 'node1.json');
-  const keyC = join(c.dir, 'node2.json');
+  const { c, apps, from, a, b, cc, keys: [, keyB, keyC] } = await meteredChain(t);
   const total = 64 << 20;
   await transfer(c, a, cc, total, apps);
 

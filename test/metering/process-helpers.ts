@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { AppClient } from '../../src/node/sdk/index.js';
-import { CLI, dialRetry, type Cluster } from '../node/harness.js';
+import { join } from 'node:path';
+import { CLI, dialRetry, testCluster, waitTransports, type Cluster } from '../node/harness.js';
 
 export function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -13,6 +14,23 @@ export function cli(args: string[]): Promise<{ code: number; stdout: string; std
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/**
+ * Three metered node processes in a chain A - B - C with their transports up; `from` is a period start before any
+ * traffic, `keys` the key files of A, B and C (for the metering CLI).
+ */
+export async function meteredChain(t: Parameters<typeof testCluster>[0]) {
+  const { c, apps } = testCluster(t);
+  const from = new Date(Date.now() - 1000).toISOString();
+  await c.startCore();
+  const a = await c.node([], ['--metering']);
+  const b = await c.node([a.pk], ['--metering']);
+  const cc = await c.node([b.pk], ['--metering']);
+  await waitTransports(b, [a.pk]);
+  await waitTransports(cc, [b.pk]);
+  const keys = ['node0.json', 'node1.json', 'node2.json'].map((f) => join(c.dir, f)) as [string, string, string];
+  return { c, apps, from, a, b, cc, keys };
 }
 
 /** Sends `total` bytes on a fresh stream A -> C through B and waits until C read them all and the stream closed. */

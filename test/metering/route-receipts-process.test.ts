@@ -7,21 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readKeyFile } from '../../src/net/keys.js';
-import { testCluster, waitFor, waitTransports } from '../node/harness.js';
-import { cli, transfer, view, type Row } from './process-helpers.js';
+import { waitFor } from '../node/harness.js';
+import { cli, meteredChain, transfer, view, type Row } from './process-helpers.js';
 import { signStatement, type Statement } from '../../src/node/metering/statement.js';
 import { decodeReceipt, signReceipt } from '../../src/node/metering/receipt.js';
 
 test('A -> B -> C: C signs A what arrived end to end; a claim B and C inflate together is caught against it', async (t) => {
-  const { c, apps } = testCluster(t);
-  const from = new Date(Date.now() - 1000).toISOString();
-  await c.startCore();
-  const a = await c.node([], ['--metering']);
-  const b = await c.node([a.pk], ['--metering']);
-  const cc = await c.node([b.pk], ['--metering']);
-  await waitTransports(b, [a.pk]);
-  await waitTransports(cc, [b.pk]);
-  const [keyA, keyB, keyC] = ['node0.json', 'node1.json', 'node2.json'].map((f) => join(c.dir, f));
+  const { c, apps, from, a, cc, keys: [keyA, keyB, keyC] } = await meteredChain(t);
   const total = 16 << 20;
   await transfer(c, a, cc, total, apps);
 
