@@ -5,12 +5,14 @@
 import type { TestContext } from 'node:test';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { waitTransports, type Proc } from '../node/harness.js';
+import { waitTransports } from '../node/harness.js';
 import { generatedSha, startHttpTarget } from '../apps/socks/helpers.js';
 import type { StoredRoute } from '../../src/nodemanager/shared-records.js';
-import { waitEdges, waitLinked, type SharedControlPlane } from './shared-cluster.js';
+import { exited } from '../messenger/helpers.js';
+import { waitEdges, waitLinked, type SharedControlPlane, type SharedNode } from './shared-cluster.js';
 
-type NodeProc = Proc & { pk: string; apiFile: string };
+type NodeProc = SharedNode;
+type Name = 'a' | 'b' | 'm' | 'd';
 
 export interface SocksMesh {
   cp: SharedControlPlane;
@@ -34,12 +36,15 @@ export interface Kill {
   run(ctx: KillContext): Promise<void>;
 }
 
-/** The diamond with a socks-server on d and a socks-client on a asking for 2-hop routes; every manager sees it all. */
-export async function startSocksMesh(cp: SharedControlPlane): Promise<SocksMesh> {
-  const a = await cp.node();
-  const b = await cp.node([a.pk]);
-  const m = await cp.node([a.pk]);
-  const d = await cp.node([b.pk, m.pk]);
+/**
+ * The diamond with a socks-server on d and a socks-client on a asking for 2-hop routes; every manager sees it all.
+ * `on`: the messenger each node registers with, when the control plane has several (startControlPlane).
+ */
+export async function startSocksMesh(cp: SharedControlPlane, on: Partial<Record<Name, number>> = {}): Promise<SocksMesh> {
+  const a = await cp.node([], { on: on.a });
+  const b = await cp.node([a.pk], { on: on.b });
+  const m = await cp.node([a.pk], { on: on.m });
+  const d = await cp.node([b.pk, m.pk], { on: on.d });
   await waitTransports(a, [b.pk, m.pk]);
   await waitTransports(d, [b.pk, m.pk]);
   await waitLinked(cp, [a.pk, b.pk, m.pk, d.pk]);
@@ -53,6 +58,18 @@ export async function startSocksMesh(cp: SharedControlPlane): Promise<SocksMesh>
   const sc = await cp.c.spawn(['socks-client', '--api-file', a.apiFile, '--listen', '127.0.0.1:0', '--server', d.pk, '--hops', '2'], {}, [], /^socks-client: SOCKS5 on/);
   return { cp, a, b, m, d, socksPort: Number(/127\.0\.0\.1:(\d+)/.exec(sc.info.line!)![1]) };
 }
+
+/** Kill -9 messenger `i` of the control plane's mesh (startControlPlane). */
+export const killMessenger = (i: number, atBytes: number): Kill => ({
+  atBytes,
+  what: `messenger ${i + 1}`,
+  run: async ({ cp }) => {
+    const victim = cp.mesh?.messengers[i];
+    if (!victim) throw new Error(`no messenger ${i + 1} in this control plane`);
+    victim.proc.kill('SIGKILL');
+    await exited(victim.proc);
+  },
+});
 
 /** Kill -9 the manager that set up (or last repaired) the route. */
 export const killRouteManager = (atBytes: number): Kill => ({
