@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { redisSkipReason } from '../helpers/redis-server.js';
-import { status } from '../node/harness.js';
+import { status, waitFor } from '../node/harness.js';
 import { startControlPlane } from '../nodemanager/shared-cluster.js';
 import { killMessenger, killRouteManager, killRouteMiddle, socksTransfer, startSocksMesh } from '../nodemanager/socks-failover.js';
 
@@ -29,16 +29,22 @@ test('SOCKS 100 MB from a node on M1 to a node on M2 intact while M1, the route\
   assert.equal(r.bytes, SIZE);
   assert.equal(r.sha, r.expectedSha);
   assert.deepEqual(r.killed.map((k) => k.what), ['messenger 1', 'the node manager that set up the route', "the route's middle node"]);
+  for (const k of r.killed) assert.ok(k.bytes < SIZE, `${k.what} was killed mid-transfer (${k.bytes} bytes had arrived)`);
   const [, atManagerKill, atMiddleKill] = r.killed;
   const owner = cp.managers.find((x) => x.pk === atManagerKill!.route.by)!;
   assert.equal(owner.child.signalCode, 'SIGKILL', 'the manager that set up the route is dead');
   assert.equal(atMiddleKill!.route.by, owner.pk, "the route was still the dead manager's when its middle node was killed");
   assert.equal(cp.mesh.messengers[0]!.proc.signalCode, 'SIGKILL');
 
+  // a failed over to M2 by itself: M2 claims its connection in the shared registry.
+  const m2 = cp.mesh.messengers[1]!.address.pk.toString('hex');
+  await waitFor('a registered with M2', async () => (await cp.db.hget(`sw:msg:e:${mesh.a.pk}`, `m:${m2}`)) !== null);
+
   // Afterwards, with one messenger and one manager left: a fresh connection needs a new route, set up by the
   // surviving manager through M2 (a is registered there now).
   const again = await socksTransfer(t, mesh, 1 * MB, []);
   assert.equal(again.code, 0, again.stderr);
   assert.equal(again.sha, again.expectedSha);
-  t.diagnostic(`killed M1, manager ${owner.pk.slice(0, 8)}, node ${atMiddleKill!.route.rev[1]!.slice(0, 8)}; 100 MB arrived intact`);
+  const at = r.killed.map((k) => `${k.what} at ${(k.bytes / MB).toFixed(0)} MB`).join(', ');
+  t.diagnostic(`killed ${at} (manager ${owner.pk.slice(0, 8)}, node ${atMiddleKill!.route.rev[1]!.slice(0, 8)}); 100 MB arrived intact`);
 });
