@@ -24,7 +24,7 @@ test('SOCKS 100 MB from a node on M1 to a node on M2 intact while M1, the route\
     assert.deepEqual(kinds, ['direct', 'direct'], `${n.pk.slice(0, 8)}'s transports`);
   }
 
-  const r = await socksTransfer(t, mesh, SIZE, [killMessenger(0, 15 * MB), killRouteManager(40 * MB), killRouteMiddle(65 * MB)]);
+  const r = await socksTransfer(t, mesh, SIZE, [killMessenger(0, 10 * MB), killRouteManager(30 * MB), killRouteMiddle(50 * MB)]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.bytes, SIZE);
   assert.equal(r.sha, r.expectedSha);
