@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { MessengerError } from '../../src/messenger/errors.js';
+import { TRANSPORT_PORT } from '../../src/node/channels.js';
+import { Cluster, status } from '../node/harness.js';
 import { client, startMessenger, tempDir } from './helpers.js';
 
 const ROUNDS = 30;
@@ -49,4 +51,30 @@ test('a stream reset by the far end right after it accepted reaches the opener, 
   assert.ok(seen.every((x) => x.endsWith(':reset')), seen.join(', '));
   assert.ok(seen.some((x) => x.startsWith('error:')), `open() resolved at least once before the reset: ${seen.join(', ')}`);
   t.diagnostic(seen.join(', '));
+});
+
+test('a stranger that accepts a relayed transport and resets it at once does not crash the skywire node dialing it', async (t) => {
+  const m = await startMessenger(t, { key: join(tempDir(t), 'm.json') });
+  // The stranger: a messenger client that announces no address (so nodes take the relay) and answers every
+  // transport it is offered with ACCEPT + RESET.
+  const evil = await client(t, [m.address]);
+  let resets = 0;
+  let onReset = () => {};
+  evil.listen(TRANSPORT_PORT, (s) => {
+    s.destroy();
+    resets++;
+    onReset();
+  });
+  const twice = new Promise<void>((resolve) => (onReset = () => resets >= 2 && resolve()));
+  const c = new Cluster();
+  t.after(() => c.stop());
+  const node = await c.spawn(['node', '--key', join(c.dir, 'n.json'), '--messenger', m.text, '--connect', evil.pkHex, '--relay-only', '--json']);
+  const died = new Promise<never>((_, reject) =>
+    node.child.once('exit', (code, sig) => reject(new Error(`the node died (${code ?? sig}): ${node.stderr().slice(-2000)}`))),
+  );
+  await Promise.race([twice, died]); // the node handled the first reset and tried again, or it died of it
+  const s = await status(node.info.apiFile!);
+  assert.equal(node.child.exitCode, null, node.stderr());
+  assert.equal(node.child.signalCode, null);
+  assert.ok(Array.isArray(s.transports), 'the node still answers its app API');
 });
