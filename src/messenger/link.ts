@@ -367,6 +367,7 @@ export class Link implements StreamLink {
         clearTimeout(o.timer);
         this.streams.set(sid, o.stream);
         o.stream.grantSend(f.readUInt32BE(7));
+        o.stream.handOver(); // a RESET right behind this ACCEPT must not reach the stream before the opener does
         o.resolve(o.stream);
         return;
       }

@@ -26,6 +26,9 @@ export class RelayStream extends Duplex {
   private localEnded = false;
   private resetByPeer = false;
   private pending?: { chunk: Buffer; off: number; cb: (err?: Error | null) => void };
+  /** False while open() hands this stream to its caller, who has no 'error' listener yet (see handOver). */
+  private handedOver = true;
+  private held?: () => void;
 
   constructor(
     private readonly link: StreamLink,
@@ -70,10 +73,30 @@ export class RelayStream extends Duplex {
   /** The connection under the stream is gone. */
   onLinkDown(err: MessengerError | undefined): void {
     this.resetByPeer = true;
-    if (!this.destroyed) this.destroy(err);
+    this.fail(err);
   }
 
-  private fail(err: Error): void {
+  /**
+   * open() is resolving with this stream. Its caller gets it in a promise continuation, but a RESET in the same
+   * read as the ACCEPT would destroy it now and emit 'error' on process.nextTick, before that continuation: no
+   * listener yet, an uncaught error. So teardown waits until the microtasks have run (setImmediate), by when a
+   * caller that attaches its listeners as it gets the stream (as every caller must) has them.
+   */
+  handOver(): void {
+    this.handedOver = false;
+    setImmediate(() => {
+      this.handedOver = true;
+      const h = this.held;
+      this.held = undefined;
+      h?.();
+    });
+  }
+
+  private fail(err: Error | undefined): void {
+    if (!this.handedOver) {
+      this.held ??= () => this.fail(err);
+      return;
+    }
     if (!this.destroyed) this.destroy(err);
   }
 

@@ -1,7 +1,8 @@
 // A control plane with no single messenger: one real redis-server and N real `skywire messenger --redis` processes
-// sharing it. Reused by the shared-registry tests, the failover tests and the final acceptance test (nodes split
-// across messengers: "a node on M1" is a node whose --messenger list starts with M1; it registers there only and
-// fails over down its list, see docs/messenger.md "Shared registry").
+// sharing it. Reused by the shared-registry tests, the failover tests and, with node managers on the same Redis,
+// by startControlPlane (test/nodemanager/shared-cluster.ts) for the final acceptance test (nodes split across
+// messengers: "a node on M1" is a node whose --messenger list starts with M1; it registers there only and fails
+// over down its list, see docs/messenger.md "Shared registry").
 import type { TestContext } from 'node:test';
 import { join } from 'node:path';
 import { redisSkipReason, startRedis, type RedisServer } from '../helpers/redis-server.js';

@@ -1,10 +1,12 @@
 // A control plane of several node managers sharing one real Redis (`skywire node-manager --redis`), each its own
-// process, with a messenger and nodes that trust every manager. Reusable: the final acceptance test combines it with
-// several messengers (pass their addresses as `messengers`).
+// process, with a messenger and nodes that trust every manager. startControlPlane adds several messengers sharing
+// their registry on the same Redis (test/messenger/redis-mesh.ts): the whole control plane of issue 11.
+import type { TestContext } from 'node:test';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Cluster, waitFor, type Proc } from '../node/harness.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
+import { startRedisMesh, type RedisMesh } from '../messenger/redis-mesh.js';
 import { decodeStoredRoute, type StoredRoute } from '../../src/nodemanager/shared-records.js';
 
 export interface SharedManager extends Proc {
@@ -12,6 +14,8 @@ export interface SharedManager extends Proc {
   /** The dashboard URL (with its token) when started with `web`. */
   dashboard?: string;
 }
+
+export type SharedNode = Proc & { pk: string; apiFile: string; keyFile: string };
 
 export interface SharedControlPlane {
   c: Cluster;
@@ -21,8 +25,13 @@ export interface SharedControlPlane {
   managers: SharedManager[];
   /** Messenger addresses (PK@HOST:PORT) every component is given. */
   messengers: string[];
-  /** Starts a node trusting `managers` (default: all), keeping transports to `connect`. */
-  node(connect?: string[], o?: { managers?: SharedManager[]; extra?: string[]; env?: Record<string, string> }): Promise<Proc & { pk: string; apiFile: string }>;
+  /** The messengers sharing a registry on Redis, when started by startControlPlane (else one in-memory messenger). */
+  mesh?: RedisMesh;
+  /**
+   * Starts a node trusting `managers` (default: all), keeping transports to `connect`. `on`: the index of the
+   * mesh's messenger it registers with (it fails over to the others; default 0).
+   */
+  node(connect?: string[], o?: { managers?: SharedManager[]; on?: number; extra?: string[]; env?: Record<string, string> }): Promise<SharedNode>;
   /** Every live route record the managers wrote. */
   routes(): Promise<StoredRoute[]>;
 }
@@ -33,19 +42,20 @@ export interface SharedControlPlane {
  */
 export async function startSharedControlPlane(
   t: { after(fn: () => Promise<void> | void): void },
-  o: { managers?: number; web?: boolean; messengers?: string[]; redis?: RedisServer; managerEnv?: Record<string, string> } = {},
+  o: { managers?: number; web?: boolean; messengers?: string[]; redis?: RedisServer; mesh?: RedisMesh; managerEnv?: Record<string, string> } = {},
 ): Promise<SharedControlPlane> {
   const c = new Cluster();
-  const redis = o.redis ?? (await startRedis());
+  const mesh = o.mesh;
+  const redis = mesh?.redis ?? o.redis ?? (await startRedis());
   const db = new Redis({ port: redis.port, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
   db.on('error', () => {});
   t.after(async () => {
     db.disconnect();
     await c.stop();
-    if (!o.redis) await redis.stop();
+    if (!o.redis && !mesh) await redis.stop();
   });
   await db.connect();
-  let messengers = o.messengers ?? [];
+  let messengers = mesh?.order(0) ?? o.messengers ?? [];
   if (!messengers.length) {
     const m = await c.spawn(['messenger', '--listen', '127.0.0.1:0', '--key', join(c.dir, 'messenger.json'), '--json']);
     messengers = [m.info.address];
@@ -54,7 +64,8 @@ export async function startSharedControlPlane(
   const managers: SharedManager[] = [];
   for (let i = 0; i < (o.managers ?? 2); i++) {
     const args = ['node-manager', '--key', join(c.dir, `manager${i}.json`), '--redis', redis.url(), '--json'];
-    for (const m of messengers) args.push('--messenger', m);
+    // With several messengers the managers are spread over them (manager i on messenger i mod N).
+    for (const m of mesh ? mesh.order(i % mesh.messengers.length) : messengers) args.push('--messenger', m);
     if (o.web) args.push('--web', '127.0.0.1:0');
     const p = await c.spawn(args, o.managerEnv ?? {});
     managers.push(Object.assign(p, { pk: p.info.pk, dashboard: p.info.dashboard }));
@@ -66,14 +77,19 @@ export async function startSharedControlPlane(
     db,
     managers,
     messengers,
+    mesh,
     async node(connect = [], no = {}) {
       const name = `snode${n++}`;
-      const args = ['node', '--key', join(c.dir, `${name}.json`), '--json'];
-      for (const m of messengers) args.push('--messenger', m);
+      const keyFile = join(c.dir, `${name}.json`);
+      const args = ['node', '--key', keyFile, '--json'];
+      for (const m of mesh ? mesh.order(no.on ?? 0) : messengers) args.push('--messenger', m);
       for (const m of no.managers ?? managers) args.push('--manager', m.pk);
       for (const p of connect) args.push('--connect', p);
+      // A shared registry takes a moment to hold an entry (the messenger writes it to Redis): until then a lookup
+      // on another messenger finds no address and the node would fall back to a transport relayed by a messenger.
+      if (mesh) await waitAnnounced(db, connect);
       const p = await c.spawn([...args, ...(no.extra ?? [])], no.env ?? {});
-      return Object.assign(p, { pk: p.info.pk, apiFile: p.info.apiFile });
+      return Object.assign(p, { pk: p.info.pk, apiFile: p.info.apiFile, keyFile });
     },
     async routes() {
       const keys = await db.smembers('sw:nm:routes');
@@ -82,6 +98,30 @@ export async function startSharedControlPlane(
       return json.filter((j): j is string => j !== null).map(decodeStoredRoute);
     },
   };
+}
+
+/**
+ * Redis, `messengers` messengers sharing their registry on it and `managers` node managers sharing their state
+ * on it, each a real process; everything is killed when the test ends. Nodes choose their messenger (`on`).
+ */
+export async function startControlPlane(
+  t: TestContext,
+  o: { messengers?: number; managers?: number; web?: boolean; managerEnv?: Record<string, string> } = {},
+): Promise<SharedControlPlane & { mesh: RedisMesh }> {
+  const mesh = await startRedisMesh(t, { count: o.messengers ?? 2 });
+  const cp = await startSharedControlPlane(t, { managers: o.managers, web: o.web, managerEnv: o.managerEnv, mesh });
+  return { ...cp, mesh };
+}
+
+/** Waits until the shared registry holds an entry with addresses for each of `pks` (docs/messenger.md, Redis keys). */
+async function waitAnnounced(db: Redis, pks: string[]): Promise<void> {
+  await waitFor(`${pks.length} entries with addresses in the shared registry`, async () => {
+    for (const pk of pks) {
+      const entry = await db.hget(`sw:msg:e:${pk}`, 'entry');
+      if (!entry || !((JSON.parse(entry) as { addresses?: unknown[] }).addresses?.length)) return false;
+    }
+    return true;
+  });
 }
 
 /** Waits until every manager has a link to each of `nodes` (each wrote its report of them to Redis). */
