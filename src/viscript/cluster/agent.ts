@@ -1,5 +1,5 @@
 // The agent side: this machine's Viscript obeys the hubs listed in `cluster.hubs`. It listens on the cluster
-// port of its messenger client; a stream from any other key is reset unanswered (and logged), a listed hub's
+// port of its messenger client; a stream from any other key is closed unanswered (and logged), a listed hub's
 // stream must then pass an end-to-end BOLT #8 handshake proving that same key. Each hub gets status, and
 // shell sessions on this engine in which it runs commands exactly as a local user would.
 import type { Duplex } from 'node:stream';
@@ -68,8 +68,7 @@ export class ClusterAgent {
   private async onStream(stream: Duplex, from: string): Promise<void> {
     stream.on('error', () => undefined);
     if (!this.hubs.has(from)) {
-      // Nothing is said to a stranger: the stream is closed before any handshake or byte. (A close, not a reset:
-      // a reset right behind the accept can reach the opener's stream before it could listen for its error.)
+      // Nothing is said to a stranger: the stream is closed before any handshake or byte (the hub sees it end).
       this.refusedLog.note('not in cluster.hubs', { from, hint: 'add its key to cluster.hubs to let it control this machine' });
       stream.end();
       setTimeout(() => stream.destroy(), 5000).unref();
