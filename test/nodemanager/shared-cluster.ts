@@ -4,7 +4,10 @@
 import type { TestContext } from 'node:test';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { Cluster, waitFor, type Proc } from '../node/harness.js';
+import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
+import { AppClient } from '../../src/node/sdk/index.js';
+import { Cluster, dialRetry, echoApp, echoOf, waitFor, waitTransports, type Proc } from '../node/harness.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { startRedisMesh, type RedisMesh } from '../messenger/redis-mesh.js';
 import { decodeStoredRoute, type StoredRoute } from '../../src/nodemanager/shared-records.js';
@@ -145,4 +148,56 @@ export async function waitEdges(cp: SharedControlPlane, edges: Array<[string, st
     for (const [a, b] of edges) if (!(await has(a, b)) || !(await has(b, a))) return false;
     return true;
   });
+}
+
+/** Nodes a - b - d in a chain, every transport up and reported to every manager. */
+export async function startChain(cp: SharedControlPlane): Promise<{ a: SharedNode; b: SharedNode; d: SharedNode }> {
+  const a = await cp.node();
+  const b = await cp.node([a.pk]);
+  const d = await cp.node([b.pk]);
+  await waitTransports(b, [a.pk, d.pk]);
+  await waitLinked(cp, [a.pk, b.pk, d.pk]);
+  await waitEdges(cp, [
+    [a.pk, b.pk],
+    [b.pk, d.pk],
+  ]);
+  return { a, b, d };
+}
+
+export type DiamondName = 'a' | 'b' | 'm' | 'd';
+
+/** Nodes a - {b, m} - d (two 2-hop paths), every transport up and reported to every manager; `on` as in cp.node. */
+export async function startDiamond(
+  cp: SharedControlPlane,
+  on: Partial<Record<DiamondName, number>> = {},
+): Promise<Record<DiamondName, SharedNode>> {
+  const a = await cp.node([], { on: on.a });
+  const b = await cp.node([a.pk], { on: on.b });
+  const m = await cp.node([a.pk], { on: on.m });
+  const d = await cp.node([b.pk, m.pk], { on: on.d });
+  await waitTransports(a, [b.pk, m.pk]);
+  await waitTransports(d, [b.pk, m.pk]);
+  await waitLinked(cp, [a.pk, b.pk, m.pk, d.pk]);
+  await waitEdges(cp, [
+    [a.pk, b.pk],
+    [a.pk, m.pk],
+    [b.pk, d.pk],
+    [m.pk, d.pk],
+  ]);
+  return { a, b, m, d };
+}
+
+/**
+ * An echo app on `to` (mesh port 7) and a stream to it from `from`'s app `dialer`, answered `hello`; all closed when
+ * the test ends.
+ */
+export async function echoStream(t: TestContext, from: SharedNode, to: SharedNode, hello = 'hi'): Promise<{ sock: Socket; dialer: AppClient }> {
+  const apps: AppClient[] = [await echoApp(to.apiFile)];
+  const dialer = await AppClient.connect({ apiFile: from.apiFile, name: 'dialer', port: 9 });
+  apps.push(dialer);
+  t.after(() => Promise.all(apps.map((x) => x.close())).then(() => {}));
+  const sock = await dialRetry(dialer, to.pk, 7);
+  t.after(() => sock.destroy());
+  assert.equal(await echoOf(sock, hello), hello);
+  return { sock, dialer };
 }

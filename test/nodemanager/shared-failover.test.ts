@@ -4,10 +4,9 @@
 // manager repairs the route from the record in Redis and the open stream keeps going.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppClient } from '../../src/node/sdk/index.js';
 import { redisSkipReason } from '../helpers/redis-server.js';
-import { dialRetry, echoApp, echoOf, waitFor, waitTransports } from '../node/harness.js';
-import { startSharedControlPlane, waitEdges, waitLinked, type SharedControlPlane } from './shared-cluster.js';
+import { dialRetry, echoOf, waitFor, waitTransports } from '../node/harness.js';
+import { echoStream, startDiamond, startSharedControlPlane, waitEdges, waitLinked, type SharedControlPlane } from './shared-cluster.js';
 
 const skip = redisSkipReason();
 
@@ -27,32 +26,15 @@ async function snapshot(dashboard: string): Promise<Snapshot> {
 /** The diamond, e hanging off a (linked to manager 0 only), an echo app on d. */
 async function setUp(t: { after(fn: () => Promise<void> | void): void }) {
   const cp: SharedControlPlane = await startSharedControlPlane(t, { managers: 2, web: true });
-  const a = await cp.node();
-  const b = await cp.node([a.pk]);
-  const m = await cp.node([a.pk]);
-  const d = await cp.node([b.pk, m.pk]);
+  const { a, b, m, d } = await startDiamond(cp);
   const e = await cp.node([a.pk], { managers: [cp.managers[0]!] });
-  await waitTransports(a, [b.pk, m.pk, e.pk]);
-  await waitTransports(d, [b.pk, m.pk]);
-  await waitLinked(cp, [a.pk, b.pk, m.pk, d.pk]);
-  await waitEdges(cp, [
-    [a.pk, b.pk],
-    [a.pk, m.pk],
-    [b.pk, d.pk],
-    [m.pk, d.pk],
-  ]);
+  await waitTransports(a, [e.pk]);
   return { cp, a, b, m, d, e };
 }
 
 test('the dashboard of any manager shows every node (also those linked to another manager only) and every live route', { skip, timeout: 30_000 }, async (t) => {
   const { cp, a, b, m, d, e } = await setUp(t);
-  const apps: AppClient[] = [await echoApp(d.apiFile)];
-  const dialer = await AppClient.connect({ apiFile: a.apiFile, name: 'dialer', port: 9 });
-  apps.push(dialer);
-  t.after(() => Promise.all(apps.map((x) => x.close())).then(() => {}));
-  const sock = await dialRetry(dialer, d.pk, 7);
-  t.after(() => sock.destroy());
-  assert.equal(await echoOf(sock, 'hello'), 'hello');
+  await echoStream(t, a, d, 'hello');
   const [route] = await cp.routes();
   assert.ok(route, 'the route is recorded in Redis');
 
@@ -77,13 +59,7 @@ test('the dashboard of any manager shows every node (also those linked to anothe
 
 test('kill -9 the manager that set up a live route, then its middle node: the other manager repairs it and the stream goes on', { skip, timeout: 30_000 }, async (t) => {
   const { cp, a, b, m, d } = await setUp(t);
-  const apps: AppClient[] = [await echoApp(d.apiFile)];
-  const dialer = await AppClient.connect({ apiFile: a.apiFile, name: 'dialer', port: 9 });
-  apps.push(dialer);
-  t.after(() => Promise.all(apps.map((x) => x.close())).then(() => {}));
-  const sock = await dialRetry(dialer, d.pk, 7);
-  t.after(() => sock.destroy());
-  assert.equal(await echoOf(sock, 'before'), 'before');
+  const { sock, dialer } = await echoStream(t, a, d, 'before');
 
   const [route] = await cp.routes();
   assert.ok(route, 'the route is recorded in Redis');

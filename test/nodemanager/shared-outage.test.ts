@@ -6,22 +6,14 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { AppClient } from '../../src/node/sdk/index.js';
 import { redisSkipReason } from '../helpers/redis-server.js';
-import { dialRetry, echoApp, echoOf, waitFor, waitTransports } from '../node/harness.js';
-import { startSharedControlPlane, waitEdges, waitLinked } from './shared-cluster.js';
+import { dialRetry, echoApp, echoOf, waitFor } from '../node/harness.js';
+import { startChain, startSharedControlPlane, waitLinked } from './shared-cluster.js';
 
 const skip = redisSkipReason();
 
 test('Redis stopped mid-run: no crash, one clear log line per manager, routes still set up, state written again on return', { skip, timeout: 30_000 }, async (t) => {
   const cp = await startSharedControlPlane(t, { managers: 2 });
-  const a = await cp.node();
-  const b = await cp.node([a.pk]);
-  const d = await cp.node([b.pk]);
-  await waitTransports(b, [a.pk, d.pk]);
-  await waitLinked(cp, [a.pk, b.pk, d.pk]);
-  await waitEdges(cp, [
-    [a.pk, b.pk],
-    [b.pk, d.pk],
-  ]);
+  const { a, b, d } = await startChain(cp);
   const apps: AppClient[] = [await echoApp(d.apiFile)];
   const dialer = await AppClient.connect({ apiFile: a.apiFile, name: 'dialer', port: 9 });
   apps.push(dialer);

@@ -7,27 +7,15 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { AppClient } from '../../src/node/sdk/index.js';
 import { redisSkipReason } from '../helpers/redis-server.js';
-import { dialRetry, echoApp, roundTrip, status, waitFor, waitTransports } from '../node/harness.js';
-import { startSharedControlPlane, waitEdges, waitLinked } from './shared-cluster.js';
+import { dialRetry, echoApp, roundTrip, status, waitFor } from '../node/harness.js';
+import { startDiamond, startSharedControlPlane } from './shared-cluster.js';
 
 const skip = redisSkipReason();
 const PER_SIDE = 40;
 
 test('two managers setting up routes at once never hand out the same route id on a node', { skip, timeout: 30_000 }, async (t) => {
   const cp = await startSharedControlPlane(t, { managers: 2 });
-  const a = await cp.node();
-  const b = await cp.node([a.pk]);
-  const m = await cp.node([a.pk]);
-  const d = await cp.node([b.pk, m.pk]);
-  await waitTransports(a, [b.pk, m.pk]);
-  await waitTransports(d, [b.pk, m.pk]);
-  await waitLinked(cp, [a.pk, b.pk, m.pk, d.pk]);
-  await waitEdges(cp, [
-    [a.pk, b.pk],
-    [a.pk, m.pk],
-    [b.pk, d.pk],
-    [m.pk, d.pk],
-  ]);
+  const { a, b, m, d } = await startDiamond(cp);
   const apps: AppClient[] = [await echoApp(a.apiFile), await echoApp(d.apiFile)];
   const fromA = await AppClient.connect({ apiFile: a.apiFile, name: 'dialer-a', port: 9 });
   const fromD = await AppClient.connect({ apiFile: d.apiFile, name: 'dialer-d', port: 9 });

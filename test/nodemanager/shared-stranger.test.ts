@@ -3,30 +3,15 @@
 // nodes puts no edge on any manager's view of the network (an edge needs both ends' reports, in Redis too).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AppClient } from '../../src/node/sdk/index.js';
 import { redisSkipReason } from '../helpers/redis-server.js';
-import { dialRetry, echoApp, echoOf, waitFor, waitTransports } from '../node/harness.js';
+import { echoOf, waitFor } from '../node/harness.js';
 import { connectAttacker } from './attacker.js';
-import { startSharedControlPlane, waitEdges, waitLinked } from './shared-cluster.js';
+import { echoStream, startChain, startSharedControlPlane, waitLinked } from './shared-cluster.js';
 
 test('a stranger cannot close another\'s route in Redis, nor add links to the shared view', { skip: redisSkipReason(), timeout: 30_000 }, async (t) => {
   const cp = await startSharedControlPlane(t, { managers: 2, web: true, managerEnv: { LOG_LEVEL: 'info' } });
-  const a = await cp.node();
-  const b = await cp.node([a.pk]);
-  const d = await cp.node([b.pk]);
-  await waitTransports(b, [a.pk, d.pk]);
-  await waitLinked(cp, [a.pk, b.pk, d.pk]);
-  await waitEdges(cp, [
-    [a.pk, b.pk],
-    [b.pk, d.pk],
-  ]);
-  const apps: AppClient[] = [await echoApp(d.apiFile)];
-  const dialer = await AppClient.connect({ apiFile: a.apiFile, name: 'dialer', port: 9 });
-  apps.push(dialer);
-  t.after(() => Promise.all(apps.map((x) => x.close())).then(() => {}));
-  const sock = await dialRetry(dialer, d.pk, 7);
-  t.after(() => sock.destroy());
-  assert.equal(await echoOf(sock, 'hi'), 'hi');
+  const { a, d } = await startChain(cp);
+  const { sock } = await echoStream(t, a, d);
   const [route] = await cp.routes();
   assert.ok(route);
 

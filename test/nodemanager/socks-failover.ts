@@ -6,14 +6,12 @@
 import type { TestContext } from 'node:test';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { waitTransports } from '../node/harness.js';
 import { generatedSha, startHttpTarget } from '../apps/socks/helpers.js';
 import type { StoredRoute } from '../../src/nodemanager/shared-records.js';
 import { exited } from '../messenger/helpers.js';
-import { waitEdges, waitLinked, type SharedControlPlane, type SharedNode } from './shared-cluster.js';
+import { startDiamond, type DiamondName, type SharedControlPlane, type SharedNode } from './shared-cluster.js';
 
 type NodeProc = SharedNode;
-type Name = 'a' | 'b' | 'm' | 'd';
 
 export interface SocksMesh {
   cp: SharedControlPlane;
@@ -41,20 +39,8 @@ export interface Kill {
  * The diamond with a socks-server on d and a socks-client on a asking for 2-hop routes; every manager sees it all.
  * `on`: the messenger each node registers with, when the control plane has several (startControlPlane).
  */
-export async function startSocksMesh(cp: SharedControlPlane, on: Partial<Record<Name, number>> = {}): Promise<SocksMesh> {
-  const a = await cp.node([], { on: on.a });
-  const b = await cp.node([a.pk], { on: on.b });
-  const m = await cp.node([a.pk], { on: on.m });
-  const d = await cp.node([b.pk, m.pk], { on: on.d });
-  await waitTransports(a, [b.pk, m.pk]);
-  await waitTransports(d, [b.pk, m.pk]);
-  await waitLinked(cp, [a.pk, b.pk, m.pk, d.pk]);
-  await waitEdges(cp, [
-    [a.pk, b.pk],
-    [a.pk, m.pk],
-    [b.pk, d.pk],
-    [m.pk, d.pk],
-  ]);
+export async function startSocksMesh(cp: SharedControlPlane, on: Partial<Record<DiamondName, number>> = {}): Promise<SocksMesh> {
+  const { a, b, m, d } = await startDiamond(cp, on);
   await cp.c.spawn(['socks-server', '--api-file', d.apiFile, '--allow', '127.0.0.0/8'], {}, [], /^socks-server: serving mesh port/);
   const sc = await cp.c.spawn(['socks-client', '--api-file', a.apiFile, '--listen', '127.0.0.1:0', '--server', d.pk, '--hops', '2'], {}, [], /^socks-client: SOCKS5 on/);
   return { cp, a, b, m, d, socksPort: Number(/127\.0\.0\.1:(\d+)/.exec(sc.info.line!)![1]) };
