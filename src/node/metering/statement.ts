@@ -190,7 +190,7 @@ function receiptsOf(v: unknown): Buffer[] {
 }
 
 /**
- * verifyStatement with every receipt's signature checked first on OpenSSL, across threads (verify-pool.ts): the
+ * verifyStatement with every receipt's signature checked first on libsecp256k1, across threads (verify-pool.ts): the
  * fast path of `skywire metering verify`. Same answers (the tests compare both).
  */
 export async function verifyStatementFast(v: unknown): Promise<Verification> {
