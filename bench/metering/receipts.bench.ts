@@ -2,7 +2,8 @@
 //  - throughput over a 1-intermediate-node route with receipts on vs off (alternating meshes; goal: within 2%);
 //  - the 1 GB acceptance: A -> B -> C, B's statement verifies and claims within 0.1% of what C signed;
 //  - ledger growth per GB forwarded and per route (goal after compaction: < 10 KB per GB; compaction not done);
-//  - verify speed of a statement of 10,000 receipts (goal: 10k receipts per second).
+//  - verify speed of a statement of 10,000 receipts and of 100,000 receipts, @noble/curves vs OpenSSL vs
+//    libsecp256k1 in WebAssembly (goal: 10k receipts per second).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +11,9 @@ import { availableParallelism } from 'node:os';
 import type { Socket } from 'node:net';
 import { generateKeyPair, readKeyFile } from '../../src/net/keys.js';
 import { AppClient } from '../../src/node/sdk/index.js';
-import { signReceipt } from '../../src/node/metering/receipt.js';
+import { decodeReceipt, signReceipt, verifyRawFast, verifyReceipt } from '../../src/node/metering/receipt.js';
+import { verifyRawLibsecp } from '../../src/node/metering/verify-libsecp.js';
+import { verifyReceiptsParallel } from '../../src/node/metering/verify-pool.js';
 import { buildStatement, verifyStatement, verifyStatementFast, type Statement } from '../../src/node/metering/statement.js';
 import { HOUR_MS, Ledger, type LedgerRecord } from '../../src/node/metering/ledger.js';
 import { CLI, Cluster, dialRetry, waitTransports } from '../../test/node/harness.js';
@@ -193,6 +196,19 @@ async function meshRows(): Promise<void> {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
+/** Receipts per second of wall time, and per second of this process's CPU time (all its threads: per core). */
+type Rate = { wall: number; cpu: number };
+async function rate(n: number, run: () => unknown): Promise<Rate> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await run();
+  const wall = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { wall: n / wall, cpu: n / ((c.user + c.system) / 1e6) };
+}
+const fmt = (xs: Rate[]) =>
+  `${median(xs.map((x) => x.wall)).toFixed(0)} /s (per CPU-second ${median(xs.map((x) => x.cpu)).toFixed(0)}; runs ${xs.map((x) => x.wall.toFixed(0)).join(' ')})`;
+
 async function verifyRow(): Promise<void> {
   // Verify speed: a statement of 10,000 receipts (one entry per route, one receipt each) made here.
   const node = generateKeyPair();
@@ -208,21 +224,42 @@ async function verifyRow(): Promise<void> {
   }
   const st = buildStatement(node, records, { fromMs: hour, toMs: hour + HOUR_MS });
   const json = JSON.parse(JSON.stringify(st)) as unknown;
-  // The same statement checked by the independent verifier (@noble/curves, one core: the old path of the CLI)
-  // and by the fast one (OpenSSL, a thread per core), alternating; each run's own figure.
-  const rates: { noble: number[]; fast: number[] } = { noble: [], fast: [] };
+  const raws = records.map((r) => Buffer.from(r.receipt!, 'hex'));
+  console.log(loadLine());
+
+  // One thread, each engine on the same 1,000 receipts, alternating: the per-core cost of a signature.
+  const sample = raws.slice(0, 1000);
+  const one = { noble: [] as Rate[], openssl: [] as Rate[], libsecp: [] as Rate[], none: [] as Rate[] };
   for (let i = 0; i < 2; i++) {
-    let t1 = performance.now();
-    const vf = await verifyStatementFast(json);
-    rates.fast.push(10_000 / ((performance.now() - t1) / 1000));
-    t1 = performance.now();
-    const vn = verifyStatement(json);
-    rates.noble.push(10_000 / ((performance.now() - t1) / 1000));
-    if (!vf.ok || !vn.ok) cannotMeasure('the synthetic statement did not verify');
+    one.noble.push(await rate(sample.length, () => sample.every((r) => verifyReceipt(decodeReceipt(r))) || cannotMeasure('noble refused')));
+    one.openssl.push(await rate(sample.length, () => sample.every(verifyRawFast) || cannotMeasure('OpenSSL refused')));
+    one.libsecp.push(await rate(sample.length, () => sample.every(verifyRawLibsecp) || cannotMeasure('libsecp256k1 refused')));
+    // Everything of a statement's verification but the signatures (shape, hex, layout, the claims): its floor.
+    one.none.push(await rate(10_000, () => verifyStatement(json, () => true).ok || cannotMeasure('the statement did not verify')));
   }
-  console.log(`verify, 10,000 receipts: @noble/curves one core ${median(rates.noble).toFixed(0)} /s (${rates.noble.map((x) => x.toFixed(0)).join(' ')}), ` +
-    `OpenSSL on ${availableParallelism()} threads ${median(rates.fast).toFixed(0)} /s (${rates.fast.map((x) => x.toFixed(0)).join(' ')}): ` +
-    `x${(median(rates.fast) / median(rates.noble)).toFixed(1)} (goal 10,000/s)`);
+  console.log(`verify, one thread: @noble/curves ${fmt(one.noble)}, OpenSSL ${fmt(one.openssl)}, libsecp256k1-wasm ${fmt(one.libsecp)}; ` +
+    `libsecp256k1 vs OpenSSL x${(median(one.libsecp.map((x) => x.cpu)) / median(one.openssl.map((x) => x.cpu))).toFixed(1)} per CPU-second; ` +
+    `a 10,000-receipt statement's checks without signatures ${fmt(one.none)}`);
+
+  // The whole statement on the CLI's path (a thread per core), OpenSSL vs libsecp256k1 alternating.
+  const st10 = { openssl: [] as Rate[], libsecp: [] as Rate[] };
+  for (let i = 0; i < 2; i++) {
+    for (const engine of ['openssl', 'libsecp'] as const) {
+      st10[engine].push(await rate(10_000, async () => (await verifyStatementFast(json, engine)).ok || cannotMeasure(`${engine}: the statement did not verify`)));
+    }
+  }
+  console.log(`verify, statement of 10,000 receipts on ${availableParallelism()} threads: OpenSSL ${fmt(st10.openssl)}, libsecp256k1-wasm ${fmt(st10.libsecp)}: ` +
+    `x${(median(st10.libsecp.map((x) => x.wall)) / median(st10.openssl.map((x) => x.wall))).toFixed(1)} (goal 10,000/s)`);
+
+  // 100,000 receipts (the 10,000 above ten times over: the same work, nothing is cached) through the pool.
+  const big = Array.from({ length: BIG }, (_, i) => raws[i % raws.length]);
+  const pool = { openssl: [] as Rate[], libsecp: [] as Rate[] };
+  for (const engine of ['libsecp', 'openssl'] as const) {
+    pool[engine].push(await rate(big.length, async () => (await verifyReceiptsParallel(big, undefined, engine)).every(Boolean) || cannotMeasure(`${engine} refused`)));
+  }
+  console.log(`verify, ${BIG.toLocaleString('en')} receipts on ${availableParallelism()} threads: OpenSSL ${fmt(pool.openssl)}, libsecp256k1-wasm ${fmt(pool.libsecp)}`);
 }
+/** METERING_BENCH_VERIFY_BIG: the size of the pool-only row (default 100,000 receipts). */
+const BIG = Number(process.env.METERING_BENCH_VERIFY_BIG ?? 100_000);
 
 await main();

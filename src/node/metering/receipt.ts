@@ -8,8 +8,8 @@
 // sig = ECDSA secp256k1 over SHA-256(the 142-byte message), r||s with low s (as Bitcoin and @noble/curves expect).
 // Counts are cumulative since the route id was installed at the signer, so a lost receipt costs nothing and an
 // older one proves less than a newer one. Signing runs on node's OpenSSL (it is on the data path of every
-// node); verification offline runs on OpenSSL too (verify-pool.ts), cross-checked by @noble/curves in the tests,
-// with the same low-s rule, so both accept exactly the same signatures.
+// node); verification offline runs on libsecp256k1 (verify-libsecp.ts, verify-pool.ts), cross-checked by OpenSSL
+// and @noble/curves in the tests, with the same low-s rule, so all three accept exactly the same signatures.
 import { createHash, createPrivateKey, createPublicKey, sign as osslSign, verify as osslVerify, type KeyObject } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { KeyPair } from '../../net/keys.js';

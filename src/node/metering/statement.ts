@@ -8,6 +8,7 @@ import type { KeyPair } from '../../net/keys.js';
 import { decodeReceipt, RECEIPT_BYTES, verifyReceipt, type Receipt } from './receipt.js';
 import { hashesTo, parseLinkText } from './chain.js';
 import { verifyReceiptsParallel } from './verify-pool.js';
+import type { VerifyEngine } from './verify-libsecp.js';
 import { UNSIGNED_TAIL_BYTES } from './meter.js';
 import type { LedgerRecord } from './ledger.js';
 
@@ -190,12 +191,12 @@ function receiptsOf(v: unknown): Buffer[] {
 }
 
 /**
- * verifyStatement with every receipt's signature checked first on OpenSSL, across threads (verify-pool.ts): the
+ * verifyStatement with every receipt's signature checked first on libsecp256k1, across threads (verify-pool.ts): the
  * fast path of `skywire metering verify`. Same answers (the tests compare both).
  */
-export async function verifyStatementFast(v: unknown): Promise<Verification> {
+export async function verifyStatementFast(v: unknown, engine?: VerifyEngine): Promise<Verification> {
   const raws = receiptsOf(v);
-  const ok = await verifyReceiptsParallel(raws);
+  const ok = await verifyReceiptsParallel(raws, undefined, engine);
   const good = new Set<string>();
   raws.forEach((r, i) => ok[i] && good.add(r.toString('hex')));
   return verifyStatement(v, (r) => good.has(r.raw.toString('hex')));
