@@ -124,7 +124,12 @@ export function descendantsByScan(root: number): number[] {
   }
   const out: number[] = [];
   const todo = [root];
-  while (todo.length) for (const c of kids.get(todo.pop()!) ?? []) out.push(c), todo.push(c);
+  while (todo.length) {
+    for (const c of kids.get(todo.pop()!) ?? []) {
+      out.push(c);
+      todo.push(c);
+    }
+  }
   return out;
 }
 
@@ -133,7 +138,13 @@ export function processTree(root: number): number[] {
   if (!hasChildrenFiles()) return [root, ...descendantsByScan(root)];
   const seen = new Set([root]);
   const todo = [root];
-  while (todo.length) for (const k of childrenOf(todo.pop()!)) if (!seen.has(k)) seen.add(k), todo.push(k);
+  while (todo.length) {
+    for (const k of childrenOf(todo.pop()!)) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      todo.push(k);
+    }
+  }
   return [...seen];
 }
 
@@ -191,7 +202,7 @@ export function createUsageSampler(): UsageSampler {
   return { sample: portableSample, clear: () => pidusage.clear() };
 }
 
-async function portableSample(root: number, extra: number[]): Promise<TreeUsage> {
+export async function portableSample(root: number, extra: number[]): Promise<TreeUsage> {
   const pids = [...new Set([...(await pidtree(root, { root: true }).catch(() => [root])), ...extra])];
   // A process of the tree may exit between the two calls, which fails the whole query: then the app alone.
   const none = {} as Record<string, pidusage.Status>;
