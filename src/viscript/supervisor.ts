@@ -5,8 +5,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import pidtree from 'pidtree';
-import pidusage from 'pidusage';
 import { createLogger } from '../util/log.js';
 import type { SignalServer } from '../signal/server.js';
 import { AppCgroups } from './app-cgroups.js';
@@ -15,6 +13,7 @@ import type { AppConfig, ViscriptConfig } from './config.js';
 import { LaunchError, resolveExecutable, resolveLaunch, type Launch } from './launch.js';
 import { RestartPlanner, type RestartTiming } from './restart-policy.js';
 import { RunRecord } from './run-record.js';
+import { createUsageSampler, type TreeUsage } from './proc-usage.js';
 
 export type AppState = 'starting' | 'running' | 'registered' | 'stopping' | 'restarting' | 'exited' | 'failed' | 'fatal';
 
@@ -133,6 +132,7 @@ export class Supervisor extends EventEmitter {
   private readonly log = createLogger('viscript.supervisor');
   /** The run's cgroups, when Linux offers them; otherwise process groups are all there is. */
   private readonly cgroups?: AppCgroups;
+  private readonly usageSampler = createUsageSampler();
   private readonly record: RunRecord;
 
   constructor(private readonly opts: SupervisorOptions) {
@@ -280,31 +280,14 @@ export class Supervisor extends EventEmitter {
   }
 
   /** CPU % and resident memory of the app's whole process tree, as the OS reports them. */
-  async usage(id: number): Promise<{ cpu: number; rss: number; pids: number[] }> {
+  async usage(id: number): Promise<TreeUsage> {
     const inst = this.instance(id);
     if (!this.alive(inst) || inst.pid === undefined) throw new Error(`app ${id} (${inst.app.name}) is not running`);
-    let pids: number[];
-    try {
-      pids = await pidtree(inst.pid, { root: true });
-    } catch {
-      pids = [inst.pid];
-    }
     // The cgroup also holds what left the tree (a setsid'd daemon whose parent exited).
-    if (this.cgroups) pids = [...new Set([...pids, ...this.cgroups.pids(inst.id)])];
-    // A process of the tree may exit between the two calls, which fails the whole query: then the app alone.
-    const none = {} as Record<string, pidusage.Status>;
-    const stats = await pidusage(pids).catch(() => pidusage([inst.pid!]).catch(() => none));
-    let cpu = 0;
-    let rss = 0;
-    const seen: number[] = [];
-    for (const s of Object.values(stats)) {
-      if (!s) continue;
-      cpu += s.cpu;
-      rss += s.memory;
-      seen.push(s.pid);
-    }
-    if (!seen.length) throw new Error(`app ${id} (${inst.app.name}) is not running`);
-    return { cpu, rss, pids: seen.sort((a, b) => a - b) };
+    const inCgroup = this.cgroups ? this.cgroups.pids(inst.id) : [];
+    const measured = await this.usageSampler.sample(inst.pid, inCgroup);
+    if (!measured.pids.length) throw new Error(`app ${id} (${inst.app.name}) is not running`);
+    return measured;
   }
 
   /**
@@ -328,7 +311,7 @@ export class Supervisor extends EventEmitter {
     }
     await this.cgroups?.killAll();
     this.record.remove();
-    pidusage.clear();
+    this.usageSampler.clear();
   }
 
   /** Last resort when Viscript exits without stopAll(): SIGKILL every process group and cgroup it started. */

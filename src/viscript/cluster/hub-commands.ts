@@ -82,21 +82,8 @@ export class HubRouter implements ClusterRouter {
 
   /** A one-line command on `machine` without a session for the caller (no output follows). */
   private async once(machine: string, line: string): Promise<CommandResult> {
-    const quiet: RoutedSession = {
-      interactive: false,
-      useRemote: () => undefined,
-      remoteOutput: () => undefined,
-      remoteEvent: () => undefined,
-      remoteInfo: () => undefined,
-      remoteAttach: () => undefined,
-    };
-    const shell = await this.hub.openShell(machine, quiet);
-    try {
-      const a = await shell.submit(line);
-      return a.result ?? ok('', '');
-    } finally {
-      shell.close();
-    }
+    const a = await this.hub.runOnce(machine, line);
+    return a.result ?? ok('', '');
   }
 
   /** `@all`, `@m1,m2` or `m1,m2` as machine names, in the order given (config order for all). */

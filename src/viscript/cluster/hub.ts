@@ -159,6 +159,31 @@ export class ClusterHub {
     };
   }
 
+  /**
+   * One line on `name` in a session of its own, pipelined: open and line leave together, so the command costs
+   * one relayed round trip, not two (`la @all` pays it once per machine). The agent handles a link's requests in
+   * order, and opening a session completes before it reads the next request. Close follows the answer (closing
+   * earlier would end the session under a running command).
+   */
+  async runOnce(name: string, line: string): Promise<RemoteAnswer> {
+    const { m, link } = this.linkOf(name);
+    const sid = m.nextSid++;
+    const opened = link.request({ t: 'open', sid, interactive: false });
+    const answered = link.request({ t: 'line', sid, text: line }, 24 * 3600_000);
+    // A refused open (the agent's session limit) explains the line's "no session": report the open's error.
+    answered.catch(() => undefined);
+    let reply: ControlMessage;
+    try {
+      await opened;
+      reply = await answered;
+    } finally {
+      if (m.link === link) link.send({ t: 'close', sid });
+    }
+    const r = lineReply.safeParse(reply);
+    if (!r.success) throw new Error(`${name} answered with a malformed result: ${problem(r.error)}`);
+    return r.data;
+  }
+
   private readonly dialAll = (): void => {
     if (this.closed) return;
     for (const m of this.machines.values()) if (!m.link && !m.connecting) void this.dial(m);

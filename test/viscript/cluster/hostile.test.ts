@@ -54,6 +54,13 @@ test('an agent: a stranger gets no handshake; a listed hub sending nonsense gets
   await bad({ t: 'frob' }, /bad "frob" request/);
   await bad({ t: 'deploy', name: '../evil', app: { path: '/bin/sh' } }, /bad "deploy" request: name: /);
   await bad({ t: 'deploy', name: 'evil', app: { path: '/bin/sh' } }, /does not accept deploys \(cluster\.acceptDeploy is false\)/);
+  // What the hub's one-shot commands rely on (Hub.runOnce): a line sent right behind its open, unanswered yet,
+  // finds the session.
+  const opened = link.request({ t: 'open', sid: 40, interactive: false });
+  const answered = link.request({ t: 'line', sid: 40, text: 'la' });
+  await opened;
+  assert.match(((await answered) as unknown as { result: { text: string } }).result.text, /^no apps started/);
+  await link.request({ t: 'close', sid: 40 });
   // Sessions are capped per hub.
   for (let sid = 1; sid <= 32; sid++) await link.request({ t: 'open', sid, interactive: false });
   await bad({ t: 'open', sid: 33, interactive: false }, /at most 32 sessions per hub/);
