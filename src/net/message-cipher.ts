@@ -164,11 +164,16 @@ export class MessageDecoder {
   private plain: Buffer[] = [];
   private failed: MessageError | undefined;
 
-  /** `negotiate` false: empty messages are verified and ignored, as a decoder from before the negotiation did. */
+  /**
+   * `negotiate` false: empty messages are verified and ignored, as a decoder from before the negotiation did.
+   * `acceptAes`: this end offered AES, so it follows the peer's switch marker (else a marker is ignored, and AES
+   * messages after it fail to verify: an end that did not offer never decrypts AES).
+   */
   constructor(
     key: Buffer,
     chainingKey: Buffer,
     private readonly negotiate = false,
+    private readonly acceptAes = false,
   ) {
     this.state = new KeyState(key, chainingKey);
   }
@@ -255,7 +260,7 @@ export class MessageDecoder {
   private noteMessage(): void {
     const empty = this.bodyLen === 0;
     if (this.peer === 'first') this.peer = empty ? 'offered' : 'none';
-    else if (this.peer === 'offered' && empty) {
+    else if (this.peer === 'offered' && empty && this.acceptAes) {
       this.state.switchToAes();
       this.peer = 'switched';
     }

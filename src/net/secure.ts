@@ -66,8 +66,8 @@ export class SecureChannel extends Duplex {
     this.remotePublicKey = keys.remotePublicKey;
     this.localPublicKey = localPublicKey;
     this.encryptor = new MessageEncryptor(keys.sendKey, keys.chainingKey);
-    this.decoder = new MessageDecoder(keys.recvKey, keys.chainingKey, negotiation?.negotiate === true);
     this.preferAes = negotiation?.negotiate === true && negotiation.preferAes;
+    this.decoder = new MessageDecoder(keys.recvKey, keys.chainingKey, negotiation?.negotiate === true, this.preferAes);
     // Our offer is our first message, before anything the peer sent can make us switch.
     if (this.preferAes) for (const b of this.encryptor.marker()) stream.write(b);
     stream.on('data', this.onData);

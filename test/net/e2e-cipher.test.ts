@@ -162,6 +162,21 @@ test('a decoder from before the negotiation verifies and ignores the empty offer
   assert.deepEqual(Buffer.concat(old.push(wireBytes)).toString(), 'hello');
 });
 
+test('a switch marker is followed only by an end that offered AES itself', () => {
+  const key = randomBytes(32);
+  const ck = randomBytes(32);
+  const peerWire = () => {
+    const enc = new MessageEncryptor(key, ck);
+    return Buffer.concat([...enc.marker(), ...enc.switchToAes(), ...enc.encrypt(Buffer.from('after the switch'))]);
+  };
+  const offered = new MessageDecoder(key, ck, true, true);
+  assert.equal(Buffer.concat(offered.push(peerWire())).toString(), 'after the switch');
+  assert.equal(offered.algorithm, 'aes-256-gcm');
+  const forcedChaCha = new MessageDecoder(key, ck, true, false);
+  assert.throws(() => forcedChaCha.push(peerWire()), { code: 'BAD_LENGTH_TAG' });
+  assert.equal(forcedChaCha.algorithm, 'chacha20-poly1305');
+});
+
 test('AES hardware detection reads x86 flags and arm64 Features; SKYWIRE_E2E_CIPHER is checked', () => {
   assert.equal(cpuinfoHasAes('processor\t: 0\nflags\t\t: fpu sse2 aes avx2\n'), true);
   assert.equal(cpuinfoHasAes('processor\t: 0\nflags\t\t: fpu sse2 avx2 vaes_not\n'), false);
