@@ -2,7 +2,18 @@
 // encrypted body (len + 16 tag). Each direction has its own key and nonce; a key is rotated with its chaining key
 // after 1000 uses (500 messages). Decryption is streaming (no copy of the ciphertext) but plaintext is released
 // only after its tag has verified.
-import { type CipherChaCha20Poly1305, type DecipherChaCha20Poly1305, createCipheriv, createDecipheriv } from 'node:crypto';
+//
+// The end-to-end channel over a route may switch a direction to AES-256-GCM (negotiated with empty messages,
+// which a decoder that does not negotiate verifies and ignores; see Negotiation below and docs/net.md).
+import {
+  type CipherChaCha20Poly1305,
+  type CipherGCM,
+  type DecipherChaCha20Poly1305,
+  type DecipherGCM,
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+} from 'node:crypto';
 import { TAG_BYTES, hkdf, setNonce } from './noise-crypto.js';
 
 export const MAX_MESSAGE_BYTES = 65535;
@@ -23,22 +34,46 @@ export class MessageError extends Error {
   }
 }
 
-/** A key with its nonce counter and chaining key, rotated as the spec says. */
+export type MessageCipherName = 'chacha20-poly1305' | 'aes-256-gcm';
+const AES_KEY_LABEL = Buffer.from('skywire e2e aes-256-gcm', 'ascii');
+
+/**
+ * A key with its nonce counter and chaining key, rotated as the spec says. Both ciphers take the same 96-bit
+ * nonce (4 zero bytes, 64-bit counter); a key never sees a counter twice, and each key is used by one cipher only.
+ */
 class KeyState {
   private n = 0;
   private readonly nonce = Buffer.alloc(12);
+  algorithm: MessageCipherName = 'chacha20-poly1305';
 
   constructor(
     private key: Buffer,
     private ck: Buffer,
   ) {}
 
-  cipher(): CipherChaCha20Poly1305 {
-    return createCipheriv('chacha20-poly1305', this.key, setNonce(this.nonce, this.n), { authTagLength: TAG_BYTES });
+  cipher(): CipherChaCha20Poly1305 | CipherGCM {
+    const iv = setNonce(this.nonce, this.n);
+    if (this.algorithm === 'aes-256-gcm') return createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
+    return createCipheriv('chacha20-poly1305', this.key, iv, { authTagLength: TAG_BYTES });
   }
 
-  decipher(): DecipherChaCha20Poly1305 {
-    return createDecipheriv('chacha20-poly1305', this.key, setNonce(this.nonce, this.n), { authTagLength: TAG_BYTES });
+  decipher(): DecipherChaCha20Poly1305 | DecipherGCM {
+    const iv = setNonce(this.nonce, this.n);
+    if (this.algorithm === 'aes-256-gcm') return createDecipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES });
+    return createDecipheriv('chacha20-poly1305', this.key, iv, { authTagLength: TAG_BYTES });
+  }
+
+  /**
+   * From the next message on, AES-256-GCM under a fresh key derived from this direction's chain (so it depends on
+   * the whole handshake and every message so far) with a label (so no ChaCha20 key is ever reused for AES), and
+   * the counter back at 0. Both ends call it at the same message, so they derive the same key.
+   */
+  switchToAes(): void {
+    const [ck, k] = hkdf(this.ck, createHmac('sha256', this.key).update(AES_KEY_LABEL).digest());
+    this.ck = ck;
+    this.key = k;
+    this.n = 0;
+    this.algorithm = 'aes-256-gcm';
   }
 
   /** Called after each use of the current nonce. */
@@ -58,6 +93,22 @@ export class MessageEncryptor {
 
   constructor(key: Buffer, chainingKey: Buffer) {
     this.state = new KeyState(key, chainingKey);
+  }
+
+  get algorithm(): MessageCipherName {
+    return this.state.algorithm;
+  }
+
+  /** Negotiation: an empty message (this end's offer of AES, or its switch marker), wire buffers into `out`. */
+  marker(out: Buffer[] = []): Buffer[] {
+    return this.encrypt([], out);
+  }
+
+  /** Sends the switch marker with the current cipher; every later message is AES-256-GCM. */
+  switchToAes(out: Buffer[] = []): Buffer[] {
+    this.encrypt([], out);
+    this.state.switchToAes();
+    return out;
   }
 
   /**
@@ -91,20 +142,49 @@ export class MessageEncryptor {
   }
 }
 
+/**
+ * Negotiation (end-to-end channel only): an empty message is never sent as data. The first message of a
+ * direction being empty means "I offer AES-256-GCM" (its receiver may switch its own sending direction); a later
+ * empty message after that offer is the switch marker (every message after it is AES-256-GCM). Both are
+ * authenticated and counted like any message, so a hop that drops, adds or alters one breaks the channel.
+ */
+export type NegotiationState = 'first' | 'offered' | 'none' | 'switched';
+
 export class MessageDecoder {
   private readonly state: KeyState;
+  private peer: NegotiationState = 'first';
+  private bodyLen = 0;
   private readonly prefix = Buffer.alloc(LENGTH_PREFIX_BYTES);
   private readonly tag = Buffer.alloc(TAG_BYTES);
   private prefixFill = 0;
   private inBody = false;
   private bodyLeft = 0;
   private tagFill = 0;
-  private decipher: DecipherChaCha20Poly1305 | undefined;
+  private decipher: DecipherChaCha20Poly1305 | DecipherGCM | undefined;
   private plain: Buffer[] = [];
   private failed: MessageError | undefined;
 
-  constructor(key: Buffer, chainingKey: Buffer) {
+  /**
+   * `negotiate` false: empty messages are verified and ignored, as a decoder from before the negotiation did.
+   * `acceptAes`: this end offered AES, so it follows the peer's switch marker (else a marker is ignored, and AES
+   * messages after it fail to verify: an end that did not offer never decrypts AES).
+   */
+  constructor(
+    key: Buffer,
+    chainingKey: Buffer,
+    private readonly negotiate = false,
+    private readonly acceptAes = false,
+  ) {
     this.state = new KeyState(key, chainingKey);
+  }
+
+  get algorithm(): MessageCipherName {
+    return this.state.algorithm;
+  }
+
+  /** What the peer said so far: `offered` once its first message was its AES offer. */
+  get peerNegotiation(): NegotiationState {
+    return this.peer;
   }
 
   /** True when bytes of an unfinished message are held (a stream ending now would be truncated). */
@@ -139,6 +219,7 @@ export class MessageDecoder {
         }
         this.state.advance();
         this.bodyLeft = len.readUInt16BE(0);
+        this.bodyLen = this.bodyLeft;
         this.decipher = this.state.decipher();
         this.inBody = true;
         this.tagFill = 0;
@@ -170,8 +251,19 @@ export class MessageDecoder {
       for (const p of this.plain) out.push(p);
       this.plain = [];
       this.inBody = false;
+      if (this.negotiate) this.noteMessage();
     }
     return out;
+  }
+
+  /** After a verified message: the negotiation steps (the switch happens before the next message is read). */
+  private noteMessage(): void {
+    const empty = this.bodyLen === 0;
+    if (this.peer === 'first') this.peer = empty ? 'offered' : 'none';
+    else if (this.peer === 'offered' && empty && this.acceptAes) {
+      this.state.switchToAes();
+      this.peer = 'switched';
+    }
   }
 
   private fail(code: MessageErrorCode, message: string): MessageError {

@@ -12,7 +12,8 @@ import {
   type HandshakeErrorCode,
   type HandshakeResult,
 } from './handshake.js';
-import { MAX_MESSAGE_BYTES, MessageDecoder, MessageEncryptor, MessageError } from './message-cipher.js';
+import { MAX_MESSAGE_BYTES, MessageDecoder, MessageEncryptor, MessageError, type MessageCipherName } from './message-cipher.js';
+import type { CipherNegotiation } from './e2e-cipher.js';
 import { coalesces, forEachGroup } from './batching.js';
 
 export { HandshakeError, type HandshakeErrorCode } from './handshake.js';
@@ -32,6 +33,9 @@ export interface SecureOptions {
   /** Responder only: act 1 must arrive within this time (default: no limit but handshakeTimeoutMs), so that
    *  connections that send nothing give their place back quickly. */
   act1TimeoutMs?: number;
+  /** End-to-end channels over a route only (never a transport: BOLT #8 fixes ChaCha20-Poly1305 there): negotiate
+   *  AES-256-GCM with the peer (e2e-cipher.ts, message-cipher.ts). */
+  cipherNegotiation?: CipherNegotiation;
   /** Only for the BOLT #8 test vectors, which fix the ephemeral key. Never set it otherwise. */
   ephemeralKeyForTests?: KeyPair;
 }
@@ -53,15 +57,19 @@ export class SecureChannel extends Duplex {
   private pendingLen = 0;
   private flushScheduled = false;
   private needDrain = false;
+  private readonly preferAes: boolean;
 
   /** Built by secureConnect / secureAccept once the handshake has succeeded. */
-  constructor(stream: Duplex, keys: HandshakeResult, localPublicKey: Buffer, leftover?: Buffer) {
+  constructor(stream: Duplex, keys: HandshakeResult, localPublicKey: Buffer, leftover?: Buffer, negotiation?: CipherNegotiation) {
     super({ allowHalfOpen: stream.allowHalfOpen !== false, readableHighWaterMark: READ_BUFFER_BYTES });
     this.stream = stream;
     this.remotePublicKey = keys.remotePublicKey;
     this.localPublicKey = localPublicKey;
     this.encryptor = new MessageEncryptor(keys.sendKey, keys.chainingKey);
-    this.decoder = new MessageDecoder(keys.recvKey, keys.chainingKey);
+    this.preferAes = negotiation?.negotiate === true && negotiation.preferAes;
+    this.decoder = new MessageDecoder(keys.recvKey, keys.chainingKey, negotiation?.negotiate === true, this.preferAes);
+    // Our offer is our first message, before anything the peer sent can make us switch.
+    if (this.preferAes) for (const b of this.encryptor.marker()) stream.write(b);
     stream.on('data', this.onData);
     stream.on('end', this.onEnd);
     stream.on('error', this.onError);
@@ -70,6 +78,18 @@ export class SecureChannel extends Duplex {
     if (leftover && leftover.length) this.onData(leftover);
     if (stream.readableEnded) this.onEnd();
     if (stream.destroyed) process.nextTick(this.onClose);
+  }
+
+  /** The AEAD of each direction now (both ChaCha20-Poly1305 until a negotiation switched them). */
+  get cipher(): { send: MessageCipherName; receive: MessageCipherName } {
+    return { send: this.encryptor.algorithm, receive: this.decoder.algorithm };
+  }
+
+  /** The peer offered AES and so do we: send the switch marker; pending and later writes are AES-256-GCM. */
+  private maybeSwitch(): void {
+    if (!this.preferAes || this.encryptor.algorithm === 'aes-256-gcm' || this.decoder.peerNegotiation === 'first') return;
+    if (this.decoder.peerNegotiation === 'none' || this.stream.destroyed || this.stream.writableEnded) return;
+    for (const b of this.encryptor.switchToAes()) this.stream.write(b);
   }
 
   /** The underlying stream (e.g. to read a socket's addresses). */
@@ -86,6 +106,7 @@ export class SecureChannel extends Duplex {
       this.destroy(err as Error);
       return;
     }
+    this.maybeSwitch();
     let more = true;
     for (const p of plain) more = this.push(p) && more;
     if (!more) this.stream.pause();
@@ -292,7 +313,7 @@ async function runHandshake(
   try {
     const keys = await steps(reader);
     const leftover = reader.detach();
-    return new SecureChannel(stream, keys, o.localKey.publicKey, leftover);
+    return new SecureChannel(stream, keys, o.localKey.publicKey, leftover, o.cipherNegotiation);
   } catch (err) {
     stream.destroy();
     const e = err instanceof HandshakeError ? err : new HandshakeError('STATE', (err as Error).message);

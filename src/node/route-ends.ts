@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { type KeyPair, pkToHex, shortPk } from '../net/keys.js';
 import { secureAccept, secureConnect, type SecureChannel } from '../net/secure.js';
 import { ControlError } from '../net/control-link.js';
+import { type CipherNegotiation, e2eCipherPolicy } from '../net/e2e-cipher.js';
 import type { Logger } from '../util/log.js';
 import type { RouteEndSpec } from '../routing/control-protocol.js';
 import type { Packet } from './packet.js';
@@ -25,6 +26,8 @@ export interface RouteEndsOptions {
   incoming(localPort: number, remote: { pk: string; port: number }, stream: Duplex): void;
   /** Both directions of a route end are done (the managers are told). */
   closed(routeKey: string): void;
+  /** Overrides SKYWIRE_E2E_CIPHER (tests). */
+  cipherNegotiation?: CipherNegotiation;
 }
 
 export class RouteEnds {
@@ -32,7 +35,12 @@ export class RouteEnds {
   /** New paths of routes under repair, installed and waiting for the manager's "switch". */
   private readonly pendingSwitch = new Map<string, { inRouteId: number; outPk: string; outRouteId: number }>();
 
-  constructor(private readonly o: RouteEndsOptions) {}
+  /** AES-256-GCM end to end when both ends offer it (SKYWIRE_E2E_CIPHER, read once at start: a bad value fails it). */
+  private readonly cipher: CipherNegotiation;
+
+  constructor(private readonly o: RouteEndsOptions) {
+    this.cipher = o.cipherNegotiation ?? e2eCipherPolicy();
+  }
 
   has(routeKey: string): boolean {
     return this.ends.has(routeKey);
@@ -111,9 +119,10 @@ export class RouteEnds {
     const end = this.ends.get(routeKey);
     if (!end) throw new Error('the node manager answered but did not install the route here');
     try {
-      const ch = await secureConnect(end, Buffer.from(pk, 'hex'), { localKey: this.o.localKey, handshakeTimeoutMs: END_TO_END_HANDSHAKE_MS });
+      const ch = await secureConnect(end, Buffer.from(pk, 'hex'), this.secureOptions());
       end.handshakeDone();
       ch.on('error', () => {});
+      this.logCipherAtClose(ch, routeKey);
       return ch;
     } catch (err) {
       end.destroy();
@@ -121,10 +130,19 @@ export class RouteEnds {
     }
   }
 
+  /** Which AEAD each direction ended up using (debug: the negotiation's outcome, read by tests). */
+  private logCipherAtClose(ch: SecureChannel, routeKey: string): void {
+    ch.once('close', () => this.o.log.debug('end-to-end channel closed', { route: routeKey, ...ch.cipher }));
+  }
+
+  private secureOptions() {
+    return { localKey: this.o.localKey, handshakeTimeoutMs: END_TO_END_HANDSHAKE_MS, cipherNegotiation: this.cipher };
+  }
+
   /** The destination end of a new route: authenticate the dialer end to end, then hand the stream over. */
   private accept(end: RouteEnd): void {
     const { remotePk, remotePort, localPort, routeKey } = end.info;
-    secureAccept(end, { localKey: this.o.localKey, handshakeTimeoutMs: END_TO_END_HANDSHAKE_MS }).then(
+    secureAccept(end, this.secureOptions()).then(
       (ch) => {
         end.handshakeDone();
         if (pkToHex(ch.remotePublicKey) !== remotePk) {
@@ -133,6 +151,7 @@ export class RouteEnds {
           return;
         }
         ch.on('error', () => {});
+        this.logCipherAtClose(ch, routeKey);
         if (localPort === ECHO_PORT) ch.pipe(ch);
         else this.o.incoming(localPort, { pk: remotePk, port: remotePort }, ch);
       },
