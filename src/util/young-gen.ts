@@ -9,14 +9,13 @@
 //    C memory: the JS side allocates too little to trigger scavenges often, so at 1 Gbit/s tens of MB of dead
 //    Buffers waited for V8's external-memory limit (64 MB) before being freed (bench/node/memory.bench.ts:
 //    arrayBuffers 10-35 MB in a node carrying 1 Gbit/s). A scavenge of a nursery this small takes well under a
-//    millisecond; one per MiB is about 120 per second at 1 Gbit/s. Per 2 MiB, the sending node peaked 5-6 MB
-//    higher (79-80 against 73-74 MB, docs/node.md), at about the same CPU per GB within the bench's spread.
+//    millisecond; one per 2 MiB is about 60 per second at 1 Gbit/s, within the spread of CPU per GB in the bench.
 //    (A forced full collection as well, every 32 MiB, cut more but cost 70% more CPU per GB: not taken. Buffers
 //    that live long enough to be promoted are avoided instead: src/node/send-window.ts.)
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-const DATA_BYTES_PER_SCAVENGE = 1024 * 1024;
+const DATA_BYTES_PER_SCAVENGE = 2 * 1024 * 1024;
 let gcMinor: (() => void) | undefined;
 let sinceScavenge = 0;
 
