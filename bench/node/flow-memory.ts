@@ -1,6 +1,6 @@
 // Resident memory of node processes carrying a paced stream (1 Gbit/s by default) over a route with one
 // intermediate node: A -> R -> C, each node its own process (test/node/harness.ts). Shared by
-// bench/node/memory.bench.ts (60 s) and test/node/memory-under-load.test.ts (a few seconds).
+// bench/node/memory.bench.ts and bench/vpn/vpn.bench.ts.
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { AppClient } from '../../src/node/sdk/index.js';
@@ -10,13 +10,16 @@ export interface Mem {
   rss: number;
   anon: number;
   file: number;
+  /** Proportional set size: private pages plus each shared page divided by the processes mapping it. */
+  pss: number;
 }
 
-/** Memory of a process from /proc/<pid>/status, in MB. */
+/** Memory of a process from /proc/<pid>/status and smaps_rollup, in MB. */
 export function memOf(pid: number): Mem {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) / 1024;
-  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+  const kb = (text: string, k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024;
+  const pss = kb(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss');
+  return { rss: kb(s, 'VmRSS'), anon: kb(s, 'RssAnon'), file: kb(s, 'RssFile'), pss };
 }
 
 export function cpuSeconds(pid: number): number {
@@ -89,7 +92,7 @@ export async function flowMemory(
     out.write('x');
     await gotInbound;
     const idle = pids.map(memOf);
-    const peak = idle.map(() => ({ rss: 0, anon: 0, file: 0 }));
+    const peak = idle.map(() => ({ rss: 0, anon: 0, file: 0, pss: 0 }));
     let samples = 0;
     const sample = () => {
       samples++;

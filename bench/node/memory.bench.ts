@@ -3,6 +3,8 @@
 // generation as it was: SKYWIRE_NODE_YOUNG_GEN=default) and "after" (the defaults now), alternating rounds
 // (NODE_MEMORY_BENCH_ROUNDS, default 1) in the same run. Goal: <= 50 MB idle, <= 80 MB carrying 1 Gbit/s.
 // Baseline in the same run: a bare `node -e` process's RSS (the runtime's floor).
+// NODE_MEMORY_BENCH_MODES adds levers only whoever starts the process can set (docs/node.md, Performance):
+// "semi1" (NODE_OPTIONS=--max-semi-space-size=1), "arena1" (MALLOC_ARENA_MAX=1); default "before,after".
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Cluster } from '../../test/node/harness.js';
@@ -12,7 +14,18 @@ import { type FlowMemory, flowMemory, memOf } from './flow-memory.js';
 const SECONDS = Number(process.env.NODE_MEMORY_BENCH_SECONDS ?? 60);
 const ROUNDS = Number(process.env.NODE_MEMORY_BENCH_ROUNDS ?? 1);
 const RATE = 1e9;
-const MODES: Record<string, Record<string, string>> = { before: { SKYWIRE_NODE_YOUNG_GEN: 'default' }, after: {} };
+const ALL_MODES: Record<string, Record<string, string>> = {
+  before: { SKYWIRE_NODE_YOUNG_GEN: 'default' },
+  after: {},
+  semi1: { NODE_OPTIONS: '--max-semi-space-size=1' },
+  arena1: { MALLOC_ARENA_MAX: '1' },
+};
+const MODES = Object.fromEntries(
+  (process.env.NODE_MEMORY_BENCH_MODES ?? 'before,after').split(',').map((m) => {
+    if (!ALL_MODES[m]) throw new Error(`NODE_MEMORY_BENCH_MODES: unknown mode "${m}" (known: ${Object.keys(ALL_MODES).join(', ')})`);
+    return [m, ALL_MODES[m]];
+  }),
+);
 
 async function bareNode(): Promise<number> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000); console.log("up")'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -30,7 +43,8 @@ function report(mode: string, r: FlowMemory): void {
   r.idle.forEach((m, i) => {
     const p = r.peak[i];
     console.log(
-      `  ${names[i].padEnd(22)} idle ${mb(m.rss)} (private ${mb(m.anon)})   carrying: peak ${mb(p.rss)} (private ${mb(p.anon)}, shared file ${mb(p.file)})`,
+      `  ${names[i].padEnd(22)} idle ${mb(m.rss)} (private ${mb(m.anon)}, PSS ${mb(m.pss)})   ` +
+        `carrying: peak ${mb(p.rss)} (private ${mb(p.anon)}, shared file ${mb(p.file)}, PSS ${mb(p.pss)})`,
     );
   });
 }
@@ -53,11 +67,13 @@ async function main(): Promise<void> {
         w.peak = Math.max(w.peak, ...r.peak.map((m) => m.rss));
       }
     }
-    const { idle, peak } = worst.after;
-    console.log(
-      `goal row: node RSS idle ${mb(idle)} (goal <= 50 MB: ${idle <= 50 ? 'met' : 'NOT met'}), carrying 1 Gbit/s ${mb(peak)} ` +
-        `(goal <= 80 MB: ${peak <= 80 ? 'met' : 'NOT met'}); before: ${mb(worst.before.idle)} / ${mb(worst.before.peak)}; bare node ${mb(bare)}`,
-    );
+    if (worst.after && worst.before) {
+      const { idle, peak } = worst.after;
+      console.log(
+        `goal row: node RSS idle ${mb(idle)} (goal <= 50 MB: ${idle <= 50 ? 'met' : 'NOT met'}), carrying 1 Gbit/s ${mb(peak)} ` +
+          `(goal <= 80 MB: ${peak <= 80 ? 'met' : 'NOT met'}); before: ${mb(worst.before.idle)} / ${mb(worst.before.peak)}; bare node ${mb(bare)}`,
+      );
+    }
     console.log(loadLine());
   } finally {
     await c.stop();
