@@ -89,7 +89,11 @@ const counts = (await Promise.all(procs.map((p) => firstLine(p, /^done (\d+)$/))
 const registered = counts.reduce((a, b) => a + b, 0);
 const secs = (performance.now() - t0) / 1000;
 console.log(`registered ${registered} clients over ${MESSENGERS} messengers in ${secs.toFixed(1)} s (${(registered / secs).toFixed(0)} per second)`);
-if (registered < TOTAL) cannotMeasure(`only ${registered} of ${TOTAL} clients registered within BENCH_SECONDS`);
+// Fewer than asked within BENCH_SECONDS: measure at the count reached (the largest this machine allowed), and
+// exit 1 at the end, since the goal's size was not measured.
+const partial = registered < TOTAL;
+if (partial) console.log(`only ${registered} of ${TOTAL} clients registered within BENCH_SECONDS: the figures below are at ${registered}`);
+if (!registered) cannotMeasure('no client registered');
 
 const rss = messengers.map((m) => rssMb(m.proc.pid!));
 const r = new Redis(redis.port, '127.0.0.1');
@@ -174,7 +178,7 @@ console.log(row('stream open on one messenger (baseline)', openOne));
 console.log(row('stream open across messengers', openAcross) + ` (${(pct(openAcross, 50) / pct(openOne, 50)).toFixed(2)}x the baseline p50)`);
 console.log(`goal row: lookup of a key on another messenger p99 ${pct(lookRemote, 99).toFixed(2)} ms (goal < 5 ms: ${pct(lookRemote, 99) < 5 ? 'met' : 'NOT met'})`);
 const maxRss = Math.max(...rss);
-if (per < 25_000) {
+if (Math.max(...counts) < 25_000) {
   const idleMax = Math.max(...idle);
   console.log(
     `extrapolated, not measured: ${(idleMax + (perClientKiB * 25_000) / 1024).toFixed(0)} MB per messenger at 25,000 clients ` +
@@ -183,11 +187,12 @@ if (per < 25_000) {
 }
 console.log(
   `goal row: messenger RSS ${maxRss.toFixed(0)} MB at ${Math.max(...counts)} clients each (goal < 300 MB at 25,000 each: ` +
-    `${per < 25_000 ? `not measured at this count, BENCH_CLIENTS=100000 measures it` : maxRss < 300 ? 'met' : 'NOT met'})`,
+    `${Math.max(...counts) < 25_000 ? `not measured at this count, BENCH_CLIENTS=100000 measures it` : maxRss < 300 ? 'met' : 'NOT met'})`,
 );
 console.log(`goal row: failover (kill -9 of a client's messenger to a stream opened to it again) ${failoverMs.toFixed(0)} ms (goal < 5000 ms: ${failoverMs < 5000 ? 'met' : 'NOT met'})`);
 console.log(loadLine());
 await Promise.all([probe.close(), near.close(), far.close(), mobile.close()]);
 for (const p of procs) p.stdin!.end();
 cleanup();
-process.exit(Number.isNaN(failoverMs) ? 1 : 0);
+if (partial) console.error(`bench failed: the goal's size (${TOTAL} clients) was not reached, only ${registered}`);
+process.exit(Number.isNaN(failoverMs) || partial ? 1 : 0);
