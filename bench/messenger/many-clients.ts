@@ -1,7 +1,10 @@
-// Child process of registry-memory.bench: registers `count` fresh keys with a messenger (or as many as fit
-// before the `deadline`, unix ms), each as its own connection announcing one service, `parallel` handshakes
-// at a time. Prints "n <registered>" every 100, "done <registered>" at the end, and stays connected until
-// stdin closes.
+// Child process of registry-memory.bench and redis-registry.bench: registers `count` fresh keys with a messenger
+// (or as many as fit before the `deadline`, unix ms), each as its own connection announcing one service,
+// `parallel` handshakes at a time. Prints "n <registered>" every 100, "done <registered>" at the end, and stays
+// connected until stdin closes.
+// Each client dials from its own loopback address (127.<10+tag>.x.y: all of 127.0.0.0/8 is loopback on Linux),
+// as real clients come from many machines: the messenger bounds pending handshakes per source address
+// (src/net/handshake-admission.ts), and one source would also run out of ports to one messenger at ~28,000.
 import { generateKeyPair } from '../../src/net/keys.js';
 import { MessengerClient } from '../../src/messenger/client.js';
 import { parseMessengerAddress } from '../../src/messenger/address.js';
@@ -17,7 +20,8 @@ let next = 0;
 async function worker(): Promise<void> {
   while (next < count && Date.now() < deadline) {
     const i = next++;
-    const c = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr], keepaliveMs: 20_000 });
+    const localAddress = `127.${10 + Number(tag)}.${((i + 1) >> 8) & 255}.${(i + 1) & 255}`;
+    const c = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr], keepaliveMs: 20_000, localAddress });
     await c.start();
     await c.announce({ addresses: [`10.${tag}.${i >> 8}.${i & 255}:7000`], services: [{ name: 'bench', port: 1, attrs: { n: String(i) } }] });
     clients.push(c);

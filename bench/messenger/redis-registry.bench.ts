@@ -5,8 +5,10 @@
 // opens on one messenger; and the failover time: kill -9 of the messenger a client uses until another client can
 // open a stream to it again (through its standby messenger).
 // Goals (issue 11): lookup p99 < 5 ms; < 300 MB per messenger at 25,000 clients each (100,000 in all); failover
-// < 5 s. BENCH_CLIENTS (default 2000 in all: registration is bound by handshakes, ~170/s on 2 cores) sets the
-// count; the memory verdict is only given at 100,000 (never extrapolated), the per-client cost is printed.
+// < 5 s. BENCH_CLIENTS (default 2000 in all: registration is bound by the handshakes' CPU, both ends on these 2
+// cores) sets the count; the memory verdict is only given at 100,000, below that the per-client cost and its
+// extrapolation to 25,000 per messenger are printed, marked as such. Clients dial from many loopback addresses
+// (many-clients.ts), so the per-source handshake admission sees many sources, as it would across machines.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,7 @@ const CHILD = fileURLToPath(new URL('./many-clients.js', import.meta.url));
 const TOTAL = Number(process.env.BENCH_CLIENTS ?? 2000);
 const MESSENGERS = 4;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 500);
+const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 16); // handshakes in flight per child
 const deadline = Date.now() + Number(process.env.BENCH_SECONDS ?? 300) * 1000;
 
 function rssMb(pid: number): number {
@@ -76,7 +79,7 @@ const idle = messengers.map((m) => rssMb(m.proc.pid!));
 const t0 = performance.now();
 const per = Math.ceil(TOTAL / MESSENGERS);
 const procs = messengers.map((m, i) => {
-  const p = spawn(process.execPath, [CHILD, m.text, String(Math.min(per, TOTAL - i * per)), '16', String(i), String(deadline)], {
+  const p = spawn(process.execPath, [CHILD, m.text, String(Math.min(per, TOTAL - i * per)), String(PARALLEL), String(i), String(deadline)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   children.push(p);
@@ -85,8 +88,12 @@ const procs = messengers.map((m, i) => {
 const counts = (await Promise.all(procs.map((p) => firstLine(p, /^done (\d+)$/)))).map((m) => Number(m[1]));
 const registered = counts.reduce((a, b) => a + b, 0);
 const secs = (performance.now() - t0) / 1000;
-console.log(`registered ${registered} clients over ${MESSENGERS} messengers in ${secs.toFixed(1)} s`);
-if (registered < TOTAL) cannotMeasure(`only ${registered} of ${TOTAL} clients registered within BENCH_SECONDS`);
+console.log(`registered ${registered} clients over ${MESSENGERS} messengers in ${secs.toFixed(1)} s (${(registered / secs).toFixed(0)} per second)`);
+// Fewer than asked within BENCH_SECONDS: measure at the count reached (the largest this machine allowed), and
+// exit 1 at the end, since the goal's size was not measured.
+const partial = registered < TOTAL;
+if (partial) console.log(`only ${registered} of ${TOTAL} clients registered within BENCH_SECONDS: the figures below are at ${registered}`);
+if (!registered) cannotMeasure('no client registered');
 
 const rss = messengers.map((m) => rssMb(m.proc.pid!));
 const r = new Redis(redis.port, '127.0.0.1');
@@ -171,13 +178,21 @@ console.log(row('stream open on one messenger (baseline)', openOne));
 console.log(row('stream open across messengers', openAcross) + ` (${(pct(openAcross, 50) / pct(openOne, 50)).toFixed(2)}x the baseline p50)`);
 console.log(`goal row: lookup of a key on another messenger p99 ${pct(lookRemote, 99).toFixed(2)} ms (goal < 5 ms: ${pct(lookRemote, 99) < 5 ? 'met' : 'NOT met'})`);
 const maxRss = Math.max(...rss);
+if (Math.max(...counts) < 25_000) {
+  const idleMax = Math.max(...idle);
+  console.log(
+    `extrapolated, not measured: ${(idleMax + (perClientKiB * 25_000) / 1024).toFixed(0)} MB per messenger at 25,000 clients ` +
+      `(idle ${idleMax.toFixed(0)} MB + ${perClientKiB.toFixed(1)} KiB x 25,000); Redis ${((redisMb * 100_000) / registered).toFixed(0)} MB at 100,000`,
+  );
+}
 console.log(
   `goal row: messenger RSS ${maxRss.toFixed(0)} MB at ${Math.max(...counts)} clients each (goal < 300 MB at 25,000 each: ` +
-    `${per < 25_000 ? `not measured at this count, BENCH_CLIENTS=100000 measures it` : maxRss < 300 ? 'met' : 'NOT met'})`,
+    `${Math.max(...counts) < 25_000 ? `not measured at this count, BENCH_CLIENTS=100000 measures it` : maxRss < 300 ? 'met' : 'NOT met'})`,
 );
 console.log(`goal row: failover (kill -9 of a client's messenger to a stream opened to it again) ${failoverMs.toFixed(0)} ms (goal < 5000 ms: ${failoverMs < 5000 ? 'met' : 'NOT met'})`);
 console.log(loadLine());
 await Promise.all([probe.close(), near.close(), far.close(), mobile.close()]);
 for (const p of procs) p.stdin!.end();
 cleanup();
-process.exit(Number.isNaN(failoverMs) ? 1 : 0);
+if (partial) console.error(`bench failed: the goal's size (${TOTAL} clients) was not reached, only ${registered}`);
+process.exit(Number.isNaN(failoverMs) || partial ? 1 : 0);

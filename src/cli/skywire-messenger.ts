@@ -128,7 +128,7 @@ export async function main(argv: string[]): Promise<number> {
   if (redis) {
     // Loaded only here: a messenger without --redis (and every client) never loads the Redis client.
     const { RedisDirectory } = await import('../messenger/shared-directory.js');
-    server.useShared(new RedisDirectory({ redis, self: pkToHex(key.publicKey), addresses, ttlMs: Math.max(o.grace, 1000), live: () => server.liveEntries() }));
+    server.useShared(new RedisDirectory({ redis, self: pkToHex(key.publicKey), addresses, ttlMs: Math.max(o.grace, 1000), live: () => server.liveEntries(), liveEntry: (pk) => server.liveEntry(pk) }));
   }
   if (o.json) console.log(JSON.stringify({ publicKey: pkToHex(key.publicKey), address: addresses[0], addresses }));
   else {

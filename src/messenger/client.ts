@@ -24,6 +24,8 @@ export interface MessengerClientOptions {
   window?: number;
   /** Reconnect backoff, default 200 ms doubling up to 10 s. */
   reconnect?: { initialMs?: number; maxMs?: number };
+  /** The local address to dial from (default: the system's choice); e.g. one of many loopback addresses. */
+  localAddress?: string;
 }
 
 /** Largest datagram the frame format can carry; messengers may allow less (default 60 KiB). */
@@ -50,6 +52,7 @@ export class MessengerClient extends EventEmitter {
       keepaliveMs: o.keepaliveMs ?? 15_000,
       window: o.window ?? 1024 * 1024,
       reconnect: { initialMs: o.reconnect?.initialMs ?? 200, maxMs: o.reconnect?.maxMs ?? 10_000 },
+      localAddress: o.localAddress,
     };
     const owner = {
       announced: () => this.entry,

@@ -43,6 +43,7 @@ export interface LinkOptions {
   keepaliveMs: number;
   window: number;
   reconnect: { initialMs: number; maxMs: number };
+  localAddress?: string;
 }
 
 /** What a link reports to the client that owns it. */
@@ -161,6 +162,7 @@ export class Link implements StreamLink {
         const ch = await dialSecure(this.addr.host, this.addr.port, this.addr.pk, {
           localKey: this.o.localKey,
           handshakeTimeoutMs: 10_000,
+          localAddress: this.o.localAddress,
         });
         this.dialing = false;
         if (this.stopped) {

@@ -176,6 +176,14 @@ export class MessengerServer extends EventEmitter {
     }
   }
 
+  /** The entry of `pk` if it is a client registered here now (one key: no walk over every client). */
+  liveEntry(pk: string): Announce | undefined {
+    const c = this.conns.get(pk);
+    if (!c || !c.hello || c.gone) return undefined;
+    const e = this.registry.lookup(pk);
+    return e ? { addresses: e.addresses, services: e.services } : undefined;
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;

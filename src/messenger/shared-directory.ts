@@ -47,6 +47,8 @@ export interface RedisDirectoryOptions {
   ttlMs: number;
   /** The entries of the clients connected here now (what a refresh and a resync write). */
   live: () => Iterable<[string, Announce]>;
+  /** The entry of one client if it is connected here now (what a registration writes). */
+  liveEntry: (pk: string) => Announce | undefined;
   /** Key prefix, default "sw:msg:". */
   prefix?: string;
 }
@@ -219,8 +221,13 @@ export class RedisDirectory implements SharedDirectory {
     this.pending.clear();
     try {
       if (!this.available) return; // written by the resync when Redis is back
-      const live = new Map(this.o.live());
-      await this.upsert(batch.flatMap(([pk]) => (live.has(pk) ? [[pk, live.get(pk)!] as [string, Announce]] : [])));
+      // One lookup per new client, not a copy of every live client per batch (quadratic at 25,000 clients).
+      await this.upsert(
+        batch.flatMap(([pk]) => {
+          const a = this.o.liveEntry(pk);
+          return a ? [[pk, a] as [string, Announce]] : [];
+        }),
+      );
     } catch (err) {
       log.debug('redis write failed', { err });
     } finally {

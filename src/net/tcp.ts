@@ -24,6 +24,11 @@ export interface ListenSecureOptions extends SecureOptions {
   act1TimeoutMs?: number;
 }
 
+export interface DialSecureOptions extends SecureOptions {
+  /** The local address the socket binds before connecting (default: the system's choice). */
+  localAddress?: string;
+}
+
 export interface SecureListener {
   address(): { host: string; port: number };
   /** Stops accepting and closes every connection accepted through this listener, established or not. */
@@ -34,11 +39,11 @@ export interface SecureListener {
  * Connects to host:port and runs the handshake as initiator; the returned channel's remotePublicKey is
  * `remotePk`. The connect and the handshake together are bounded by handshakeTimeoutMs.
  */
-export async function dialSecure(host: string, port: number, remotePk: Buffer, o: SecureOptions): Promise<SecureChannel> {
+export async function dialSecure(host: string, port: number, remotePk: Buffer, o: DialSecureOptions): Promise<SecureChannel> {
   const addr = formatHostPort({ host, port });
   const timeoutMs = o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const started = Date.now();
-  const sock = connect({ host, port });
+  const sock = connect(o.localAddress ? { host, port, localAddress: o.localAddress } : { host, port });
   sock.setNoDelay(true);
   try {
     await new Promise<void>((resolve, reject) => {

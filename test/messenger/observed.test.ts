@@ -29,6 +29,14 @@ test('a client learns its observed address from each messenger it registers with
   assert.notEqual(seen[0], `127.0.0.1:${m.address.port}`, 'the client side of the connection, not the messenger port');
 });
 
+test('a client given localAddress dials from it: the messenger sees that source (the scale bench spreads clients so)', async (t) => {
+  const m = await startMessenger(t, { key: join(tempDir(t), 'm.json') });
+  const c = await client(t, [m.address], { localAddress: '127.0.0.9' });
+  const seen = c.observedAddresses();
+  assert.equal(seen.length, 1);
+  assert.match(seen[0], /^127\.0\.0\.9:\d+$/);
+});
+
 test('an observed field that is not an IP address and port is ignored (older or hostile messengers)', () => {
   const of = (v: unknown) => observedOf(Buffer.from(JSON.stringify(v)));
   assert.equal(of({ version: 1, observed: '203.0.113.7:40123' }), '203.0.113.7:40123');

@@ -2,7 +2,8 @@
 // silent connections from one loopback address (127.0.0.x) with handshakes made from another.
 import { type AddressInfo, type Socket, connect, createServer } from 'node:net';
 import { generateKeyPair } from '../../src/net/keys.js';
-import { type SecureChannel, secureConnect } from '../../src/net/secure.js';
+import type { SecureChannel } from '../../src/net/secure.js';
+import { dialSecure } from '../../src/net/tcp.js';
 import { once } from 'node:events';
 
 export interface Cleanup {
@@ -98,8 +99,6 @@ export async function flood(t: Cleanup, port: number, localAddress: string, coun
 }
 
 /** A handshake to the listener from `localAddress` (a loopback alias), as a legitimate peer makes it. */
-export async function dialFrom(port: number, remotePk: Buffer, localAddress: string, host = '127.0.0.1'): Promise<SecureChannel> {
-  const sock = connect({ port, host, localAddress });
-  await once(sock, 'connect');
-  return secureConnect(sock, remotePk, { localKey: generateKeyPair(), handshakeTimeoutMs: 10_000 });
+export function dialFrom(port: number, remotePk: Buffer, localAddress: string, host = '127.0.0.1'): Promise<SecureChannel> {
+  return dialSecure(host, port, remotePk, { localKey: generateKeyPair(), handshakeTimeoutMs: 10_000, localAddress });
 }
