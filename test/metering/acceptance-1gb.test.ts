@@ -26,6 +26,10 @@ test('1 GB A -> B -> C: B\'s statement verifies offline and claims within 0.1% o
     out = (await view(keyB)).find((r) => r.dir === 'out' && r.peer === cc.pk && r.bytes >= total);
     return !!out && out.signedBytes === out.bytes;
   });
+  // And A (the route's owner) must hold C's final route receipt before it exports: its ledger is written once a
+  // second, and a statement taken earlier holds the previous second's receipt, which B's claim exceeds.
+  await waitFor("A to hold C's route receipt for everything that arrived", async () =>
+    (await view(keyA)).some((r) => r.dir === 'route' && r.peer === cc.pk && r.signedBytes >= total));
   const period = `${from}..${new Date(Date.now() + 60_000).toISOString()}`;
   const [fileA, fileB] = [join(c.dir, 'a.json'), join(c.dir, 'b.json')];
   for (const [key, f] of [[keyA, fileA], [keyB, fileB]]) assert.equal((await cli(['metering', 'export', '--key', key, '--period', period, '-o', f])).code, 0);
