@@ -10,16 +10,16 @@
 // extrapolation to 25,000 per messenger are printed, marked as such. Clients dial from many loopback addresses
 // (many-clients.ts), so the per-source handshake admission sees many sources, as it would across machines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { generateKeyPair } from '../../src/net/keys.js';
 import { MessengerClient } from '../../src/messenger/client.js';
 import { parseMessengerAddress, type MessengerAddress } from '../../src/messenger/address.js';
 import { cannotMeasure, loadLine } from '../common/report.js';
+import { firstLine, rssMb } from '../common/process.js';
 import { startRedis } from '../../test/helpers/redis-server.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/skywire.js', import.meta.url));
@@ -30,21 +30,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 500);
 const PARALLEL = Number(process.env.BENCH_PARALLEL ?? 16); // handshakes in flight per child
 const deadline = Date.now() + Number(process.env.BENCH_SECONDS ?? 300) * 1000;
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(m[1]) / 1024;
-}
-
-function firstLine(p: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    createInterface({ input: p.stdout! }).on('line', (l) => {
-      const m = re.exec(l);
-      if (m) resolve(m);
-    });
-    p.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
-  });
-}
 
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);

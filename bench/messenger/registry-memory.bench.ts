@@ -5,15 +5,15 @@
 // BENCH_SECONDS (default 480: handshakes are CPU-bound on a small machine), and a run that registered fewer than
 // the count has not measured the goal: it says so and exits 1.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair } from '../../src/net/keys.js';
 import { MessengerClient } from '../../src/messenger/client.js';
 import { parseMessengerAddress } from '../../src/messenger/address.js';
 import { cannotMeasure, loadLine } from '../common/report.js';
+import { firstLine, rssMb } from '../common/process.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/skywire.js', import.meta.url));
 const CHILD = fileURLToPath(new URL('./many-clients.js', import.meta.url));
@@ -21,21 +21,6 @@ const TOTAL = Number(process.env.BENCH_CLIENTS ?? 10_000);
 const PROCS = 4;
 const deadline = Date.now() + Number(process.env.BENCH_SECONDS ?? 480) * 1000;
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(m[1]) / 1024;
-}
-
-function firstLine(p: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    createInterface({ input: p.stdout! }).on('line', (l) => {
-      const m = re.exec(l);
-      if (m) resolve(m);
-    });
-    p.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'messenger-bench-'));
 const children: ChildProcess[] = [];
