@@ -1,6 +1,6 @@
 // A real redis-server for tests and benches: a free port, a fresh data dir, no persistence, killed on stop.
 // Tests that need one call redisSkipReason() first and skip with that reason where Debian's redis-server is missing.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, type StdioOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -44,10 +44,15 @@ export async function startRedis(o: { bind?: string; port?: number; prefix?: str
   const dir = mkdtempSync(join(tmpdir(), 'sw-redis-'));
   let child: ChildProcess | undefined;
 
+  // Both redis tools run under the same prefix (e.g. inside a network namespace).
+  const run = (tool: string, args: string[], stdio: StdioOptions): ChildProcess => {
+    const [cmd, ...pre] = [...(o.prefix ?? []), tool];
+    return spawn(cmd!, [...pre, ...args], { stdio });
+  };
+
   const launch = async (): Promise<void> => {
     const args = ['--port', String(port), '--bind', o.bind ?? '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
-    const [cmd, ...pre] = [...(o.prefix ?? []), 'redis-server'];
-    const c = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = run('redis-server', args, ['ignore', 'pipe', 'pipe']);
     child = c;
     let out = '';
     c.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
@@ -57,7 +62,7 @@ export async function startRedis(o: { bind?: string; port?: number; prefix?: str
       const onExit = (code: number | null): void => reject(new Error(`redis-server exited (${code}) before it was ready: ${out.trim()}`));
       c.once('exit', onExit);
       const probe = (): void => {
-        const cli = spawn((o.prefix ?? [])[0] ?? 'redis-cli', [...(o.prefix ?? []).slice(1), ...(o.prefix ? ['redis-cli'] : []), '-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] });
+        const cli = run('redis-cli', ['-p', String(port), 'ping'], ['ignore', 'pipe', 'ignore']);
         let reply = '';
         cli.stdout!.on('data', (d: Buffer) => (reply += d.toString()));
         cli.once('exit', () => {

@@ -13,15 +13,20 @@ import { checksum, ipToInt } from '../../../src/apps/vpn/ipv4.js';
 const [target, serverPk, keyFile, mode, helloBody] = process.argv.slice(2);
 const [host, port] = target.split(':');
 
-function udpPacket(src: string, dst: string): Buffer {
-  const p = Buffer.alloc(28);
+/** Writes an IPv4 header (20 bytes, TTL 64, valid checksum) for `protocol` at the start of `p`. */
+function ipv4Header(p: Buffer, protocol: number, src: string, dst: string): void {
   p[0] = 0x45;
   p.writeUInt16BE(p.length, 2);
   p[8] = 64;
-  p[9] = 17;
+  p[9] = protocol;
   p.writeUInt32BE(ipToInt(src), 12);
   p.writeUInt32BE(ipToInt(dst), 16);
   p.writeUInt16BE(checksum(p, 0, 20), 10);
+}
+
+function udpPacket(src: string, dst: string): Buffer {
+  const p = Buffer.alloc(28);
+  ipv4Header(p, 17, src, dst);
   p.writeUInt16BE(9, 20);
   p.writeUInt16BE(9, 22);
   p.writeUInt16BE(8, 24);
@@ -34,13 +39,7 @@ const reader = createFrameReader();
 function tcpPacket(src: string, dst: string, payload: number): Buffer {
   const p = Buffer.alloc(40 + payload, 0x61);
   p.fill(0, 0, 40);
-  p[0] = 0x45;
-  p.writeUInt16BE(p.length, 2);
-  p[8] = 64;
-  p[9] = 6;
-  p.writeUInt32BE(ipToInt(src), 12);
-  p.writeUInt32BE(ipToInt(dst), 16);
-  p.writeUInt16BE(checksum(p, 0, 20), 10);
+  ipv4Header(p, 6, src, dst);
   p.writeUInt16BE(40000, 20);
   p.writeUInt16BE(9, 22);
   p[32] = 5 << 4;
