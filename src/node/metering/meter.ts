@@ -160,7 +160,7 @@ export class Meter {
   closed(routeId: number): void {
     const e = this.inbound.get(routeId);
     if (e && e.bytes > (e.anchor?.bytes ?? 0)) this.sign(e, Date.now(), false);
-    if (e) this.signRoute(e, Date.now());
+    if (e) this.signRoute(e, Date.now(), true);
   }
 
   /** A RECEIPT that came over route `routeKey` to our end of it (the far end's route receipt). */
@@ -168,9 +168,9 @@ export class Meter {
     this.routes.onReceipt(routeKey, payload);
   }
 
-  private signRoute(e: InEntry, now: number): void {
+  private signRoute(e: InEntry, now: number, final = false): void {
     const key = this.host.routeKeyOf?.(e.ruleId);
-    if (key) this.routes.sign(key, e.routeId, e.bytes, e.packets, now);
+    if (key) this.routes.sign(key, e.routeId, e.bytes, e.packets, now, final);
   }
 
   /** A RECEIPT packet from neighbour `from`. */

@@ -6,7 +6,7 @@
 // like a neighbour's, next to what it sent itself. A hop's claim on the route's last hop can then be checked
 // against what actually arrived (statement.ts, checkAgainstRoutes).
 import type { KeyPair } from '../../net/keys.js';
-import { decodeReceipt, signReceiptAsync, verifyReceiptAsync, type Receipt } from './receipt.js';
+import { decodeReceipt, signReceipt, signReceiptAsync, verifyReceiptAsync, type Receipt } from './receipt.js';
 import { isStale, type Proof } from './proof.js';
 
 /** A route end, as the meter needs it (node.ts finds it from a rule id or a route key). */
@@ -63,14 +63,22 @@ export class RouteReceipts {
     private readonly track: (p: Promise<void>) => void,
   ) {}
 
-  /** Our end of `routeKey` received `bytes`/`packets` so far on route id `routeId`: sign them if new. */
-  sign(routeKey: string, routeId: number, bytes: number, packets: number, now: number): void {
+  /**
+   * Our end of `routeKey` received `bytes`/`packets` so far on route id `routeId`: sign them if new. `final` (the
+   * route is closing) signs at once, on this thread: a signature from the thread pool would be ready only after the
+   * CLOSE has torn down the hops' rules, and the owner would keep the previous second's receipt.
+   */
+  sign(routeKey: string, routeId: number, bytes: number, packets: number, now: number, final = false): void {
     const end = this.host.routeEnd(routeKey);
     if (!end?.viaHops) return;
     const s = this.signed.get(routeKey) ?? { seq: 0, bytes: 0 };
     if (bytes <= s.bytes) return;
     this.signed.set(routeKey, { seq: s.seq + 1, bytes });
     const fields = { signer: this.host.pkHex, payee: end.remotePk, routeId, bytes, packets, seq: s.seq, timeMs: now };
+    if (final) {
+      if (end.sendBack(signReceipt(fields, this.host.key).raw)) this.counters.sent++;
+      return;
+    }
     this.track(
       signReceiptAsync(fields, this.host.key).then((r) => {
         if (end.sendBack(r.raw)) this.counters.sent++;
