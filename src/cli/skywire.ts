@@ -2,6 +2,8 @@
 // `skywire <command>`: one entry point for every Skywire component. Each command lives in its own
 // module (loaded only when used) and exports `main(argv)`, returning the process exit code.
 
+// First, before any other module loads (ES modules evaluate their imports in order).
+import './early-memory.js';
 import { packageVersion } from '../util/package-version.js';
 
 interface CommandModule {

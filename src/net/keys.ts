@@ -1,10 +1,9 @@
 // Identity keys: secp256k1 key pairs (as in Skycoin), public key = 33-byte compressed point shown as 66 hex
 // characters, stored in JSON key files that only their owner may read.
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { generateSecp256k1, isValidCompressedPoint, publicKeyOf } from './secp256k1.js';
+import { generateSecp256k1, isValidCompressedPoint, isValidSecretKey, publicKeyOf } from './secp256k1.js';
 
 export interface KeyPair {
   /** 33 bytes, compressed point. */
@@ -22,7 +21,7 @@ export function generateKeyPair(): KeyPair {
 
 /** The key pair of a known secret key (throws a clear Error if it is not a valid secp256k1 secret). */
 export function keyPairFromSecret(secret: Uint8Array): KeyPair {
-  if (secret.length !== SECRET_KEY_BYTES || !secp256k1.utils.isValidSecretKey(secret)) {
+  if (!isValidSecretKey(secret)) {
     throw new Error(`secret key must be ${SECRET_KEY_BYTES} bytes in the range of secp256k1`);
   }
   const secretKey = Buffer.from(secret);

@@ -11,8 +11,19 @@
 // generates it with the same order and cofactor; k is checked to be in [1, n-1]; P is checked on the curve first.
 // NATIVE_SECP256K1 is decided at load by a known-answer test (a BOLT #8 Appendix A ECDH); if OpenSSL lacks the
 // curve or refuses explicit parameters, everything here runs on @noble/curves instead.
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import type { secp256k1 as NobleSecp256k1 } from '@noble/curves/secp256k1.js';
 import { ECDH, createECDH, createHash, createPrivateKey, createPublicKey, getCurves } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+export type NobleCurve = typeof NobleSecp256k1;
+let nobleCurve: NobleCurve | undefined;
+/**
+ * @noble/curves, loaded on first use: where OpenSSL has the curve a node never needs it (metering's offline checks
+ * and statement signatures do), and loading it cost an idle node about 10 MB of memory (docs/node.md, Memory).
+ */
+export function noble(): NobleCurve {
+  return (nobleCurve ??= (createRequire(import.meta.url)('@noble/curves/secp256k1.js') as { secp256k1: NobleCurve }).secp256k1);
+}
 
 const CURVE = 'secp256k1';
 
@@ -83,15 +94,25 @@ export const NATIVE_SECP256K1: boolean = (() => {
   }
 })();
 
+/** The group order n, for range checks and the low-s rule of ECDSA signatures. */
+export const CURVE_ORDER = BigInt(`0x${ORDER_N.toString('hex')}`);
+
+/** True for a 32-byte secret key in [1, n-1]. */
+export function isValidSecretKey(secretKey: Uint8Array): boolean {
+  if (secretKey.length !== 32) return false;
+  const k = BigInt(`0x${Buffer.from(secretKey.buffer, secretKey.byteOffset, 32).toString('hex')}`);
+  return k > 0n && k < CURVE_ORDER;
+}
+
 function checkSecret(secretKey: Uint8Array): void {
-  if (secretKey.length !== 32 || !secp256k1.utils.isValidSecretKey(secretKey)) {
+  if (!isValidSecretKey(secretKey)) {
     throw new Error('secret key must be 32 bytes in the range of secp256k1');
   }
 }
 
 /** k*P as a 33-byte compressed point with @noble/curves (the reference, and the fallback). */
 export function sharedPointNoble(secretKey: Uint8Array, publicKey: Uint8Array): Buffer {
-  return Buffer.from(secp256k1.getSharedSecret(secretKey, publicKey, true));
+  return Buffer.from(noble().getSharedSecret(secretKey, publicKey, true));
 }
 
 /** How often OpenSSL's answer had an unexpected shape and noble answered instead (the tests assert 0). */
@@ -126,7 +147,7 @@ export function isValidPublicKeyNative(pk: Uint8Array): boolean {
 export function isValidPublicKeyNoble(pk: Uint8Array): boolean {
   if (pk.length !== 33 || (pk[0] !== 2 && pk[0] !== 3)) return false;
   try {
-    return secp256k1.utils.isValidPublicKey(pk, true);
+    return noble().utils.isValidPublicKey(pk, true);
   } catch {
     return false;
   }
@@ -138,7 +159,7 @@ export const isValidCompressedPoint: (pk: Uint8Array) => boolean = NATIVE_SECP25
 /** A fresh key pair: 32-byte secret, 33-byte compressed public key. */
 export function generateSecp256k1(): { secretKey: Buffer; publicKey: Buffer } {
   if (!NATIVE_SECP256K1) {
-    const { secretKey, publicKey } = secp256k1.keygen();
+    const { secretKey, publicKey } = noble().keygen();
     return { secretKey: Buffer.from(secretKey), publicKey: Buffer.from(publicKey) };
   }
   const ecdh = createECDH(CURVE);
@@ -152,8 +173,14 @@ export function generateSecp256k1(): { secretKey: Buffer; publicKey: Buffer } {
 /** The compressed public key of a valid secret key. */
 export function publicKeyOf(secretKey: Uint8Array): Buffer {
   checkSecret(secretKey);
-  if (!NATIVE_SECP256K1) return Buffer.from(secp256k1.getPublicKey(secretKey, true));
+  if (!NATIVE_SECP256K1) return Buffer.from(noble().getPublicKey(secretKey, true));
   const ecdh = createECDH(CURVE);
   ecdh.setPrivateKey(secretKey);
   return ecdh.getPublicKey(null, 'compressed');
+}
+
+/** The 65-byte uncompressed form (04 || x || y) of a valid compressed public key. */
+export function uncompressedPoint(pk: Uint8Array): Buffer {
+  if (NATIVE_SECP256K1) return ECDH.convertKey(pk, CURVE, undefined, undefined, 'uncompressed') as Buffer;
+  return Buffer.from(noble().Point.fromBytes(pk).toBytes(false));
 }

@@ -7,7 +7,10 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ecdh } from '../../src/net/handshake.js';
 import { generateKeyPair, isValidPublicKey, keyPairFromSecret } from '../../src/net/keys.js';
 import {
+  CURVE_ORDER,
   NATIVE_SECP256K1,
+  isValidSecretKey,
+  uncompressedPoint,
   isValidPublicKeyNative,
   isValidPublicKeyNoble,
   nativeFallbacks,
@@ -148,4 +151,26 @@ test('native key generation and public key derivation match noble', { skip }, ()
 
 test('OpenSSL answered every multiplication above itself (the noble safety net never did)', { skip }, () => {
   assert.equal(nativeFallbacks.count, 0);
+});
+
+test('isValidSecretKey: 32 bytes in [1, n-1], the same answers as noble at the edges', () => {
+  assert.equal(CURVE_ORDER, N);
+  for (const k of [0n, 1n, 2n, N - 1n, N, N + 1n, 2n ** 256n - 1n]) {
+    assert.equal(isValidSecretKey(b32(k)), secp256k1.utils.isValidSecretKey(b32(k)), `k = ${k.toString(16)}`);
+  }
+  assert.equal(isValidSecretKey(b32(1n)), true);
+  assert.equal(isValidSecretKey(b32(N)), false);
+  assert.equal(isValidSecretKey(Buffer.alloc(31, 1)), false);
+  assert.equal(isValidSecretKey(Buffer.alloc(33, 1)), false);
+  // A view into a larger buffer reads only its own 32 bytes.
+  const big = Buffer.concat([Buffer.alloc(8, 0xff), b32(5n), Buffer.alloc(8, 0xff)]);
+  assert.equal(isValidSecretKey(big.subarray(8, 40)), true);
+  assert.throws(() => keyPairFromSecret(b32(0n)), /range of secp256k1/);
+});
+
+test('uncompressedPoint gives the point noble gives, for both parities', () => {
+  for (let i = 0; i < 16; i++) {
+    const pk = generateKeyPair().publicKey;
+    for (const p of [pk, neg(pk)]) assert.deepEqual(uncompressedPoint(p), Buffer.from(secp256k1.Point.fromBytes(p).toBytes(false)));
+  }
 });

@@ -11,8 +11,8 @@
 // node); verification offline runs on libsecp256k1 (verify-libsecp.ts, verify-pool.ts), cross-checked by OpenSSL
 // and @noble/curves in the tests, with the same low-s rule, so all three accept exactly the same signatures.
 import { createHash, createPrivateKey, createPublicKey, sign as osslSign, verify as osslVerify, type KeyObject } from 'node:crypto';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { KeyPair } from '../../net/keys.js';
+import { CURVE_ORDER, noble, uncompressedPoint } from '../../net/secp256k1.js';
 
 export const RECEIPT_MAGIC = Buffer.from('SWR2', 'latin1');
 export const RECEIPT_MESSAGE_BYTES = 4 + 33 + 33 + 4 + 8 + 8 + 4 + 8 + 4 + 4 + 32;
@@ -47,7 +47,7 @@ export interface Receipt extends ReceiptFields {
 
 export class ReceiptError extends Error {}
 
-const N = secp256k1.Point.CURVE().n;
+const N = CURVE_ORDER;
 const HALF_N = N >> 1n;
 
 function u64(buf: Buffer, off: number, v: number, name: string): void {
@@ -120,7 +120,7 @@ const verifyKeys = new Map<string, KeyObject>();
 function signingKey(k: KeyPair): KeyObject {
   let key = signingKeys.get(k.secretKey);
   if (!key) {
-    const p = secp256k1.Point.fromBytes(k.publicKey).toBytes(false);
+    const p = uncompressedPoint(k.publicKey);
     key = createPrivateKey({ key: { kty: 'EC', crv: 'secp256k1', d: B64(k.secretKey), x: B64(p.subarray(1, 33)), y: B64(p.subarray(33)) }, format: 'jwk' });
     signingKeys.set(k.secretKey, key);
   }
@@ -130,7 +130,7 @@ function signingKey(k: KeyPair): KeyObject {
 function verifyKey(pkHex: string): KeyObject {
   let key = verifyKeys.get(pkHex);
   if (!key) {
-    const p = secp256k1.Point.fromHex(pkHex).toBytes(false);
+    const p = uncompressedPoint(Buffer.from(pkHex, 'hex'));
     key = createPublicKey({ key: { kty: 'EC', crv: 'secp256k1', x: B64(p.subarray(1, 33)), y: B64(p.subarray(33)) }, format: 'jwk' });
     if (verifyKeys.size >= 4096) verifyKeys.clear(); // bounded: neighbours are few, a flood of keys only costs time
     verifyKeys.set(pkHex, key);
@@ -173,7 +173,7 @@ export function verifyReceipt(r: Receipt): boolean {
   try {
     const msg = r.raw.subarray(0, RECEIPT_MESSAGE_BYTES);
     const sig = r.raw.subarray(RECEIPT_MESSAGE_BYTES);
-    return secp256k1.verify(sig, msg, Buffer.from(r.signer, 'hex'), { prehash: true, lowS: true });
+    return noble().verify(sig, msg, Buffer.from(r.signer, 'hex'), { prehash: true, lowS: true });
   } catch {
     return false;
   }

@@ -3,11 +3,10 @@
 // the previous period (the base), so that the period's amount is the difference of two cumulative receipts.
 // The node signs the whole statement. `verifyStatement` needs only public keys: those in the file.
 import { createHash } from 'node:crypto';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { KeyPair } from '../../net/keys.js';
+import { noble } from '../../net/secp256k1.js';
 import { decodeReceipt, RECEIPT_BYTES, verifyReceipt, type Receipt } from './receipt.js';
 import { hashesTo, parseLinkText } from './chain.js';
-import { verifyReceiptsParallel } from './verify-pool.js';
 import type { VerifyEngine } from './verify-libsecp.js';
 import { UNSIGNED_TAIL_BYTES } from './meter.js';
 import type { LedgerRecord } from './ledger.js';
@@ -127,7 +126,7 @@ function entriesOf(records: LedgerRecord[], period: { fromMs: number; toMs: numb
 
 /** Signs a statement body with the node's key. */
 export function signStatement(body: StatementBody, key: KeyPair): Statement {
-  const sig = secp256k1.sign(bodyBytes(body), key.secretKey, { prehash: true });
+  const sig = noble().sign(bodyBytes(body), key.secretKey, { prehash: true });
   return { ...body, signature: Buffer.from(sig).toString('hex') };
 }
 
@@ -196,6 +195,9 @@ function receiptsOf(v: unknown): Buffer[] {
  */
 export async function verifyStatementFast(v: unknown, engine?: VerifyEngine): Promise<Verification> {
   const raws = receiptsOf(v);
+  // Loaded here, not with this module: a node builds statements but never checks them, and the WebAssembly
+  // library costs an idle node about 11 MB of memory (docs/node.md, Memory).
+  const { verifyReceiptsParallel } = await import('./verify-pool.js');
   const ok = await verifyReceiptsParallel(raws, undefined, engine);
   const good = new Set<string>();
   raws.forEach((r, i) => ok[i] && good.add(r.toString('hex')));
@@ -217,7 +219,7 @@ export function verifyStatement(v: unknown, signatureOk: (r: Receipt) => boolean
   const { fromMs, toMs } = s.period;
   let sigOk: boolean;
   try {
-    sigOk = secp256k1.verify(Buffer.from(s.signature, 'hex'), bodyBytes(s), Buffer.from(s.node, 'hex'), { prehash: true, lowS: true });
+    sigOk = noble().verify(Buffer.from(s.signature, 'hex'), bodyBytes(s), Buffer.from(s.node, 'hex'), { prehash: true, lowS: true });
   } catch {
     sigOk = false;
   }
