@@ -18,11 +18,15 @@ const GAP_MS = Number(process.env.LATENCY_BENCH_GAP_MS ?? 200);
 const ROUNDS = Number(process.env.LATENCY_BENCH_ROUNDS ?? 1);
 const PROBE = 16;
 
-/** The environment of the node processes per mode: the levers to compare. */
-const MODES: Record<string, Record<string, string>> = {
-  default: {},
+/** The environment and V8 flags of the node processes per mode: the levers to compare. */
+const MODES: Record<string, { env: Record<string, string>; execArgv?: string[] }> = {
+  default: { env: {} },
   // The memory levers of src/util/young-gen.ts off (a scavenge per 2 MiB moved, the capped nursery).
-  'young-gen-off': { SKYWIRE_NODE_YOUNG_GEN: 'default' },
+  'young-gen-off': { env: { SKYWIRE_NODE_YOUNG_GEN: 'default' } },
+  // Each part of those levers alone: the nursery kept at its initial size; gc() exposed (without the scavenges,
+  // which only the node's own lever calls).
+  'nursery-only': { env: { SKYWIRE_NODE_YOUNG_GEN: 'default' }, execArgv: ['--semi-space-growth-factor=1'] },
+  'expose-gc-only': { env: { SKYWIRE_NODE_YOUNG_GEN: 'default' }, execArgv: ['--expose-gc'] },
 };
 
 /** Median round trip of `n` probes `gapMs` apart (0: back to back) on an echoing stream. */
@@ -62,14 +66,14 @@ interface Row {
 }
 
 /** A chain A - B - C of node processes with `env`; probes from an app on A to B (direct) and C (1 intermediate). */
-async function measureMode(env: Record<string, string>): Promise<{ direct: Row; route: Row }> {
+async function measureMode({ env, execArgv = [] }: (typeof MODES)[string]): Promise<{ direct: Row; route: Row }> {
   const c = new Cluster();
   const apps: AppClient[] = [];
   try {
     await c.startCore();
-    const a = await c.node([], [], env);
-    const b = await c.node([a.pk], [], env);
-    const cc = await c.node([b.pk], [], env);
+    const a = await c.node([], [], env, execArgv);
+    const b = await c.node([a.pk], [], env, execArgv);
+    const cc = await c.node([b.pk], [], env, execArgv);
     await waitTransports(b, [a.pk]);
     await waitTransports(cc, [b.pk]);
     const app = await AppClient.connect({ apiFile: a.apiFile, name: 'latency-bench' });
