@@ -20,3 +20,9 @@ export function firstLine(p: ChildProcess, re: RegExp): Promise<RegExpExecArray>
     p.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
   });
 }
+
+/** CPU-seconds (user + system, all threads) a live process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}

@@ -2,10 +2,13 @@
 // plain TCP and a direct secure channel; added round-trip time per hop against a TCP echo's round trip to another
 // process; dial-to-first-byte over 3 hops against a TCP connect plus a direct secure handshake and echo; path
 // computation on a generated graph of 10,000 nodes and 50,000 transports against a textbook BFS on the same
-// graph. Every baseline is measured in the same run.
+// graph; CPU-seconds per GB of each node carrying the stream over 1 intermediate node against the direct secure
+// channel's (both its ends in this process), and the route's layers in one process without sockets
+// (route-stack.ts). Every baseline is measured in the same run.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
+import { cpus } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { generateKeyPair, parsePublicKey } from '../../src/net/keys.js';
@@ -15,6 +18,8 @@ import { Graph } from '../../src/nodemanager/graph.js';
 import { Cluster, dialRetry, echoApp, waitTransports } from '../../test/node/harness.js';
 import { blast } from '../common/blast.js';
 import { loadLine, median } from '../common/report.js';
+import { cpuSeconds } from '../common/process.js';
+import { routeStackCost } from './route-stack.js';
 
 async function plainTcp(): Promise<number> {
   let srvSock: Socket | undefined;
@@ -30,16 +35,27 @@ async function plainTcp(): Promise<number> {
   return mbs;
 }
 
-async function secureDirect(): Promise<number> {
+/** Bytes `r` reads from now on (blast measures MB/s; CPU per GB needs the bytes). */
+function countBytes(r: NodeJS.ReadableStream): { readonly bytes: number } {
+  const c = { bytes: 0 };
+  r.on('data', (d: Buffer) => (c.bytes += d.length));
+  return c;
+}
+
+/** MB/s of one direct secure channel, and this process's CPU-seconds per GB for it (both ends are here). */
+async function secureDirect(): Promise<{ mbs: number; cpuPerGb: number }> {
   const a = generateKeyPair();
   const b = generateKeyPair();
   let inbound: NodeJS.ReadableStream | undefined;
   const l = await listenSecure({ localKey: b }, (ch) => (inbound = ch));
   const ch = await dialSecure('127.0.0.1', l.address().port, b.publicKey, { localKey: a });
   while (!inbound) await new Promise((r) => setImmediate(r));
+  const count = countBytes(inbound);
+  const c0 = process.cpuUsage();
   const mbs = await blast(ch, inbound);
+  const c = process.cpuUsage(c0);
   await l.close();
-  return mbs;
+  return { mbs, cpuPerGb: (c.user + c.system) / 1e6 / (count.bytes / 1e9) };
 }
 
 async function rtt(sock: Socket, n: number): Promise<number> {
@@ -154,9 +170,16 @@ async function main(): Promise<void> {
   console.log(`baselines: TCP echo round trip to another process ${tcpRtt.toFixed(3)} ms (median of 300); ` +
     `TCP connect + secure handshake + first echoed byte ${secureSetup.toFixed(1)} ms (median of 30)`);
   const tcp = await plainTcp();
-  const sec = await secureDirect();
+  const direct = await secureDirect();
+  const sec = direct.mbs;
   console.log(`plain TCP:               ${tcp.toFixed(0)} MB/s`);
-  console.log(`direct secure channel:   ${sec.toFixed(0)} MB/s (${((sec / tcp) * 100).toFixed(0)}% of TCP)`);
+  console.log(`direct secure channel:   ${sec.toFixed(0)} MB/s (${((sec / tcp) * 100).toFixed(0)}% of TCP), ${direct.cpuPerGb.toFixed(2)} CPU-s per GB (both ends)`);
+  const stack = await routeStackCost(3, 200);
+  const stackRatio = median(stack.route) / median(stack.direct);
+  console.log(
+    `route layers in one process, no sockets (route-stack.ts, 3 rounds of 200 MB): ${median(stack.route).toFixed(2)} CPU-s per GB, ` +
+      `${stackRatio.toFixed(2)}x one secure channel's ${median(stack.direct).toFixed(2)} (3x = the three channels' ciphers alone)`,
+  );
 
   const c = new Cluster();
   const apps: AppClient[] = [];
@@ -169,6 +192,7 @@ async function main(): Promise<void> {
     apps.push(client);
     const rtts: Record<number, number> = {};
     let oneIntermediate = 0;
+    let cpuRow = '';
     for (const hops of [1, 2, 4]) {
       // A sink that counts, and an echo for round trips.
       const target = n[hops];
@@ -178,11 +202,29 @@ async function main(): Promise<void> {
       sinkApp.listen((s) => (inbound = s));
       const out = await dialRetry(client, target.pk, 9, { minHops: hops, maxHops: hops });
       while (!inbound) await new Promise((r) => setTimeout(r, 5));
+      const carriers = n.slice(0, hops + 1).map((x) => x.child.pid!);
+      const cpu0 = carriers.map(cpuSeconds);
+      const app0 = process.cpuUsage();
+      const count = countBytes(inbound);
       const mbs = await blast(out, inbound);
-      if (hops === 2) oneIntermediate = mbs;
+      if (hops === 2) {
+        oneIntermediate = mbs;
+        const gb = count.bytes / 1e9;
+        const perGb = carriers.map((pid, i) => (cpuSeconds(pid) - cpu0[i]) / gb);
+        const app = process.cpuUsage(app0);
+        const appPerGb = (app.user + app.system) / 1e6 / gb;
+        const cores = cpus().length;
+        const nodes = perGb.reduce((x, y) => x + y, 0);
+        cpuRow =
+          `  CPU-s per GB over 1 intermediate node: nodes ${perGb.map((x) => x.toFixed(2)).join(' / ')} (sender / middle / receiver), ` +
+            `${nodes.toFixed(2)} for the three = ${(nodes / direct.cpuPerGb).toFixed(2)}x the direct secure channel's ${direct.cpuPerGb.toFixed(2)}; ` +
+            `the bench app's two sockets ${appPerGb.toFixed(2)}; CPU-bound ceiling on ${cores} cores: ` +
+          `${((100 * Math.min(cores / (nodes + appPerGb), 1 / Math.max(...perGb, appPerGb))) * direct.cpuPerGb).toFixed(0)}% of the direct channel (one core)`;
+      }
       console.log(
         `route, ${hops - 1} intermediate node(s): ${mbs.toFixed(0)} MB/s (${((mbs / tcp) * 100).toFixed(0)}% of TCP, ${((mbs / sec) * 100).toFixed(0)}% of the direct secure channel)${hops === 2 ? ' (goal >= 150 MB/s)' : ''}`,
       );
+      if (hops === 2) console.log(cpuRow);
       const echo = await dialRetry(client, target.pk, 7, { minHops: hops, maxHops: hops });
       await rtt(echo, 50);
       rtts[hops] = await rtt(echo, 300);
