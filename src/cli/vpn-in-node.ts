@@ -57,8 +57,20 @@ export function prepareVpnInNode(kind: Kind, argv: string[]): number | VpnInNode
   return { kind, start };
 }
 
+/**
+ * An error nothing caught, in the VPN part or the node, ends the process through the shutdown hooks, which undo
+ * the VPN's network changes (Node's default would exit at once and leave them to the next start's recovery).
+ */
+function exitCleanlyOnUncaught(): void {
+  process.once('uncaughtException', (err) => {
+    process.stderr.write(`skywire node: uncaught error, stopping: ${err.stack ?? err.message}\n`);
+    void shutdown(1);
+  });
+}
+
 /** The VPN's app on the node; the node closing ends it before the node's streams go (shutdown hooks run newest first). */
 function openApp(node: Node, name: string, port?: number) {
+  exitCleanlyOnUncaught();
   const app = new InProcessApp(node, { name, port });
   onShutdown(() => app.closeWith(new AppApiError('closed', 'the node is shutting down')));
   return fromInProcessApp(app);

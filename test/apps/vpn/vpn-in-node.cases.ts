@@ -2,7 +2,8 @@
 // route with an intermediate node (A -> R -> C, see buildRelayLab): no vpn-client or vpn-server process, the
 // tunnel's packets go from node A's TUN device into the route and out of node C's. curl, ping and SHA-256
 // checked transfers both ways; SIGTERM restores both hosts exactly; a SIGKILLed node's leftovers are undone by
-// its next start; a key off the allowlist (node R's, a separate vpn-client) is refused while node C serves on.
+// its next start; a key off the allowlist (node R's, a separate vpn-client) is refused while node C serves on;
+// the VPN part failing (its device deleted) ends its node with a clear error and its changes undone.
 import { offloadArgs, test } from './offload-mode.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -68,7 +69,7 @@ test('in-node endpoints over A -> R -> C: curl, ping, SHA-256 both ways, SIGTERM
   assert.notEqual((await curlFromA(l)).code, 0, 'no path to B without the VPN');
 });
 
-test('in-node: a key off the allowlist is refused and node C serves on; a SIGKILLed node C is cleaned up by its next start', { skip, timeout: 120_000 }, async (t) => {
+test('in-node: a key off the allowlist is refused and node C serves on; a SIGKILLed node C is cleaned up by its next start; a failed VPN part ends its node cleanly', { skip, timeout: 120_000 }, async (t) => {
   const l = await buildRelayLab();
   t.after(() => l.cleanup());
   const [beforeA, beforeC] = [await netSnapshot(l.a), await netSnapshot(l.c)];
@@ -93,7 +94,10 @@ test('in-node: a key off the allowlist is refused and node C serves on; a SIGKIL
   await mesh.nodeA.waitFor(/(?:^vpn-client: up on[^]*){2}/m, 60_000, 'stdout');
   assert.equal((await curlFromA(l)).code, 0, 'the client reconnected to the restarted node C');
 
-  assert.equal((await mesh.nodeA.stop()).code, 0, mesh.nodeA.stderr);
+  // The VPN part failing (its TUN device deleted under it) ends node A with a clear error, its changes undone.
+  await l.a.run('ip', ['link', 'del', 'cvpn0']);
+  assert.equal((await mesh.nodeA.exited).code, 1, mesh.nodeA.stderr);
+  assert.match(mesh.nodeA.stderr, /vpn-client: TUN device cvpn0 failed: /);
   assert.equal((await again.stop()).code, 0, again.stderr);
   assert.equal(await netSnapshot(l.a), beforeA, 'host A exactly as before');
   assert.equal(await netSnapshot(l.c), beforeC, 'host C exactly as before');
