@@ -2,7 +2,9 @@
 //   plain   A -> C -> B routed by the kernel (the baseline),
 //   direct  through vpn-client/vpn-server over one secure (BOLT #8) TCP connection A -> C,
 //   route   through vpn-client/vpn-server over a Skywire route with ONE intermediate node (A -> R -> C; R is its
-//           own node process in C's namespace), once per variant (VARIANTS: "before" and "after" a lever).
+//           own node process in C's namespace), once per variant (VARIANTS: "before" and "after" a lever),
+//           then with the endpoints INSIDE nodes A and C (`skywire node ... --vpn-client/--vpn-server`, the
+//           defaults otherwise): three processes on the path instead of five.
 // Per path: iperf3 TCP throughput (ratio to plain), CPU-seconds per GB of the processes on the path, TCP
 // retransmits inside the tunnel as % of segments (lossless path; then again with two busy loops loading the
 // CPUs), median ping RTT with pings 0.2 s apart and what the path adds to plain; for the route, the RSS of the
@@ -103,6 +105,8 @@ async function measure(l: VpnLab, pids: number[]): Promise<Figures> {
   return { quiet, busy, rttMs: await medianRtt(l), idleRss };
 }
 
+const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
+
 async function main(): Promise<void> {
   const missing =
     (await labSkipReason({ tun: true, tools: ['iperf3', 'ping', 'nft'] })) ?? (findAddon() ? undefined : 'TUN addon not built (npm run build)');
@@ -159,6 +163,17 @@ async function main(): Promise<void> {
       await server.stop();
     }
 
+    // The same route with the endpoints inside nodes A and C (the same keys, restarted with the VPN in them).
+    await mesh.nodeA.stop();
+    await mesh.nodeC.stop();
+    const nodeC = await mesh.startNodeC(['--vpn-server', '--allow', mesh.pkA, '--state-dir', l.stateC]);
+    await nodeC.waitFor(/^vpn-server: up on/m, 20_000, 'stdout');
+    const nodeA = await mesh.startNodeA(['--vpn-client', mesh.pkC, '--hops', '2', '--subnet', '192.168.77.0/24', '--state-dir', l.stateA]);
+    await nodeA.waitFor(/^vpn-client: up on/m, 60_000, 'stdout');
+    const inNode = await measure(l, [nodeA, mesh.nodeR, nodeC].map((p) => p.child.pid!));
+    await nodeA.stop();
+    await nodeC.stop();
+
     const row = (name: string, f: Figures) =>
       `${name.padEnd(30)} ${f.quiet.mbits.toFixed(0).padStart(6)} Mbit/s (${((100 * f.quiet.mbits) / plain.quiet.mbits).toFixed(1).padStart(4)}% of plain)` +
       `  ${f.quiet.cpuPerGb.toFixed(1).padStart(5)} CPU-s/GB` +
@@ -175,13 +190,29 @@ async function main(): Promise<void> {
       const idle = f.idleRss;
       console.log(
         `    rss: nodes A/R/C idle ${mb(idle[0])}/${mb(idle[1])}/${mb(idle[2])}, carrying ${f.quiet.mbits.toFixed(0)} Mbit/s ${mb(a)}/${mb(r)}/${mb(c)};` +
-          ` vpn-client ${mb(client)}, vpn-server ${mb(server)} (peaks; idle ${mb(idle[3])}, ${mb(idle[4])})`,
+          ` vpn-client ${mb(client)}, vpn-server ${mb(server)} (peaks; idle ${mb(idle[3])}, ${mb(idle[4])}); all 5 processes ${mb(sum(f.quiet.peakRss))}`,
       );
     });
+    console.log(row('route 1 interm., in-node endpoints', inNode));
+    const [ia, ir, ic] = inNode.quiet.peakRss;
+    console.log(
+      `    rss: nodes A (with vpn-client)/R/C (with vpn-server) idle ${inNode.idleRss.map(mb).join('/')}, carrying ${inNode.quiet.mbits.toFixed(0)} Mbit/s` +
+        ` ${mb(ia)}/${mb(ir)}/${mb(ic)} (peaks); all 3 processes ${mb(sum(inNode.quiet.peakRss))}`,
+    );
     const goal = (what: string, value: string, met: boolean, target: string) => console.log(`goal row: ${what}: ${value} (goal ${target}: ${met ? 'met' : 'NOT met'})`);
     const f = routes[routes.length - 1];
     const b = routes[0];
     const pct = (x: Figures) => (100 * x.quiet.mbits) / plain.quiet.mbits;
+    // The endpoints inside the nodes, measured in this run beside the separate processes (the last variant).
+    const sep = f;
+    goal(
+      'VPN in-node endpoints vs separate processes (after), 1 intermediate node',
+      `${pct(inNode).toFixed(1)}% vs ${pct(sep).toFixed(1)}% of plain, ${inNode.quiet.cpuPerGb.toFixed(1)} vs ${sep.quiet.cpuPerGb.toFixed(1)} CPU-s/GB, ` +
+        `ping +${(inNode.rttMs - plain.rttMs).toFixed(3)} vs +${(sep.rttMs - plain.rttMs).toFixed(3)} ms, ` +
+        `RSS on the path ${mb(sum(inNode.quiet.peakRss))} (3 processes) vs ${mb(sum(sep.quiet.peakRss))} (5)`,
+      pct(inNode) >= 15 && inNode.quiet.cpuPerGb <= 12,
+      '>= 15% of plain and <= 12 CPU-s/GB',
+    );
     goal('VPN TCP throughput, 1 intermediate node', `${pct(f).toFixed(1)}% of plain veth (before: ${pct(b).toFixed(1)}%)`, pct(f) >= 15, '>= 15%');
     goal('VPN CPU cost', `${f.quiet.cpuPerGb.toFixed(1)} CPU-s per GB (before: ${b.quiet.cpuPerGb.toFixed(1)})`, f.quiet.cpuPerGb <= 12, '<= 12');
     const added = f.rttMs - plain.rttMs;
