@@ -24,6 +24,8 @@ import { A_ADDR, B_ADDR, C_ON_A_LINK, C_ON_B_LINK, CLI, type VpnLab, buildVpnLab
 const SECONDS = Number(process.env.VPN_BENCH_SECONDS ?? 4);
 const PINGS = Number(process.env.VPN_BENCH_PINGS ?? 30);
 const PING_GAP_S = '0.2';
+/** Alternating rounds of in-node and separate endpoints (the last variant) over the route. */
+const ROUNDS = Math.max(1, Number(process.env.VPN_BENCH_ROUNDS ?? 3));
 
 /** What is compared over the route: extra vpn-client/vpn-server arguments and environment per variant. */
 const BEFORE_ENV = { SKYWIRE_VPN_CONGESTION: 'drop', SKYWIRE_VPN_YOUNG_GEN: 'default' };
@@ -98,6 +100,19 @@ async function flow(l: VpnLab, pids: number[], busy: boolean): Promise<Flow> {
   }
 }
 
+/** Each figure's median over rounds of one configuration. */
+function medianFigures(list: Figures[]): Figures {
+  const m = (f: (x: Figures) => number) => median(list.map(f));
+  const flowOf = (k: 'quiet' | 'busy'): Flow => ({
+    mbits: m((x) => x[k].mbits),
+    retransPct: m((x) => x[k].retransPct),
+    retrans: m((x) => x[k].retrans),
+    cpuPerGb: m((x) => x[k].cpuPerGb),
+    peakRss: list[0][k].peakRss.map((_, i) => m((x) => x[k].peakRss[i])),
+  });
+  return { quiet: flowOf('quiet'), busy: flowOf('busy'), rttMs: m((x) => x.rttMs), idleRss: list[0].idleRss.map((_, i) => m((x) => x.idleRss[i])) };
+}
+
 async function measure(l: VpnLab, pids: number[]): Promise<Figures> {
   const idleRss = pids.map((p) => memOf(p).rss);
   const quiet = await flow(l, pids, false);
@@ -143,9 +158,9 @@ async function main(): Promise<void> {
 
     // VPN over a mesh route with one intermediate node (the goal's configuration), once per variant.
     const mesh = await startBenchMesh(l, dir);
-    const nodePids = [mesh.nodeA, mesh.nodeR, mesh.nodeC].map((p) => p.child.pid!);
-    const routes: Figures[] = [];
-    for (const v of VARIANTS) {
+    let plainNodes = { a: mesh.nodeA, c: mesh.nodeC };
+    /** vpn-client and vpn-server beside nodes A and C: five processes on the path. */
+    const separate = async (v: (typeof VARIANTS)[number]): Promise<Figures> => {
       const env = { SIGNAL_CLIENT: 'false', ...v.env };
       const server = l.c.spawn(process.execPath, [CLI, 'vpn-server', '--api-file', mesh.apiC, '--allow', mesh.pkA, '--state-dir', l.stateC, ...v.args], {
         label: 'vpn-server',
@@ -158,21 +173,38 @@ async function main(): Promise<void> {
         { label: 'vpn-client --hops 2', env },
       );
       await client.waitFor(/^vpn-client: up on/m, 40_000);
-      routes.push(await measure(l, [...nodePids, client.child.pid!, server.child.pid!]));
+      const f = await measure(l, [plainNodes.a, mesh.nodeR, plainNodes.c, client, server].map((p) => p.child.pid!));
       await client.stop();
       await server.stop();
+      return f;
+    };
+    /** The endpoints inside nodes A and C (the same keys, restarted with the VPN in them): three processes. */
+    const inNodeRound = async (): Promise<Figures> => {
+      await plainNodes.a.stop();
+      await plainNodes.c.stop();
+      const nodeC = await mesh.startNodeC(['--vpn-server', '--allow', mesh.pkA, '--state-dir', l.stateC]);
+      await nodeC.waitFor(/^vpn-server: up on/m, 20_000, 'stdout');
+      const nodeA = await mesh.startNodeA(['--vpn-client', mesh.pkC, '--hops', '2', '--subnet', '192.168.77.0/24', '--state-dir', l.stateA]);
+      await nodeA.waitFor(/^vpn-client: up on/m, 60_000, 'stdout');
+      const f = await measure(l, [nodeA, mesh.nodeR, nodeC].map((p) => p.child.pid!));
+      await nodeA.stop();
+      await nodeC.stop();
+      plainNodes = { c: await mesh.startNodeC(), a: await mesh.startNodeA() };
+      return f;
+    };
+    const routes: Figures[] = [];
+    for (const v of VARIANTS) routes.push(await separate(v));
+    // In-node against the separate processes with the same defaults, in alternating rounds (the machine's load
+    // drifts): the separate rounds are the last variant's run above and one more per further round.
+    const lastVariant = VARIANTS[VARIANTS.length - 1];
+    const separateRounds = [routes[routes.length - 1]];
+    const inNodeRounds: Figures[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      if (r > 0) separateRounds.push(await separate(lastVariant));
+      inNodeRounds.push(await inNodeRound());
     }
-
-    // The same route with the endpoints inside nodes A and C (the same keys, restarted with the VPN in them).
-    await mesh.nodeA.stop();
-    await mesh.nodeC.stop();
-    const nodeC = await mesh.startNodeC(['--vpn-server', '--allow', mesh.pkA, '--state-dir', l.stateC]);
-    await nodeC.waitFor(/^vpn-server: up on/m, 20_000, 'stdout');
-    const nodeA = await mesh.startNodeA(['--vpn-client', mesh.pkC, '--hops', '2', '--subnet', '192.168.77.0/24', '--state-dir', l.stateA]);
-    await nodeA.waitFor(/^vpn-client: up on/m, 60_000, 'stdout');
-    const inNode = await measure(l, [nodeA, mesh.nodeR, nodeC].map((p) => p.child.pid!));
-    await nodeA.stop();
-    await nodeC.stop();
+    routes[routes.length - 1] = medianFigures(separateRounds);
+    const inNode = medianFigures(inNodeRounds);
 
     const row = (name: string, f: Figures) =>
       `${name.padEnd(30)} ${f.quiet.mbits.toFixed(0).padStart(6)} Mbit/s (${((100 * f.quiet.mbits) / plain.quiet.mbits).toFixed(1).padStart(4)}% of plain)` +
@@ -180,12 +212,16 @@ async function main(): Promise<void> {
       `  retrans ${f.quiet.retransPct.toFixed(3)}% (${f.quiet.retrans}), busy CPUs ${f.busy.retransPct.toFixed(3)}% (${f.busy.retrans}) at ${f.busy.mbits.toFixed(0)} Mbit/s` +
       `  ping ${f.rttMs.toFixed(3)} ms (+${(f.rttMs - plain.rttMs).toFixed(3)})`;
     console.log(`A (${A_ADDR}) -> B (${B_ADDR}) behind C; iperf3 TCP ${SECONDS} s (quiet, then with 2 busy loops); median of ${PINGS} pings ${PING_GAP_S} s apart`);
+    if (ROUNDS > 1) console.log(`* median of ${ROUNDS} rounds, in-node and separate alternating`);
     console.log(row('plain routed path', plain));
     directVariants.forEach((v, i) => console.log(row(`direct secure TCP, ${v.name}`, directs[i])));
     const mb = (x: number) => `${x.toFixed(0)} MB`;
+    const rounds = (list: Figures[]) =>
+      console.log(`    rounds: ${list.map((x) => `${x.quiet.mbits.toFixed(0)} Mbit/s ${x.quiet.cpuPerGb.toFixed(1)} CPU-s/GB +${(x.rttMs - plain.rttMs).toFixed(3)} ms`).join('; ')}`);
     VARIANTS.forEach((v, i) => {
       const f = routes[i];
-      console.log(row(`route 1 interm., ${v.name}`, f));
+      console.log(row(`route 1 interm., ${v.name}${i === VARIANTS.length - 1 && ROUNDS > 1 ? ' *' : ''}`, f));
+      if (i === VARIANTS.length - 1 && ROUNDS > 1) rounds(separateRounds);
       const [a, r, c, client, server] = f.quiet.peakRss;
       const idle = f.idleRss;
       console.log(
@@ -193,7 +229,8 @@ async function main(): Promise<void> {
           ` vpn-client ${mb(client)}, vpn-server ${mb(server)} (peaks; idle ${mb(idle[3])}, ${mb(idle[4])}); all 5 processes ${mb(sum(f.quiet.peakRss))}`,
       );
     });
-    console.log(row('route 1 interm., in-node endpoints', inNode));
+    console.log(row(`route 1 interm., in-node endpoints${ROUNDS > 1 ? ' *' : ''}`, inNode));
+    if (ROUNDS > 1) rounds(inNodeRounds);
     const [ia, ir, ic] = inNode.quiet.peakRss;
     console.log(
       `    rss: nodes A (with vpn-client)/R/C (with vpn-server) idle ${inNode.idleRss.map(mb).join('/')}, carrying ${inNode.quiet.mbits.toFixed(0)} Mbit/s` +

@@ -2,11 +2,12 @@
 // route with an intermediate node (A -> R -> C, see buildRelayLab): no vpn-client or vpn-server process, the
 // tunnel's packets go from node A's TUN device into the route and out of node C's. curl, ping and SHA-256
 // checked transfers both ways; SIGTERM restores both hosts exactly; a SIGKILLed node's leftovers are undone by
-// its next start; a key off the allowlist (node R's, a separate vpn-client) is refused while node C serves on;
+// its next start; a key off the allowlist (node R's, sending malformed frames and a HELLO) is refused while
+// node C serves on;
 // the VPN part failing (its device deleted) ends its node with a clear error and its changes undone.
 import { offloadArgs, test } from './offload-mode.js';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { findAddon } from '../../../src/apps/vpn/tun.js';
 import { labSkipReason } from '../../netns/lab.js';
 import { BLOB_URL, CLI, type RelayLab, buildRelayLab, curlFromA, netSnapshot, pingFromA, randomFile, startRelayMesh, uploadFromA } from './topology.js';
@@ -16,6 +17,7 @@ const skip =
   (findAddon() ? false : 'the TUN addon is not built (native/tun): run "npm run build"');
 const UP_CLIENT = /^vpn-client: up on cvpn0, address 10\.99\.0\.\d+\/24/m;
 const UP_SERVER = /^vpn-server: up on svpn0/m;
+const MESH_RAW_CLIENT = fileURLToPath(new URL('./mesh-raw-client.js', import.meta.url));
 
 /** The mesh with node C running the vpn-server (allowing node A) and node A the vpn-client (split tunnel to B). */
 function inNodeMesh(l: RelayLab) {
@@ -76,13 +78,14 @@ test('in-node: a key off the allowlist is refused and node C serves on; a SIGKIL
   const mesh = await inNodeMesh(l);
   await mesh.nodeC.waitFor(UP_SERVER, 20_000, 'stdout');
 
-  // A stranger: node R's key (authenticated by the mesh) with a separate vpn-client, not on C's allowlist.
-  const stranger = l.r.spawn(process.execPath, [CLI, 'vpn-client', mesh.pkC, '--api-file', mesh.apiR, '--hops', '1', '--subnet', '192.168.77.0/24', '--state-dir', join(l.stateC, 'r')], {
-    env: { SIGNAL_CLIENT: 'false' },
-    label: 'stranger vpn-client',
-  });
-  assert.equal((await stranger.exited).code, 1, stranger.stderr);
-  assert.match(stranger.stderr, new RegExp(`the vpn-server refused: key ${mesh.pkR.slice(0, 8)}… is not on this server's allowlist`));
+  // A stranger: node R's key (authenticated by the mesh), not on C's allowlist, sends what the separate
+  // vpn-server refuses; the frames now reach node C's own process, which refuses them the same way and serves on.
+  const stranger = l.r.spawn(process.execPath, [MESH_RAW_CLIENT, mesh.apiR, mesh.pkC, '1'], { env: { SIGNAL_CLIENT: 'false' }, label: 'stranger' });
+  assert.equal((await stranger.exited).code, 0, stranger.stderr);
+  assert.match(stranger.stdout, /^unknown-frame closed$/m);
+  assert.match(stranger.stdout, /^null-hello error \{"code":"bad_hello","message":"malformed HELLO frame: /m);
+  assert.match(stranger.stdout, new RegExp(`^hello error \\{"code":"not_allowed","message":"key ${mesh.pkR.slice(0, 8)}… is not on this server's allowlist"\\}$`, 'm'));
+  assert.doesNotMatch(stranger.stdout, /assign/);
   await mesh.nodeA.waitFor(UP_CLIENT, 60_000, 'stdout');
   assert.equal((await curlFromA(l)).code, 0, 'node C still serves its allowed client');
 
