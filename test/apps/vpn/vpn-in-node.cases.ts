@@ -48,6 +48,10 @@ test('in-node endpoints over A -> R -> C: curl, ping, SHA-256 both ways, SIGTERM
   const st = await l.c.exec(process.execPath, [CLI, 'node', 'status', '--api-file', mesh.apiC, '--json']);
   assert.deepEqual((JSON.parse(st.stdout) as { apps: unknown[] }).apps, [{ name: 'vpn-server', port: 44 }]);
 
+  // Room for bursts that arrive while the node's thread is busy with the route (netconfig.ts, TUN_TX_QUEUE).
+  assert.match(await l.c.run('ip', ['link', 'show', 'svpn0']), /qlen 2000/);
+  assert.match(await l.a.run('ip', ['link', 'show', 'cvpn0']), /qlen 2000/);
+
   const hello = await curlFromA(l);
   assert.equal(hello.code, 0, `${mesh.nodeA.stderr}${mesh.nodeC.stderr}`);
   assert.match(hello.body, /hello from behind the vpn-server, you are 192\.168\.77\.1/, 'B sees C\'s address (NAT)');
