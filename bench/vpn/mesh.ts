@@ -17,6 +17,9 @@ export interface BenchMesh {
   nodeR: LabProcess;
   /** Starts node R again with the same key and options (after it was killed); resolves once it is up. */
   startNodeR(): Promise<LabProcess>;
+  /** Starts node A / C again with the same key and options plus `extra` (after it stopped); resolves once it is up. */
+  startNodeA(extra?: string[]): Promise<LabProcess>;
+  startNodeC(extra?: string[]): Promise<LabProcess>;
 }
 
 export async function startBenchMesh(l: VpnLab, dir: string): Promise<BenchMesh> {
@@ -33,9 +36,12 @@ export async function startBenchMesh(l: VpnLab, dir: string): Promise<BenchMesh>
     await p.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
     return p;
   };
-  const nodeC = await node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`]);
+  const startNodeC = (extra: string[] = []) => node(l.c, 'c', ['--listen', `${C_ON_A_LINK}:0`, ...extra]);
+  const nodeC = await startNodeC();
   const startNodeR = () => node(l.c, 'r', ['--listen', `${C_ON_A_LINK}:0`, '--connect', pkC]);
   const nodeR = await startNodeR();
-  const nodeA = await node(l.a, 'a', ['--no-listen', '--connect', pkC, '--connect', pkR]);
-  return { pkA, pkR, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json'), nodeA, nodeC, nodeR, startNodeR };
+  const startNodeA = (extra: string[] = []) => node(l.a, 'a', ['--no-listen', '--connect', pkC, '--connect', pkR, ...extra]);
+  const nodeA = await startNodeA();
+  const apis = { apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json') };
+  return { pkA, pkR, pkC, ...apis, nodeA, nodeC, nodeR, startNodeR, startNodeA, startNodeC };
 }

@@ -16,6 +16,16 @@ export const EXAMPLES: Record<string, string[]> = {
     'skywire node --key node.json --messenger PK@HOST:7110 --manager PK --name "kitchen pi"',
     'skywire node status -k node.json',
     'skywire node transports ls -k node.json',
+    'sudo skywire node --key c.json --messenger PK@HOST:7110 --manager PK --listen 0.0.0.0:7121 --vpn-server --allow CLIENT_NODE_PK',
+    'sudo skywire node --key a.json --messenger PK@HOST:7110 --manager PK --connect PK_C --vpn-client PK_C --subnet 192.168.77.0/24',
+  ],
+  'skywire node ... --vpn-server': [
+    'sudo skywire node --key c.json --messenger PK@HOST:7110 --manager PK --listen 0.0.0.0:7121 --vpn-server --allow CLIENT_NODE_PK',
+    'sudo skywire node --key c.json --messenger PK@HOST:7110 --manager PK --vpn-server --allow-file keys.txt --subnet 10.99.0.0/24 --json',
+  ],
+  'skywire node ... --vpn-client': [
+    'sudo skywire node --key a.json --messenger PK@HOST:7110 --manager PK --connect PK_C --vpn-client PK_C --subnet 192.168.77.0/24',
+    'sudo skywire node --key a.json --messenger PK@HOST:7110 --manager PK --vpn-client PK_C --hops 2 --exclude 203.0.113.7 --exclude 198.51.100.9',
   ],
   'skywire node status': ['skywire node status -k node.json', 'skywire node status --api-file node.api.json --json'],
   'skywire ping': ['skywire ping PK -k node.json', 'skywire ping PK --hops 2 -c 5 --api-file node.api.json'],

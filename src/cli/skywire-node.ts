@@ -13,6 +13,12 @@ import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
 import { parseNodeName } from '../util/node-name.js';
 import { capYoungGeneration } from '../util/young-gen.js';
+import { prepareVpnInNode, splitVpnArgs } from './vpn-in-node.js';
+
+const VPN_IN_NODE_HELP = `
+A VPN endpoint inside this node's process (Linux, CAP_NET_ADMIN; docs/vpn.md, "Inside the node"):
+  --vpn-server [vpn-server options]         everything after it is the vpn-server's (skywire node --vpn-server --help)
+  --vpn-client SERVER [vpn-client options]  everything after it is the vpn-client's (skywire node --vpn-client --help)`;
 
 function hostPort(v: string): { host: string; port: number } {
   try {
@@ -75,7 +81,10 @@ function apiOf(o: { apiFile?: string; key?: string }): { api: string; token: str
   return resolveApi({ apiFile: o.apiFile ?? (o.key ? defaultApiFile(o.key) : undefined) });
 }
 
-async function runNode(argv: string[]): Promise<number> {
+async function runNode(fullArgv: string[]): Promise<number> {
+  const { nodeArgv: argv, vpn: vpnArgs } = splitVpnArgs(fullArgv);
+  // `skywire node --vpn-client --help`: the VPN part's help, without the node's required options.
+  if (vpnArgs && vpnArgs.argv.some((a) => a === '--help' || a === '-h')) return prepareVpnInNode(vpnArgs.kind, vpnArgs.argv) as number;
   const program = new Command('skywire node')
     .description('run a mesh node: transports to peers, routing, and the local app API')
     .requiredOption('-k, --key <file>', 'key pair file (created with mode 0600 if missing)')
@@ -95,9 +104,13 @@ async function runNode(argv: string[]): Promise<number> {
     .option('--retry-slow <ms>', 'then one try per this interval', int('--retry-slow', 1000), 300_000)
     .option('--metering-dir <dir>', 'the bandwidth receipts ledger (default <key>.metering)')
     .option('--metering', 'sign and keep bandwidth receipts with each neighbour (off by default: signing costs throughput, see docs/metering.md)', false)
-    .option('--json', 'print {"pk","api","apiFile","listen","addresses"} as one JSON line on start', false);
+    .option('--json', 'print {"pk","api","apiFile","listen","addresses"} as one JSON line on start', false)
+    .addHelpText('after', VPN_IN_NODE_HELP);
   const code = parse(program, argv);
   if (code !== undefined) return code;
+  // The VPN part is parsed (and its privileges checked) before the node starts: a usage error costs nothing.
+  const vpn = vpnArgs ? prepareVpnInNode(vpnArgs.kind, vpnArgs.argv) : undefined;
+  if (typeof vpn === 'number') return vpn;
   const o = program.opts<{
     key: string;
     messenger: Array<{ pk: Buffer; host: string; port: number }>;
@@ -172,7 +185,7 @@ async function runNode(argv: string[]): Promise<number> {
     console.log(`node public key: ${node.pkHex}`);
     console.log(`transports: ${listen ? addresses.join(', ') : 'relayed only'}; app API: ${api} (token in ${apiFile})`);
   }
-  return 0;
+  return vpn ? vpn.start(node) : 0;
 }
 
 interface TransportRow {

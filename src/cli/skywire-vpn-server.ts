@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { parseCommandLine } from './usage.js';
 import { addAppApiOptions } from './app-command.js';
-import { createLogger } from '../util/log.js';
+import { createLogger, type Logger } from '../util/log.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
 import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
@@ -16,9 +16,15 @@ import { VpnServer } from '../apps/vpn/server.js';
 import { type MeshTransport, connectNode } from '../apps/vpn/transport.js';
 import type { directListener } from '../apps/vpn/direct-transport.js';
 
-export async function main(argv: string[]): Promise<number> {
-  const program = addAppApiOptions(new Command('skywire vpn-server'), 'vpn-server')
-    .description('VPN exit: forwards the traffic of allowed client keys to this machine\'s network (Linux, CAP_NET_ADMIN)')
+/** The vpn-server's own options; `inNode`: for `skywire node ... --vpn-server`, without the separate app's. */
+export function vpnServerProgram(name: string, inNode = false): Command {
+  const base = new Command(name);
+  const program = (inNode ? base.option('--name <name>', 'app name registered with the node', 'vpn-server') : addAppApiOptions(base, 'vpn-server'))
+    .description(
+      inNode
+        ? 'VPN exit inside this node\'s process: forwards the traffic of allowed client keys to this machine\'s network (Linux, CAP_NET_ADMIN)'
+        : 'VPN exit: forwards the traffic of allowed client keys to this machine\'s network (Linux, CAP_NET_ADMIN)',
+    )
     .option('--allow <keys>', 'client public key(s) allowed to connect (repeatable, comma separated)', collect, [])
     .option('--allow-file <path>', 'file with one allowed client key per line (repeatable)', collect, [])
     .option('--subnet <cidr>', 'private subnet for the clients; the server takes its first address', DEFAULT_SUBNET)
@@ -27,23 +33,91 @@ export async function main(argv: string[]): Promise<number> {
     .option('--firewall <kind>', 'NAT with auto | nft | iptables', 'auto')
     .option('--offload <on|off>', OFFLOAD_HELP, DEFAULT_OFFLOAD)
     .option('--state-dir <dir>', 'where the record of network changes is kept (for cleanup after a crash)', defaultStateDir())
-    .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT))
-    .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key); a bare :PORT is loopback')
-    .option('-k, --key <file>', 'with --direct-listen: this server\'s key file (created if missing)')
-    .option('--json', 'print the up and stopped lines as one JSON object each', false);
+    .option('--port <n>', 'app port to listen on at the node', String(VPN_PORT));
+  if (!inNode) {
+    program
+      .option('--direct-listen <host:port>', 'accept clients on a secure TCP listener instead of the mesh (needs --key); a bare :PORT is loopback')
+      .option('-k, --key <file>', 'with --direct-listen: this server\'s key file (created if missing)');
+  }
+  return program.option('--json', 'print the up and stopped lines as one JSON object each', false);
+}
+
+export interface VpnServerCliOptions {
+  allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; offload: string; firewall: string; stateDir: string;
+  api?: string; token?: string; apiFile?: string; name: string; port: string; directListen?: string; key?: string; json: boolean;
+}
+
+export type VpnServerConfig = ReturnType<typeof vpnServerConfig>;
+
+/** The parsed options of a vpn-server; throws a one-line usage error (exit code 2). */
+export function vpnServerConfig(opts: VpnServerCliOptions) {
+  if (!['auto', 'nft', 'iptables'].includes(opts.firewall)) throw new Error(`--firewall "${opts.firewall}" must be auto, nft or iptables`);
+  const allow = parseAllowList(opts.allow, opts.allowFile);
+  if (!allow.size) throw new Error('no client is allowed: give --allow <key> or --allow-file <path>');
+  if (opts.directListen && !opts.key) throw new Error('--direct-listen needs --key <file> (the server\'s identity)');
+  return {
+    allow,
+    subnet: parseCidr(opts.subnet, '--subnet'),
+    device: parseDevice(opts.dev),
+    mtu: parseMtu(opts.mtu),
+    offload: parseOffload(opts.offload),
+    firewall: opts.firewall as 'auto',
+    port: parsePort(opts.port),
+    stateDir: opts.stateDir,
+    json: opts.json,
+  };
+}
+
+function parsePort(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 2 || n > 65535) throw new Error(`--port "${text}" must be an integer from 2 to 65535`);
+  return n;
+}
+
+/**
+ * Starts the server on `transport` with its shutdown hook and prints its up line; resolves once it is up, with
+ * 0, or with 1 after a failed start (the shutdown hooks have then undone what it did so far).
+ */
+export async function startVpnServer(cfg: VpnServerConfig, transport: MeshTransport, log: Logger, directAddress?: string): Promise<number> {
+  const server = new VpnServer({
+    ...cfg,
+    transport,
+    log,
+    onFatal: (err) => {
+      console.error(`vpn-server: ${err.message}`);
+      void shutdown(1);
+    },
+  });
+  onShutdown(() => console.log(cfg.json ? JSON.stringify({ type: 'stopped' }) : 'vpn-server: stopped, network changes undone'));
+  onShutdown(() => server.stop());
+  try {
+    await server.start();
+  } catch (err) {
+    console.error(`vpn-server: ${(err as Error).message}`);
+    await shutdown(1); // stops the server (undoing what it did so far) and the signal client
+    return 1;
+  }
+  const subnet = formatCidr(cfg.subnet);
+  if (cfg.json) {
+    const where = directAddress ? { direct: directAddress } : {};
+    console.log(JSON.stringify({ type: 'ready', device: cfg.device, gateway: server.gateway, subnet, allowed: cfg.allow.size, pk: transport.localPk, ...where }));
+  } else {
+    console.log(
+      `vpn-server: up on ${cfg.device}, gateway ${server.gateway}, clients from ${subnet}, ` +
+        `${cfg.allow.size} allowed key(s)${directAddress ? `, direct on ${directAddress} as ${transport.localPk}` : ''}`,
+    );
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = vpnServerProgram('skywire vpn-server');
   const usage = parseCommandLine(program, argv);
   if (usage !== undefined) return usage;
-  const opts = program.opts<{
-    allow: string[]; allowFile: string[]; subnet: string; dev: string; mtu: string; offload: string; firewall: string; stateDir: string;
-    api?: string; token?: string; apiFile?: string; name: string; port: string; directListen?: string; key?: string; json: boolean;
-  }>();
+  const opts = program.opts<VpnServerCliOptions>();
   let cfg;
   try {
-    if (!['auto', 'nft', 'iptables'].includes(opts.firewall)) throw new Error(`--firewall "${opts.firewall}" must be auto, nft or iptables`);
-    const allow = parseAllowList(opts.allow, opts.allowFile);
-    if (!allow.size) throw new Error('no client is allowed: give --allow <key> or --allow-file <path>');
-    if (opts.directListen && !opts.key) throw new Error('--direct-listen needs --key <file> (the server\'s identity)');
-    cfg = { allow, subnet: parseCidr(opts.subnet, '--subnet'), device: parseDevice(opts.dev), mtu: parseMtu(opts.mtu), offload: parseOffload(opts.offload), firewall: opts.firewall as 'auto' };
+    cfg = vpnServerConfig(opts);
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
     return 2;
@@ -64,41 +138,14 @@ export async function main(argv: string[]): Promise<number> {
       // Loaded only when used: a server on a node never needs the secure channel's code (memory).
       const d = await import('../apps/vpn/direct-transport.js');
       transport = direct = d.directListener(opts.directListen, d.loadOrCreateKeyFile(opts.key!));
-    } else transport = await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: opts.name, port: Number(opts.port) });
+    } else transport = await connectNode({ api: opts.api, token: opts.token, apiFile: opts.apiFile, name: opts.name, port: cfg.port });
   } catch (err) {
     console.error(`vpn-server: ${(err as Error).message}`);
     await shutdown(1);
     return 1;
   }
-  const server = new VpnServer({
-    ...cfg,
-    transport,
-    stateDir: opts.stateDir,
-    log,
-    onFatal: (err) => {
-      console.error(`vpn-server: ${err.message}`);
-      void shutdown(1);
-    },
-  });
-  onShutdown(() => console.log(opts.json ? JSON.stringify({ type: 'stopped' }) : 'vpn-server: stopped, network changes undone'));
-  onShutdown(() => server.stop());
-  try {
-    await server.start();
-  } catch (err) {
-    console.error(`vpn-server: ${(err as Error).message}`);
-    await shutdown(1); // stops the server (undoing what it did so far) and the signal client
-    return 1;
-  }
-  const subnet = formatCidr(cfg.subnet);
-  if (opts.json) {
-    const where = direct ? { direct: direct.address() } : {};
-    console.log(JSON.stringify({ type: 'ready', device: cfg.device, gateway: server.gateway, subnet, allowed: cfg.allow.size, pk: transport.localPk, ...where }));
-  } else {
-    console.log(
-      `vpn-server: up on ${cfg.device}, gateway ${server.gateway}, clients from ${subnet}, ` +
-        `${cfg.allow.size} allowed key(s)${direct ? `, direct on ${direct.address()} as ${transport.localPk}` : ''}`,
-    );
-  }
+  const code = await startVpnServer(cfg, transport, log, direct?.address());
+  if (code) return code;
   await new Promise<never>(() => {}); // runs until a signal or SHUTDOWN runs the shutdown hooks
   await shutdown(0);
   return 0;

@@ -30,8 +30,20 @@ interface AppSession {
   id: string;
   name: string;
   port: number;
-  control: Socket;
+  /** A separate app's control connection; absent for an app inside the node's process. */
+  control?: Socket;
+  /** An app inside the node's process: its incoming streams are handed over at once, no accept round. */
+  deliver?: (stream: Duplex, remote: { pk: string; port: number }) => void;
   services: Array<{ name: string; port: number; attrs?: Record<string, string> }>;
+}
+
+/** An app registered from inside the node's process (in-process-app.ts): its port and services. */
+export interface InProcessRegistration {
+  readonly port: number;
+  /** Replaces this app's announced services (as the API's announce does, by name). */
+  announce(service: { name: string; attrs?: Record<string, string> }): Promise<void>;
+  /** Frees the port and withdraws the services; idempotent. */
+  close(): void;
 }
 
 const FIRST_AUTO_PORT = 49152;
@@ -67,7 +79,7 @@ export class AppApiServer {
   }
 
   async close(): Promise<void> {
-    for (const s of this.sessions.values()) s.control.destroy();
+    for (const s of this.sessions.values()) s.control?.destroy();
     for (const p of this.pendingAccepts.values()) p.stream.destroy();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
   }
@@ -87,6 +99,11 @@ export class AppApiServer {
       stream.destroy(new AppApiError('refused', `nothing listens on port ${port}`));
       return;
     }
+    if (session.deliver) {
+      session.deliver(stream, remote);
+      return;
+    }
+    const control = session.control!;
     const id = `s${this.nextId++}`;
     const timer = setTimeout(() => {
       this.pendingAccepts.delete(id);
@@ -100,7 +117,49 @@ export class AppApiServer {
         this.pendingAccepts.delete(id);
       }
     });
-    writeJsonLine(session.control, { ev: 'incoming', id, remote });
+    writeJsonLine(control, { ev: 'incoming', id, remote });
+  }
+
+  /**
+   * Registers an app running inside the node's process (docs/app-api.md, "Apps inside the node"): it takes
+   * `port` as a separate app would (a taken port is refused, `port_taken`), and streams dialed to it go to
+   * `deliver`. It has no session id a client of the API could name: no dial or accept over the API acts for it.
+   */
+  registerInProcess(name: string, wanted: number | undefined, deliver: NonNullable<AppSession['deliver']>): InProcessRegistration {
+    const port = this.takePort(wanted);
+    const s: AppSession = { id: `in-process:${randomBytes(12).toString('hex')}`, name, port, deliver, services: [] };
+    this.sessions.set(s.id, s);
+    this.byPort.set(port, s);
+    log.info('app registered', { name, port, inProcess: true });
+    let closed = false;
+    return {
+      port,
+      announce: async (svc) => {
+        if (closed) throw new AppApiError('closed', 'the app is closed');
+        await this.setService(s, check.announce({ service: svc }));
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        this.sessions.delete(s.id);
+        if (this.byPort.get(port) === s) this.byPort.delete(port);
+        if (s.services.length) void this.host.announce(this.allServices()).catch(() => {});
+        log.info('app left', { name, port, inProcess: true });
+      },
+    };
+  }
+
+  /** The port an app asked for if it is free, or the first free one from FIRST_AUTO_PORT; else port_taken. */
+  private takePort(wanted: number | undefined): number {
+    if (wanted !== undefined) {
+      const other = this.byPort.get(wanted);
+      if (other) throw new AppApiError('port_taken', `port ${wanted} is already taken by app "${other.name}"`);
+      return wanted;
+    }
+    let port = FIRST_AUTO_PORT;
+    while (this.byPort.has(port) && port < 65535) port++;
+    if (this.byPort.has(port)) throw new AppApiError('port_taken', 'no free app port left');
+    return port;
   }
 
   private checkToken(t: unknown): boolean {
@@ -166,17 +225,8 @@ export class AppApiServer {
 
   private onHello(sock: Socket, req: Record<string, unknown>): void {
     const { name, port: wanted } = check.hello(req);
-    let port: number;
-    if (wanted === undefined) {
-      port = FIRST_AUTO_PORT;
-      while (this.byPort.has(port) && port < 65535) port++;
-      if (this.byPort.has(port)) return this.fail(sock, 'port_taken', 'no free app port left');
-    } else {
-      port = wanted;
-      const other = this.byPort.get(port);
-      if (other) return this.fail(sock, 'port_taken', `port ${port} is already taken by app "${other.name}"`);
-    }
-    const s: AppSession = { id: randomBytes(12).toString('hex'), name, port, control: sock, services: [] };
+    const port = this.takePort(wanted);
+    const s: AppSession & { control: Socket } = { id: randomBytes(12).toString('hex'), name, port, control: sock, services: [] };
     this.sessions.set(s.id, s);
     this.byPort.set(port, s);
     log.info('app registered', { name, port });
@@ -196,7 +246,15 @@ export class AppApiServer {
     return [...this.sessions.values()].flatMap((x) => x.services);
   }
 
-  private async onControl(s: AppSession, line: string): Promise<void> {
+  /** Adds or replaces (by name) one of an app's services and announces them all. */
+  private async setService(s: AppSession, svc: { name: string; attrs?: Record<string, string> }): Promise<void> {
+    const others = s.services.filter((x) => x.name !== svc.name);
+    if (others.length >= MAX_SERVICES_PER_APP) throw new AppApiError('bad_request', `an app announces at most ${MAX_SERVICES_PER_APP} services`);
+    s.services = [...others, { name: svc.name, port: s.port, ...(svc.attrs ? { attrs: svc.attrs } : {}) }];
+    await this.host.announce(this.allServices());
+  }
+
+  private async onControl(s: AppSession & { control: Socket }, line: string): Promise<void> {
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
@@ -215,11 +273,7 @@ export class AppApiServer {
       if (id === undefined) throw new AppApiError('bad_request', 'req must be an integer or a short string');
       const o = check.op(req);
       if (o === 'announce') {
-        const svc = check.announce(req);
-        const others = s.services.filter((x) => x.name !== svc.name);
-        if (others.length >= MAX_SERVICES_PER_APP) throw new AppApiError('bad_request', `an app announces at most ${MAX_SERVICES_PER_APP} services`);
-        s.services = [...others, { name: svc.name, port: s.port, ...(svc.attrs ? { attrs: svc.attrs } : {}) }];
-        await this.host.announce(this.allServices());
+        await this.setService(s, check.announce(req));
         reply({ ok: true });
       } else if (o === 'query') {
         reply({ ok: true, results: await this.host.query(check.query(req)) });
@@ -234,7 +288,8 @@ export class AppApiServer {
 
   private session(req: Record<string, unknown>): AppSession {
     const s = this.sessions.get(check.session(req));
-    if (!s) throw new AppApiError('not_registered', 'register the app (name and port) before dialing or accepting');
+    // An in-process app's session is not the API's to use, whatever id a client sends.
+    if (!s || !s.control) throw new AppApiError('not_registered', 'register the app (name and port) before dialing or accepting');
     return s;
   }
 

@@ -227,12 +227,21 @@ export function disableIpv6(dev: string): void {
 
 /** Brings up `dev` with `address/prefixLen` and `mtu`; the link is journaled so a crash leaves nothing. */
 /** `gsoMaxSize`: cap the kernel's GSO packets on an offload device (gso.ts, GSO_MAX_SIZE). */
+/**
+ * Packets the kernel queues in front of the TUN device while the VPN is busy elsewhere (Linux's default is 500).
+ * A burst arriving while the process's one thread encrypts for the route (above all with the VPN inside the
+ * node, which also does the route's work) overflowed 500 and the kernel dropped packets: 800-5,000 TCP
+ * retransmits per 6 s download inside the tunnel, none with 2000 (docs/vpn.md, "Inside the node").
+ * `SKYWIRE_VPN_CONGESTION=drop` keeps the old queue (the bench's "before").
+ */
+export const TUN_TX_QUEUE = process.env.SKYWIRE_VPN_CONGESTION === 'drop' ? 500 : 2000;
+
 export async function configureLink(j: NetJournal, dev: string, cidrAddr: string, mtu: number, gsoMaxSize?: number): Promise<void> {
   await j.make({ kind: 'link', dev }, async () => {
     disableIpv6(dev);
     await run('ip', ['addr', 'replace', cidrAddr, 'dev', dev]);
     const gso = gsoMaxSize ? ['gso_max_size', String(gsoMaxSize)] : [];
-    await run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), ...gso, 'up']);
+    await run('ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), ...gso, 'txqueuelen', String(TUN_TX_QUEUE), 'up']);
   });
 }
 

@@ -25,6 +25,37 @@ export interface MeshTransport extends Omit<SdkMeshApp, 'listen'> {
 const NODE_CHECK_MS = 5000;
 
 export function fromMeshApp(app: MeshApp): MeshTransport {
+  // The SDK does not report a lost node connection, but any request on a dead client fails at once
+  // ('closed' / 'no_node'); a cheap query every few seconds turns that into an event.
+  return wrap(app, (cb) => {
+    const timer = setInterval(() => {
+      app.query(VPN_SERVICE).catch((err: Error & { code?: string }) => {
+        if (err.code !== 'closed' && err.code !== 'no_node') return;
+        clearInterval(timer);
+        cb(new Error(`lost the connection to the node (${err.message})`));
+      });
+    }, NODE_CHECK_MS);
+    timer.unref();
+    return () => clearInterval(timer);
+  });
+}
+
+/**
+ * An app inside its node's process (the CLI builds it on the node: src/node/in-process-app.ts): streams are the
+ * routes' channels themselves, and the node says when it ends the app ('close' with an error).
+ */
+export function fromInProcessApp(app: SdkMeshApp & { once(ev: 'close', cb: (err?: Error) => void): unknown }): MeshTransport {
+  return wrap(app, (cb) => {
+    let on = true;
+    app.once('close', (err?: Error) => {
+      if (on && err) cb(new Error(`lost the node (${err.message})`));
+    });
+    return () => (on = false);
+  });
+}
+
+/** A MeshTransport over an app; `watchLost` starts watching for its node's loss and returns how to stop. */
+function wrap(app: SdkMeshApp, watchLost: (cb: (err: Error) => void) => () => void): MeshTransport {
   const closers: Array<() => void> = [];
   return {
     localPk: app.localPk,
@@ -33,19 +64,7 @@ export function fromMeshApp(app: MeshApp): MeshTransport {
     announce: (s) => app.announce(s),
     query: (s) => app.query(s),
     underlayAddresses: () => [],
-    // The SDK does not report a lost node connection, but any request on a dead client fails at once
-    // ('closed' / 'no_node'); a cheap query every few seconds turns that into an event.
-    onLost: (cb) => {
-      const timer = setInterval(() => {
-        app.query(VPN_SERVICE).catch((err: Error & { code?: string }) => {
-          if (err.code !== 'closed' && err.code !== 'no_node') return;
-          clearInterval(timer);
-          cb(new Error(`lost the connection to the node (${err.message})`));
-        });
-      }, NODE_CHECK_MS);
-      timer.unref();
-      closers.push(() => clearInterval(timer));
-    },
+    onLost: (cb) => closers.push(watchLost(cb)),
     close: () => {
       for (const c of closers) c();
       return app.close();

@@ -130,7 +130,7 @@ export async function curlFromA(l: Pick<VpnLab, 'a'>, url = HELLO_URL, extra: st
   return { code: r.code, body: r.stdout };
 }
 
-export async function pingFromA(l: VpnLab, ip = B_ADDR): Promise<boolean> {
+export async function pingFromA(l: Pick<VpnLab, 'a'>, ip = B_ADDR): Promise<boolean> {
   return (await l.a.exec('ping', ['-c', '1', '-W', '2', ip])).code === 0;
 }
 
@@ -230,6 +230,15 @@ export interface RelayMesh {
   nodeC: LabProcess;
   nodeR: LabProcess;
   startNodeR(): LabProcess;
+  /** Start node A / C again with the same key and options (after it exited). */
+  startNodeA(): LabProcess;
+  startNodeC(): LabProcess;
+}
+
+/** Extra arguments for node A's and node C's command lines (e.g. a VPN endpoint inside them), given the keys. */
+export interface RelayMeshExtras {
+  extraA?: (k: { pkA: string; pkR: string; pkC: string }) => string[];
+  extraC?: (k: { pkA: string; pkR: string; pkC: string }) => string[];
 }
 
 /**
@@ -237,7 +246,7 @@ export interface RelayMesh {
  * reached by R (`--connect`). Resolves once the manager's dashboard shows both transports, i.e. once a
  * 2-hop route A -> R -> C can be set up.
  */
-export async function startRelayMesh(l: RelayLab, dir: string): Promise<RelayMesh> {
+export async function startRelayMesh(l: RelayLab, dir: string, o: RelayMeshExtras = {}): Promise<RelayMesh> {
   const { keyFile, json, sky } = meshTools(dir);
   const [pkA, pkR, pkC] = [keyFile('a'), keyFile('r'), keyFile('c')];
   const m = sky(l.r, ['messenger', '--listen', '0.0.0.0:0', '--key', join(dir, 'm.json'), '--json'], 'messenger');
@@ -248,8 +257,11 @@ export async function startRelayMesh(l: RelayLab, dir: string): Promise<RelayMes
   const nmInfo = json((await nm.waitFor(/^\{.*\}$/m, 20_000, 'stdout'))[0]);
   const node = (h: Host, n: string, messengerIp: string, extra: string[]) =>
     sky(h, ['node', '--key', join(dir, `${n}.json`), '--messenger', messengerAt(messengerIp), '--manager', nmInfo.pk, '--json', ...extra], `node ${n}`);
-  const nodeA = node(l.a, 'a', R_ON_A_LINK, ['--listen', `${A_ON_R_LINK}:0`]);
-  const nodeC = node(l.c, 'c', R_ON_C_LINK, ['--listen', `${C_ON_R_LINK}:0`]);
+  const keys = { pkA, pkR, pkC };
+  const startNodeA = () => node(l.a, 'a', R_ON_A_LINK, ['--listen', `${A_ON_R_LINK}:0`, ...(o.extraA?.(keys) ?? [])]);
+  const startNodeC = () => node(l.c, 'c', R_ON_C_LINK, ['--listen', `${C_ON_R_LINK}:0`, ...(o.extraC?.(keys) ?? [])]);
+  const nodeA = startNodeA();
+  const nodeC = startNodeC();
   await Promise.all([nodeA.waitFor(/^\{.*\}$/m, 20_000, 'stdout'), nodeC.waitFor(/^\{.*\}$/m, 20_000, 'stdout')]);
   // The dashboard lives in R's namespace: a helper process there reports when both transports are known.
   const routable = l.r.spawn(process.execPath, [MESH_WAIT, nmInfo.dashboard, `${pkA}-${pkR}`, `${pkR}-${pkC}`], { label: 'mesh wait' });
@@ -257,7 +269,7 @@ export async function startRelayMesh(l: RelayLab, dir: string): Promise<RelayMes
   const nodeR = startNodeR();
   await nodeR.waitFor(/^\{.*\}$/m, 20_000, 'stdout');
   await routable.waitFor(/^routable$/m, 30_000);
-  return { pkA, pkR, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json'), nodeA, nodeC, nodeR, startNodeR };
+  return { pkA, pkR, pkC, apiA: join(dir, 'a.api.json'), apiC: join(dir, 'c.api.json'), apiR: join(dir, 'r.api.json'), nodeA, nodeC, nodeR, startNodeR, startNodeA, startNodeC };
 }
 
 const MESH_WAIT = fileURLToPath(new URL('./mesh-wait.js', import.meta.url));
