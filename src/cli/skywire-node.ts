@@ -13,7 +13,7 @@ import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { installSignalHandlers, onShutdown } from '../util/lifecycle.js';
 import { parseNodeName } from '../util/node-name.js';
 import { capYoungGeneration } from '../util/young-gen.js';
-import { prepareVpnInNode, splitVpnArgs } from './vpn-in-node.js';
+import { splitVpnArgs } from './vpn-in-node-args.js';
 
 const VPN_IN_NODE_HELP = `
 A VPN endpoint inside this node's process (Linux, CAP_NET_ADMIN; docs/vpn.md, "Inside the node"):
@@ -84,7 +84,9 @@ function apiOf(o: { apiFile?: string; key?: string }): { api: string; token: str
 async function runNode(fullArgv: string[]): Promise<number> {
   const { nodeArgv: argv, vpn: vpnArgs } = splitVpnArgs(fullArgv);
   // `skywire node --vpn-client --help`: the VPN part's help, without the node's required options.
-  if (vpnArgs && vpnArgs.argv.some((a) => a === '--help' || a === '-h')) return prepareVpnInNode(vpnArgs.kind, vpnArgs.argv) as number;
+  // The VPN's code is loaded only for a node that runs one.
+  const vpnModule = vpnArgs ? await import('./vpn-in-node.js') : undefined;
+  if (vpnArgs && vpnArgs.argv.some((a) => a === '--help' || a === '-h')) return vpnModule!.prepareVpnInNode(vpnArgs.kind, vpnArgs.argv) as number;
   const program = new Command('skywire node')
     .description('run a mesh node: transports to peers, routing, and the local app API')
     .requiredOption('-k, --key <file>', 'key pair file (created with mode 0600 if missing)')
@@ -109,7 +111,7 @@ async function runNode(fullArgv: string[]): Promise<number> {
   const code = parse(program, argv);
   if (code !== undefined) return code;
   // The VPN part is parsed (and its privileges checked) before the node starts: a usage error costs nothing.
-  const vpn = vpnArgs ? prepareVpnInNode(vpnArgs.kind, vpnArgs.argv) : undefined;
+  const vpn = vpnArgs ? vpnModule!.prepareVpnInNode(vpnArgs.kind, vpnArgs.argv) : undefined;
   if (typeof vpn === 'number') return vpn;
   const o = program.opts<{
     key: string;

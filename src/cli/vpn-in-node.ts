@@ -13,31 +13,19 @@ import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
 import { fromInProcessApp } from '../apps/vpn/transport.js';
 import { type VpnClientCliOptions, runVpnClient, vpnClientConfig, vpnClientProgram, warnFullTunnel } from './skywire-vpn-client.js';
 import { type VpnServerCliOptions, startVpnServer, vpnServerConfig, vpnServerProgram } from './skywire-vpn-server.js';
-
-export const VPN_FLAGS = ['--vpn-server', '--vpn-client'] as const;
-type Kind = 'vpn-server' | 'vpn-client';
+import type { VpnKind } from './vpn-in-node-args.js';
 
 /** A VPN endpoint parsed from the node's command line, ready to start once the node is up. */
 export interface VpnInNode {
-  kind: Kind;
+  kind: VpnKind;
   start(node: Node): Promise<number>;
-}
-
-/**
- * Splits the node's argv at the first --vpn-server / --vpn-client: what follows belongs to the VPN (its own
- * options, the same as the separate command's), so the two option sets never mix.
- */
-export function splitVpnArgs(argv: string[]): { nodeArgv: string[]; vpn?: { kind: Kind; argv: string[] } } {
-  const i = argv.findIndex((a) => (VPN_FLAGS as readonly string[]).includes(a));
-  if (i < 0) return { nodeArgv: argv };
-  return { nodeArgv: argv.slice(0, i), vpn: { kind: argv[i].slice(2) as Kind, argv: argv.slice(i + 1) } };
 }
 
 /**
  * Parses the VPN part and checks the privileges before the node starts. Returns an exit code when the command
  * should stop (--help: 0, a usage error: 2, no CAP_NET_ADMIN: 1), else the endpoint to start.
  */
-export function prepareVpnInNode(kind: Kind, argv: string[]): number | VpnInNode {
+export function prepareVpnInNode(kind: VpnKind, argv: string[]): number | VpnInNode {
   const name = `skywire node ... --${kind}`;
   const program: Command = kind === 'vpn-server' ? vpnServerProgram(name, true) : vpnClientProgram(name, true);
   const usage = parseCommandLine(program, argv);
