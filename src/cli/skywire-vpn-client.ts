@@ -3,13 +3,12 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { Command } from 'commander';
-import { parseCommandLine } from './usage.js';
+import { parseVpnCommand } from './vpn-command-line.js';
 import { addAppApiOptions } from './app-command.js';
 import { formatHostPort, parseHostPort } from '../util/hostport.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, isShuttingDown, onShutdown, shutdown } from '../util/lifecycle.js';
-import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
 import { capYoungGeneration } from '../apps/vpn/memory.js';
 import { VpnClient, VpnFatalError } from '../apps/vpn/client.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
@@ -114,22 +113,9 @@ export async function runVpnClient(cfg: VpnClientConfig, transport: MeshTranspor
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = vpnClientProgram('skywire vpn-client');
-  const usage = parseCommandLine(program, argv);
-  if (usage !== undefined) return usage;
-  const opts = program.opts<VpnClientCliOptions>();
-  let cfg;
-  try {
-    cfg = vpnClientConfig(opts, program.args[0]);
-  } catch (err) {
-    console.error(`vpn-client: ${(err as Error).message}`);
-    return 2;
-  }
-  const problem = vpnPreconditionProblem('vpn-client');
-  if (problem) {
-    console.error(problem);
-    return 1;
-  }
+  const parsed = parseVpnCommand('vpn-client', vpnClientProgram('skywire vpn-client'), argv, (o: VpnClientCliOptions, args) => vpnClientConfig(o, args[0]));
+  if (typeof parsed === 'number') return parsed;
+  const { opts, built: cfg } = parsed;
   const log = createLogger('vpn-client');
   capYoungGeneration();
   installSignalHandlers();

@@ -1,12 +1,11 @@
 // `skywire vpn-server`: gives allowed client keys an address in a private subnet and forwards (NATs)
 // their traffic to this machine's network. Linux only; needs CAP_NET_ADMIN.
 import { Command } from 'commander';
-import { parseCommandLine } from './usage.js';
+import { parseVpnCommand } from './vpn-command-line.js';
 import { addAppApiOptions } from './app-command.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { startSignalClientFromEnv } from '../signal/index.js';
 import { installSignalHandlers, onShutdown, shutdown } from '../util/lifecycle.js';
-import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
 import { capYoungGeneration } from '../apps/vpn/memory.js';
 import { formatCidr, parseCidr } from '../apps/vpn/ipv4.js';
 import { defaultStateDir } from '../apps/vpn/netconfig.js';
@@ -111,22 +110,9 @@ export async function startVpnServer(cfg: VpnServerConfig, transport: MeshTransp
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = vpnServerProgram('skywire vpn-server');
-  const usage = parseCommandLine(program, argv);
-  if (usage !== undefined) return usage;
-  const opts = program.opts<VpnServerCliOptions>();
-  let cfg;
-  try {
-    cfg = vpnServerConfig(opts);
-  } catch (err) {
-    console.error(`vpn-server: ${(err as Error).message}`);
-    return 2;
-  }
-  const problem = vpnPreconditionProblem('vpn-server');
-  if (problem) {
-    console.error(problem);
-    return 1;
-  }
+  const parsed = parseVpnCommand('vpn-server', vpnServerProgram('skywire vpn-server'), argv, (o: VpnServerCliOptions) => vpnServerConfig(o));
+  if (typeof parsed === 'number') return parsed;
+  const { opts, built: cfg } = parsed;
   const log = createLogger('vpn-server');
   capYoungGeneration();
   installSignalHandlers();

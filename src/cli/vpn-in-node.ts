@@ -2,14 +2,12 @@
 // the VPN endpoint runs inside the node's process (docs/vpn.md, "Inside the node"). The VPN code is the same as
 // the separate app's; only its MeshTransport differs: an InProcessApp on the node (src/node/in-process-app.ts),
 // whose streams are the routes' end-to-end channels themselves, instead of the SDK's loopback sockets.
-import type { Command } from 'commander';
-import { parseCommandLine } from './usage.js';
+import { parseVpnCommand } from './vpn-command-line.js';
 import { createLogger } from '../util/log.js';
 import { isShuttingDown, onShutdown, shutdown } from '../util/lifecycle.js';
 import type { Node } from '../node/node.js';
 import { InProcessApp } from '../node/in-process-app.js';
 import { AppApiError } from '../node/sdk/errors.js';
-import { vpnPreconditionProblem } from '../apps/vpn/caps.js';
 import { fromInProcessApp } from '../apps/vpn/transport.js';
 import { type VpnClientCliOptions, runVpnClient, vpnClientConfig, vpnClientProgram, warnFullTunnel } from './skywire-vpn-client.js';
 import { type VpnServerCliOptions, startVpnServer, vpnServerConfig, vpnServerProgram } from './skywire-vpn-server.js';
@@ -27,22 +25,11 @@ export interface VpnInNode {
  */
 export function prepareVpnInNode(kind: VpnKind, argv: string[]): number | VpnInNode {
   const name = `skywire node ... --${kind}`;
-  const program: Command = kind === 'vpn-server' ? vpnServerProgram(name, true) : vpnClientProgram(name, true);
-  const usage = parseCommandLine(program, argv);
-  if (usage !== undefined) return usage;
-  let start: (node: Node) => Promise<number>;
-  try {
-    start = kind === 'vpn-server' ? serverStarter(program.opts<VpnServerCliOptions>()) : clientStarter(program.opts<VpnClientCliOptions>(), program.args[0]);
-  } catch (err) {
-    console.error(`${kind}: ${(err as Error).message}`);
-    return 2;
-  }
-  const problem = vpnPreconditionProblem(kind);
-  if (problem) {
-    console.error(problem);
-    return 1;
-  }
-  return { kind, start };
+  const parsed =
+    kind === 'vpn-server'
+      ? parseVpnCommand('vpn-server', vpnServerProgram(name, true), argv, (o: VpnServerCliOptions) => serverStarter(o))
+      : parseVpnCommand('vpn-client', vpnClientProgram(name, true), argv, (o: VpnClientCliOptions, args) => clientStarter(o, args[0]));
+  return typeof parsed === 'number' ? parsed : { kind, start: parsed.built };
 }
 
 /**

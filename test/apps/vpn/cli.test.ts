@@ -1,20 +1,8 @@
 // The VPN commands' user-facing errors: bad input, no CAP_NET_ADMIN, refusal to start with nobody allowed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { hasNetAdmin } from '../../../src/apps/vpn/caps.js';
-import { CLI, newPk } from './topology.js';
-
-function runCli(args: string[], wrap: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [cmd, ...pre] = wrap.length ? wrap : [process.execPath];
-  const full = wrap.length ? [...pre, process.execPath, CLI, ...args] : [CLI, ...args];
-  return new Promise((resolve) => {
-    execFile(cmd, full, { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { newPk } from './topology.js';
+import { dropNetAdmin, dropNetAdminSkip, runCli } from './cli-child.js';
 
 test('bad arguments get a one-line error and exit code 2', async () => {
   const cases: Array<[string[], RegExp]> = [
@@ -38,17 +26,8 @@ test('bad arguments get a one-line error and exit code 2', async () => {
   }
 });
 
-// As root, drop CAP_NET_ADMIN from the bounding set for the child; as a normal user it is missing anyway.
-const isRoot = process.getuid?.() === 0;
-const dropCap = isRoot ? ['setpriv', '--bounding-set', '-net_admin', '--inh-caps', '-all'] : [];
-const capSkip =
-  process.platform !== 'linux'
-    ? 'Linux only'
-    : isRoot && !existsSync('/usr/bin/setpriv')
-      ? 'setpriv (util-linux) is needed to drop the capability'
-      : !isRoot && hasNetAdmin()
-        ? 'this process holds CAP_NET_ADMIN'
-        : false;
+const dropCap = dropNetAdmin;
+const capSkip = dropNetAdminSkip;
 
 test('without CAP_NET_ADMIN both apps exit at once saying how to grant it', { skip: capSkip }, async () => {
   for (const args of [['vpn-server', '--allow', newPk()], ['vpn-client', newPk(), '--subnet', '10.1.0.0/16']]) {

@@ -3,25 +3,14 @@
 // how to grant it, also before the node starts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasNetAdmin } from '../../../src/apps/vpn/caps.js';
 import { generateKeyPair, pkToHex } from '../../../src/net/keys.js';
-import { CLI, newPk } from './topology.js';
+import { newPk } from './topology.js';
+import { dropNetAdmin, dropNetAdminSkip, runCli } from './cli-child.js';
 
 const realPk = () => pkToHex(generateKeyPair().publicKey);
-
-function runCli(args: string[], wrap: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
-  const [cmd, ...pre] = wrap.length ? wrap : [process.execPath];
-  const full = wrap.length ? [...pre, process.execPath, CLI, ...args] : [CLI, ...args];
-  return new Promise((resolve) => {
-    execFile(cmd, full, { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 /** A node command line (nothing listens at the messenger's address: the node would wait for it). */
 function nodeArgs(dir: string): string[] {
@@ -62,17 +51,8 @@ test('the VPN part of a node command line: help, and usage errors before the nod
   assert.deepEqual(readdirSync(dir), [], 'the node never started: no key file, no API file');
 });
 
-// As root, drop CAP_NET_ADMIN from the bounding set for the child; as a normal user it is missing anyway.
-const isRoot = process.getuid?.() === 0;
-const dropCap = isRoot ? ['setpriv', '--bounding-set', '-net_admin', '--inh-caps', '-all'] : [];
-const capSkip =
-  process.platform !== 'linux'
-    ? 'Linux only'
-    : isRoot && !existsSync('/usr/bin/setpriv')
-      ? 'setpriv (util-linux) is needed to drop the capability'
-      : !isRoot && hasNetAdmin()
-        ? 'this process holds CAP_NET_ADMIN'
-        : false;
+const dropCap = dropNetAdmin;
+const capSkip = dropNetAdminSkip;
 
 test('without CAP_NET_ADMIN a node with a VPN part exits 1 before starting, saying how to grant it', { skip: capSkip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vpn-in-node-cap-'));
