@@ -137,15 +137,18 @@ export class MessengerServer extends EventEmitter {
     return this.listener.address();
   }
 
-  /** `buffered`: bytes waiting to be written to connections (what the relay holds). */
-  stats(): { connections: number; entries: number; streams: number; buffered: number } {
+  /** `buffered`: bytes waiting to be written to connections (what the relay holds); `paused`: connections not
+   *  read because they do not read what waits for them (congested). */
+  stats(): { connections: number; entries: number; streams: number; buffered: number; paused: number } {
     let streams = 0;
     let buffered = 0;
+    let paused = 0;
     for (const c of this.all) {
       streams += c.streams.size;
       buffered += c.writer.pending;
+      if (c.ch.isPaused()) paused++;
     }
-    return { connections: this.all.size, entries: this.registry.size, streams, buffered };
+    return { connections: this.all.size, entries: this.registry.size, streams, buffered, paused };
   }
 
   /**

@@ -1,0 +1,157 @@
+// What a hostile client can do with window sizing (docs/messenger.md, "Window sizing"): grant more credit than the
+// messenger allows (per stream, or across its streams), send past the credit it got, flood "waiting for credit"
+// hints, or, with a second key, grant credit for data it never reads. Each is refused, and what the messenger
+// holds stays bounded; other clients carry on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { generateKeyPair } from '../../src/net/keys.js';
+import { OP, T, encodeData, encodeOpen, encodePing, encodeReq, encodeSidU32 } from '../../src/messenger/protocol.js';
+import { client, nextEvent, raw } from './helpers.js';
+import { MiB, inprocMessenger, transfer } from './window-helpers.js';
+
+const LIMITS = { maxWindow: 4 * MiB, baseWindow: MiB, connWindow: 2 * MiB, congestedBytes: MiB };
+
+test('credit past the per-stream cap or the connection budget, or DATA past credit, closes that connection only', async (t) => {
+  const { server, address } = await inprocMessenger(t, LIMITS);
+  const b = await client(t, [address]);
+  b.listen(5, (s) => void s.on('error', () => {}).resume());
+  const accepted = async (r: Awaited<ReturnType<typeof raw>>, sid: number) => {
+    const f = await nextEvent<[Buffer]>(r.events, 'frame', (x) => x[0] === T.ACCEPT && x.readUInt32BE(3) === sid);
+    return f[0].readUInt32BE(7);
+  };
+
+  // A window over the cap in OPEN.
+  const r1 = await raw(t, address);
+  r1.ch.write(encodeOpen(1, 4 * MiB + 1, 5, b.key.publicKey));
+  assert.equal(await r1.goaway(), 'protocol_error', 'OPEN with a window over maxWindow');
+
+  // A WINDOW that takes a stream's credit over the cap.
+  const r2 = await raw(t, address);
+  r2.ch.write(encodeOpen(1, 3 * MiB, 5, b.key.publicKey));
+  await accepted(r2, 1);
+  r2.ch.write(encodeSidU32(T.WINDOW, 1, MiB + 1));
+  assert.equal(await r2.goaway(), 'protocol_error', 'WINDOW past maxWindow');
+
+  // Streams each within the cap whose growth together passes the connection's budget: by OPEN ...
+  const r3 = await raw(t, address);
+  r3.ch.write(encodeOpen(1, 2 * MiB, 5, b.key.publicKey));
+  await accepted(r3, 1);
+  r3.ch.write(encodeOpen(3, 2 * MiB + 1, 5, b.key.publicKey));
+  assert.equal(await r3.goaway(), 'protocol_error', 'OPENs past connWindow');
+
+  // ... and by WINDOW (up to the budget is fine).
+  const r4 = await raw(t, address);
+  r4.ch.write(Buffer.concat([encodeOpen(1, MiB, 5, b.key.publicKey), encodeOpen(3, MiB, 5, b.key.publicKey)]));
+  await Promise.all([accepted(r4, 1), accepted(r4, 3)]);
+  r4.ch.write(Buffer.concat([encodeSidU32(T.WINDOW, 1, MiB), encodeSidU32(T.WINDOW, 3, MiB)]));
+  r4.ch.write(encodeSidU32(T.WINDOW, 3, 1));
+  assert.equal(await r4.goaway(), 'protocol_error', 'WINDOWs past connWindow');
+
+  // DATA past the credit the receiver granted.
+  const r5 = await raw(t, address);
+  r5.ch.write(encodeOpen(1, MiB, 5, b.key.publicKey));
+  const credit = await accepted(r5, 1);
+  const big = Buffer.alloc(60000);
+  for (let sent = 0; sent <= credit; sent += big.length) r5.ch.write(encodeData(1, big));
+  assert.equal(await r5.goaway(), 'protocol_error', 'DATA past credit');
+
+  // b and the messenger carry on.
+  const a = await client(t, [address]);
+  const r = await transfer(a, b, 6, 2 * MiB);
+  assert.equal(r.got, r.sent);
+  assert.equal(server.stats().connections, 2);
+});
+
+test('"waiting for credit" hints reach the receiver at most once per grant, however many a sender sends', async (t) => {
+  const { address } = await inprocMessenger(t, LIMITS);
+  const x = await raw(t, address);
+  const y = await raw(t, address, generateKeyPair());
+  let hints = 0;
+  y.events.on('frame', (f: Buffer) => {
+    if (f[0] === T.WINDOW && f.readUInt32BE(7) === 0) hints++;
+  });
+  const yOpen = y.next(T.OPEN);
+  x.ch.write(encodeOpen(1, 64 * 1024, 5, y.key.publicKey));
+  const sid = (await yOpen).readUInt32BE(3);
+  const xAccept = x.next(T.ACCEPT);
+  y.ch.write(encodeSidU32(T.ACCEPT, sid, 1000));
+  await xAccept;
+  // A datagram after the hints: once it reaches y, the messenger has dealt with every hint before it.
+  const burst = async () => {
+    const dgram = y.next(T.DGRAM);
+    x.ch.write(Buffer.concat([...Array.from({ length: 500 }, () => encodeSidU32(T.WINDOW, 1, 0)), encodeReq(1, OP.SEND, Buffer.concat([y.key.publicKey, Buffer.from('x')]))]));
+    await dgram;
+  };
+  await burst();
+  assert.equal(hints, 1, 'one hint passed on for 500 sent');
+  const xWindow = x.next(T.WINDOW);
+  y.ch.write(encodeSidU32(T.WINDOW, sid, 1000));
+  await xWindow;
+  await burst();
+  assert.equal(hints, 2, 'one more after a grant');
+});
+
+test('a pair of keys granting credit for data never read cannot make the messenger hold more than its bound', async (t) => {
+  const { server, address } = await inprocMessenger(t, LIMITS);
+  const x = await raw(t, address);
+  const y = await raw(t, address, generateKeyPair());
+  const yOpen = y.next(T.OPEN);
+  x.ch.write(encodeOpen(1, 64 * 1024, 5, y.key.publicKey));
+  const sid = (await yOpen).readUInt32BE(3);
+  let credit = 0;
+  x.events.on('frame', (f: Buffer) => {
+    if ((f[0] === T.ACCEPT || f[0] === T.WINDOW) && f.readUInt32BE(3) === 1) credit += f.readUInt32BE(7);
+  });
+  const accepted = x.next(T.ACCEPT);
+  y.ch.write(encodeSidU32(T.ACCEPT, sid, 3 * MiB)); // base window plus the whole budget
+  await accepted;
+  y.ch.pause(); // y reads nothing from here on, and grants as if it did
+
+  const chunk = Buffer.alloc(64 * 1024 - 8);
+  const ATTEMPT = 96 * MiB;
+  let sent = 0;
+  let maxBuffered = 0;
+  const deadline = Date.now() + 20_000;
+  while (sent < ATTEMPT) {
+    if (credit >= MiB) {
+      let n = 0;
+      while (n + chunk.length <= MiB) {
+        x.ch.write(encodeData(1, chunk));
+        n += chunk.length;
+      }
+      credit -= n;
+      sent += n;
+      // Once the messenger has taken that data (its PONG comes after), y grants for it: within the cap exactly.
+      const pong = x.next(T.PONG);
+      x.ch.write(encodePing(T.PING, Buffer.alloc(8)));
+      await pong;
+      y.ch.write(encodeSidU32(T.WINDOW, sid, n));
+      maxBuffered = Math.max(maxBuffered, server.stats().buffered);
+      continue;
+    }
+    // Out of credit: more comes when the messenger reads y's grants, or never, once it stopped reading y.
+    if (server.stats().paused > 0 && credit < MiB) break;
+    assert.ok(Date.now() < deadline, `no credit and y not paused (sent ${sent})`);
+    await Promise.race([x.next(T.WINDOW), new Promise((r) => setTimeout(r, 20))]);
+  }
+  maxBuffered = Math.max(maxBuffered, server.stats().buffered);
+  // y stops being read once more waits for it than its windows explain (congestedBytes beyond them); before that
+  // check, x may have sent what it held credit for, and the grants read with it (docs/messenger.md, Limits).
+  const windows = LIMITS.baseWindow + LIMITS.connWindow;
+  const bound = LIMITS.congestedBytes + 3 * windows;
+  assert.ok(sent < ATTEMPT / 2, `the transfer was stopped (${sent} of ${ATTEMPT} bytes sent)`);
+  assert.ok(maxBuffered <= bound, `the messenger held at most ${maxBuffered} bytes (bound ${bound})`);
+
+  // Others are served meanwhile, and what was held goes with the pair.
+  const a = await client(t, [address]);
+  const b = await client(t, [address]);
+  const r = await transfer(a, b, 6, 2 * MiB);
+  assert.equal(r.got, r.sent);
+  x.ch.destroy();
+  y.ch.destroy();
+  await Promise.all([once(x.ch, 'close'), once(y.ch, 'close')]);
+  const gone = Date.now() + 5000;
+  while (server.stats().connections > 2 && Date.now() < gone) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual([server.stats().connections, server.stats().buffered], [2, 0]);
+});
