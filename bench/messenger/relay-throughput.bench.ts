@@ -39,6 +39,7 @@ function cpuMs(pid: number): number {
 let cpuReport = '';
 
 let peakRss = 0;
+let maxWindow = 0;
 async function timed(streams: number, open: () => Promise<Duplex>): Promise<number> {
   peakRss = 0;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(m.pid!))), 50);
@@ -46,11 +47,11 @@ async function timed(streams: number, open: () => Promise<Duplex>): Promise<numb
   const m0 = cpuMs(m.pid!);
   const b0 = cpuMs(b.pid!);
   b.stdin!.write(`expect ${TOTAL}\n`);
-  const all = nextLine(b, /^done$/);
+  const all = nextLine(b, /^done (\d+)$/);
   const t0 = performance.now();
   const senders = await Promise.all(Array.from({ length: streams }, open));
   await Promise.all(senders.map((w) => pump(w, TOTAL / streams)));
-  await all;
+  maxWindow = Number((await all)[1]);
   const secs = (performance.now() - t0) / 1000;
   const c1 = process.cpuUsage(c0);
   const pct = (ms: number) => `${(ms / (secs * 10)).toFixed(0)}%`;
@@ -112,17 +113,18 @@ const modes: Array<[string, () => Promise<Duplex>]> = [
   ['relayed, sized window (after)', relayOpen],
 ];
 for (const streams of [1, 8]) {
-  const best = modes.map(() => ({ mbs: 0, cpu: '', rss: 0 }));
+  const best = modes.map(() => ({ mbs: 0, cpu: '', rss: 0, window: 0 }));
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, [, open]] of modes.entries()) {
       const mbs = await timed(streams, open);
-      if (mbs > best[i].mbs) best[i] = { mbs, cpu: cpuReport, rss: peakRss };
+      if (mbs > best[i].mbs) best[i] = { mbs, cpu: cpuReport, rss: peakRss, window: maxWindow };
     }
   }
   console.log(`${streams} stream(s):`);
   for (const [i, [name]] of modes.entries()) {
     const ratio = i === 0 ? '' : `, ${((best[i].mbs / best[0].mbs) * 100).toFixed(0)}% of direct (goal >= 50%)`;
-    console.log(`  ${name}: ${best[i].mbs.toFixed(0)} MB/s${ratio}; ${best[i].cpu}; messenger peak RSS ${best[i].rss.toFixed(0)} MB`);
+    const w = best[i].window ? `; largest window ${(best[i].window / MB).toFixed(0)} MiB` : '';
+    console.log(`  ${name}: ${best[i].mbs.toFixed(0)} MB/s${ratio}; ${best[i].cpu}; messenger peak RSS ${best[i].rss.toFixed(0)} MB${w}`);
   }
 }
 console.log(loadLine());

@@ -1,6 +1,6 @@
 // Child process of relay-throughput.bench: the receiving end B, in its own process as it would be on its own
 // machine. It accepts direct secure channels and relayed streams (port 1) and counts what arrives. On stdin,
-// "expect N" starts a run; it prints "done" once N bytes arrived. Prints "ready <port> <pk> <fixed pk>" at start:
+// "expect N" starts a run; it prints "done <largest receive window>" once N bytes arrived. Prints "ready <port> <pk> <fixed pk>" at start:
 // relayed streams to <pk> get windows sized to the transfer, those to <fixed pk> the fixed 1 MiB window of clients
 // before window sizing (a second key: a client is one or the other).
 import { createInterface } from 'node:readline';
@@ -13,13 +13,17 @@ import { parseMessengerAddress } from '../../src/messenger/address.js';
 const key = generateKeyPair();
 let received = 0;
 let expected = Infinity;
+/** The largest receive window of a relayed stream in this run (0 for direct channels). */
+let maxWindow = 0;
 function sink(s: Duplex): void {
   s.on('error', () => {});
+  const window = () => (s as Duplex & { receiveWindow?: number }).receiveWindow ?? 0;
   s.on('data', (d: Buffer) => {
     received += d.length;
+    maxWindow = Math.max(maxWindow, window());
     if (received >= expected) {
       expected = Infinity;
-      console.log('done');
+      console.log(`done ${maxWindow}`);
     }
   });
 }
@@ -35,6 +39,7 @@ createInterface({ input: process.stdin }).on('line', (l) => {
   const m = /^expect (\d+)$/.exec(l);
   if (m) {
     received = 0;
+    maxWindow = 0;
     expected = Number(m[1]);
   }
 });
