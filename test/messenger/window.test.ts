@@ -7,6 +7,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { RelayStream } from '../../src/messenger/stream.js';
+import { farWindowOf } from '../../src/messenger/credit.js';
+import { WindowBudget, WindowTuner, windowCapsOf } from '../../src/messenger/window-tuner.js';
 import { client, startMessenger, tempDir } from './helpers.js';
 import { LEGACY_LIMITS, MiB, inprocMessenger, transfer } from './window-helpers.js';
 
@@ -71,4 +73,39 @@ test('clients and messengers from before window sizing interoperate with new one
     }
   }
   assert.equal(older.server.stats().connections, 2, 'the old messenger dropped no client');
+});
+
+test('window limits stated by a messenger are checked before use; anything odd means the old 1 MiB', () => {
+  const caps = (v: unknown) => windowCapsOf(Buffer.from(JSON.stringify(v)), MiB);
+  assert.deepEqual(caps({ limits: { maxWindow: 16 * MiB, baseWindow: MiB, connWindow: 32 * MiB } }), { max: 16 * MiB, base: MiB, extra: 32 * MiB });
+  assert.deepEqual(caps({ limits: { maxWindow: MiB, maxData: 65528 } }), { max: MiB, base: MiB, extra: 0 }, 'an old messenger');
+  for (const bad of [null, 7, { limits: null }, { limits: { maxWindow: '16777216' } }, { limits: { maxWindow: -1 } }, { limits: { maxWindow: 2 ** 40 } }, { limits: { maxWindow: 1.5 } }]) {
+    assert.deepEqual(caps(bad), { max: MiB, base: MiB, extra: 0 }, JSON.stringify(bad));
+  }
+  assert.deepEqual(windowCapsOf(Buffer.from('{nope'), MiB), { max: MiB, base: MiB, extra: 0 });
+  // A base above the maximum is taken as the maximum, and then there is nothing to grow into.
+  assert.deepEqual(caps({ limits: { maxWindow: 2 * MiB, baseWindow: 4 * MiB, connWindow: MiB } }), { max: 2 * MiB, base: 2 * MiB, extra: 0 });
+  // What another messenger states in PEER: a window below the old one or not an integer is the old one.
+  for (const [v, w] of [[{ maxWindow: 16 * MiB }, 16 * MiB], [{}, MiB], [{ maxWindow: 1000 }, MiB], [{ maxWindow: '9' }, MiB], [null, MiB]] as const) {
+    assert.equal(farWindowOf(Buffer.from(JSON.stringify(v))), w, JSON.stringify(v));
+  }
+});
+
+test('a tuned window grows after two measured rounds while the application keeps up, and gives its growth back to the budget', () => {
+  const budget = new WindowBudget({ max: 8 * MiB, base: MiB, extra: 4 * MiB }, { max: 16 * MiB, extra: 32 * MiB });
+  const w = new WindowTuner(MiB, budget);
+  assert.equal(w.senderBlocked(0), 0, 'no growth before two rounds were measured');
+  w.took(MiB);
+  w.took(MiB);
+  assert.equal(w.senderBlocked(MiB), 0, 'no growth while the application lags (a whole window unread)');
+  assert.equal(w.senderBlocked(0), MiB, 'doubles after two rounds');
+  assert.equal(budget.used, MiB);
+  const other = new WindowTuner(MiB, budget);
+  other.took(MiB);
+  other.took(MiB);
+  assert.equal(other.senderBlocked(0), MiB);
+  assert.equal(budget.used, 2 * MiB);
+  other.release();
+  assert.equal(budget.used, MiB, 'a stream that ends gives its growth back');
+  assert.equal(new WindowTuner(MiB).senderBlocked(0), 0, 'a fixed window never grows');
 });
