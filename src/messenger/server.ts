@@ -491,7 +491,7 @@ export class MessengerServer extends EventEmitter {
     for (const p of pieces) h.peer.conn.writer.send(p);
     if (h.banked) {
       const more = release(h);
-      if (more) c.writer.send(encodeSidU32(T.WINDOW, sid, more));
+      if (more) this.sendCredit(h, more);
     }
   }
 
@@ -505,7 +505,33 @@ export class MessengerServer extends EventEmitter {
       return;
     }
     const pass = grant(c, h, inc, this.limits);
-    if (pass > 0) h.peer.conn.writer.send(encodeSidU32(T.WINDOW, h.peer.sid, pass));
+    if (pass > 0) this.sendCredit(h.peer, pass);
+  }
+
+  /**
+   * Sends `to` a WINDOW for `n` bytes; while its connection does not read (congested), the credit is added up on
+   * the half and sent as one WINDOW when it drains. Otherwise a grantor could make us queue a frame of 11 bytes for
+   * every byte of credit (WINDOWs of 1) for a sender that reads nothing: 176 MB for one 16 MiB window.
+   */
+  private sendCredit(to: Half, n: number): void {
+    const t = to.conn;
+    if (!t.deferred && !this.congested(t)) return t.writer.send(encodeSidU32(T.WINDOW, to.sid, n));
+    if (!t.deferred) {
+      t.deferred = new Set();
+      t.ch.once('drain', () => this.flushCredit(t));
+    }
+    t.deferred.add(to);
+    to.unsent = (to.unsent ?? 0) + n;
+  }
+
+  private flushCredit(t: Conn): void {
+    const halves = t.deferred ?? [];
+    t.deferred = undefined;
+    for (const h of halves) {
+      const n = h.unsent ?? 0;
+      h.unsent = 0;
+      if (n > 0 && t.streams.get(h.sid) === h) this.sendCredit(h, n);
+    }
   }
 
   private onClose(c: Conn, sid: number): void {

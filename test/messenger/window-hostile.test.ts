@@ -155,3 +155,29 @@ test('a pair of keys granting credit for data never read cannot make the messeng
   while (server.stats().connections > 2 && Date.now() < gone) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual([server.stats().connections, server.stats().buffered], [2, 0]);
 });
+
+test('credit granted a byte at a time to a sender that does not read is coalesced, not queued frame by frame', async (t) => {
+  // One stream, a 1 MiB window, no budget: y may grant its window as a million WINDOW frames of 1 byte. Queued one
+  // by one for x, who reads nothing, that is 11 bytes held per byte of credit (176 MB for a 16 MiB window).
+  const limits = { maxWindow: MiB, baseWindow: MiB, connWindow: 0, congestedBytes: 64 * 1024 };
+  const { server, address } = await inprocMessenger(t, limits);
+  const x = await raw(t, address);
+  const y = await raw(t, address, generateKeyPair());
+  const yOpen = y.next(T.OPEN);
+  x.ch.write(encodeOpen(1, 64 * 1024, 5, y.key.publicKey));
+  const sid = (await yOpen).readUInt32BE(3);
+  const accepted = x.next(T.ACCEPT);
+  y.ch.write(encodeSidU32(T.ACCEPT, sid, 0));
+  await accepted;
+  x.ch.pause(); // x reads nothing from here on
+  const one = encodeSidU32(T.WINDOW, sid, 1);
+  const batch = Buffer.concat(Array.from({ length: 4096 }, () => one));
+  for (let i = 0; i < 256; i++) if (!y.ch.write(batch)) await once(y.ch, 'drain');
+  // The messenger answers y's PING after every WINDOW before it.
+  const pong = y.next(T.PONG);
+  y.ch.write(encodePing(T.PING, Buffer.alloc(8)));
+  await pong;
+  const held = server.stats().buffered;
+  const bound = limits.congestedBytes + limits.maxWindow + 64 * 1024;
+  assert.ok(held <= bound, `the messenger holds ${held} bytes for x (bound ${bound}; 11.5 MB of frames were granted)`);
+});
