@@ -34,8 +34,10 @@ export interface Half {
   banked?: number;
   /** This end's "waiting for credit" hint was passed on since the last grant (credit.ts). */
   hinted?: boolean;
-  /** Credit for this end held back while its connection does not read, sent as one WINDOW when it drains. */
+  /** Held back for this end while its connection does not read (deferred.ts): credit, DATA payload, a CLOSE. */
   unsent?: number;
+  held?: Array<{ buf: Buffer; used: number }>;
+  closeHeld?: boolean;
   /** On a link to another messenger, a forwarded open not yet accepted: where to try next if that one says offline. */
   fwd?: { port: number; target: Buffer; tried: string[] };
 }
@@ -81,7 +83,7 @@ export class Conn {
   registered = false;
   /** Credit this connection granted beyond baseWindow on its streams (credit.ts). */
   grantedExtra = 0;
-  /** Halves here with credit held back until this connection drains (see `unsent`). */
+  /** Halves here with something held back until this connection drains (deferred.ts). */
   deferred?: Set<Half>;
   readonly baseWindow: number;
   /** On a link to another messenger: the largest window it takes (it said in PEER; older ones do not). */

@@ -20,7 +20,6 @@ import {
   T,
   type Frame,
   codeNumber,
-  encodeClose,
   encodeDgram,
   encodeGoaway,
   encodeOpen,
@@ -36,6 +35,7 @@ import { Registry } from './registry.js';
 import { checkAnnounce, checkHello, checkQuery, type Announce } from './types.js';
 import { Conn, pairHalves, type Half } from './conn.js';
 import { grant, grantedBound, passHint, release, setCredit, type WindowLimits } from './credit.js';
+import { Deferral } from './deferred.js';
 import { MessengerError } from './errors.js';
 import { Forwarder } from './forward.js';
 import type { SharedDirectory } from './shared-directory.js';
@@ -100,6 +100,8 @@ export class MessengerServer extends EventEmitter {
   private listener?: Awaited<ReturnType<typeof listenSecure>>;
   private idleTimer?: NodeJS.Timeout;
   private closing = false;
+  /** What waits for connections that do not read (deferred.ts). */
+  private readonly deferral = new Deferral((c) => this.congested(c));
   /** With a shared registry: what waits on Redis or goes to other messengers. */
   private fwd?: Forwarder;
 
@@ -145,7 +147,7 @@ export class MessengerServer extends EventEmitter {
     let paused = 0;
     for (const c of this.all) {
       streams += c.streams.size;
-      buffered += c.writer.pending;
+      buffered += c.writer.pending + this.deferral.heldBytes(c);
       if (c.ch.isPaused()) paused++;
     }
     return { connections: this.all.size, entries: this.registry.size, streams, buffered, paused };
@@ -488,10 +490,10 @@ export class MessengerServer extends EventEmitter {
     setCredit(h, h.credit - n);
     // Same frame, the peer's stream id written in place: no copy on the relay path.
     f.writeUInt32BE(h.peer.sid, 3);
-    for (const p of pieces) h.peer.conn.writer.send(p);
+    this.deferral.data(h.peer, pieces);
     if (h.banked) {
       const more = release(h);
-      if (more) this.sendCredit(h, more);
+      if (more) this.deferral.credit(h, more);
     }
   }
 
@@ -505,33 +507,7 @@ export class MessengerServer extends EventEmitter {
       return;
     }
     const pass = grant(c, h, inc, this.limits);
-    if (pass > 0) this.sendCredit(h.peer, pass);
-  }
-
-  /**
-   * Sends `to` a WINDOW for `n` bytes; while its connection does not read (congested), the credit is added up on
-   * the half and sent as one WINDOW when it drains. Otherwise a grantor could make us queue a frame of 11 bytes for
-   * every byte of credit (WINDOWs of 1) for a sender that reads nothing: 176 MB for one 16 MiB window.
-   */
-  private sendCredit(to: Half, n: number): void {
-    const t = to.conn;
-    if (!t.deferred && !this.congested(t)) return t.writer.send(encodeSidU32(T.WINDOW, to.sid, n));
-    if (!t.deferred) {
-      t.deferred = new Set();
-      t.ch.once('drain', () => this.flushCredit(t));
-    }
-    t.deferred.add(to);
-    to.unsent = (to.unsent ?? 0) + n;
-  }
-
-  private flushCredit(t: Conn): void {
-    const halves = t.deferred ?? [];
-    t.deferred = undefined;
-    for (const h of halves) {
-      const n = h.unsent ?? 0;
-      h.unsent = 0;
-      if (n > 0 && t.streams.get(h.sid) === h) this.sendCredit(h, n);
-    }
+    if (pass > 0) this.deferral.credit(h.peer, pass);
   }
 
   private onClose(c: Conn, sid: number): void {
@@ -540,7 +516,7 @@ export class MessengerServer extends EventEmitter {
     if (!h.accepted) throw new ProtocolError(`CLOSE on stream ${sid} before ACCEPT`);
     if (h.closed) return;
     h.closed = true;
-    h.peer.conn.writer.send(encodeClose(h.peer.sid));
+    this.deferral.close(h.peer);
     if (h.peer.closed) this.unlink(h);
   }
 
@@ -561,6 +537,7 @@ export class MessengerServer extends EventEmitter {
       if (x.conn.streams.get(x.sid) !== x) continue;
       setCredit(x, 0);
       x.banked = 0;
+      this.deferral.drop(x);
       x.conn.streams.delete(x.sid);
       if (x.opener) x.conn.opened--;
     }

@@ -181,3 +181,43 @@ test('credit granted a byte at a time to a sender that does not read is coalesce
   const bound = limits.congestedBytes + limits.maxWindow + 64 * 1024;
   assert.ok(held <= bound, `the messenger holds ${held} bytes for x (bound ${bound}; 11.5 MB of frames were granted)`);
 });
+
+test('DATA of 1 byte at a time to a receiver that does not read is held as payload, not frame by frame', async (t) => {
+  // y grants a 2 MiB window and reads nothing; x fills it with 2 million DATA frames of 1 byte (8 bytes each).
+  const W = 2 * MiB;
+  const limits = { maxWindow: W, baseWindow: W, connWindow: 0, congestedBytes: 64 * 1024 };
+  const { server, address } = await inprocMessenger(t, limits);
+  const x = await raw(t, address);
+  const y = await raw(t, address, generateKeyPair());
+  const yOpen = y.next(T.OPEN);
+  x.ch.write(encodeOpen(1, 64 * 1024, 5, y.key.publicKey));
+  const sid = (await yOpen).readUInt32BE(3);
+  const accepted = x.next(T.ACCEPT);
+  y.ch.write(encodeSidU32(T.ACCEPT, sid, W));
+  await accepted;
+  y.ch.pause(); // y reads nothing from here on
+  const tiny = encodeData(1, Buffer.from([7]));
+  const batch = Buffer.concat(Array.from({ length: 4096 }, () => tiny));
+  for (let i = 0; i < W / 4096; i++) if (!x.ch.write(batch)) await once(x.ch, 'drain');
+  const pong = x.next(T.PONG);
+  x.ch.write(encodePing(T.PING, Buffer.alloc(8)));
+  await pong;
+  const held = server.stats().buffered;
+  // What waits in the channel up to the congestion threshold, then the payload: at most the window.
+  const bound = limits.congestedBytes + 2 * W + 64 * 1024;
+  assert.ok(held <= bound, `the messenger holds ${held} bytes for y (bound ${bound}; 16 MB of frames were sent)`);
+  // And y gets every byte, in order, once it reads.
+  let got = 0;
+  let bad = 0;
+  const all = new Promise<void>((resolve) => {
+    y.events.on('frame', (f: Buffer) => {
+      if (f[0] !== T.DATA) return;
+      for (let i = 7; i < f.length; i++) if (f[i] !== 7) bad++;
+      got += f.length - 7;
+      if (got >= W) resolve();
+    });
+  });
+  y.ch.resume();
+  await all;
+  assert.deepEqual([got, bad], [W, 0]);
+});
