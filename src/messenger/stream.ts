@@ -6,6 +6,10 @@ import { MessengerError } from './errors.js';
 import { MAX_DATA_PAYLOAD } from './protocol.js';
 import type { WindowTuner } from './window-tuner.js';
 
+/** Queued payloads smaller than this (or that keep a much larger buffer alive) are copied together. */
+const COPY_BELOW = 4096;
+const TAIL_BYTES = 16 * 1024;
+
 /** What a stream needs from the connection it lives on. */
 export interface StreamLink {
   sendData(sid: number, payload: Buffer): void;
@@ -24,6 +28,8 @@ export class RelayStream extends Duplex {
   private readonly queue: Buffer[] = [];
   /** Bytes in `queue`. */
   private queued = 0;
+  /** Where small payloads are copied: the last queue entry is buf[start, used) while `open`. */
+  private tail?: { buf: Buffer; start: number; used: number; open: boolean };
   /** We told the far end we wait for credit, and got none since (window sizing: one hint per grant). */
   private hinted = false;
   private wantRead = false;
@@ -46,6 +52,11 @@ export class RelayStream extends Duplex {
   ) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
     this.recvAllowed = tune.window;
+  }
+
+  /** Bytes received and not yet handed to the Duplex's readable buffer (at most the window). */
+  get queuedBytes(): number {
+    return this.queued;
   }
 
   /** Our receive window now (it grows under a sustained transfer when tuned; docs/messenger.md). */
@@ -78,10 +89,38 @@ export class RelayStream extends Duplex {
     }
     this.recvAllowed -= payload.length;
     if (this.wantRead && this.queue.length === 0) this.deliver(payload);
-    else {
-      this.queue.push(payload);
-      this.queued += payload.length;
+    else this.enqueue(payload);
+  }
+
+  /**
+   * Queues a payload the application has not asked for yet. A Buffer per DATA frame costs about 130 bytes of heap,
+   * and a small one may keep its whole secure-channel message alive: a sender filling a 1 MiB window with 1-byte
+   * frames made a client hold 144 MB. Small payloads are copied together instead, so what waits is about its bytes.
+   */
+  private enqueue(p: Buffer): void {
+    this.queued += p.length;
+    if (p.length >= COPY_BELOW && p.buffer.byteLength <= 2 * p.length) {
+      this.queue.push(p);
+      if (this.tail) this.tail.open = false;
+      return;
     }
+    if (p.length >= COPY_BELOW) {
+      this.queue.push(Buffer.from(p));
+      if (this.tail) this.tail.open = false;
+      return;
+    }
+    let t = this.tail;
+    if (!t || t.used + p.length > t.buf.length) {
+      t = this.tail = { buf: Buffer.allocUnsafe(TAIL_BYTES), start: 0, used: 0, open: false };
+    }
+    if (!t.open) {
+      t.start = t.used;
+      t.open = true;
+      this.queue.push(t.buf.subarray(t.start, t.start));
+    }
+    p.copy(t.buf, t.used);
+    t.used += p.length;
+    this.queue[this.queue.length - 1] = t.buf.subarray(t.start, t.used);
   }
 
   onRemoteClose(): void {
@@ -143,6 +182,8 @@ export class RelayStream extends Duplex {
     while (this.wantRead && this.queue.length > 0) {
       const b = this.queue.shift()!;
       this.queued -= b.length;
+      // The tail's entry went to the application: what comes next starts a new entry.
+      if (this.queue.length === 0 && this.tail) this.tail.open = false;
       this.deliver(b);
     }
     if (this.queue.length === 0 && this.remoteEnded && this.wantRead) this.push(null);

@@ -5,6 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { RelayStream } from '../../src/messenger/stream.js';
 import { generateKeyPair } from '../../src/net/keys.js';
 import { OP, T, encodeData, encodeOpen, encodePing, encodeReq, encodeSidU32 } from '../../src/messenger/protocol.js';
 import { client, nextEvent, raw } from './helpers.js';
@@ -220,4 +224,36 @@ test('DATA of 1 byte at a time to a receiver that does not read is held as paylo
   y.ch.resume();
   await all;
   assert.deepEqual([got, bad], [W, 0]);
+});
+
+test('a client receiving DATA of 1 byte at a time for a stream it does not read holds about the bytes, not a Buffer per frame', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const { address } = await inprocMessenger(t);
+  const b = await client(t, [address]);
+  let stream: Duplex | undefined;
+  const opened = new Promise<void>((resolve) =>
+    b.listen(5, (s) => {
+      stream = s; // never read
+      resolve();
+    }),
+  );
+  const x = await raw(t, address);
+  x.ch.write(encodeOpen(1, 64 * 1024, 5, b.key.publicKey));
+  await Promise.all([opened, x.next(T.ACCEPT)]);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const tiny = encodeData(1, Buffer.from([7]));
+  const batch = Buffer.concat(Array.from({ length: 4096 }, () => tiny));
+  for (let i = 0; i < MiB / 4096; i++) if (!x.ch.write(batch)) await once(x.ch, 'drain');
+  // b holds the window (1 MiB) once every frame arrived: x may send no more, and the messenger relays at once.
+  const rs = stream as RelayStream;
+  const deadline = Date.now() + 15_000;
+  while (rs.readableLength + rs.queuedBytes < MiB) {
+    assert.ok(Date.now() < deadline, `only ${rs.readableLength + rs.queuedBytes} bytes arrived`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  gc();
+  const grew = process.memoryUsage().heapUsed - before;
+  assert.ok(grew < 24 * MiB, `the heap grew by ${(grew / MiB).toFixed(0)} MiB for a 1 MiB window of 1-byte frames`);
 });
