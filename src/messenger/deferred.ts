@@ -10,7 +10,11 @@ import { FRAME_HEADER_BYTES, T, encodeClose, encodeData, encodeSidU32 } from './
 const CHUNK = 8 * 1024;
 
 export class Deferral {
-  constructor(private readonly congested: (c: Conn) => boolean) {}
+  constructor(
+    private readonly congested: (c: Conn) => boolean,
+    /** A CLOSE held for `h` went out (the stream may now end at the relay). */
+    private readonly closeSent: (h: Half) => void,
+  ) {}
 
   /** Credit for `to` (what its connection may send). */
   credit(to: Half, n: number): void {
@@ -40,7 +44,7 @@ export class Deferral {
     }
   }
 
-  /** The far end of `to` sent CLOSE: after whatever data of it is held. */
+  /** The far end of `to` sent CLOSE: after whatever data of it is held (then `closeSent`; true if held). */
   close(to: Half): void {
     if (to.held?.length) to.closeHeld = true;
     else to.conn.writer.send(encodeClose(to.sid));
@@ -75,10 +79,12 @@ export class Deferral {
     for (const h of halves) {
       if (t.streams.get(h.sid) !== h) continue;
       for (const x of h.held ?? []) t.writer.send(encodeData(h.sid, x.buf.subarray(0, x.used)));
-      if (h.closeHeld) t.writer.send(encodeClose(h.sid));
+      const closed = h.closeHeld;
+      if (closed) t.writer.send(encodeClose(h.sid));
       const n = h.unsent ?? 0;
       if (n > 0) t.writer.send(encodeSidU32(T.WINDOW, h.sid, n));
       this.drop(h);
+      if (closed) this.closeSent(h);
     }
   }
 }

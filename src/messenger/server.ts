@@ -101,7 +101,12 @@ export class MessengerServer extends EventEmitter {
   private idleTimer?: NodeJS.Timeout;
   private closing = false;
   /** What waits for connections that do not read (deferred.ts). */
-  private readonly deferral = new Deferral((c) => this.congested(c));
+  private readonly deferral = new Deferral(
+    (c) => this.congested(c),
+    (h) => {
+      if (h.closed && h.peer.closed) this.unlink(h);
+    },
+  );
   /** With a shared registry: what waits on Redis or goes to other messengers. */
   private fwd?: Forwarder;
 
@@ -517,7 +522,8 @@ export class MessengerServer extends EventEmitter {
     if (h.closed) return;
     h.closed = true;
     this.deferral.close(h.peer);
-    if (h.peer.closed) this.unlink(h);
+    // Both ends closed: the stream ends here, unless data and the CLOSE wait for the far end (deferred.ts).
+    if (h.peer.closed && !h.peer.closeHeld) this.unlink(h);
   }
 
   private onReset(c: Conn, sid: number, code: number): void {

@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { RelayStream } from '../../src/messenger/stream.js';
 import { generateKeyPair } from '../../src/net/keys.js';
-import { OP, T, encodeData, encodeOpen, encodePing, encodeReq, encodeSidU32 } from '../../src/messenger/protocol.js';
+import { OP, T, encodeClose, encodeData, encodeOpen, encodePing, encodeReq, encodeSidU32 } from '../../src/messenger/protocol.js';
 import { client, nextEvent, raw } from './helpers.js';
 import { MiB, inprocMessenger, transfer } from './window-helpers.js';
 
@@ -210,20 +210,29 @@ test('DATA of 1 byte at a time to a receiver that does not read is held as paylo
   // What waits in the channel up to the congestion threshold, then the payload: at most the window.
   const bound = limits.congestedBytes + 2 * W + 64 * 1024;
   assert.ok(held <= bound, `the messenger holds ${held} bytes for y (bound ${bound}; 16 MB of frames were sent)`);
-  // And y gets every byte, in order, once it reads.
+  // Both ends close meanwhile (y first): the stream ends at the messenger, but what it holds for y still goes out.
+  y.ch.write(encodeClose(sid));
+  const closed = x.next(T.CLOSE);
+  const pong2 = x.next(T.PONG);
+  x.ch.write(Buffer.concat([encodeClose(1), encodePing(T.PING, Buffer.alloc(8))]));
+  await Promise.all([closed, pong2]);
+  // And y gets every byte, in order, then the CLOSE, once it reads.
   let got = 0;
   let bad = 0;
-  const all = new Promise<void>((resolve) => {
+  const end = new Promise<void>((resolve) => {
     y.events.on('frame', (f: Buffer) => {
+      if (f[0] === T.CLOSE && f.readUInt32BE(3) === sid) resolve();
       if (f[0] !== T.DATA) return;
       for (let i = 7; i < f.length; i++) if (f[i] !== 7) bad++;
       got += f.length - 7;
-      if (got >= W) resolve();
     });
   });
   y.ch.resume();
-  await all;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error(`no CLOSE for y after ${got} bytes`)), 15_000)));
+  await Promise.race([end, late]).finally(() => clearTimeout(timer));
   assert.deepEqual([got, bad], [W, 0]);
+  assert.equal(server.stats().streams, 0, 'the stream is gone once what it held went out');
 });
 
 test('a client receiving DATA of 1 byte at a time for a stream it does not read holds about the bytes, not a Buffer per frame', async (t) => {
