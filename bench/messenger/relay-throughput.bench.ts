@@ -1,7 +1,9 @@
-// Relayed stream throughput A -> messenger -> B against the secure channel direct A -> B, in the same run.
+// Relayed stream throughput A -> messenger -> B against the secure channel direct A -> B, in the same run, with
+// windows sized to the transfer (after) and with the fixed 1 MiB window of clients before window sizing (before).
 // A is this process, B a child process (sink.js), the messenger a real process (the compiled CLI): each end in
 // its own process as on separate machines, so the only difference is the extra hop. Goal: relayed >= 50% of
-// direct. BENCH_MB overrides the volume, BENCH_ROUNDS the rounds (best of).
+// direct. Also the messenger's peak RSS in each mode (what the relay holds). BENCH_MB overrides the volume,
+// BENCH_ROUNDS the rounds (best of).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
@@ -15,6 +17,7 @@ import { dialSecure } from '../../src/net/tcp.js';
 import { MessengerClient } from '../../src/messenger/client.js';
 import { parseMessengerAddress } from '../../src/messenger/address.js';
 import { loadLine } from '../common/report.js';
+import { rssMb } from '../common/process.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/skywire.js', import.meta.url));
 const MB = 1024 * 1024;
@@ -35,21 +38,26 @@ function cpuMs(pid: number): number {
 }
 let cpuReport = '';
 
+let peakRss = 0;
+let maxWindow = 0;
 async function timed(streams: number, open: () => Promise<Duplex>): Promise<number> {
+  peakRss = 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(m.pid!))), 50);
   const c0 = process.cpuUsage();
   const m0 = cpuMs(m.pid!);
   const b0 = cpuMs(b.pid!);
   b.stdin!.write(`expect ${TOTAL}\n`);
-  const all = nextLine(b, /^done$/);
+  const all = nextLine(b, /^done (\d+)$/);
   const t0 = performance.now();
   const senders = await Promise.all(Array.from({ length: streams }, open));
   await Promise.all(senders.map((w) => pump(w, TOTAL / streams)));
-  await all;
+  maxWindow = Number((await all)[1]);
   const secs = (performance.now() - t0) / 1000;
   const c1 = process.cpuUsage(c0);
   const pct = (ms: number) => `${(ms / (secs * 10)).toFixed(0)}%`;
   cpuReport = `CPU: A ${pct((c1.user + c1.system) / 1000)}, B ${pct(cpuMs(b.pid!) - b0)}, messenger ${pct(cpuMs(m.pid!) - m0)}`;
   for (const w of senders) w.destroy();
+  clearInterval(sampler);
   return TOTAL / MB / secs;
 }
 
@@ -82,39 +90,44 @@ const addr = parseMessengerAddress(addrText);
 const SINK = fileURLToPath(new URL('./sink.js', import.meta.url));
 const b = spawn(process.execPath, [SINK, addrText], { stdio: ['pipe', 'pipe', 'inherit'] });
 children.push(b);
-const [, bPort, bPk] = await nextLine(b, /^ready (\d+) (\w+)$/);
+const [, bPort, bPk, bFixedPk] = await nextLine(b, /^ready (\d+) (\w+) (\w+)$/);
 const bKey = Buffer.from(bPk, 'hex');
+const bFixedKey = Buffer.from(bFixedPk, 'hex');
 
 // Direct: one secure channel per stream, A -> B.
 const directOpen = () => dialSecure('127.0.0.1', Number(bPort), bKey, { localKey: generateKeyPair() });
 
-// Relayed: the same through the messenger.
-const window = process.env.BENCH_WINDOW ? Number(process.env.BENCH_WINDOW) : undefined;
-const a = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr], window });
-await a.start();
+// Relayed: the same through the messenger, windows sized (after) and fixed (before: both ends as older clients).
+const a = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr] });
+const aFixed = new MessengerClient({ localKey: generateKeyPair(), messengers: [addr], autotune: false });
+await Promise.all([a.start(), aFixed.start()]);
 const relayOpen = () => a.open(bKey, 1);
+const fixedOpen = () => aFixed.open(bFixedKey, 1);
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 console.log(loadLine());
 console.log(`${TOTAL / MB} MB per run, A, B and the messenger each in its own process; best of ${ROUNDS} alternating rounds`);
+const modes: Array<[string, () => Promise<Duplex>]> = [
+  ['direct', directOpen],
+  ['relayed, fixed 1 MiB window (before)', fixedOpen],
+  ['relayed, sized window (after)', relayOpen],
+];
 for (const streams of [1, 8]) {
-  let bestDirect = 0;
-  let bestRelay = 0;
-  let directCpu = '';
-  let relayCpu = '';
+  const best = modes.map(() => ({ mbs: 0, cpu: '', rss: 0, window: 0 }));
   for (let r = 0; r < ROUNDS; r++) {
-    const dm = await timed(streams, directOpen);
-    if (dm > bestDirect) [bestDirect, directCpu] = [dm, cpuReport];
-    const rm = await timed(streams, relayOpen);
-    if (rm > bestRelay) [bestRelay, relayCpu] = [rm, cpuReport];
+    for (const [i, [, open]] of modes.entries()) {
+      const mbs = await timed(streams, open);
+      if (mbs > best[i].mbs) best[i] = { mbs, cpu: cpuReport, rss: peakRss, window: maxWindow };
+    }
   }
-  console.log(
-    `${streams} stream(s): direct ${bestDirect.toFixed(0)} MB/s, relayed ${bestRelay.toFixed(0)} MB/s, ` +
-      `ratio ${((bestRelay / bestDirect) * 100).toFixed(0)}% (goal >= 50%)`,
-  );
-  console.log(`  direct ${directCpu}; relayed ${relayCpu}`);
+  console.log(`${streams} stream(s):`);
+  for (const [i, [name]] of modes.entries()) {
+    const ratio = i === 0 ? '' : `, ${((best[i].mbs / best[0].mbs) * 100).toFixed(0)}% of direct (goal >= 50%)`;
+    const w = best[i].window ? `; largest window ${(best[i].window / MB).toFixed(0)} MiB` : '';
+    console.log(`  ${name}: ${best[i].mbs.toFixed(0)} MB/s${ratio}; ${best[i].cpu}; messenger peak RSS ${best[i].rss.toFixed(0)} MB${w}`);
+  }
 }
 console.log(loadLine());
-await a.close();
+await Promise.all([a.close(), aFixed.close()]);
 b.kill();
 process.exit(0);

@@ -20,8 +20,17 @@ export interface MessengerClientOptions {
   openTimeoutMs?: number;
   /** Keepalive ping interval; a messenger silent for 3 intervals is reconnected. Default 15 s. */
   keepaliveMs?: number;
-  /** Receive window per stream in bytes (default 1 MiB, the most a default messenger accepts: maxWindow). */
+  /** Receive window per stream in bytes: the initial one, or the fixed one with `autotune: false` (default 1 MiB,
+   *  what every messenger accepts). */
   window?: number;
+  /** Grow a stream's window to its bandwidth-delay product (default true; docs/messenger.md, "Window sizing").
+   *  false: a fixed window, as clients before window sizing. */
+  autotune?: boolean;
+  /** Largest window per stream when tuned (default 16 MiB; the messenger's maxWindow caps it too). */
+  maxWindow?: number;
+  /** Window growth beyond the base window across the streams of one messenger connection (default 32 MiB; the
+   *  messenger's connWindow caps it too): with the base windows, what peers can make this client hold. */
+  windowBudget?: number;
   /** Reconnect backoff, default 200 ms doubling up to 10 s. */
   reconnect?: { initialMs?: number; maxMs?: number };
   /** The local address to dial from (default: the system's choice); e.g. one of many loopback addresses. */
@@ -51,6 +60,9 @@ export class MessengerClient extends EventEmitter {
       openTimeoutMs: o.openTimeoutMs ?? 10_000,
       keepaliveMs: o.keepaliveMs ?? 15_000,
       window: o.window ?? 1024 * 1024,
+      autotune: o.autotune ?? true,
+      maxWindow: o.maxWindow ?? 16 * 1024 * 1024,
+      windowBudget: o.windowBudget ?? 32 * 1024 * 1024,
       reconnect: { initialMs: o.reconnect?.initialMs ?? 200, maxMs: o.reconnect?.maxMs ?? 10_000 },
       localAddress: o.localAddress,
     };

@@ -3,6 +3,7 @@
 // forwarded datagrams, and requests go both ways on it.
 import { pkToHex } from '../net/keys.js';
 import type { SecureChannel } from '../net/secure.js';
+import { LEGACY_WINDOW, setCredit } from './credit.js';
 import { MessengerError } from './errors.js';
 import { FrameReader, codeName, encodeReq } from './protocol.js';
 import { TokenBucket } from './ratelimit.js';
@@ -14,6 +15,7 @@ interface ConnLimits {
   datagramBurst: number;
   requestRate: number;
   requestBurst: number;
+  baseWindow: number;
 }
 
 /** One direction-end of a relayed stream: the stream as seen on one connection. */
@@ -28,17 +30,32 @@ export interface Half {
   opener: boolean;
   /** This end sent CLOSE (no more DATA from it). */
   closed: boolean;
+  /** On a link to another messenger with a smaller window: credit granted but not passed on yet (credit.ts). */
+  banked?: number;
+  /** This end's "waiting for credit" hint was passed on since the last grant (credit.ts). */
+  hinted?: boolean;
+  /** Held back for this end while its connection does not read (deferred.ts): credit, DATA payload, a CLOSE. */
+  unsent?: number;
+  held?: Array<{ buf: Buffer; used: number }>;
+  closeHeld?: boolean;
   /** On a link to another messenger, a forwarded open not yet accepted: where to try next if that one says offline. */
   fwd?: { port: number; target: Buffer; tried: string[] };
 }
 
-/** Links two halves (a: the opener's side, already accepted; b: the side asked to accept). */
-export function pairHalves(a: Conn, aSid: number, b: Conn, bSid: number, window: number, counted: boolean): void {
+/**
+ * Links two halves (a: the opener's side, already accepted; b: the side asked to accept), `a` granting `window`.
+ * Returns the window to announce to `b`: less when `b` is a link to a messenger with a smaller one (credit.ts).
+ */
+export function pairHalves(a: Conn, aSid: number, b: Conn, bSid: number, window: number, counted: boolean): number {
   const ha = { conn: a, sid: aSid, credit: 0, accepted: true, opener: counted, closed: false } as Half;
-  const hb: Half = { conn: b, sid: bSid, credit: window, accepted: false, opener: false, closed: false, peer: ha };
+  const hb: Half = { conn: b, sid: bSid, credit: 0, accepted: false, opener: false, closed: false, peer: ha };
   ha.peer = hb;
   a.streams.set(aSid, ha);
   b.streams.set(bSid, hb);
+  const pass = b.peer ? Math.min(window, b.farWindow) : window;
+  if (pass < window) hb.banked = window - pass;
+  setCredit(hb, pass);
+  return pass;
 }
 
 interface Pending {
@@ -64,6 +81,13 @@ export class Conn {
   /** Requests of this client waiting on Redis or another messenger (bounded: see server's MAX_INFLIGHT). */
   inflight = 0;
   registered = false;
+  /** Credit this connection granted beyond baseWindow on its streams (credit.ts). */
+  grantedExtra = 0;
+  /** Halves here with something held back until this connection drains (deferred.ts). */
+  deferred?: Set<Half>;
+  readonly baseWindow: number;
+  /** On a link to another messenger: the largest window it takes (it said in PEER; older ones do not). */
+  farWindow = LEGACY_WINDOW;
   /** The client said HELLO: it has an entry worth sharing. */
   hello = false;
   /** Another messenger of the shared registry: 'in' it dialed us, 'out' we dialed it. */
@@ -84,6 +108,7 @@ export class Conn {
     this.datagrams = new TokenBucket(limits.datagramRate, limits.datagramBurst);
     this.requests = new TokenBucket(limits.requestRate, limits.requestBurst);
     this.nextSid = dialed ? 1 : 2;
+    this.baseWindow = limits.baseWindow;
   }
 
   get pk(): Buffer {

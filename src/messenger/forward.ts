@@ -10,6 +10,7 @@ import { createLogger } from '../util/log.js';
 import { pairHalves, type Conn, type Half } from './conn.js';
 import { MessengerError } from './errors.js';
 import { PeerLinks } from './peers.js';
+import { farWindowOf } from './credit.js';
 import { CODES, OP, PK_BYTES, PROTOCOL_VERSION, ProtocolError, codeName, codeNumber, encodeDgram, encodeFopen, encodeOpen, encodeReset, type WireCode } from './protocol.js';
 import type { SharedDirectory } from './shared-directory.js';
 import type { Entry, Query } from './types.js';
@@ -24,7 +25,7 @@ const MAX_OPEN_TRIES = 4;
 
 /** What the forwarder needs from the server. */
 export interface ForwardHost {
-  readonly limits: { maxDatagram: number; maxStreamsPerConn: number; maxWindow: number };
+  readonly limits: { maxDatagram: number; maxStreamsPerConn: number; maxWindow: number; baseWindow: number };
   readonly key: KeyPair;
   /** The live connection of a client registered here. */
   client(pk: string): Conn | undefined;
@@ -49,7 +50,7 @@ export class Forwarder {
     private readonly h: ForwardHost,
   ) {
     this.self = pkToHex(h.key.publicKey);
-    this.peers = new PeerLinks({ key: h.key, dir, adopt: (ch) => h.adopt(ch) });
+    this.peers = new PeerLinks({ key: h.key, dir, maxWindow: h.limits.maxWindow, adopt: (ch) => h.adopt(ch) });
   }
 
   get available(): boolean {
@@ -76,15 +77,16 @@ export class Forwarder {
   }
 
   /** PEER: the connection is another messenger of the registry if Redis has its live record. */
-  peer(c: Conn, req: number): void {
+  peer(c: Conn, req: number, payload: Buffer): void {
     if (c.hello || c.streams.size) return this.h.fail(c, req, 'bad_request', 'PEER must come first on a connection');
     this.waitOn(c, req, async () => {
       if (!(await this.dir.isMessenger(c.pkHex))) throw new MessengerError('bad_request', 'not a messenger of this registry');
       if (c.hello || c.peer) throw new MessengerError('bad_request', 'PEER must come first on a connection');
       c.peer = 'in';
+      c.farWindow = farWindowOf(payload);
       this.h.unregister(c);
       log.info('peer messenger linked', { messenger: shortPk(c.pkHex) });
-      return { version: PROTOCOL_VERSION };
+      return { version: PROTOCOL_VERSION, maxWindow: this.h.limits.maxWindow };
     }, rethrow);
   }
 
@@ -141,9 +143,9 @@ export class Forwarder {
         if (peer.gone) continue;
         c.endOpening(sid);
         const psid = peer.takeSid();
-        pairHalves(c, sid, peer, psid, window, true);
+        const pass = pairHalves(c, sid, peer, psid, window, true);
         peer.streams.get(psid)!.fwd = { port, target, tried: [...tried, mpk] };
-        peer.writer.send(encodeFopen(psid, window, port, target, c.pk));
+        peer.writer.send(encodeFopen(psid, pass, port, target, c.pk));
         return;
       }
       if (c.endOpening(sid)) {
@@ -162,7 +164,7 @@ export class Forwarder {
   retryOpen(h: Half, code: number): boolean {
     if (!h.fwd || h.accepted || codeName(code) !== 'offline' || h.fwd.tried.length >= MAX_OPEN_TRIES) return false;
     const { port, target, tried } = h.fwd;
-    const window = h.credit;
+    const window = h.credit + (h.banked ?? 0);
     this.h.unlink(h);
     if (!h.peer.conn.gone) void this.open(h.peer.conn, h.peer.sid, window, port, target, tried);
     return true;

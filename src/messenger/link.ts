@@ -30,7 +30,9 @@ import {
   jsonBuf,
   parseJson,
 } from './protocol.js';
+import { LEGACY_WINDOW } from './credit.js';
 import { RelayStream, type StreamLink } from './stream.js';
+import { WindowBudget, WindowTuner, windowCapsOf } from './window-tuner.js';
 import type { Announce } from './types.js';
 import { FrameWriter, noDelay } from './writer.js';
 
@@ -41,7 +43,13 @@ export interface LinkOptions {
   requestTimeoutMs: number;
   openTimeoutMs: number;
   keepaliveMs: number;
+  /** Receive window per stream: the initial one, or the fixed one when `autotune` is off. */
   window: number;
+  /** Size windows to the transfer (window-tuner.ts); off: a fixed window, as clients before window sizing. */
+  autotune: boolean;
+  /** Largest window per stream, and growth beyond the base window across this connection's streams. */
+  maxWindow: number;
+  windowBudget: number;
   reconnect: { initialMs: number; maxMs: number };
   localAddress?: string;
 }
@@ -80,6 +88,8 @@ export class Link implements StreamLink {
   cluster: string | undefined;
   private ch?: SecureChannel;
   private writer?: FrameWriter;
+  /** The window growth of this connection's streams (its caps come with the HELLO reply). */
+  private budget: WindowBudget;
   private stopped = false;
   /** Another connection with our key took over at the messenger (another process): do not fight it. */
   private replaced = false;
@@ -100,6 +110,7 @@ export class Link implements StreamLink {
   ) {
     this.pkHex = pkToHex(addr.pk);
     this.backoff = new Backoff({ initialMs: o.reconnect.initialMs, maxMs: o.reconnect.maxMs });
+    this.budget = this.legacyBudget();
   }
 
   start(): void {
@@ -184,6 +195,7 @@ export class Link implements StreamLink {
   private attach(ch: SecureChannel): Promise<void> {
     return new Promise((resolve) => {
       this.ch = ch;
+      this.budget = this.legacyBudget();
       noDelay(ch);
       const writer = new FrameWriter(ch);
       this.writer = writer;
@@ -222,6 +234,7 @@ export class Link implements StreamLink {
           if (ch.destroyed) return;
           this.observed = observedOf(reply);
           this.cluster = clusterOf(reply);
+          this.budget.caps = windowCapsOf(reply, LEGACY_WINDOW);
           this.ready = true;
           this.backoff.reset();
           log.info('registered with messenger', { messenger: shortPk(this.pkHex) });
@@ -265,6 +278,15 @@ export class Link implements StreamLink {
     this.writer?.send(frame);
   }
 
+  /** Until the messenger states its limits: what every messenger allows. */
+  private legacyBudget(): WindowBudget {
+    return new WindowBudget({ max: LEGACY_WINDOW, base: LEGACY_WINDOW, extra: 0 }, { max: this.o.maxWindow, extra: this.o.windowBudget });
+  }
+
+  private tuner(): WindowTuner {
+    return new WindowTuner(this.o.window, this.o.autotune ? this.budget : undefined);
+  }
+
   // ---- requests ------------------------------------------------------------------------------------------
 
   /** Sends a request; resolves with the response payload, or rejects with the messenger's error code. */
@@ -292,7 +314,7 @@ export class Link implements StreamLink {
     if (!this.writer) return Promise.reject(new MessengerError('not_connected', `not connected to messenger ${shortPk(this.pkHex)}`));
     const sid = this.nextSid;
     this.nextSid = this.nextSid >= 0xfffffff0 ? 1 : this.nextSid + 2;
-    const stream = new RelayStream(this, sid, pkToHex(pk), port, this.o.window);
+    const stream = new RelayStream(this, sid, pkToHex(pk), port, this.tuner());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.opening.delete(sid);
@@ -300,7 +322,7 @@ export class Link implements StreamLink {
         reject(new MessengerError('timeout', `open to ${shortPk(pk)}:${port} got no answer in ${this.o.openTimeoutMs} ms`));
       }, this.o.openTimeoutMs);
       this.opening.set(sid, { stream, resolve, reject, timer });
-      this.send(encodeOpen(sid, this.o.window, port, pk));
+      this.send(encodeOpen(sid, stream.receiveWindow, port, pk));
     });
   }
 
@@ -375,8 +397,12 @@ export class Link implements StreamLink {
       }
       case T.DATA:
         return this.streams.get(f.readUInt32BE(3))?.onData(f.subarray(7));
-      case T.WINDOW:
-        return this.streams.get(f.readUInt32BE(3))?.grantSend(f.readUInt32BE(7));
+      case T.WINDOW: {
+        const s = this.streams.get(f.readUInt32BE(3));
+        const inc = f.readUInt32BE(7);
+        // 0: the far end waits for credit (window sizing); older clients send none.
+        return inc === 0 ? s?.onBlocked() : s?.grantSend(inc);
+      }
       case T.CLOSE:
         return this.streams.get(f.readUInt32BE(3))?.onRemoteClose();
       case T.RESET: {
@@ -412,10 +438,10 @@ export class Link implements StreamLink {
       this.sendReset(sid, 'refused');
       return;
     }
-    const s = new RelayStream(this, sid, from, port, this.o.window);
+    const s = new RelayStream(this, sid, from, port, this.tuner());
     this.streams.set(sid, s);
     s.grantSend(window);
-    this.send(encodeSidU32(T.ACCEPT, sid, this.o.window));
+    this.send(encodeSidU32(T.ACCEPT, sid, s.receiveWindow));
     try {
       handler(s, from);
     } catch (err) {

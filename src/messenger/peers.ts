@@ -10,6 +10,7 @@ import { dialSecure } from '../net/tcp.js';
 import { createLogger } from '../util/log.js';
 import { parseMessengerAddress } from './address.js';
 import type { Conn } from './conn.js';
+import { farWindowOf } from './credit.js';
 import { MessengerError } from './errors.js';
 import { OP, PROTOCOL_VERSION, jsonBuf } from './protocol.js';
 import type { SharedDirectory } from './shared-directory.js';
@@ -27,6 +28,8 @@ export class PeerLinks {
     private readonly o: {
       key: KeyPair;
       dir: SharedDirectory;
+      /** Our largest window per stream, told to the far end in PEER (credit.ts). */
+      maxWindow: number;
       /** Wraps a dialed channel as a connection the server reads (peer 'out'). */
       adopt: (ch: SecureChannel) => Conn;
     },
@@ -78,7 +81,8 @@ export class PeerLinks {
       try {
         const ch = await dialSecure(a.host, a.port, a.pk, { localKey: this.o.key, handshakeTimeoutMs: DIAL_TIMEOUT_MS });
         conn = this.o.adopt(ch);
-        await conn.request(OP.PEER, jsonBuf({ version: PROTOCOL_VERSION }), DIAL_TIMEOUT_MS);
+        const answer = await conn.request(OP.PEER, jsonBuf({ version: PROTOCOL_VERSION, maxWindow: this.o.maxWindow }), DIAL_TIMEOUT_MS);
+        conn.farWindow = farWindowOf(answer); // older messengers do not say: the window they had
         log.info('linked to peer messenger', { messenger: mpk.slice(0, 8), address: text });
         return conn;
       } catch (err) {

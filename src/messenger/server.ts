@@ -20,7 +20,6 @@ import {
   T,
   type Frame,
   codeNumber,
-  encodeClose,
   encodeDgram,
   encodeGoaway,
   encodeOpen,
@@ -35,6 +34,8 @@ import {
 import { Registry } from './registry.js';
 import { checkAnnounce, checkHello, checkQuery, type Announce } from './types.js';
 import { Conn, pairHalves, type Half } from './conn.js';
+import { grant, grantedBound, passHint, release, setCredit, type WindowLimits } from './credit.js';
+import { Deferral } from './deferred.js';
 import { MessengerError } from './errors.js';
 import { Forwarder } from './forward.js';
 import type { SharedDirectory } from './shared-directory.js';
@@ -44,7 +45,7 @@ const log = createLogger('messenger');
 // Any key (they cost nothing) can break the protocol at will: one line per interval, with a count.
 const protocolErrors = rateLimited(log, 'warn', 'closing connection: protocol error');
 
-export interface MessengerLimits {
+export interface MessengerLimits extends WindowLimits {
   /** Largest datagram payload in bytes. */
   maxDatagram: number;
   /** Datagrams per second per connection (token bucket rate) and the burst it may save up. */
@@ -56,8 +57,7 @@ export interface MessengerLimits {
   /** Streams (open or opening) a connection may open; it may also carry up to 4 times that opened by others,
    *  so one peer opening many streams to a key cannot use up that key's room. */
   maxStreamsPerConn: number;
-  /** Largest credit a receiver may grant on one stream direction: the most the server holds per direction. */
-  maxWindow: number;
+  // maxWindow, baseWindow, connWindow (credit.ts): what receivers may grant, per stream and per connection.
   /** Registered keys, online or in their grace period. */
   maxEntries: number;
   /** Bytes waiting to be written to one connection, beyond the stream data its windows allow, above which
@@ -72,7 +72,9 @@ export const DEFAULT_LIMITS: MessengerLimits = {
   requestRate: 1000,
   requestBurst: 2000,
   maxStreamsPerConn: 256,
-  maxWindow: 1024 * 1024,
+  maxWindow: 16 * 1024 * 1024,
+  baseWindow: 1024 * 1024,
+  connWindow: 32 * 1024 * 1024,
   maxEntries: 100_000,
   congestedBytes: 1024 * 1024,
 };
@@ -98,6 +100,13 @@ export class MessengerServer extends EventEmitter {
   private listener?: Awaited<ReturnType<typeof listenSecure>>;
   private idleTimer?: NodeJS.Timeout;
   private closing = false;
+  /** What waits for connections that do not read (deferred.ts). */
+  private readonly deferral = new Deferral(
+    (c) => this.congested(c),
+    (h) => {
+      if (h.closed && h.peer.closed) this.unlink(h);
+    },
+  );
   /** With a shared registry: what waits on Redis or goes to other messengers. */
   private fwd?: Forwarder;
 
@@ -135,10 +144,18 @@ export class MessengerServer extends EventEmitter {
     return this.listener.address();
   }
 
-  stats(): { connections: number; entries: number; streams: number } {
+  /** `buffered`: bytes waiting to be written to connections (what the relay holds); `paused`: connections not
+   *  read because they do not read what waits for them (congested). */
+  stats(): { connections: number; entries: number; streams: number; buffered: number; paused: number } {
     let streams = 0;
-    for (const c of this.all) streams += c.streams.size;
-    return { connections: this.all.size, entries: this.registry.size, streams };
+    let buffered = 0;
+    let paused = 0;
+    for (const c of this.all) {
+      streams += c.streams.size;
+      buffered += c.writer.pending + this.deferral.heldBytes(c);
+      if (c.ch.isPaused()) paused++;
+    }
+    return { connections: this.all.size, entries: this.registry.size, streams, buffered, paused };
   }
 
   /**
@@ -371,6 +388,10 @@ export class MessengerServer extends EventEmitter {
             maxStreams: this.limits.maxStreamsPerConn,
             maxWindow: this.limits.maxWindow,
             maxData: MAX_DATA_PAYLOAD,
+            // Window sizing (credit.ts); a messenger without these fields takes maxWindow on every stream.
+            ...(this.limits.baseWindow < this.limits.maxWindow
+              ? { baseWindow: this.limits.baseWindow, connWindow: this.limits.connWindow }
+              : {}),
           },
         };
         // With a shared registry, answered once the entry is in Redis: a client that failed over here is
@@ -396,7 +417,7 @@ export class MessengerServer extends EventEmitter {
       }
       case OP.PEER:
         if (!this.fwd) return this.fail(c, req, 'unsupported', 'this messenger shares no registry');
-        return this.fwd.peer(c, req);
+        return this.fwd.peer(c, req, payload);
       default:
         return this.fail(c, req, 'unsupported', `unknown op ${op}`);
     }
@@ -420,7 +441,7 @@ export class MessengerServer extends EventEmitter {
 
   /** True when more waits for `c` than its streams' windows explain: it is not reading what is not stream data. */
   private congested(c: Conn): boolean {
-    return c.writer.pending > this.limits.congestedBytes + c.streams.size * this.limits.maxWindow;
+    return c.writer.pending > this.limits.congestedBytes + grantedBound(c, this.limits);
   }
 
   // ---- streams -------------------------------------------------------------------------------------------
@@ -434,6 +455,8 @@ export class MessengerServer extends EventEmitter {
     if (!c.isTheirSid(sid)) throw new ProtocolError(`client stream ids are odd, got ${sid}`);
     if (c.streams.has(sid) || c.isOpening(sid)) throw new ProtocolError(`stream ${sid} is already open`);
     if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
+    const extra = c.grantedExtra + Math.max(0, window - c.baseWindow);
+    if (extra > this.limits.connWindow) throw new ProtocolError(`stream ${sid}: window ${window} takes the connection's credit past its limit`);
     const refuse = (code: WireCode) => c.writer.send(encodeReset(sid, codeNumber(code)));
     const max = this.limits.maxStreamsPerConn;
     if (c.opened >= max || c.streams.size >= max * 4) return refuse('limit');
@@ -455,8 +478,8 @@ export class MessengerServer extends EventEmitter {
     if (h.accepted) throw new ProtocolError(`stream ${sid} accepted twice`);
     if (window > this.limits.maxWindow) throw new ProtocolError(`window ${window} exceeds ${this.limits.maxWindow}`);
     h.accepted = true;
-    h.peer.credit = window;
-    h.peer.conn.writer.send(encodeSidU32(T.ACCEPT, h.peer.sid, window));
+    const pass = grant(c, h, window, this.limits);
+    h.peer.conn.writer.send(encodeSidU32(T.ACCEPT, h.peer.sid, pass));
   }
 
   /** DATA, whole or in pieces (the first holding at least type, length and sid). */
@@ -469,19 +492,27 @@ export class MessengerServer extends EventEmitter {
     for (const p of pieces) n += p.length;
     if (!h.accepted || h.closed) throw new ProtocolError(`DATA on stream ${sid} that is not open for sending`);
     if (n > h.credit) throw new ProtocolError(`stream ${sid}: ${n} bytes sent with only ${h.credit} of credit`);
-    h.credit -= n;
+    setCredit(h, h.credit - n);
     // Same frame, the peer's stream id written in place: no copy on the relay path.
     f.writeUInt32BE(h.peer.sid, 3);
-    for (const p of pieces) h.peer.conn.writer.send(p);
+    this.deferral.data(h.peer, pieces);
+    if (h.banked) {
+      const more = release(h);
+      if (more) this.deferral.credit(h, more);
+    }
   }
 
   private onWindow(c: Conn, sid: number, inc: number): void {
     const h = c.streams.get(sid);
     if (!h) return;
     if (!h.accepted) throw new ProtocolError(`WINDOW on stream ${sid} before ACCEPT`);
-    h.peer.credit += inc;
-    if (h.peer.credit > this.limits.maxWindow) throw new ProtocolError(`stream ${sid}: window grows past ${this.limits.maxWindow}`);
-    h.peer.conn.writer.send(encodeSidU32(T.WINDOW, h.peer.sid, inc));
+    // An increment of 0 is a sender's "waiting for credit" hint (window sizing); anything else is credit.
+    if (inc === 0) {
+      if (passHint(h)) h.peer.conn.writer.send(encodeSidU32(T.WINDOW, h.peer.sid, 0));
+      return;
+    }
+    const pass = grant(c, h, inc, this.limits);
+    if (pass > 0) this.deferral.credit(h.peer, pass);
   }
 
   private onClose(c: Conn, sid: number): void {
@@ -490,8 +521,9 @@ export class MessengerServer extends EventEmitter {
     if (!h.accepted) throw new ProtocolError(`CLOSE on stream ${sid} before ACCEPT`);
     if (h.closed) return;
     h.closed = true;
-    h.peer.conn.writer.send(encodeClose(h.peer.sid));
-    if (h.peer.closed) this.unlink(h);
+    this.deferral.close(h.peer);
+    // Both ends closed: the stream ends here, unless data and the CLOSE wait for the far end (deferred.ts).
+    if (h.peer.closed && !h.peer.closeHeld) this.unlink(h);
   }
 
   private onReset(c: Conn, sid: number, code: number): void {
@@ -509,6 +541,9 @@ export class MessengerServer extends EventEmitter {
   private unlink(h: Half): void {
     for (const x of [h, h.peer]) {
       if (x.conn.streams.get(x.sid) !== x) continue;
+      setCredit(x, 0);
+      x.banked = 0;
+      this.deferral.drop(x);
       x.conn.streams.delete(x.sid);
       if (x.opener) x.conn.opened--;
     }

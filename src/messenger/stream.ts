@@ -4,6 +4,11 @@
 import { Duplex } from 'node:stream';
 import { MessengerError } from './errors.js';
 import { MAX_DATA_PAYLOAD } from './protocol.js';
+import type { WindowTuner } from './window-tuner.js';
+
+/** Queued payloads smaller than this (or that keep a much larger buffer alive) are copied together. */
+const COPY_BELOW = 4096;
+const TAIL_BYTES = 16 * 1024;
 
 /** What a stream needs from the connection it lives on. */
 export interface StreamLink {
@@ -21,6 +26,12 @@ export class RelayStream extends Duplex {
   private recvAllowed: number;
   private unacked = 0;
   private readonly queue: Buffer[] = [];
+  /** Bytes in `queue`. */
+  private queued = 0;
+  /** Where small payloads are copied: the last queue entry is buf[start, used) while `open`. */
+  private tail?: { buf: Buffer; start: number; used: number; open: boolean };
+  /** We told the far end we wait for credit, and got none since (window sizing: one hint per grant). */
+  private hinted = false;
   private wantRead = false;
   private remoteEnded = false;
   private localEnded = false;
@@ -36,16 +47,37 @@ export class RelayStream extends Duplex {
     /** Public key (hex) of the far end. */
     readonly remotePk: string,
     readonly port: number,
-    private readonly window: number,
+    /** Sizes our receive window (fixed when not tuned). */
+    private readonly tune: WindowTuner,
   ) {
     super({ allowHalfOpen: true, readableHighWaterMark: 64 * 1024, writableHighWaterMark: 64 * 1024 });
-    this.recvAllowed = window;
+    this.recvAllowed = tune.window;
   }
 
-  /** The far end's initial window (from OPEN or ACCEPT). */
+  /** Bytes received and not yet handed to the Duplex's readable buffer (at most the window). */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /** Our receive window now (it grows under a sustained transfer when tuned; docs/messenger.md). */
+  get receiveWindow(): number {
+    return this.tune.window;
+  }
+
+  /** Credit from the far end: its initial window (OPEN or ACCEPT) or a WINDOW. */
   grantSend(n: number): void {
     this.credit += n;
+    if (n > 0) this.hinted = false;
     this.pump();
+  }
+
+  /** The far end waits for credit (WINDOW 0): the window may grow. */
+  onBlocked(): void {
+    if (this.destroyed || this.remoteEnded) return;
+    const inc = this.tune.senderBlocked(this.queued);
+    if (inc === 0) return;
+    this.recvAllowed += inc;
+    this.link.sendWindow(this.sid, inc);
   }
 
   onData(payload: Buffer): void {
@@ -57,7 +89,38 @@ export class RelayStream extends Duplex {
     }
     this.recvAllowed -= payload.length;
     if (this.wantRead && this.queue.length === 0) this.deliver(payload);
-    else this.queue.push(payload);
+    else this.enqueue(payload);
+  }
+
+  /**
+   * Queues a payload the application has not asked for yet. A Buffer per DATA frame costs about 130 bytes of heap,
+   * and a small one may keep its whole secure-channel message alive: a sender filling a 1 MiB window with 1-byte
+   * frames made a client hold 144 MB. Small payloads are copied together instead, so what waits is about its bytes.
+   */
+  private enqueue(p: Buffer): void {
+    this.queued += p.length;
+    if (p.length >= COPY_BELOW && p.buffer.byteLength <= 2 * p.length) {
+      this.queue.push(p);
+      if (this.tail) this.tail.open = false;
+      return;
+    }
+    if (p.length >= COPY_BELOW) {
+      this.queue.push(Buffer.from(p));
+      if (this.tail) this.tail.open = false;
+      return;
+    }
+    let t = this.tail;
+    if (!t || t.used + p.length > t.buf.length) {
+      t = this.tail = { buf: Buffer.allocUnsafe(TAIL_BYTES), start: 0, used: 0, open: false };
+    }
+    if (!t.open) {
+      t.start = t.used;
+      t.open = true;
+      this.queue.push(t.buf.subarray(t.start, t.start));
+    }
+    p.copy(t.buf, t.used);
+    t.used += p.length;
+    this.queue[this.queue.length - 1] = t.buf.subarray(t.start, t.used);
   }
 
   onRemoteClose(): void {
@@ -104,9 +167,10 @@ export class RelayStream extends Duplex {
 
   private deliver(b: Buffer): void {
     this.unacked += b.length;
+    this.tune.took(b.length);
     if (!this.push(b)) this.wantRead = false;
     // Credit goes back in quarters of the window: few WINDOW frames, and never a stall (see docs/messenger.md).
-    if (this.unacked >= this.window / 4) {
+    if (this.unacked >= this.tune.window / 4) {
       this.recvAllowed += this.unacked;
       this.link.sendWindow(this.sid, this.unacked);
       this.unacked = 0;
@@ -115,7 +179,13 @@ export class RelayStream extends Duplex {
 
   override _read(): void {
     this.wantRead = true;
-    while (this.wantRead && this.queue.length > 0) this.deliver(this.queue.shift()!);
+    while (this.wantRead && this.queue.length > 0) {
+      const b = this.queue.shift()!;
+      this.queued -= b.length;
+      // The tail's entry went to the application: what comes next starts a new entry.
+      if (this.queue.length === 0 && this.tail) this.tail.open = false;
+      this.deliver(b);
+    }
     if (this.queue.length === 0 && this.remoteEnded && this.wantRead) this.push(null);
   }
 
@@ -138,6 +208,10 @@ export class RelayStream extends Duplex {
     if (p.off >= p.chunk.length) {
       this.pending = undefined;
       p.cb();
+    } else if (!this.hinted && this.tune.tuned) {
+      // Out of credit with data to send: tell the receiver, whose window may be what limits us (0 = a hint).
+      this.hinted = true;
+      this.link.sendWindow(this.sid, 0);
     }
   }
 
@@ -151,6 +225,7 @@ export class RelayStream extends Duplex {
     const clean = this.localEnded && this.remoteEnded && this.queue.length === 0;
     if (!clean && !this.resetByPeer) this.link.sendReset(this.sid, 'reset');
     this.link.forget(this.sid);
+    this.tune.release();
     const p = this.pending;
     this.pending = undefined;
     // Node then fails the caller's write with ERR_STREAM_DESTROYED.

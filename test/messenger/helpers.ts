@@ -178,8 +178,8 @@ export async function startPeer(t: TestContext, messenger: string, args: string[
 export { killGroup };
 
 /** A raw secure connection to a messenger: frames as they arrive, the GOAWAY code it sent before closing. */
-export async function raw(t: { after: (f: () => void) => void }, m: MessengerAddress) {
-  const ch: SecureChannel = await dialSecure(m.host, m.port, m.pk, { localKey: generateKeyPair() });
+export async function raw(t: { after: (f: () => void) => void }, m: MessengerAddress, key: KeyPair = generateKeyPair()) {
+  const ch: SecureChannel = await dialSecure(m.host, m.port, m.pk, { localKey: key });
   t.after(() => ch.destroy());
   const dec = new FrameDecoder({ lengthBytes: 2, headerBytes: 1, maxLength: MAX_BODY });
   const frames: Buffer[] = [];
@@ -200,5 +200,5 @@ export async function raw(t: { after: (f: () => void) => void }, m: MessengerAdd
     const g = frames.find((f) => f[0] === T.GOAWAY);
     return g ? CODES[g[3]] : undefined;
   };
-  return { ch, next, goaway, closed, events: ev };
+  return { ch, next, goaway, closed, events: ev, key };
 }
