@@ -2,7 +2,7 @@
 // messenger allows (per stream, or across its streams), send past the credit it got, flood "waiting for credit"
 // hints, or, with a second key, grant credit for data it never reads. Each is refused, and what the messenger
 // holds stays bounded; other clients carry on.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -10,9 +10,30 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { RelayStream } from '../../src/messenger/stream.js';
 import { generateKeyPair } from '../../src/net/keys.js';
+import type { MessengerAddress } from '../../src/messenger/address.js';
 import { OP, T, encodeClose, encodeData, encodeOpen, encodePing, encodeReq, encodeSidU32 } from '../../src/messenger/protocol.js';
 import { client, nextEvent, raw } from './helpers.js';
 import { MiB, inprocMessenger, transfer } from './window-helpers.js';
+
+type Raw = Awaited<ReturnType<typeof raw>>;
+
+/**
+ * Two raw clients of the messenger, x having opened a stream to y and y having accepted it with `grant` bytes of
+ * credit; `beforeAccept` runs once both are connected, before the ACCEPT is sent (to watch frames from the start).
+ */
+async function rawPair(t: TestContext, address: MessengerAddress, grant: number, beforeAccept?: (x: Raw, y: Raw) => void): Promise<{ x: Raw; y: Raw; sid: number }> {
+  const x = await raw(t, address);
+  const y = await raw(t, address, generateKeyPair());
+  const yOpen = y.next(T.OPEN);
+  x.ch.write(encodeOpen(1, 64 * 1024, 5, y.key.publicKey));
+  const sid = (await yOpen).readUInt32BE(3);
+  beforeAccept?.(x, y);
+  const accepted = x.next(T.ACCEPT);
+  y.ch.write(encodeSidU32(T.ACCEPT, sid, grant));
+  await accepted;
+  return { x, y, sid };
+}
+
 
 const LIMITS = { maxWindow: 4 * MiB, baseWindow: MiB, connWindow: 2 * MiB, congestedBytes: MiB };
 
@@ -69,18 +90,12 @@ test('credit past the per-stream cap or the connection budget, or DATA past cred
 
 test('"waiting for credit" hints reach the receiver at most once per grant, however many a sender sends', async (t) => {
   const { address } = await inprocMessenger(t, LIMITS);
-  const x = await raw(t, address);
-  const y = await raw(t, address, generateKeyPair());
   let hints = 0;
-  y.events.on('frame', (f: Buffer) => {
-    if (f[0] === T.WINDOW && f.readUInt32BE(7) === 0) hints++;
-  });
-  const yOpen = y.next(T.OPEN);
-  x.ch.write(encodeOpen(1, 64 * 1024, 5, y.key.publicKey));
-  const sid = (await yOpen).readUInt32BE(3);
-  const xAccept = x.next(T.ACCEPT);
-  y.ch.write(encodeSidU32(T.ACCEPT, sid, 1000));
-  await xAccept;
+  const { x, y, sid } = await rawPair(t, address, 1000, (_x, y) =>
+    y.events.on('frame', (f: Buffer) => {
+      if (f[0] === T.WINDOW && f.readUInt32BE(7) === 0) hints++;
+    }),
+  );
   // A datagram after the hints: once it reaches y, the messenger has dealt with every hint before it.
   const burst = async () => {
     const dgram = y.next(T.DGRAM);
@@ -98,18 +113,13 @@ test('"waiting for credit" hints reach the receiver at most once per grant, howe
 
 test('a pair of keys granting credit for data never read cannot make the messenger hold more than its bound', async (t) => {
   const { server, address } = await inprocMessenger(t, LIMITS);
-  const x = await raw(t, address);
-  const y = await raw(t, address, generateKeyPair());
-  const yOpen = y.next(T.OPEN);
-  x.ch.write(encodeOpen(1, 64 * 1024, 5, y.key.publicKey));
-  const sid = (await yOpen).readUInt32BE(3);
   let credit = 0;
-  x.events.on('frame', (f: Buffer) => {
-    if ((f[0] === T.ACCEPT || f[0] === T.WINDOW) && f.readUInt32BE(3) === 1) credit += f.readUInt32BE(7);
-  });
-  const accepted = x.next(T.ACCEPT);
-  y.ch.write(encodeSidU32(T.ACCEPT, sid, 3 * MiB)); // base window plus the whole budget
-  await accepted;
+  // y grants the base window plus the whole budget.
+  const { x, y, sid } = await rawPair(t, address, 3 * MiB, (x) =>
+    x.events.on('frame', (f: Buffer) => {
+      if ((f[0] === T.ACCEPT || f[0] === T.WINDOW) && f.readUInt32BE(3) === 1) credit += f.readUInt32BE(7);
+    }),
+  );
   y.ch.pause(); // y reads nothing from here on, and grants as if it did
 
   const chunk = Buffer.alloc(64 * 1024 - 8);
@@ -165,14 +175,7 @@ test('credit granted a byte at a time to a sender that does not read is coalesce
   // by one for x, who reads nothing, that is 11 bytes held per byte of credit (176 MB for a 16 MiB window).
   const limits = { maxWindow: MiB, baseWindow: MiB, connWindow: 0, congestedBytes: 64 * 1024 };
   const { server, address } = await inprocMessenger(t, limits);
-  const x = await raw(t, address);
-  const y = await raw(t, address, generateKeyPair());
-  const yOpen = y.next(T.OPEN);
-  x.ch.write(encodeOpen(1, 64 * 1024, 5, y.key.publicKey));
-  const sid = (await yOpen).readUInt32BE(3);
-  const accepted = x.next(T.ACCEPT);
-  y.ch.write(encodeSidU32(T.ACCEPT, sid, 0));
-  await accepted;
+  const { x, y, sid } = await rawPair(t, address, 0);
   x.ch.pause(); // x reads nothing from here on
   const one = encodeSidU32(T.WINDOW, sid, 1);
   const batch = Buffer.concat(Array.from({ length: 4096 }, () => one));
@@ -191,14 +194,7 @@ test('DATA of 1 byte at a time to a receiver that does not read is held as paylo
   const W = 2 * MiB;
   const limits = { maxWindow: W, baseWindow: W, connWindow: 0, congestedBytes: 64 * 1024 };
   const { server, address } = await inprocMessenger(t, limits);
-  const x = await raw(t, address);
-  const y = await raw(t, address, generateKeyPair());
-  const yOpen = y.next(T.OPEN);
-  x.ch.write(encodeOpen(1, 64 * 1024, 5, y.key.publicKey));
-  const sid = (await yOpen).readUInt32BE(3);
-  const accepted = x.next(T.ACCEPT);
-  y.ch.write(encodeSidU32(T.ACCEPT, sid, W));
-  await accepted;
+  const { x, y, sid } = await rawPair(t, address, W);
   y.ch.pause(); // y reads nothing from here on
   const tiny = encodeData(1, Buffer.from([7]));
   const batch = Buffer.concat(Array.from({ length: 4096 }, () => tiny));
