@@ -14,9 +14,14 @@
 //    a sender, a forwarder and a receiver (and the VPN apps) the same bound, though each allocates a different
 //    number of Buffers per byte. A scavenge of a nursery this small takes well under a millisecond.
 //    A budget of 1 MiB promoted the Buffers still queued at the sender to the old generation; 4 MiB held more.
-//    (A full collection every 32 MiB moved, tried before, cost 70% more CPU per GB; Buffers that live long
-//    enough to be promoted are avoided instead: src/node/send-window.ts.)
-// 3. Backing stores freed during the collection that found them dead, not later by a background sweeper: with
+// 3. A full collection once Buffer memory, just after a scavenge, exceeds what it was after the last full
+//    collection by OLD_GARBAGE_BYTES. Buffers that wait long enough (a sender's chunks while its route's window
+//    is full) are promoted to the old generation, and when they die only a full collection frees them, which V8
+//    starts by the JS heap's growth or 64 MB of external memory: a sender's Buffers grew by 0.3 MB/s for 50 s at
+//    1 Gbit/s (8 -> 23.5 MB) until one came (docs/node-memory.md). A full collection of a heap this small costs
+//    a few ms, every 10-20 s at that rate. (A full collection every 32 MiB moved, tried before, cost 70% more CPU
+//    per GB; Buffers that live long are avoided where we can: src/node/send-window.ts.)
+// 4. Backing stores freed during the collection that found them dead, not later by a background sweeper: with
 //    the concurrent sweeper the freeing lagged behind at 1 Gbit/s and the C heap's high-water mark rose by 4-6 MB.
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -25,10 +30,14 @@ import vm from 'node:vm';
 const CHECK_EVERY_BYTES = 256 * 1024;
 /** Buffers allocated since the last scavenge that trigger the next one. */
 const YOUNG_GARBAGE_BYTES = 2 * 1024 * 1024;
+/** Buffer memory beyond what was live after the last full collection that triggers the next one. */
+const OLD_GARBAGE_BYTES = 4 * 1024 * 1024;
 let gcMinor: (() => void) | undefined;
+let gcMajor: (() => void) | undefined;
 let sinceCheck = 0;
-/** Buffer memory just after the last scavenge (or the lowest seen since). */
+/** Buffer memory just after the last scavenge (or the lowest seen since), and after the last full collection. */
 let afterScavenge = 0;
+let afterFull = 0;
 const bufferMemory = () => v8.getHeapStatistics().external_memory;
 
 /**
@@ -47,10 +56,12 @@ export function capYoungGeneration(offVar: string, env: NodeJS.ProcessEnv = proc
   if (!capNurseryGrowth(offVar, env)) return false;
   v8.setFlagsFromString('--no-concurrent-array-buffer-sweeping');
   v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as ((o: { type: 'minor' }) => void) | undefined;
+  const gc = vm.runInNewContext('gc') as ((o?: { type: 'minor' }) => void) | undefined;
   if (typeof gc === 'function') {
     gcMinor = () => gc({ type: 'minor' });
-    afterScavenge = bufferMemory();
+    // Not gc({ type: 'major' }): in this V8 that one left promoted Buffers in place (test/util/young-gen.test.ts).
+    gcMajor = () => gc();
+    afterScavenge = afterFull = bufferMemory();
   }
   return true;
 }
@@ -68,4 +79,10 @@ export function noteDataBytes(n: number): void {
   }
   gcMinor();
   afterScavenge = bufferMemory();
+  if (afterScavenge - afterFull < OLD_GARBAGE_BYTES) {
+    if (afterScavenge < afterFull) afterFull = afterScavenge;
+    return;
+  }
+  gcMajor!();
+  afterScavenge = afterFull = bufferMemory();
 }
