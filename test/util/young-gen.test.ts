@@ -15,12 +15,12 @@ test('Buffers promoted to the old generation and dropped are freed while the dat
   assert.equal(capYoungGeneration('SKYWIRE_TEST_YOUNG_GEN', {}), true);
   const gc = vm.runInNewContext('gc') as (o: { type: 'minor' }) => void;
   const base = bufferMemory();
-  let waiting: Buffer[] | undefined = Array.from({ length: 160 }, () => Buffer.alloc(64 * 1024, 1)); // 10 MiB
+  const waiting: Buffer[] = Array.from({ length: 160 }, () => Buffer.alloc(64 * 1024, 1)); // 10 MiB
   // They outlive two scavenges, as chunks waiting for a full route window do, so they are promoted; then die.
   gc({ type: 'minor' });
   gc({ type: 'minor' });
   assert.equal(waiting.length, 160);
-  waiting = undefined;
+  waiting.length = 0;
   const dropped = bufferMemory();
   assert.ok(dropped - base >= 9 * MiB, `${dropped - base} bytes of Buffers`);
   // The data path goes on: short-lived Buffers, each reported as bytes moved (a scavenge alone frees only these).
